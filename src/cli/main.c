@@ -1,0 +1,63 @@
+/* immune: the operator's command line. */
+#include "cli/cli.h"
+#include "lib/log.h"
+
+#include "config.h"
+
+#include <stdarg.h>
+#include <unistd.h>
+
+static const struct cli_command commands[] = {
+	{ "inventory", "collect and print this host's inventory", cmd_inventory },
+};
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "immune %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'immune %s --help'.\n", cmd);
+	return EXIT_ERROR;
+}
+
+bool cli_color(void)
+{
+	const char *no = getenv("NO_COLOR");
+	return isatty(STDOUT_FILENO) && !(no && *no);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: immune <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'immune <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_ERROR;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+		printf("immune %s\n", IMMUNE_VERSION);
+		return EXIT_OK;
+	}
+	if (getenv("IMMUNE_DEBUG"))
+		log_set_level(LOG_LEVEL_DEBUG);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "immune: unknown command '%s'\n", name);
+	usage(stderr);
+	return EXIT_ERROR;
+}
