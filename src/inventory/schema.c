@@ -249,8 +249,6 @@ static const struct inv_column file_perm_cols[] = {
 	{ "mode", INV_INT, "mode bits (07777)" },
 	{ "uid", INV_INT, "owner uid" },
 	{ "gid", INV_INT, "group gid" },
-	{ "owner", INV_STR, "owner name from passwd, when known" },
-	{ "group", INV_STR, "group name from group, when known" },
 	END,
 };
 
