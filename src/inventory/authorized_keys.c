@@ -130,9 +130,10 @@ static int64_t mpint_bits(const unsigned char *p, size_t n)
 	return bits;
 }
 
-/* Walks the key blob: its type name must be name; sets *bits. */
+/* Walks the key blob: its type name must be name; sets *bits and points *fields at the
+ * public key fields (after the type name, and after the nonce of a certificate). */
 static int blob_bits(const struct buf *blob, const char *name, size_t name_len,
-		     const struct key_type *kt, bool cert, int64_t *bits)
+		     const struct key_type *kt, bool cert, int64_t *bits, struct cursor *fields)
 {
 	struct cursor c;
 	const unsigned char *p, *q;
@@ -143,6 +144,7 @@ static int blob_bits(const struct buf *blob, const char *name, size_t name_len,
 		return -EBADMSG;
 	if (cert && skip_strings(&c, 1) < 0) /* nonce */
 		return -EBADMSG;
+	struct cursor start = c;
 	switch (kt->kind) {
 	case KT_RSA: /* e, n */
 		if (skip_strings(&c, 1) < 0 || get_string(&c, &p, &n) < 0)
@@ -175,7 +177,25 @@ static int blob_bits(const struct buf *blob, const char *name, size_t name_len,
 		return -EBADMSG;
 	if (*bits <= 0)
 		return -EBADMSG;
+	cursor_init(fields, start.p, start.left - c.left);
 	return 0;
+}
+
+/* The plain public key blob of a certificate (ssh-keygen fingerprints the key, not the
+ * certificate): its base type name, then the key fields. */
+static void plain_blob(const struct key_type *kt, const struct cursor *fields, struct buf *out)
+{
+	size_t n = strlen(kt->name);
+	unsigned char len[4] = { (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+				 (unsigned char)(n >> 8), (unsigned char)n };
+	const void *p;
+	struct cursor c = *fields;
+
+	buf_init(out, AUTHKEYS_FILE_MAX);
+	(void)buf_append(out, len, sizeof(len));
+	(void)buf_append(out, kt->name, n);
+	if (cursor_get_bytes(&c, c.left, &p) == 0)
+		(void)buf_append(out, p, fields->left);
 }
 
 static char *fingerprint(const struct buf *blob)
@@ -272,16 +292,23 @@ int authkey_parse(const char *line, size_t len, struct authkey *out, const char 
 		return -EBADMSG;
 	}
 
-	struct buf blob;
+	struct buf blob, plain;
+	struct cursor fields;
 	int64_t bits = 0;
 	buf_init(&blob, AUTHKEYS_FILE_MAX);
 	if (b64_decode(line + b, be - b, &blob) < 0 ||
-	    blob_bits(&blob, line + t, te - t, kt, cert, &bits) < 0) {
+	    blob_bits(&blob, line + t, te - t, kt, cert, &bits, &fields) < 0) {
 		buf_free(&blob);
 		*why = "key data does not decode as the named key type";
 		return -EBADMSG;
 	}
-	char *fp = fingerprint(&blob);
+	char *fp;
+	if (cert) {
+		plain_blob(kt, &fields, &plain);
+		fp = fingerprint(&plain);
+		buf_free(&plain);
+	} else
+		fp = fingerprint(&blob);
 	buf_free(&blob);
 	if (!fp) {
 		*why = "cannot hash key";
