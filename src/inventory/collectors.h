@@ -14,3 +14,10 @@ struct inv_collector {
 const struct inv_collector *inv_collectors(size_t *n);
 
 void collect_os(struct inv_ctx *ctx);
+void collect_services(struct inv_ctx *ctx);
+void collect_firewall(struct inv_ctx *ctx);
+void collect_time_sync(struct inv_ctx *ctx);
+void collect_audit(struct inv_ctx *ctx);
+void collect_logging(struct inv_ctx *ctx);
+void collect_sockets(struct inv_ctx *ctx);
+void collect_processes(struct inv_ctx *ctx);
