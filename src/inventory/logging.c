@@ -6,7 +6,7 @@
  * "module(load="imtcp")" gives key "module" and the text between its parentheses (possibly over
  * several lines) as value; any other line ("*.* @@remote:514", "if ... then ...") gives its
  * first word (the selector) as key and the rest (the action) as value. White space runs are
- * folded to one space; comments ('#' at a word start outside quotes, and / * * / blocks) are
+ * folded to one space; comments ('#' and '/ *' at a word start outside quotes, up to '* /') are
  * dropped; lines that are only braces are skipped. */
 #include "inventory/cfgread.h"
 #include "inventory/collectors.h"
@@ -47,7 +47,8 @@ static void append_clean(struct buf *b, const char *line, size_t len, int *depth
 			quote = ch;
 		} else if (ch == '#' && (i == 0 || isspace((unsigned char)line[i - 1]))) {
 			break;
-		} else if (ch == '/' && i + 1 < len && line[i + 1] == '*') {
+		} else if (ch == '/' && i + 1 < len && line[i + 1] == '*' &&
+			   (i == 0 || isspace((unsigned char)line[i - 1]))) {
 			*in_block_comment = true;
 			i++;
 			continue;
