@@ -1,8 +1,7 @@
 #include "inventory/cfgread.h"
 #include "lib/str.h"
 
-int cfg_read(struct inv_ctx *ctx, const char *table, const char *path, size_t cap,
-	     struct buf *out)
+int cfg_read(struct inv_ctx *ctx, const char *table, const char *path, size_t cap, struct buf *out)
 {
 	buf_init(out, cap);
 	int r = fsroot_read(ctx->root, path, cap, out);
@@ -80,8 +79,8 @@ static int cmp_base(const void *a, const void *b)
 
 strv cfg_systemd_files(struct inv_ctx *ctx, const char *table, const char *name)
 {
-	static const char *const dirs[] = { "/etc/systemd", "/run/systemd", "/usr/local/lib/systemd",
-					    "/usr/lib/systemd" };
+	static const char *const dirs[] = { "/etc/systemd", "/run/systemd",
+					    "/usr/local/lib/systemd", "/usr/lib/systemd" };
 	strv out = xcalloc(1, sizeof(char *));
 	_cleanup_strv_ strv drop = xcalloc(1, sizeof(char *));
 	_cleanup_strv_ strv seen = xcalloc(1, sizeof(char *));

@@ -6,8 +6,7 @@
 /* Reads the text file at path (at most cap bytes) into out (initialised here; the caller frees
  * it with buf_free in every case). Returns 0, -ENOENT silently when missing, or another negative
  * errno after recording it with inv_error() against table. */
-int cfg_read(struct inv_ctx *ctx, const char *table, const char *path, size_t cap,
-	     struct buf *out);
+int cfg_read(struct inv_ctx *ctx, const char *table, const char *path, size_t cap, struct buf *out);
 /* Returns true when any of the NULL-terminated paths exists below the root (symlinks followed
  * inside the root). */
 bool cfg_any_exists(struct inv_ctx *ctx, const char *const *paths);

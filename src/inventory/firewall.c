@@ -183,9 +183,12 @@ static void parse_iptables_save(struct inv_ctx *ctx, json_t *row, const char *pa
 
 static void collect_iptables(struct inv_ctx *ctx, const struct svc_set *svc)
 {
-	static const char *const bins[] = { "/usr/sbin/iptables",	"/sbin/iptables",
-					    "/usr/sbin/iptables-legacy", "/sbin/iptables-legacy",
-					    "/usr/sbin/iptables-nft",	"/sbin/iptables-nft",
+	static const char *const bins[] = { "/usr/sbin/iptables",
+					    "/sbin/iptables",
+					    "/usr/sbin/iptables-legacy",
+					    "/sbin/iptables-legacy",
+					    "/usr/sbin/iptables-nft",
+					    "/sbin/iptables-nft",
 					    NULL };
 	static const char *const units[] = { "netfilter-persistent.service", "iptables.service",
 					     NULL };
@@ -286,9 +289,9 @@ static const char *builtin_zone_target(const char *zone)
 	static const struct {
 		const char *zone, *target;
 	} zones[] = {
-		{ "drop", "DROP" },	  { "block", "%%REJECT%%" }, { "trusted", "ACCEPT" },
-		{ "public", "default" },  { "external", "default" }, { "dmz", "default" },
-		{ "work", "default" },	  { "home", "default" },     { "internal", "default" },
+		{ "drop", "DROP" },	   { "block", "%%REJECT%%" }, { "trusted", "ACCEPT" },
+		{ "public", "default" },   { "external", "default" }, { "dmz", "default" },
+		{ "work", "default" },	   { "home", "default" },     { "internal", "default" },
 		{ "nm-shared", "ACCEPT" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(zones); i++)

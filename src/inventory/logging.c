@@ -111,9 +111,10 @@ static void rsyslog_row(struct inv_ctx *ctx, const char *path, unsigned lineno, 
 	const char *key, *value;
 	_cleanup_free_ char *k = NULL, *v = NULL;
 
-	if (s[0] != '$' && s[word] == '(' && word > 0 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
-							  "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-							  "0123456789_.") == word) {
+	if (s[0] != '$' && s[word] == '(' && word > 0 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_.") == word) {
 		size_t close = closing_paren(s, word);
 		k = xstrndup(s, word);
 		v = close ? xstrndup(s + word + 1, close - word - 1) : xstrdup(s + word + 1);

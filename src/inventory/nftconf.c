@@ -2,10 +2,10 @@
  * table and chain blocks. See nftconf.h. */
 #include "inventory/nftconf.h"
 
-#define NFT_TOKENS 32	 /* tokens kept per statement (the rest are dropped) */
+#define NFT_TOKENS 32	  /* tokens kept per statement (the rest are dropped) */
 #define NFT_TOKEN_LEN 256 /* bytes kept per token (longer ones are truncated) */
-#define NFT_NEST 32	 /* block nesting tracked */
-#define NFT_CHAINS 256	 /* chains tracked */
+#define NFT_NEST 32	  /* block nesting tracked */
+#define NFT_CHAINS 256	  /* chains tracked */
 #define NFT_NAME 64
 
 enum frame_kind { FRAME_OTHER, FRAME_TABLE, FRAME_CHAIN };
@@ -72,12 +72,12 @@ static bool filters_ip(const char *family)
 	return !strcmp(family, "ip") || !strcmp(family, "ip6") || !strcmp(family, "inet");
 }
 
-static int find_chain(struct nft_parser *p, const char *family, const char *table,
-		      const char *name)
+static int find_chain(struct nft_parser *p, const char *family, const char *table, const char *name)
 {
 	for (size_t i = 0; i < p->nchains; i++) {
 		struct chain *c = &p->chains[i];
-		if (!strcmp(c->family, family) && !strcmp(c->table, table) && !strcmp(c->name, name))
+		if (!strcmp(c->family, family) && !strcmp(c->table, table) &&
+		    !strcmp(c->name, name))
 			return (int)i;
 	}
 	if (p->nchains == NFT_CHAINS)

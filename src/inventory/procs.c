@@ -160,7 +160,8 @@ static void map_pids(struct inv_ctx *ctx, struct sockets *s)
 			_cleanup_free_ char *path = xasprintf("%s/%s", dir, fds[j]);
 			_cleanup_free_ char *link = NULL;
 			uint64_t inode;
-			if (fsroot_readlink(ctx->root, path, &link) == 0 && socket_inode(link, &inode))
+			if (fsroot_readlink(ctx->root, path, &link) == 0 &&
+			    socket_inode(link, &inode))
 				unowned -= claim(s, inode, pid);
 		}
 	}
@@ -214,8 +215,8 @@ static void read_procnet(struct inv_ctx *ctx, struct sockets *s, const char *pro
 		s->v[s->n++] = (struct sock){ .protocol = proto, .e = e };
 	}
 	if (bad)
-		inv_error(ctx, "listening_sockets", path, 0, "%u malformed line(s), first at line %u",
-			  bad, first_bad);
+		inv_error(ctx, "listening_sockets", path, 0,
+			  "%u malformed line(s), first at line %u", bad, first_bad);
 	buf_free(&b);
 }
 

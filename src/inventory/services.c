@@ -1,7 +1,7 @@
 /* The services table: which units the administrator enabled or masked, read from unit links.
  *
  * Enabled: a link in a NAME.wants/ or NAME.requires/ directory of /etc/systemd/system or
- * /run/systemd/system (target = NAME). Vendor links under /usr/lib/systemd/system are static
+ * /run/systemd/system, with target = NAME. Vendor links under /usr/lib/systemd/system are static
  * dependencies, not enablement, and are not read. Masked: /etc/systemd/system/UNIT or
  * /run/systemd/system/UNIT is a link to /dev/null. An alias link in /etc/systemd/system
  * (sshd.service -> .../ssh.service) of an enabled unit is listed as enabled too. SysV links
@@ -156,10 +156,14 @@ static void scan_sysv(struct inv_ctx *ctx, const char *table, struct svc_set *s)
 	static const struct {
 		const char *dir, *target;
 	} rc[] = {
-		{ "/etc/rc2.d", "multi-user.target" },	  { "/etc/rc3.d", "multi-user.target" },
-		{ "/etc/rc4.d", "multi-user.target" },	  { "/etc/rc5.d", "graphical.target" },
-		{ "/etc/rc.d/rc2.d", "multi-user.target" }, { "/etc/rc.d/rc3.d", "multi-user.target" },
-		{ "/etc/rc.d/rc4.d", "multi-user.target" }, { "/etc/rc.d/rc5.d", "graphical.target" },
+		{ "/etc/rc2.d", "multi-user.target" },
+		{ "/etc/rc3.d", "multi-user.target" },
+		{ "/etc/rc4.d", "multi-user.target" },
+		{ "/etc/rc5.d", "graphical.target" },
+		{ "/etc/rc.d/rc2.d", "multi-user.target" },
+		{ "/etc/rc.d/rc3.d", "multi-user.target" },
+		{ "/etc/rc.d/rc4.d", "multi-user.target" },
+		{ "/etc/rc.d/rc5.d", "graphical.target" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(rc); i++) {
 		_cleanup_strv_ strv names = list_dir(ctx, table, rc[i].dir);

@@ -202,7 +202,9 @@ static void timesyncd_file(struct inv_ctx *ctx, const char *path, strv *ntp, str
 			continue;
 		*eq = '\0';
 		char *key = str_trim(s);
-		strv *list = !strcmp(key, "NTP") ? ntp : !strcmp(key, "FallbackNTP") ? fallback : NULL;
+		strv *list = !strcmp(key, "NTP")	   ? ntp
+			     : !strcmp(key, "FallbackNTP") ? fallback
+							   : NULL;
 		if (!list)
 			continue;
 		strv_free(*list);

@@ -146,7 +146,7 @@ static void test_rsyslog(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_audit_rules),     cmocka_unit_test(test_audit_malformed),
+		cmocka_unit_test(test_audit_rules),	cmocka_unit_test(test_audit_malformed),
 		cmocka_unit_test(test_audit_oversized), cmocka_unit_test(test_journald),
 		cmocka_unit_test(test_rsyslog),
 	};

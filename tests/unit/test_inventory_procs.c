@@ -85,7 +85,6 @@ static void test_procnet_garbage(void **state)
 static void test_host_processes(void **state)
 {
 	struct inventory *inv = collect_root("/", "processes");
-	_cleanup_free_ char *self = xasprintf("%d", (int)getpid());
 	size_t i;
 	json_t *row, *mine = NULL;
 
