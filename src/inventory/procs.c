@@ -135,6 +135,81 @@ static size_t claim(struct sockets *s, uint64_t inode, int64_t pid)
 	return n;
 }
 
+/* Host /proc is read relative to a descriptor of /proc/PID opened through the root: one
+ * openat2() per process instead of one per file or fd link. Names below it are fixed ("stat",
+ * "fd") or come from readdir (fd numbers), are single components, and are opened O_NOFOLLOW or
+ * read with readlinkat(), which does not follow the link. */
+static int open_pid_dir(struct inv_ctx *ctx, const char *pid)
+{
+	_cleanup_free_ char *path = xasprintf("/proc/%s", pid);
+	int fd;
+	int r = fsroot_openat(ctx->root, path, O_PATH | O_DIRECTORY, &fd);
+	return r < 0 ? r : fd;
+}
+
+/* Reads at most cap bytes of the file name below dfd into a new NUL-terminated string; *len
+ * gets its length. Returns NULL when the file cannot be read (the process is gone). */
+static char *read_at(int dfd, const char *name, size_t cap, size_t *len)
+{
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	char *data = xmalloc(cap + 1);
+	size_t n = 0;
+	while (n < cap) {
+		ssize_t r = read(fd, data + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(data);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	data[n] = '\0';
+	*len = n;
+	return data;
+}
+
+/* Reads the target of the link name below dfd into a new string, or NULL. */
+static char *readlink_at(int dfd, const char *name)
+{
+	char tmp[4096];
+	ssize_t n = readlinkat(dfd, name, tmp, sizeof(tmp));
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return NULL;
+	return xstrndup(tmp, (size_t)n);
+}
+
+/* Gives pid to the unowned sockets among the fd links of one process; returns how many. */
+static size_t scan_fds(int piddir, struct sockets *s, int64_t pid)
+{
+	int fd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* gone, or not ours to read */
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	size_t found = 0;
+	struct dirent *e;
+	char link[64];
+	while ((e = readdir(d))) {
+		ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		uint64_t inode;
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (socket_inode(link, &inode))
+			found += claim(s, inode, pid);
+	}
+	closedir(d);
+	return found;
+}
+
 static void map_pids(struct inv_ctx *ctx, struct sockets *s)
 {
 	_cleanup_strv_ strv pids = NULL;
@@ -152,33 +227,21 @@ static void map_pids(struct inv_ctx *ctx, struct sockets *s)
 		if (now_ms() > deadline)
 			break;
 		procs++;
-		_cleanup_free_ char *dir = xasprintf("/proc/%s/fd", pids[i]);
-		_cleanup_strv_ strv fds = NULL;
-		if (fsroot_list(ctx->root, dir, &fds) < 0)
-			continue; /* gone, or a kernel thread */
-		for (size_t j = 0; fds[j] && unowned; j++) {
-			_cleanup_free_ char *path = xasprintf("%s/%s", dir, fds[j]);
-			_cleanup_free_ char *link = NULL;
-			uint64_t inode;
-			if (fsroot_readlink(ctx->root, path, &link) == 0 &&
-			    socket_inode(link, &inode))
-				unowned -= claim(s, inode, pid);
-		}
+		_cleanup_close_ int dfd = open_pid_dir(ctx, pids[i]);
+		if (dfd >= 0)
+			unowned -= scan_fds(dfd, s, pid);
 	}
 }
 
 /* Reads /proc/PID/comm into a new string, or NULL. */
 static char *proc_comm(struct inv_ctx *ctx, int64_t pid)
 {
-	_cleanup_free_ char *path = xasprintf("/proc/%lld/comm", (long long)pid);
-	struct buf b;
-	buf_init(&b, 256);
-	if (fsroot_read(ctx->root, path, 256, &b) < 0) {
-		buf_free(&b);
-		return NULL;
-	}
-	char *s = buf_steal(&b);
-	s[strcspn(s, "\n")] = '\0';
+	_cleanup_free_ char *num = xasprintf("%lld", (long long)pid);
+	_cleanup_close_ int dfd = open_pid_dir(ctx, num);
+	size_t len;
+	char *s = dfd >= 0 ? read_at(dfd, "comm", 256, &len) : NULL;
+	if (s)
+		s[strcspn(s, "\n")] = '\0';
 	return s;
 }
 
@@ -271,70 +334,44 @@ static int parse_status_uid(const char *text, int64_t *uid)
 	return parse_i64(f[0], 0, UINT32_MAX, uid);
 }
 
-/* Reads at most CMDLINE_MAX bytes of /proc/PID/cmdline, arguments joined by spaces. */
-static char *read_cmdline(struct inv_ctx *ctx, const char *pid)
+/* Reads at most CMDLINE_MAX bytes of cmdline, arguments joined by spaces, or NULL. */
+static char *read_cmdline(int dfd)
 {
-	_cleanup_free_ char *path = xasprintf("/proc/%s/cmdline", pid);
-	_cleanup_close_ int fd = -1;
-	char tmp[CMDLINE_MAX];
-	size_t n = 0;
-
-	if (fsroot_openat(ctx->root, path, O_RDONLY, &fd) < 0)
+	size_t n;
+	char *s = read_at(dfd, "cmdline", CMDLINE_MAX, &n);
+	if (!s)
 		return NULL;
-	while (n < sizeof(tmp)) {
-		ssize_t r = read(fd, tmp + n, sizeof(tmp) - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	while (n > 0 && tmp[n - 1] == '\0')
+	while (n > 0 && s[n - 1] == '\0')
 		n--;
-	if (!n)
-		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if (tmp[i] == '\0')
-			tmp[i] = ' ';
-	return xstrndup(tmp, n);
-}
-
-/* Reads /proc/PID/NAME as text; false when the process is gone or the file is odd. */
-static bool read_proc_file(struct inv_ctx *ctx, const char *pid, const char *name, size_t cap,
-			   struct buf *b)
-{
-	_cleanup_free_ char *path = xasprintf("/proc/%s/%s", pid, name);
-	buf_init(b, cap);
-	if (fsroot_read(ctx->root, path, cap, b) < 0) {
-		buf_free(b);
-		return false;
+		if (s[i] == '\0')
+			s[i] = ' ';
+	s[n] = '\0';
+	if (!n) {
+		free(s);
+		return NULL;
 	}
-	return true;
+	return s;
 }
 
 static void one_process(struct inv_ctx *ctx, const char *pidstr, int64_t pid)
 {
-	struct buf stat, status;
-	_cleanup_free_ char *name = NULL;
+	_cleanup_close_ int dfd = open_pid_dir(ctx, pidstr);
+	_cleanup_free_ char *name = NULL, *stat = NULL, *status = NULL;
 	int64_t ppid, uid;
+	size_t len;
 
-	if (!read_proc_file(ctx, pidstr, "stat", 4096, &stat))
+	if (dfd < 0)
 		return;
-	int r = parse_stat(buf_str(&stat), &name, &ppid);
-	buf_free(&stat);
-	if (r < 0 || !read_proc_file(ctx, pidstr, "status", STATUS_MAX, &status))
+	stat = read_at(dfd, "stat", 4096, &len);
+	if (!stat || parse_stat(stat, &name, &ppid) < 0)
 		return;
-	r = parse_status_uid(buf_str(&status), &uid);
-	buf_free(&status);
-	if (r < 0)
+	status = read_at(dfd, "status", STATUS_MAX, &len);
+	if (!status || parse_status_uid(status, &uid) < 0)
 		return;
 
-	_cleanup_free_ char *exe_path = xasprintf("/proc/%s/exe", pidstr);
-	_cleanup_free_ char *exe = NULL;
-	_cleanup_free_ char *cmdline = read_cmdline(ctx, pidstr);
-	if (fsroot_readlink(ctx->root, exe_path, &exe) < 0)
-		exe = NULL;
-
+	_cleanup_free_ char *exe = readlink_at(dfd, "exe");
+	_cleanup_free_ char *cmdline = read_cmdline(dfd);
 	json_t *row = inv_row(ctx, "processes");
 	inv_set_int(row, "pid", pid);
 	inv_set_int(row, "ppid", ppid);
