@@ -7,6 +7,12 @@
 
 static const struct inv_collector collectors[] = {
 	{ "os", TABLES("os"), collect_os },
+	{ "login_defs", TABLES("login_defs"), collect_login_defs },
+	{ "pwquality", TABLES("pwquality"), collect_pwquality },
+	{ "accounts", TABLES("users", "shadow", "groups", "duplicates"), collect_accounts },
+	{ "pam", TABLES("pam"), collect_pam },
+	{ "sudoers", TABLES("sudoers", "sudoers_defaults"), collect_sudoers },
+	{ "authorized_keys", TABLES("authorized_keys"), collect_authorized_keys },
 };
 
 const struct inv_collector *inv_collectors(size_t *n)
