@@ -7,6 +7,10 @@
 
 static const struct inv_collector collectors[] = {
 	{ "os", TABLES("os"), collect_os },
+	{ "mounts", TABLES("mounts"), collect_mounts },
+	{ "cron", TABLES("cron"), collect_cron },
+	{ "file_permissions", TABLES("file_permissions"), collect_file_permissions },
+	{ "banners", TABLES("banners"), collect_banners },
 };
 
 const struct inv_collector *inv_collectors(size_t *n)
