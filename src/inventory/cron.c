@@ -10,12 +10,15 @@
 
 static const char *const blanks = " \t";
 
-/* Returns true for "NAME=value" lines: the first word holds '=' before any blank. */
+/* Returns true for environment lines "NAME=value" or "NAME = value" (an entry starts with a
+ * digit, '*' or '@', never with a letter). */
 static bool is_assignment(const char *s)
 {
-	size_t word = strcspn(s, blanks);
-	const char *eq = memchr(s, '=', word);
-	return eq && *s != '@' && *s != '*' && !(*s >= '0' && *s <= '9');
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_' || *s == '"'))
+		return false;
+	s += strcspn(s, "= \t");
+	s += strspn(s, blanks);
+	return *s == '=';
 }
 
 /* Cuts the next blank-separated field off *s; returns it, or NULL when none is left. */
