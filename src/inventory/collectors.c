@@ -13,6 +13,10 @@ static const struct inv_collector collectors[] = {
 	{ "pam", TABLES("pam"), collect_pam },
 	{ "sudoers", TABLES("sudoers", "sudoers_defaults"), collect_sudoers },
 	{ "authorized_keys", TABLES("authorized_keys"), collect_authorized_keys },
+	{ "mounts", TABLES("mounts"), collect_mounts },
+	{ "cron", TABLES("cron"), collect_cron },
+	{ "file_permissions", TABLES("file_permissions"), collect_file_permissions },
+	{ "banners", TABLES("banners"), collect_banners },
 };
 
 const struct inv_collector *inv_collectors(size_t *n)
