@@ -540,10 +540,12 @@ static json_t *build_result(struct oscal *c)
 					       ? xasprintf("%.1f", json_number_value(score))
 					       : xstrdup("n/a");
 	_cleanup_free_ char *desc = xasprintf(
-		"Automated configuration assessment of %s (%s) below root %s: %zu checks, "
+		"Automated configuration assessment of %s (%s) below root %s: %.0f checks, "
 		"%.0f passed, %.0f failed, %.0f in error, %.0f not applicable; score %s.",
 		get_str(host, "hostname"), get_str(host, "os"), get_str(host, "root"),
-		json_array_size(results), json_number_value(get(sum, "pass")),
+		json_is_number(get(sum, "checks")) ? json_number_value(get(sum, "checks"))
+						   : (double)json_array_size(results),
+		json_number_value(get(sum, "pass")),
 		json_number_value(get(sum, "fail")), json_number_value(get(sum, "error")),
 		json_number_value(get(sum, "not_applicable")), score_s);
 	size_t i;
