@@ -54,8 +54,8 @@ void inv_set_bool(json_t *row, const char *column, bool value)
 	json_object_set_new(row, column, json_boolean(value));
 }
 
-void inv_error(struct inv_ctx *ctx, const char *table, const char *path, int err,
-	       const char *fmt, ...)
+void inv_error(struct inv_ctx *ctx, const char *table, const char *path, int err, const char *fmt,
+	       ...)
 {
 	char msg[512] = "";
 	va_list ap;
@@ -114,7 +114,8 @@ int inventory_collect(const char *root, const struct inv_options *opt, struct in
 	inv->tables = ctx.tables;
 	inv->root = xstrdup(root);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	inv->elapsed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	inv->elapsed_ms =
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	*out = inv;
 	return 0;
 }
@@ -151,12 +152,9 @@ json_t *inventory_errors_for(const struct inventory *inv, const char *table)
 static bool type_fits(enum inv_type t, const json_t *v)
 {
 	switch (t) {
-	case INV_STR:
-		return json_is_string(v);
-	case INV_INT:
-		return json_is_integer(v);
-	case INV_BOOL:
-		return json_is_boolean(v);
+	case INV_STR: return json_is_string(v);
+	case INV_INT: return json_is_integer(v);
+	case INV_BOOL: return json_is_boolean(v);
 	}
 	return false;
 }
@@ -180,8 +178,8 @@ int inventory_validate(const struct inventory *inv, char *msg, size_t msgsize)
 			json_object_foreach(row, col, v) {
 				const struct inv_column *c = inv_schema_column(t, col);
 				if (!c || !type_fits(c->type, v)) {
-					snprintf(msg, msgsize, "table '%s' row %zu: %s column '%s'", name,
-						 i, c ? "mistyped" : "unknown", col);
+					snprintf(msg, msgsize, "table '%s' row %zu: %s column '%s'",
+						 name, i, c ? "mistyped" : "unknown", col);
 					return -EPROTO;
 				}
 			}

@@ -191,7 +191,8 @@ int fsroot_glob(const struct fsroot *root, const char *pattern, strv *out)
 		return 0;
 	}
 
-	_cleanup_free_ char *dir = slash ? xstrndup(pattern, (size_t)(slash - pattern)) : xstrdup(".");
+	_cleanup_free_ char *dir =
+		slash ? xstrndup(pattern, (size_t)(slash - pattern)) : xstrdup(".");
 	_cleanup_strv_ strv names = NULL;
 	int r = fsroot_list(root, *dir ? dir : "/", &names);
 	if (r == -ENOENT || r == -ENOTDIR) {
