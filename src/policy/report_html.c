@@ -21,27 +21,14 @@ static void html_text(FILE *f, const char *s, size_t n)
 		unsigned char c = (unsigned char)s[i];
 
 		switch (c) {
-		case '&':
-			fputs("&amp;", f);
-			continue;
-		case '<':
-			fputs("&lt;", f);
-			continue;
-		case '>':
-			fputs("&gt;", f);
-			continue;
-		case '"':
-			fputs("&quot;", f);
-			continue;
-		case '\'':
-			fputs("&#39;", f);
-			continue;
+		case '&': fputs("&amp;", f); continue;
+		case '<': fputs("&lt;", f); continue;
+		case '>': fputs("&gt;", f); continue;
+		case '"': fputs("&quot;", f); continue;
+		case '\'': fputs("&#39;", f); continue;
 		case '\t':
-		case '\n':
-			fputc(c, f);
-			continue;
-		default:
-			break;
+		case '\n': fputc(c, f); continue;
+		default: break;
 		}
 		if (c < 0x20 || c == 0x7f) {
 			fprintf(f, "\\x%02X", c);
@@ -190,7 +177,8 @@ static void html_bar(FILE *f, const json_t *o)
 	for (size_t i = 0; i < ARRAY_SIZE(keys) && total > 0; i++) {
 		double pct = 100.0 * count_of(o, keys[i]) / total;
 		if (pct > 0)
-			fprintf(f, "<span class=\"%s\" style=\"width:%.2f%%\"></span>", cls[i], pct);
+			fprintf(f, "<span class=\"%s\" style=\"width:%.2f%%\"></span>", cls[i],
+				pct);
 	}
 	fputs("</div>", f);
 }

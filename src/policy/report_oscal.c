@@ -59,12 +59,12 @@
 #define IMMUNE_NS "urn:immune:oscal"
 
 struct oscal {
-	int err;               /* first error (sticky) */
-	char start[32];        /* result start / observation collected */
-	char end[32];          /* result end */
-	char now[32];          /* metadata last-modified */
-	json_t *host_uuid;     /* the scanned host, a this-system component */
-	json_t *tool_uuid;     /* the immune tool component */
+	int err;	   /* first error (sticky) */
+	char start[32];	   /* result start / observation collected */
+	char end[32];	   /* result end */
+	char now[32];	   /* metadata last-modified */
+	json_t *host_uuid; /* the scanned host, a this-system component */
+	json_t *tool_uuid; /* the immune tool component */
 	const json_t *scan;
 };
 
@@ -93,9 +93,9 @@ static json_t *new_uuid(struct oscal *c)
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 	snprintf(s, sizeof(s),
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+		 b[15]);
 	return json_string(s);
 }
 
@@ -282,18 +282,17 @@ static json_t *build_metadata(struct oscal *c)
 				  ? string_datatype(json_string_value(ver), json_string_length(ver))
 				  : NULL;
 	json_t *m = json_object();
-	_cleanup_free_ char *title = xasprintf("Immune assessment results: %s",
-					       get_str(host, "hostname"));
+	_cleanup_free_ char *title =
+		xasprintf("Immune assessment results: %s", get_str(host, "hostname"));
 
-	json_object_set_new(m, "title", json_string(title) ? : json_string("Immune assessment"));
+	json_object_set_new(m, "title", json_string(title) ?: json_string("Immune assessment"));
 	json_object_set_new(m, "last-modified", json_string(c->now));
 	json_object_set_new(m, "version", version ? version : json_string("0"));
 	json_object_set_new(m, "oscal-version", json_string(OSCAL_VERSION));
 	return m;
 }
 
-static json_t *component(json_t *uuid, const char *type, json_t *title, json_t *desc,
-			 json_t *props)
+static json_t *component(json_t *uuid, const char *type, json_t *title, json_t *desc, json_t *props)
 {
 	json_t *o = json_object();
 
@@ -310,13 +309,13 @@ static json_t *component(json_t *uuid, const char *type, json_t *title, json_t *
 static json_t *build_local_definitions(struct oscal *c)
 {
 	const json_t *host = get(c->scan, "host"), *tool = get(c->scan, "tool");
-	static const char *const host_props[] = { "os", "os_id", "os_version", "family",
-						  "kernel", "root" };
+	static const char *const host_props[] = { "os",	    "os_id",  "os_version",
+						  "family", "kernel", "root" };
 	json_t *props = json_array(), *tprops = json_array();
-	_cleanup_free_ char *desc = xasprintf(
-		"The scanned host %s (%s, kernel %s), read below root %s.",
-		get_str(host, "hostname"), get_str(host, "os"), get_str(host, "kernel"),
-		get_str(host, "root"));
+	_cleanup_free_ char *desc =
+		xasprintf("The scanned host %s (%s, kernel %s), read below root %s.",
+			  get_str(host, "hostname"), get_str(host, "os"), get_str(host, "kernel"),
+			  get_str(host, "root"));
 	_cleanup_free_ char *tdesc = xasprintf(
 		"%s %s: host security scanner that evaluated the compliance catalog against the "
 		"host inventory.",
@@ -336,21 +335,21 @@ static json_t *build_local_definitions(struct oscal *c)
 	}
 	prop_add_json(tprops, "version", get(tool, "version"));
 
-	platform = json_pack("{s:o, s:s, s:[{s:O}]}", "uuid", new_uuid(c), "title",
-			     "Immune host scanner", "uses-components", "component-uuid",
-			     c->tool_uuid);
+	platform =
+		json_pack("{s:o, s:s, s:[{s:O}]}", "uuid", new_uuid(c), "title",
+			  "Immune host scanner", "uses-components", "component-uuid", c->tool_uuid);
 	assets = json_object();
-	json_object_set_new(assets, "components",
-			    json_pack("[o]", component(json_incref(c->tool_uuid), "software",
-						       text_or(get(tool, "name"), "immune"),
-						       json_string(tdesc) ? : json_string("scanner"),
-						       tprops)));
+	json_object_set_new(
+		assets, "components",
+		json_pack("[o]", component(json_incref(c->tool_uuid), "software",
+					   text_or(get(tool, "name"), "immune"),
+					   json_string(tdesc) ?: json_string("scanner"), tprops)));
 	json_object_set_new(assets, "assessment-platforms", json_pack("[o]", platform));
 
 	return json_pack("{s:[o], s:o}", "components",
 			 component(json_incref(c->host_uuid), "this-system",
 				   text_or(get(host, "hostname"), "host"),
-				   json_string(desc) ? : json_string("scanned host"), props),
+				   json_string(desc) ?: json_string("scanned host"), props),
 			 "assessment-assets", assets);
 }
 
@@ -436,14 +435,14 @@ static json_t *build_observation(struct oscal *c, const json_t *r, json_t *uuid)
 {
 	const json_t *ev, *evidence = get(r, "evidence");
 	json_t *o = json_object(), *props = json_array(), *rel = json_array();
-	_cleanup_free_ char *desc = xasprintf(
-		"Check %s (%s) evaluated to %s: %s", get_str(r, "id"), get_str(r, "title"),
-		get_str(r, "status"), get_str(r, "message"));
+	_cleanup_free_ char *desc =
+		xasprintf("Check %s (%s) evaluated to %s: %s", get_str(r, "id"),
+			  get_str(r, "title"), get_str(r, "status"), get_str(r, "message"));
 	size_t i;
 
 	json_object_set_new(o, "uuid", uuid);
 	json_object_set_new(o, "title", text_or(get(r, "title"), get_str(r, "id")));
-	json_object_set_new(o, "description", json_string(desc) ? : text_or(get(r, "id"), "?"));
+	json_object_set_new(o, "description", json_string(desc) ?: text_or(get(r, "id"), "?"));
 	prop_add_json(props, "check-id", get(r, "id"));
 	prop_add_json(props, "result", get(r, "status"));
 	prop_add_json(props, "severity", get(r, "severity"));
@@ -458,8 +457,8 @@ static json_t *build_observation(struct oscal *c, const json_t *r, json_t *uuid)
 				      "component", "title",
 				      text_or(get(get(c->scan, "host"), "hostname"), "host")));
 	json_array_foreach(evidence, i, ev)
-		json_array_append_new(rel, json_pack("{s:o}", "description",
-						     evidence_description(ev)));
+		json_array_append_new(rel,
+				      json_pack("{s:o}", "description", evidence_description(ev)));
 	set_array(o, "relevant-evidence", rel);
 	json_object_set_new(o, "collected", json_string(c->start));
 	return o;
@@ -476,8 +475,7 @@ static json_t *target_status(const json_t *status)
 	if (s && strcmp(s, "not_applicable") == 0)
 		return json_pack("{s:s, s:s, s:s}", "state", "satisfied", "reason", "other",
 				 "remarks", "Not applicable to this host.");
-	return json_pack("{s:s, s:s, s:s}", "state", "not-satisfied", "reason", "other",
-			 "remarks",
+	return json_pack("{s:s, s:s, s:s}", "state", "not-satisfied", "reason", "other", "remarks",
 			 s && strcmp(s, "error") == 0
 				 ? "The check could not be evaluated (unreadable input)."
 				 : "Unknown check status.");
@@ -545,15 +543,15 @@ static json_t *build_result(struct oscal *c)
 		get_str(host, "hostname"), get_str(host, "os"), get_str(host, "root"),
 		json_is_number(get(sum, "checks")) ? json_number_value(get(sum, "checks"))
 						   : (double)json_array_size(results),
-		json_number_value(get(sum, "pass")),
-		json_number_value(get(sum, "fail")), json_number_value(get(sum, "error")),
-		json_number_value(get(sum, "not_applicable")), score_s);
+		json_number_value(get(sum, "pass")), json_number_value(get(sum, "fail")),
+		json_number_value(get(sum, "error")), json_number_value(get(sum, "not_applicable")),
+		score_s);
 	size_t i;
 
 	json_object_set_new(res, "uuid", new_uuid(c));
-	json_object_set_new(res, "title", json_string(title) ? : json_string("Immune scan"));
+	json_object_set_new(res, "title", json_string(title) ?: json_string("Immune scan"));
 	json_object_set_new(res, "description",
-			    json_string(desc) ? : json_string("Immune scan results"));
+			    json_string(desc) ?: json_string("Immune scan results"));
 	json_object_set_new(res, "start", json_string(c->start));
 	json_object_set_new(res, "end", json_string(c->end));
 	prop_add(props, "score", NULL, score_s, strlen(score_s));

@@ -19,28 +19,28 @@ static json_t *make_scan(void)
 	nasty_desc = json_stringn(desc, sizeof(desc) - 1);
 	assert_non_null(nasty_desc);
 
-	fail = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:{s:[s], s:[s], s:[s]},"
-		" s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:i, s:s, s:s, s:s, s:{s:s, s:s}},"
-		" {s:s, s:s}]}",
-		"id", "ssh-permit-root-login", "title", NASTY_TITLE, "section", "ssh", "severity",
-		"high", "status", "fail", "message", "sshd_config: value is 'yes', expected eq 'no'",
-		"description", nasty_desc, "rationale", "Root & <b>bold</b> logins",
-		"remediation", "Set PermitRootLogin no", "mappings", "cis", "5.1.20",
-		"nist_800_53", "AC-6(2)", "pci_dss", "2.2.6", "fix", "type", "config_set", "file",
-		"/etc/ssh/sshd_config", "key", "PermitRootLogin", "value", "'no'\"", "evidence",
-		"table", "sshd_config", "file", "/etc/ssh/sshd_config", "line", 32, "column",
-		"value", "value", NASTY_VALUE, "expected", "eq no", "row", "key",
-		"permitrootlogin", "value", "yes", "table", "sshd_config", "expected",
-		"count ge 1");
+	fail = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:{s:[s], s:[s], s:[s]},"
+			 " s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:i, s:s, s:s, s:s, s:{s:s, s:s}},"
+			 " {s:s, s:s}]}",
+			 "id", "ssh-permit-root-login", "title", NASTY_TITLE, "section", "ssh",
+			 "severity", "high", "status", "fail", "message",
+			 "sshd_config: value is 'yes', expected eq 'no'", "description", nasty_desc,
+			 "rationale", "Root & <b>bold</b> logins", "remediation",
+			 "Set PermitRootLogin no", "mappings", "cis", "5.1.20", "nist_800_53",
+			 "AC-6(2)", "pci_dss", "2.2.6", "fix", "type", "config_set", "file",
+			 "/etc/ssh/sshd_config", "key", "PermitRootLogin", "value", "'no'\"",
+			 "evidence", "table", "sshd_config", "file", "/etc/ssh/sshd_config", "line",
+			 32, "column", "value", "value", NASTY_VALUE, "expected", "eq no", "row",
+			 "key", "permitrootlogin", "value", "yes", "table", "sshd_config",
+			 "expected", "count ge 1");
 	pass = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:[s]}, s:n,"
 			 " s:[{s:s, s:s, s:i, s:s, s:i, s:s}]}",
-			 "id", "ssh-max-auth-tries", "title", "Ensure sshd MaxAuthTries is 4 or less",
-			 "section", "ssh", "severity", "medium", "status", "pass", "message", "ok",
-			 "description", "d", "rationale", "r", "remediation", "m", "mappings",
-			 "soc2", "CC6.1", "fix", "evidence", "table", "sshd_config", "file",
-			 "/etc/ssh/sshd_config", "line", 7, "column", "value", "value", 1,
-			 "expected", "le 4");
+			 "id", "ssh-max-auth-tries", "title",
+			 "Ensure sshd MaxAuthTries is 4 or less", "section", "ssh", "severity",
+			 "medium", "status", "pass", "message", "ok", "description", "d",
+			 "rationale", "r", "remediation", "m", "mappings", "soc2", "CC6.1", "fix",
+			 "evidence", "table", "sshd_config", "file", "/etc/ssh/sshd_config", "line",
+			 7, "column", "value", "value", 1, "expected", "le 4");
 	error = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:[s]}, s:n,"
 			  " s:[{s:s, s:s, s:s}]}",
 			  "id", "3rd-party-audit-rules", "title", "Audit rules are readable",
@@ -76,8 +76,8 @@ static json_t *make_scan(void)
 		"checks", 4, "pass", 1, "fail", 1, "not_applicable", 1, "error", 1, "score", 33.3,
 		"frameworks", "key", "cis", "name", "CIS Benchmarks <Debian>", "checks", 1, "pass",
 		0, "fail", 1, "not_applicable", 0, "error", 0, "score", 12.5, "controls", "id",
-		"5.1.20", "status", "fail", "checks", "ssh-permit-root-login", "key",
-		"nist_800_53", "name", "NIST SP 800-53 Rev. 5", "checks", 1, "pass", 0, "fail", 1,
+		"5.1.20", "status", "fail", "checks", "ssh-permit-root-login", "key", "nist_800_53",
+		"name", "NIST SP 800-53 Rev. 5", "checks", 1, "pass", 0, "fail", 1,
 		"not_applicable", 0, "error", 0, "score", 87.5, "controls", "id", "AC-6(2)",
 		"status", "fail", "checks", "ssh-permit-root-login", "key", "mitre", "name",
 		"MITRE ATT&CK", "checks", 0, "pass", 0, "fail", 0, "not_applicable", 0, "error", 0,
@@ -152,8 +152,8 @@ static void test_html_escaping(void **state)
 	for (const char *p = strstr(html, "href=\""); p; p = strstr(p + 1, "href=\""))
 		assert_int_equal(p[6], '#');
 	/* the only "http" outside escaped data is the CSP meta tag's http-equiv */
-	assert_int_equal(count(html, "http"), count(html, "http-equiv") +
-						      count(html, "http://evil.example/x.js"));
+	assert_int_equal(count(html, "http"),
+			 count(html, "http-equiv") + count(html, "http://evil.example/x.js"));
 	assert_int_equal(count(html, "http://evil.example/x.js"), 1);
 	/* the evil check id makes a safe anchor */
 	assert_non_null(strstr(html, "id=\"check-evil_22id_3cx_3e\""));
@@ -315,13 +315,13 @@ static void walk(const json_t *v, json_t *uuids)
 			if (strcmp(k, "props") == 0) {
 				const json_t *p;
 				json_array_foreach(x, i, p) {
-					assert_true(is_token(json_string_value(
-						json_object_get(p, "name"))));
-					assert_true(is_string_datatype(json_string_value(
-						json_object_get(p, "value"))));
-					assert_string_equal(json_string_value(
-								    json_object_get(p, "ns")),
-							    "urn:immune:oscal");
+					assert_true(is_token(
+						json_string_value(json_object_get(p, "name"))));
+					assert_true(is_string_datatype(
+						json_string_value(json_object_get(p, "value"))));
+					assert_string_equal(
+						json_string_value(json_object_get(p, "ns")),
+						"urn:immune:oscal");
 				}
 			}
 			walk(x, uuids);
@@ -400,23 +400,23 @@ static void test_oscal_structure(void **state)
 			    jget(tool, "uuid"));
 
 	/* reviewed controls: one selection per framework, controls as tokens */
-	const json_t *sels = json_object_get(json_object_get(res, "reviewed-controls"),
-					     "control-selections");
+	const json_t *sels =
+		json_object_get(json_object_get(res, "reviewed-controls"), "control-selections");
 	assert_int_equal(json_array_size(sels), 3);
 	json_array_foreach(sels, i, sel) {
 		json_array_foreach(json_object_get(sel, "include-controls"), j, ctl)
 			assert_true(is_token(jget(ctl, "control-id")));
 	}
-	assert_string_equal(jget(json_array_get(json_object_get(json_array_get(sels, 0),
-								"include-controls"),
-						0),
-				 "control-id"),
-			    "cis-5.1.20");
-	assert_string_equal(jget(json_array_get(json_object_get(json_array_get(sels, 1),
-								"include-controls"),
-						0),
-				 "control-id"),
-			    "ac-6.2");
+	assert_string_equal(
+		jget(json_array_get(json_object_get(json_array_get(sels, 0), "include-controls"),
+				    0),
+		     "control-id"),
+		"cis-5.1.20");
+	assert_string_equal(
+		jget(json_array_get(json_object_get(json_array_get(sels, 1), "include-controls"),
+				    0),
+		     "control-id"),
+		"ac-6.2");
 	/* a framework without controls has no (empty) include-controls */
 	assert_null(json_object_get(json_array_get(sels, 2), "include-controls"));
 
@@ -431,14 +431,14 @@ static void test_oscal_structure(void **state)
 		const char *status = jget(r, "status");
 		const json_t *target = json_object_get(fnd, "target");
 		const json_t *st = json_object_get(target, "status");
-		const char *obs_uuid = jget(json_array_get(json_object_get(fnd,
-								"related-observations"), 0),
-					    "observation-uuid");
+		const char *obs_uuid =
+			jget(json_array_get(json_object_get(fnd, "related-observations"), 0),
+			     "observation-uuid");
 		bool found = false;
 
-		assert_string_equal(json_string_value(json_object_get(prop(fnd, "check-id"),
-									  "value")),
-				    jget(r, "id"));
+		assert_string_equal(
+			json_string_value(json_object_get(prop(fnd, "check-id"), "value")),
+			jget(r, "id"));
 		assert_string_equal(jget(fnd, "title"), jget(r, "title"));
 		assert_string_equal(jget(target, "type"), "objective-id");
 		assert_true(is_token(jget(target, "target-id")));
@@ -447,9 +447,9 @@ static void test_oscal_structure(void **state)
 		else
 			assert_string_equal(jget(st, "state"), "not-satisfied");
 		if (strcmp(status, "not_applicable") == 0)
-			assert_string_equal(jget(json_object_get(target, "implementation-status"),
-						 "state"),
-					    "not-applicable");
+			assert_string_equal(
+				jget(json_object_get(target, "implementation-status"), "state"),
+				"not-applicable");
 		else
 			assert_null(json_object_get(target, "implementation-status"));
 
@@ -457,9 +457,9 @@ static void test_oscal_structure(void **state)
 			if (strcmp(jget(obs, "uuid"), obs_uuid) != 0)
 				continue;
 			found = true;
-			assert_string_equal(json_string_value(json_object_get(prop(obs, "check-id"),
-									      "value")),
-					    jget(r, "id"));
+			assert_string_equal(
+				json_string_value(json_object_get(prop(obs, "check-id"), "value")),
+				jget(r, "id"));
 			assert_string_equal(json_string_value(json_array_get(
 						    json_object_get(obs, "methods"), 0)),
 					    "TEST");
@@ -468,8 +468,12 @@ static void test_oscal_structure(void **state)
 			assert_string_equal(jget(subj, "subject-uuid"), jget(host, "uuid"));
 			assert_string_equal(jget(subj, "type"), "component");
 			assert_string_equal(
-				jget(json_array_get(json_object_get(json_array_get(
-						json_object_get(obs, "origins"), 0), "actors"), 0),
+				jget(json_array_get(
+					     json_object_get(
+						     json_array_get(json_object_get(obs, "origins"),
+								    0),
+						     "actors"),
+					     0),
 				     "actor-uuid"),
 				jget(tool, "uuid"));
 			assert_int_equal(json_array_size(json_object_get(obs, "relevant-evidence")),
@@ -481,9 +485,8 @@ static void test_oscal_structure(void **state)
 	fnd = json_array_get(findings, 0);
 	assert_string_equal(jget(json_object_get(fnd, "target"), "target-id"),
 			    "ssh-permit-root-login");
-	assert_string_equal(jget(json_object_get(json_object_get(fnd, "target"), "status"),
-				 "reason"),
-			    "fail");
+	assert_string_equal(
+		jget(json_object_get(json_object_get(fnd, "target"), "status"), "reason"), "fail");
 	assert_string_equal(json_string_value(json_object_get(prop(fnd, "control-id"), "value")),
 			    "cis-5.1.20");
 	assert_string_equal(json_string_value(json_object_get(prop(fnd, "control-id"), "class")),
@@ -495,22 +498,22 @@ static void test_oscal_structure(void **state)
 	assert_string_equal(jget(json_array_get(evs, 1), "description"),
 			    "table sshd_config: no matching rows (expected count ge 1)");
 	assert_string_equal(jget(json_array_get(json_object_get(json_array_get(observations, 1),
-								 "relevant-evidence"),
+								"relevant-evidence"),
 						0),
 				 "description"),
 			    "/etc/ssh/sshd_config:7 1");
 	assert_string_equal(jget(json_array_get(json_object_get(json_array_get(observations, 2),
-								 "relevant-evidence"),
+								"relevant-evidence"),
 						0),
 				 "description"),
 			    "/etc/audit/audit.rules: error: file too large");
 	/* ids that are not tokens are made tokens */
-	assert_string_equal(jget(json_object_get(json_array_get(findings, 2), "target"),
-				 "target-id"),
-			    "check-3rd-party-audit-rules");
-	assert_string_equal(jget(json_object_get(json_array_get(findings, 3), "target"),
-				 "target-id"),
-			    "evil_id_x_");
+	assert_string_equal(
+		jget(json_object_get(json_array_get(findings, 2), "target"), "target-id"),
+		"check-3rd-party-audit-rules");
+	assert_string_equal(
+		jget(json_object_get(json_array_get(findings, 3), "target"), "target-id"),
+		"evil_id_x_");
 	assert_string_equal(json_string_value(json_object_get(
 				    prop(json_array_get(findings, 2), "control-id"), "value")),
 			    "iso_27001-8.2");
@@ -568,8 +571,7 @@ static void test_oscal_empty(void **state)
 	doc = json_loads(text, 0, NULL);
 	assert_non_null(doc);
 	walk(doc, uuids);
-	res = json_array_get(json_object_get(json_object_get(doc, "assessment-results"),
-					     "results"),
+	res = json_array_get(json_object_get(json_object_get(doc, "assessment-results"), "results"),
 			     0);
 	assert_null(json_object_get(res, "observations"));
 	assert_null(json_object_get(res, "findings"));
