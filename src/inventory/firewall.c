@@ -5,7 +5,10 @@
  * also ENABLED=yes in /etc/ufw/ufw.conf. Policies are those the saved configuration loads at
  * boot: nftables base filter chains of /etc/nftables.conf (or /etc/sysconfig/nftables.conf)
  * and the files it includes; iptables-save files; ufw's DEFAULT_*_POLICY; firewalld's default
- * zone target (input only). */
+ * zone target (input only). For nftables, a hook's policy is drop when any base filter chain
+ * of the ip, ip6 or inet family on it drops, and accept when the configuration parsed but no
+ * chain drops (no chain at all filters nothing); include loops, files past the include depth
+ * and missing includes are recorded as errors. */
 #include "inventory/cfgread.h"
 #include "inventory/collectors.h"
 #include "inventory/nftconf.h"
