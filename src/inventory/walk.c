@@ -711,7 +711,7 @@ void walk_finish(struct walk *w, struct inv_ctx *ctx)
 
 	size_t n = strv_len(w->skipped);
 	qsort(w->skipped, n, sizeof(char *), cmp_str);
-	buf_init(&skipped, SIZE_MAX);
+	buf_init(&skipped, 1024 * 1024);
 	for (size_t i = 0; i < n; i++)
 		if (buf_puts(&skipped, i ? "," : "") < 0 || buf_puts(&skipped, w->skipped[i]) < 0)
 			break;

@@ -235,6 +235,7 @@ static void test_deep_tree(void **state)
 	assert_true(found);
 	assert_true(walk_bool(inv, "truncated")); /* past WALK_MAX_DEPTH */
 	inventory_free(inv);
+	buf_free(&path);
 	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", base);
 	assert_int_equal(system(cmd), 0);
 }
