@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #define WALK_THREADS_MAX 4
-#define WALK_THREADS_DEFAULT 2
 #define WALK_BUF (64 * 1024)
 #define WALK_MAX_ERRORS 16
 #define IDFILE_MAX (16 * 1024 * 1024)
@@ -110,11 +109,16 @@ struct walk {
 
 unsigned walk_threads(void)
 {
+	/* IMMUNE_WALK_THREADS (1-4) is a benchmark knob; the default is two threads per
+	 * processor up to four: stats are syscall-bound and, on a cold cache, wait for the disk. */
 	const char *e = getenv("IMMUNE_WALK_THREADS");
 	uint64_t n;
 	if (e && parse_u64(e, 10, WALK_THREADS_MAX, &n) == 0 && n > 0)
 		return (unsigned)n;
-	return WALK_THREADS_DEFAULT;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 1)
+		cpus = 1;
+	return cpus * 2 >= WALK_THREADS_MAX ? WALK_THREADS_MAX : (unsigned)cpus * 2;
 }
 
 /* ---- file system types ---- */
@@ -510,7 +514,8 @@ static void walk_dir(struct worker *wk, struct item *it)
 	wdir_unref(it->parent);
 	it->parent = NULL;
 	if (fd < 0) {
-		if (fd != -ENOENT)
+		/* gone, or replaced by a file or a symlink since it was stat'ed: not an error */
+		if (fd != -ENOENT && fd != -ENOTDIR && fd != -ELOOP)
 			record_error(w, it->path, fd);
 		return;
 	}
