@@ -7,6 +7,10 @@
 
 static const struct inv_collector collectors[] = {
 	{ "os", TABLES("os"), collect_os },
+	{ "packages", TABLES("packages"), collect_packages },
+	{ "sshd_config", TABLES("sshd_config"), collect_sshd_config },
+	{ "kernel_modules", TABLES("kernel_modules"), collect_kernel_modules },
+	{ "sysctl", TABLES("sysctl"), collect_sysctl },
 };
 
 const struct inv_collector *inv_collectors(size_t *n)

@@ -14,3 +14,7 @@ struct inv_collector {
 const struct inv_collector *inv_collectors(size_t *n);
 
 void collect_os(struct inv_ctx *ctx);
+void collect_packages(struct inv_ctx *ctx);
+void collect_sshd_config(struct inv_ctx *ctx);
+void collect_kernel_modules(struct inv_ctx *ctx);
+void collect_sysctl(struct inv_ctx *ctx);
