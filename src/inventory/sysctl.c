@@ -115,6 +115,12 @@ static ssize_t read_value(int fd, char *buf)
 	return (ssize_t)len;
 }
 
+static void value_error(struct sysctl_state *s, const char *rel, int err, const char *what)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s", PROC_SYS, rel);
+	inv_error(s->ctx, T, path, err, "%s %s", what, path);
+}
+
 static void runtime_value(struct sysctl_state *s, int dirfd, const char *rel, const char *name,
 			  unsigned char type)
 {
@@ -133,14 +139,14 @@ static void runtime_value(struct sysctl_state *s, int dirfd, const char *rel, co
 	if (len == -ENOENT) /* gone since listed */
 		return;
 	if (len < 0) {
-		inv_error(s->ctx, T, rel, (int)len, "reading %s/%s", PROC_SYS, rel);
+		value_error(s, rel, (int)len, "reading");
 		return;
 	}
 	for (ssize_t i = 0; i < len; i++)
 		if (s->value[i] == '\n')
 			s->value[i] = ' ';
 	if (!str_is_text(s->value, (size_t)len)) {
-		inv_error(s->ctx, T, rel, -EBADMSG, "%s/%s is not text", PROC_SYS, rel);
+		value_error(s, rel, -EBADMSG, "not text:");
 		return;
 	}
 	_cleanup_free_ char *key = xstrdup(rel);
@@ -202,6 +208,8 @@ static void walk(struct sysctl_state *s, int fd0, const char *rel, unsigned dept
 		}
 		if (type == DT_REG || type == DT_UNKNOWN)
 			runtime_value(s, dirfd(d), sub, name, type);
+		else
+			value_error(s, sub, -EINVAL, "not a regular file:");
 	}
 	closedir(d);
 }
