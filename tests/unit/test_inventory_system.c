@@ -323,7 +323,6 @@ static void insert_blob(sqlite3 *db, const void *blob, size_t len)
 static void test_rpmdb(void **state)
 {
 	char *root = tmp_root(), errs[1024];
-	_cleanup_free_ char *dir = xasprintf("%s/var/lib/rpm", root);
 	_cleanup_free_ char *path = put(root, "var/lib/rpm/rpmdb.sqlite", "", 0);
 	sqlite3 *db;
 	struct buf b;
