@@ -167,6 +167,9 @@ static void read_modprobe_d(struct modules *m)
 			paths[j] = paths[j - 1], paths[j - 1] = t;
 		}
 	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		if (fsroot_stat(m->ctx->root, paths[i], true, &st) == 0 && S_ISCHR(st.st_mode))
+			continue; /* masked: a link to /dev/null */
 		struct buf b;
 		buf_init(&b, MODPROBE_FILE_MAX);
 		int r = fsroot_read(m->ctx->root, paths[i], MODPROBE_FILE_MAX, &b);

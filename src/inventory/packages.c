@@ -160,7 +160,7 @@ static void add_package(struct inv_ctx *ctx, const char *name, const char *versi
 	inv_set_str(row, "source", source);
 }
 
-/* dpkg status: stanzas separated by blank lines; only "install ok installed" ones count. */
+/* dpkg status: stanzas separated by blank lines; only installed packages count. */
 struct stanza {
 	char *name, *version, *arch;
 	bool installed, bad;
@@ -206,8 +206,10 @@ static void stanza_field(struct stanza *s, const char *line, size_t len, unsigne
 	char *v = str_trim(value);
 	if (!slot) {
 		_cleanup_strv_ strv words = str_split(v, " \t");
-		s->installed = strv_len(words) == 3 && strcmp(words[0], "install") == 0 &&
-			       strcmp(words[1], "ok") == 0 && strcmp(words[2], "installed") == 0;
+		/* "want ok installed": installed on disk whatever the selection (install, hold,
+		 * deinstall); "half-installed", "config-files" and errors do not count */
+		s->installed = strv_len(words) == 3 && strcmp(words[1], "ok") == 0 &&
+			       strcmp(words[2], "installed") == 0;
 	} else if (!*slot && *v) {
 		*slot = xstrdup(v);
 	}

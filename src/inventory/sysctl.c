@@ -338,8 +338,8 @@ static void read_configuration(struct sysctl_state *s)
 		}
 	for (size_t i = 0; i < n; i++) {
 		if (fsroot_stat(s->ctx->root, paths[i], true, &st) == 0 &&
-		    seen_file(seen, &nseen, ARRAY_SIZE(seen), &st))
-			continue;
+		    (S_ISCHR(st.st_mode) || seen_file(seen, &nseen, ARRAY_SIZE(seen), &st)))
+			continue; /* masked (a link to /dev/null) or already read */
 		read_conf_file(s, paths[i]);
 	}
 	/* /etc/sysctl.conf last, unless a sysctl.d link (Debian's 99-sysctl.conf) read it */

@@ -11,6 +11,7 @@
 #include <ftw.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static struct inventory *collect_dir(const char *root, const char *table)
@@ -111,7 +112,7 @@ static void test_dpkg_status(void **state)
 	struct inventory *inv = collect("packages/debian", "packages");
 	assert_int_equal(errors(inv, "packages", NULL, 0), 0);
 	json_t *rows = inventory_rows(inv, "packages");
-	assert_int_equal(json_array_size(rows), 4);
+	assert_int_equal(json_array_size(rows), 5);
 	json_t *ssh = find(inv, "packages", "name", "openssh-server");
 	assert_non_null(ssh);
 	assert_string_equal(col(ssh, "version"), "1:9.2p1-2+deb12u3");
@@ -121,6 +122,8 @@ static void test_dpkg_status(void **state)
 	assert_non_null(find(inv, "packages", "name", "libc6"));
 	assert_null(find(inv, "packages", "name", "telnet"));
 	assert_null(find(inv, "packages", "name", "nis"));
+	assert_null(find(inv, "packages", "name", "broken")); /* reinstreq */
+	assert_non_null(find(inv, "packages", "name", "held"));
 	/* continuation lines of a description are not fields */
 	assert_null(find(inv, "packages", "name", "not-a-package"));
 	/* the last stanza has no final newline */
@@ -543,7 +546,18 @@ static void test_sysctl_bad(void **state)
 	static const char conf[] = "kernel.ok = 1\n\x7f\x01\nkernel.after = 2\n";
 	free(put(root, "etc/sysctl.conf", conf, sizeof(conf) - 1));
 
+	/* a vendor file masked by a link to /dev/null in /etc */
+	free(put(root, "usr/lib/sysctl.d/50-x.conf", "kernel.masked = 1\n", 18));
+	free(put(root, "dev/.keep", "", 0));
+	free(put(root, "etc/sysctl.d/.keep", "", 0));
+	_cleanup_free_ char *null = xasprintf("%s/dev/null", root);
+	bool have_null = mknod(null, S_IFCHR | 0666, makedev(1, 3)) == 0;
+	_cleanup_free_ char *mask = xasprintf("%s/etc/sysctl.d/50-x.conf", root);
+	assert_int_equal(symlink("/dev/null", mask), 0);
+
 	struct inventory *inv = collect_dir(root, "sysctl");
+	if (have_null)
+		assert_null(find(inv, "sysctl", "key", "kernel.masked"));
 	size_t nerr = errors(inv, "sysctl", errs, sizeof(errs));
 	if (nerr != 5)
 		fail_msg("%zu errors: %s", nerr, errs);
