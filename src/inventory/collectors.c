@@ -17,6 +17,10 @@ static const struct inv_collector collectors[] = {
 	{ "cron", TABLES("cron"), collect_cron },
 	{ "file_permissions", TABLES("file_permissions"), collect_file_permissions },
 	{ "banners", TABLES("banners"), collect_banners },
+	{ "packages", TABLES("packages"), collect_packages },
+	{ "sshd_config", TABLES("sshd_config"), collect_sshd_config },
+	{ "kernel_modules", TABLES("kernel_modules"), collect_kernel_modules },
+	{ "sysctl", TABLES("sysctl"), collect_sysctl },
 };
 
 const struct inv_collector *inv_collectors(size_t *n)
