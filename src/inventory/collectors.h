@@ -46,3 +46,13 @@ void collect_packages(struct inv_ctx *ctx);
 void collect_sshd_config(struct inv_ctx *ctx);
 void collect_kernel_modules(struct inv_ctx *ctx);
 void collect_sysctl(struct inv_ctx *ctx);
+/* services.c, firewall.c, timesync.c, audit.c, logging.c, procs.c: services, firewall,
+ * time_sync, audit_rules and auditd_conf, journald_conf and rsyslog_conf, listening_sockets,
+ * processes (each reads unit links itself: no ordering needed). */
+void collect_services(struct inv_ctx *ctx);
+void collect_firewall(struct inv_ctx *ctx);
+void collect_time_sync(struct inv_ctx *ctx);
+void collect_audit(struct inv_ctx *ctx);
+void collect_logging(struct inv_ctx *ctx);
+void collect_sockets(struct inv_ctx *ctx);
+void collect_processes(struct inv_ctx *ctx);
