@@ -759,7 +759,7 @@ static int parse_fix(struct loader *ld, const struct ynode *n, json_t **out)
 	for (size_t i = 0; i < 4 && ft->optional[i]; i++)
 		keys[nk++] = ft->optional[i];
 	keys[nk] = NULL;
-	_cleanup_free_ char *what = xasprintf("a %s fix", type);
+	_cleanup_free_ char *what = xasprintf("fix type %s", type);
 	if ((r = check_keys(ld, n, keys, what)) < 0)
 		return r;
 	for (size_t i = 0; i < 4 && ft->required[i]; i++)

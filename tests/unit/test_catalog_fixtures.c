@@ -1,0 +1,3 @@
+/* The catalog fixture harness. */
+#include "unit.h"
+int main(void) { return 0; }
