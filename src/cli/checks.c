@@ -29,7 +29,8 @@ int cli_load_catalog(const char *path, struct catalog **out)
 
 static void print_help(void)
 {
-	printf("usage: immune checks list [--framework KEY] [--section KEY] [--json] [--catalog PATH]\n"
+	printf("usage: immune checks list [--framework KEY] [--section KEY] [--json] [--catalog "
+	       "PATH]\n"
 	       "       immune checks show ID [--json] [--catalog PATH]\n\n"
 	       "Lists the checks of the compliance catalog, or shows one in full.\n\n"
 	       "  --framework KEY   only checks mapped to this framework\n"
@@ -75,16 +76,16 @@ static void dump(json_t *doc)
 	json_decref(doc);
 }
 
-static int do_list(const struct catalog *cat, const char *framework, const char *section,
-		   bool json)
+static int do_list(const struct catalog *cat, const char *framework, const char *section, bool json)
 {
 	size_t nsec, idw = 2, tw = 5;
 	const struct catalog_section *sec = catalog_sections(&nsec);
 	bool *want = xcalloc(cat->n ? cat->n : 1, sizeof(bool));
 	for (size_t i = 0; i < cat->n; i++) {
 		const struct check *c = cat->checks[i];
-		want[i] = (!framework || json_array_size(json_object_get(c->mappings, framework))) &&
-			  (!section || strcmp(sec[c->section].key, section) == 0);
+		want[i] =
+			(!framework || json_array_size(json_object_get(c->mappings, framework))) &&
+			(!section || strcmp(sec[c->section].key, section) == 0);
 		if (want[i]) {
 			idw = strlen(c->id) > idw ? strlen(c->id) : idw;
 			tw = strlen(c->title) > tw ? strlen(c->title) : tw;
@@ -142,15 +143,15 @@ static json_t *check_json(const struct check *c)
 	size_t n;
 	const struct catalog_section *sec = catalog_sections(&n);
 	_cleanup_free_ char *text = check_condition_text(c);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:O, s:O}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:s, s:O, "
+			 "s:O}",
 			 "schema", "immune.check/v1", "id", c->id, "title", c->title, "section",
-			 sec[c->section].key, "severity", severity_name(c->severity),
-			 "description", c->description, "rationale", c->rationale, "remediation",
-			 c->remediation, "file", c->file,
-			 "line", (int)c->line, "applies", applies_json(c), "condition",
-			 check_condition_json(c), "condition_text", text, "fix",
+			 sec[c->section].key, "severity", severity_name(c->severity), "description",
+			 c->description, "rationale", c->rationale, "remediation", c->remediation,
+			 "file", c->file, "line", (int)c->line, "applies", applies_json(c),
+			 "condition", check_condition_json(c), "condition_text", text, "fix",
 			 c->fix ? c->fix : json_null(), "mappings", c->mappings)
-		?: json_object();
+		       ?: json_object();
 }
 
 static void print_block(const char *title, const char *text, bool color)

@@ -28,8 +28,10 @@ static const struct {
 
 static void print_help(void)
 {
-	printf("usage: immune scan [--root DIR] [--catalog DIR|FILE] [--framework KEY] [--check ID]\n"
-	       "                   [--json] [--format text|json|html|oscal] [-o FILE] [--verbose]\n\n"
+	printf("usage: immune scan [--root DIR] [--catalog DIR|FILE] [--framework KEY] [--check "
+	       "ID]\n"
+	       "                   [--json] [--format text|json|html|oscal] [-o FILE] "
+	       "[--verbose]\n\n"
 	       "Collects the inventory below DIR (default /), evaluates the compliance catalog\n"
 	       "against it and prints a report.\n\n"
 	       "  --root DIR        scan a mounted image, container root or fixture instead of /\n"
@@ -245,8 +247,8 @@ int cmd_scan(int argc, char **argv)
 	bool known;
 	report_writer write = find_format(a.format, &known);
 	if (!known)
-		return cli_usage_error("scan", "unknown format '%s' (valid: text, json, html, oscal)",
-				       a.format);
+		return cli_usage_error(
+			"scan", "unknown format '%s' (valid: text, json, html, oscal)", a.format);
 	if (!write) {
 		log_error("format '%s' is not built yet in this version of immune", a.format);
 		return EXIT_ERROR;

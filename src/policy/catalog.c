@@ -42,11 +42,20 @@ static const struct catalog_framework frameworks[] = {
 static const char *const severities[] = { "low", "medium", "high", "critical" };
 
 static const char *const op_names[] = {
-	[OP_EQ] = "eq",		[OP_NE] = "ne",		    [OP_IN] = "in",
-	[OP_NOT_IN] = "not_in", [OP_LT] = "lt",		    [OP_LE] = "le",
-	[OP_GT] = "gt",		[OP_GE] = "ge",		    [OP_REGEX] = "regex",
-	[OP_CONTAINS] = "contains", [OP_HAS] = "has",	    [OP_LACKS] = "lacks",
-	[OP_MODE_MAX] = "mode_max", [OP_EXISTS] = "exists",
+	[OP_EQ] = "eq",
+	[OP_NE] = "ne",
+	[OP_IN] = "in",
+	[OP_NOT_IN] = "not_in",
+	[OP_LT] = "lt",
+	[OP_LE] = "le",
+	[OP_GT] = "gt",
+	[OP_GE] = "ge",
+	[OP_REGEX] = "regex",
+	[OP_CONTAINS] = "contains",
+	[OP_HAS] = "has",
+	[OP_LACKS] = "lacks",
+	[OP_MODE_MAX] = "mode_max",
+	[OP_EXISTS] = "exists",
 };
 
 const struct catalog_section *catalog_sections(size_t *n)
@@ -323,8 +332,8 @@ static int parse_cond(struct loader *ld, const struct ynode *key, const struct y
 			    key->scalar, what);
 	enum inv_type t = col ? col->type : INV_INT;
 	if (col && !op_allowed(op, t))
-		return fail(ld, key, "operator '%s' does not apply to %s, a %s column",
-			    key->scalar, what, inv_type_name(t));
+		return fail(ld, key, "operator '%s' does not apply to %s, a %s column", key->scalar,
+			    what, inv_type_name(t));
 	if (!col && (op == OP_REGEX || op == OP_CONTAINS || op == OP_HAS || op == OP_LACKS ||
 		     op == OP_MODE_MAX || op == OP_EXISTS))
 		return fail(ld, key, "operator '%s' does not apply to count", key->scalar);
@@ -371,7 +380,8 @@ static int parse_cond(struct loader *ld, const struct ynode *key, const struct y
 	case OP_MODE_MAX: {
 		unsigned mode;
 		if (parse_mode(val->scalar, &mode) < 0)
-			return fail(ld, val, "mode_max needs an octal mode such as \"0644\", got '%s'",
+			return fail(ld, val,
+				    "mode_max needs an octal mode such as \"0644\", got '%s'",
 				    val->scalar);
 		c->v.i = mode;
 		break;
@@ -432,7 +442,9 @@ static int parse_matcher(struct loader *ld, const struct ynode *key, const struc
 	if (val->type == YNODE_SCALAR) {
 		m->conds = xcalloc(1, sizeof(*m->conds));
 		m->n = 1;
-		struct ynode k = { .type = YNODE_SCALAR, .line = val->line, .col = val->col,
+		struct ynode k = { .type = YNODE_SCALAR,
+				   .line = val->line,
+				   .col = val->col,
 				   .scalar = (char *)"eq" };
 		int r = parse_cond(ld, &k, val, col, what, &m->conds[0]);
 		if (r < 0)
@@ -465,8 +477,9 @@ static int parse_matchers(struct loader *ld, const struct ynode *map, const stru
 	for (size_t i = 0; i < map->n && r == 0; i++) {
 		const struct inv_column *col = inv_schema_column(t, map->keys[i]->scalar);
 		if (!col) {
-			r = fail(ld, map->keys[i], "unknown column '%s' in table '%s' (see immune "
-						   "inventory --schema)",
+			r = fail(ld, map->keys[i],
+				 "unknown column '%s' in table '%s' (see immune "
+				 "inventory --schema)",
 				 map->keys[i]->scalar, t->name);
 			break;
 		}
@@ -520,7 +533,8 @@ static int parse_table_pred(struct loader *ld, const struct ynode *n, uint64_t *
 	if (count) {
 		const struct ynode *extra = rows ? rows : expect ? expect : empty;
 		if (extra)
-			return fail(ld, extra, "count cannot be combined with rows, expect or empty");
+			return fail(ld, extra,
+				    "count cannot be combined with rows, expect or empty");
 		p->has_count = true;
 		return parse_matcher(ld, count, count, NULL, &p->count);
 	}
@@ -576,7 +590,7 @@ static int parse_pred(struct loader *ld, const struct ynode *n, unsigned depth, 
 			   *not = ynode_get(n, "not");
 	if (all || any || not ) {
 		const char *key = all ? "all" : any ? "any" : "not";
-		const struct ynode *v = all ?: any ?: not;
+		const struct ynode *v = all ?: any ?: not ;
 		if (n->n != 1) {
 			for (size_t i = 0; i < n->n; i++)
 				if (strcmp(n->keys[i]->scalar, key) != 0) {
@@ -902,10 +916,10 @@ static int parse_text_fields(struct loader *ld, const struct ynode *n, struct ch
 
 static int parse_check(struct loader *ld, const struct ynode *n, struct check *c)
 {
-	static const char *const keys[] = { "id",	   "title",	"section",   "severity",
+	static const char *const keys[] = { "id",	   "title",	"section",     "severity",
 					    "description", "rationale", "remediation", "applies",
 					    "condition",   "fix",	"mappings",    NULL };
-	static const char *const required[] = { "id",	       "title",	    "section",
+	static const char *const required[] = { "id",	       "title",	      "section",
 						"severity",    "description", "rationale",
 						"remediation", "condition",   "mappings" };
 	if (n->type != YNODE_MAP)
@@ -962,8 +976,7 @@ static int parse_check(struct loader *ld, const struct ynode *n, struct check *c
 		return fail(ld, v, "unknown severity '%s' (low, medium, high, critical)", s);
 	if ((v = ynode_get(n, "applies")) && (r = parse_applies(ld, v, c)) < 0)
 		return r;
-	if ((r = parse_pred(ld, ynode_get(n, "condition"), 1, &c->cond_tables, &c->condition)) <
-	    0)
+	if ((r = parse_pred(ld, ynode_get(n, "condition"), 1, &c->cond_tables, &c->condition)) < 0)
 		return r;
 	if ((v = ynode_get(n, "fix")) && (r = parse_fix(ld, v, &c->fix)) < 0)
 		return r;
@@ -1133,8 +1146,8 @@ static int list_dir(struct loader *ld, const char *dir, strv *out)
 		    !(str_has_suffix(de->d_name, ".yml") || str_has_suffix(de->d_name, ".yaml")))
 			continue;
 		if (strv_len(names) >= CATALOG_MAX_FILES) {
-			snprintf(ld->err->msg, sizeof(ld->err->msg),
-				 "more than %d catalog files", CATALOG_MAX_FILES);
+			snprintf(ld->err->msg, sizeof(ld->err->msg), "more than %d catalog files",
+				 CATALOG_MAX_FILES);
 			snprintf(ld->err->file, sizeof(ld->err->file), "%s", dir);
 			r = -E2BIG;
 			break;

@@ -40,10 +40,10 @@ struct pred; /* compiled condition, opaque */
 
 struct check {
 	char *id, *title, *description, *rationale, *remediation;
-	size_t section;	       /* index into catalog_sections() */
+	size_t section; /* index into catalog_sections() */
 	enum severity severity;
-	const char *file;      /* file the check was read from (owned by the catalog) */
-	unsigned line, col;    /* position of the check's mapping */
+	const char *file;   /* file the check was read from (owned by the catalog) */
+	unsigned line, col; /* position of the check's mapping */
 	struct check_applies applies;
 	struct pred *condition;
 	json_t *condition_src; /* the condition as written (for display) */

@@ -120,8 +120,7 @@ static bool value_eq(const struct operand *o, enum inv_type t, const json_t *v)
 	if (json_is_integer(v)) {
 		if (t == INV_INT)
 			return json_integer_value(v) == o->i;
-		return parse_i64(o->s, INT64_MIN, INT64_MAX, &i) == 0 &&
-		       i == json_integer_value(v);
+		return parse_i64(o->s, INT64_MIN, INT64_MAX, &i) == 0 && i == json_integer_value(v);
 	}
 	return false;
 }
@@ -150,8 +149,7 @@ static bool mode_within(const json_t *v, int64_t max)
 	return m >= 0 && (m & ~max) == 0;
 }
 
-static bool cond_holds(struct eval_ctx *ctx, const struct cond *c, enum inv_type t,
-		       const json_t *v)
+static bool cond_holds(struct eval_ctx *ctx, const struct cond *c, enum inv_type t, const json_t *v)
 {
 	int64_t i;
 	if (!v || json_is_null(v))
@@ -376,10 +374,10 @@ static void explain_count(struct eval_ctx *ctx, struct explain *ex, const struct
 		selected += row_selected(ctx, p, row);
 	_cleanup_free_ char *expected = xasprintf("count %s", p->count.text);
 	_cleanup_free_ char *sel = selection_text(p, "rows");
-	_cleanup_free_ char *msg = xasprintf("%s: %zu %s, expected %s", p->table->name, selected,
-					     sel, expected);
-	json_t *e = json_pack("{s:s, s:s, s:I, s:s}", "table", p->table->name, "expected",
-			      expected, "value", (json_int_t)selected, "message", msg);
+	_cleanup_free_ char *msg =
+		xasprintf("%s: %zu %s, expected %s", p->table->name, selected, sel, expected);
+	json_t *e = json_pack("{s:s, s:s, s:I, s:s}", "table", p->table->name, "expected", expected,
+			      "value", (json_int_t)selected, "message", msg);
 	if (e)
 		push(ex, e);
 	_cleanup_free_ char *which = xasprintf("selected (%s)", expected);
@@ -418,9 +416,9 @@ static void explain_table(struct eval_ctx *ctx, struct explain *ex, const struct
 	}
 	if (selected == 0) {
 		_cleanup_free_ char *sel = selection_text(p, "row");
-		_cleanup_free_ char *expected =
-			p->rows == ROWS_NONE ? xasprintf("no %s", sel)
-					     : xasprintf("at least one %s", sel);
+		_cleanup_free_ char *expected = p->rows == ROWS_NONE
+							? xasprintf("no %s", sel)
+							: xasprintf("at least one %s", sel);
 		_cleanup_free_ char *msg =
 			xasprintf("%s: no %s%s", p->table->name, sel,
 				  p->rows != ROWS_NONE && p->empty_pass ? " (allowed)" : "");
@@ -466,10 +464,10 @@ static bool applies_os(struct eval_ctx *ctx, char *const *list)
 	if (!id)
 		return false;
 	_cleanup_free_ char *full = ver ? xasprintf("%s-%s", id, ver) : NULL;
-	_cleanup_free_ char *maj = json_is_integer(major) ? xasprintf("%s-%" PRId64, id,
-								      (int64_t)json_integer_value(
-									      major))
-							  : NULL;
+	_cleanup_free_ char *maj =
+		json_is_integer(major)
+			? xasprintf("%s-%" PRId64, id, (int64_t)json_integer_value(major))
+			: NULL;
 	for (size_t i = 0; list[i]; i++)
 		if ((full && str_case_eq(list[i], full)) || (maj && str_case_eq(list[i], maj)))
 			return true;
@@ -564,10 +562,9 @@ static bool table_errors(struct eval_ctx *ctx, uint64_t mask, struct check_resul
 				out->message = xstrdup(msg);
 			}
 			if (json_array_size(ev) < EVAL_MAX_EVIDENCE)
-				json_array_append_new(ev,
-						      json_pack("{s:s, s:s, s:s, s:s}", "table",
-								table, "path", path, "error", err,
-								"message", msg));
+				json_array_append_new(ev, json_pack("{s:s, s:s, s:s, s:s}", "table",
+								    table, "path", path, "error",
+								    err, "message", msg));
 			n++;
 		}
 	}

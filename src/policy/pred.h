@@ -35,10 +35,10 @@ struct operand {
 
 struct cond {
 	enum match_op op;
-	struct operand v;	/* scalar operators */
-	struct operand *list;	/* in, not_in */
+	struct operand v;     /* scalar operators */
+	struct operand *list; /* in, not_in */
 	size_t nlist;
-	pcre2_code *re;		/* regex */
+	pcre2_code *re; /* regex */
 };
 
 /* A column matcher: all its conditions must hold. */

@@ -171,8 +171,9 @@ int report_write_text(const json_t *scan, FILE *out, const struct report_options
 	print_frameworks(scan, out, st);
 	const json_t *sum = json_object_get(scan, "summary");
 	size_t nfail = count(sum, "fail"), nerr = count(sum, "error");
-	fprintf(out, "\n%s%zu checks: %s%zu pass%s, %s%zu fail%s, %s%zu error%s, %zu not applicable; "
-		     "score ",
+	fprintf(out,
+		"\n%s%zu checks: %s%zu pass%s, %s%zu fail%s, %s%zu error%s, %zu not applicable; "
+		"score ",
 		st->bold, count(sum, "checks"), st->green, count(sum, "pass"), st->reset,
 		nfail ? st->red : "", nfail, st->reset, nerr ? st->magenta : "", nerr, st->reset,
 		count(sum, "not_applicable"));

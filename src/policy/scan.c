@@ -4,7 +4,6 @@
 
 #include "config.h"
 
-
 /* Counts of statuses, indexed by enum check_status. */
 struct tally {
 	size_t n[4];
@@ -63,8 +62,9 @@ static json_t *host_block(const struct inventory *inv)
 	static const struct {
 		const char *key, *col;
 	} map[] = {
-		{ "hostname", "hostname" },	{ "os", "pretty_name" }, { "os_id", "id" },
-		{ "os_version", "version_id" }, { "family", "family" },	 { "kernel", "kernel_release" },
+		{ "hostname", "hostname" }, { "os", "pretty_name" },
+		{ "os_id", "id" },	    { "os_version", "version_id" },
+		{ "family", "family" },	    { "kernel", "kernel_release" },
 	};
 	json_t *h = json_object();
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
@@ -105,10 +105,9 @@ static json_t *result_json(const struct check *c, const struct check_result *r)
 
 static int status_rank(enum check_status s)
 {
-	static const int rank[] = { [CHECK_NOT_APPLICABLE] = 0,
-				    [CHECK_PASS] = 1,
-				    [CHECK_FAIL] = 2,
-				    [CHECK_ERROR] = 3 };
+	static const int rank[] = {
+		[CHECK_NOT_APPLICABLE] = 0, [CHECK_PASS] = 1, [CHECK_FAIL] = 2, [CHECK_ERROR] = 3
+	};
 	return rank[s];
 }
 
@@ -159,8 +158,8 @@ static bool selected(const struct check *c, const struct scan_options *opt)
 	return !opt->framework || check_maps_to(c, opt->framework);
 }
 
-int scan_run(const struct catalog *cat, const struct inventory *inv,
-	     const struct scan_options *opt, json_t **out)
+int scan_run(const struct catalog *cat, const struct inventory *inv, const struct scan_options *opt,
+	     json_t **out)
 {
 	size_t nfw, nsec;
 	const struct catalog_framework *fw = catalog_frameworks(&nfw);
@@ -231,17 +230,17 @@ int scan_run(const struct catalog *cat, const struct inventory *inv,
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&started, &tm));
 	json_t *doc = json_object();
 	json_object_set_new(doc, "schema", json_string("immune.scan/v1"));
-	json_object_set_new(doc, "tool", json_pack("{s:s, s:s}", "name", "immune", "version",
-						   IMMUNE_VERSION));
+	json_object_set_new(doc, "tool",
+			    json_pack("{s:s, s:s}", "name", "immune", "version", IMMUNE_VERSION));
 	json_object_set_new(doc, "host", host_block(inv));
 	json_object_set_new(doc, "started_at", json_string(when));
 	json_object_set_new(doc, "duration_ms",
 			    json_pack("{s:o, s:o, s:o}", "inventory", ms(inv->elapsed_ms),
 				      "evaluation", ms(eval_ms), "total",
 				      ms(inv->elapsed_ms + eval_ms + opt->other_ms)));
-	json_object_set_new(doc, "filter",
-			    json_pack("{s:s?, s:s?}", "framework", opt->framework, "check",
-				      opt->check));
+	json_object_set_new(
+		doc, "filter",
+		json_pack("{s:s?, s:s?}", "framework", opt->framework, "check", opt->check));
 	json_object_set_new(doc, "summary", summary);
 	json_object_set_new(doc, "frameworks", frameworks);
 	json_object_set_new(doc, "sections", sections);

@@ -16,8 +16,8 @@ struct scan_options {
 
 /* Evaluates the checks of cat selected by opt against inv and returns the report in *out (a
  * new reference). Returns 0, or -ENOENT when opt names an unknown framework or check id. */
-int scan_run(const struct catalog *cat, const struct inventory *inv,
-	     const struct scan_options *opt, json_t **out);
+int scan_run(const struct catalog *cat, const struct inventory *inv, const struct scan_options *opt,
+	     json_t **out);
 /* Returns the score 100 * pass / (pass + fail + error) with one decimal, or JSON null when the
  * sum is 0 (a new reference). */
 json_t *scan_score(size_t pass, size_t fail, size_t error);

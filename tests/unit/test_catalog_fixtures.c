@@ -121,9 +121,9 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 		struct check_result res;
 		eval_check(ctx, c, &res);
 		if (res.status != want) {
-			printf("%s:%u:%u: %s on %s: got %s, expected %s: %s\n", path, k->line, k->col,
-			       c->id, root, check_status_name(res.status), check_status_name(want),
-			       res.message);
+			printf("%s:%u:%u: %s on %s: got %s, expected %s: %s\n", path, k->line,
+			       k->col, c->id, root, check_status_name(res.status),
+			       check_status_name(want), res.message);
 			problems++;
 		}
 		check_result_clear(&res);
@@ -141,8 +141,10 @@ static size_t run_harness(const char *catalog_dir, const char *expect_dir, const
 	struct catalog_error err;
 	char msg[1024];
 	if (catalog_load(catalog_dir, &cat, &err) < 0)
-		fail_msg("catalog %s: %s", catalog_dir, catalog_error_format(&err, msg, sizeof(msg)));
-	struct coverage cov = { xcalloc(cat->n + 1, sizeof(bool)), xcalloc(cat->n + 1, sizeof(bool)) };
+		fail_msg("catalog %s: %s", catalog_dir,
+			 catalog_error_format(&err, msg, sizeof(msg)));
+	struct coverage cov = { xcalloc(cat->n + 1, sizeof(bool)),
+				xcalloc(cat->n + 1, sizeof(bool)) };
 	_cleanup_strv_ strv files = list_expect_files(expect_dir);
 	size_t problems = 0;
 	for (size_t i = 0; files[i]; i++)

@@ -12,15 +12,15 @@
 
 /* A one-check catalog: lines 1-9 are fixed, the condition starts on line 11. */
 #define CHECK_HEAD(id, section) "checks:\n" CHECK_ITEM(id, section)
-#define CHECK_ITEM(id, section)                                                            \
-	"  - id: " id "\n"                                                                 \
-	"    title: T\n"                                                                   \
-	"    section: " section "\n"                                                       \
-	"    severity: high\n"                                                             \
-	"    description: D\n"                                                             \
-	"    rationale: R\n"                                                               \
-	"    remediation: M\n"                                                             \
-	"    mappings: { cis: [\"1.2.3\"], soc2: [CC6.1] }\n"                              \
+#define CHECK_ITEM(id, section)                                                                    \
+	"  - id: " id "\n"                                                                         \
+	"    title: T\n"                                                                           \
+	"    section: " section "\n"                                                               \
+	"    severity: high\n"                                                                     \
+	"    description: D\n"                                                                     \
+	"    rationale: R\n"                                                                       \
+	"    remediation: M\n"                                                                     \
+	"    mappings: { cis: [\"1.2.3\"], soc2: [CC6.1] }\n"                                      \
 	"    condition:\n"
 
 static struct catalog_error load_fail(const char *yaml)
@@ -149,8 +149,9 @@ static void test_load_errors(void **state)
 					   "      expect: { value: { regex: \"a(b\" } }\n",
 		   12, 33, "c1", "bad regex for column 'value' at character 4");
 	/* duplicate id: both places */
-	assert_err(CHECK_HEAD("c1", "ssh") "      table: os\n" CHECK_ITEM("c2", "ssh")
-			   "      table: os\n" CHECK_ITEM("c1", "ssh") "      table: os\n",
+	assert_err(CHECK_HEAD("c1", "ssh") "      table: os\n" CHECK_ITEM(
+			   "c2", "ssh") "      table: os\n" CHECK_ITEM("c1",
+								       "ssh") "      table: os\n",
 		   22, 9, "c1", "duplicate id 'c1' (first defined at t.yml:2:9)");
 	/* missing required key: at the check */
 	assert_err("checks:\n"
@@ -241,11 +242,12 @@ static void test_load_limits(void **state)
 
 static void test_load_ok(void **state)
 {
-	struct catalog *cat = load_ok(CHECK_HEAD("c1", "ssh") "      table: sshd_config\n"
-							      "      where: { key: permitrootlogin }\n"
-							      "      expect: { value: \"no\" }\n"
-							      "    fix: { type: config_set, file: /etc/ssh/sshd_config,"
-							      " key: PermitRootLogin, value: \"no\" }\n");
+	struct catalog *cat = load_ok(
+		CHECK_HEAD("c1", "ssh") "      table: sshd_config\n"
+					"      where: { key: permitrootlogin }\n"
+					"      expect: { value: \"no\" }\n"
+					"    fix: { type: config_set, file: /etc/ssh/sshd_config,"
+					" key: PermitRootLogin, value: \"no\" }\n");
 	assert_int_equal(cat->n, 1);
 	const struct check *c = catalog_find(cat, "c1");
 	assert_non_null(c);
@@ -287,9 +289,9 @@ static void test_matchers(void **state)
 	const char *root = "      table: users\n      where: { name: root }\n";
 	_cleanup_free_ char *c = NULL;
 #define U(expect) (free(c), c = xasprintf("%s      expect: %s\n", root, expect))
-#define S(key, expect)                                                                     \
-	(free(c), c = xasprintf("      table: sshd_config\n      where: { key: %s }\n"     \
-				"      expect: %s\n",                                      \
+#define S(key, expect)                                                                             \
+	(free(c), c = xasprintf("      table: sshd_config\n      where: { key: %s }\n"             \
+				"      expect: %s\n",                                              \
 				key, expect))
 	/* eq: strings ignore case; integers and booleans compare as such */
 	PASS(inv, S("permitrootlogin", "{ value: \"no\" }"));
@@ -350,10 +352,11 @@ static void test_matchers(void **state)
 
 static void test_rows_and_logic(void **state)
 {
-	struct inventory *inv = inv_from("{\"users\": ["
-					 "{\"name\": \"root\", \"uid\": 0, \"shell\": \"/bin/bash\"},"
-					 "{\"name\": \"bin\", \"uid\": 2, \"shell\": \"/usr/sbin/nologin\"},"
-					 "{\"name\": \"alice\", \"uid\": 1000, \"shell\": \"/bin/bash\"}]}");
+	struct inventory *inv =
+		inv_from("{\"users\": ["
+			 "{\"name\": \"root\", \"uid\": 0, \"shell\": \"/bin/bash\"},"
+			 "{\"name\": \"bin\", \"uid\": 2, \"shell\": \"/usr/sbin/nologin\"},"
+			 "{\"name\": \"alice\", \"uid\": 1000, \"shell\": \"/bin/bash\"}]}");
 	/* rows all (default), any, none */
 	FAIL(inv, "      table: users\n      expect: { shell: /bin/bash }\n");
 	PASS(inv, "      table: users\n      rows: any\n      expect: { shell: /bin/bash }\n");
@@ -375,7 +378,8 @@ static void test_rows_and_logic(void **state)
 	/* count */
 	PASS(inv, "      table: users\n      where: { uid: 0 }\n      count: 1\n");
 	PASS(inv, "      table: users\n      count: { ge: 3, le: 3 }\n");
-	FAIL(inv, "      table: users\n      where: { shell: /bin/bash }\n      count: { lt: 2 }\n");
+	FAIL(inv,
+	     "      table: users\n      where: { shell: /bin/bash }\n      count: { lt: 2 }\n");
 	PASS(inv, "      table: shadow\n      count: 0\n");
 	/* all, any, not */
 	PASS(inv, "      all:\n        - { table: users, where: { name: root } }\n"
@@ -393,9 +397,9 @@ static void test_rows_and_logic(void **state)
 
 static void test_evidence(void **state)
 {
-	struct inventory *inv =
-		inv_from("{\"sshd_config\": [{\"key\": \"maxauthtries\", \"value\": \"6\", \"source\":"
-			 " \"file\", \"file\": \"/etc/ssh/sshd_config\", \"line\": 12}]}");
+	struct inventory *inv = inv_from(
+		"{\"sshd_config\": [{\"key\": \"maxauthtries\", \"value\": \"6\", \"source\":"
+		" \"file\", \"file\": \"/etc/ssh/sshd_config\", \"line\": 12}]}");
 	struct check_result r;
 	assert_int_equal(eval_cond(inv,
 				   "      table: sshd_config\n      where: { key: maxauthtries }\n"
@@ -440,15 +444,16 @@ static void test_evidence(void **state)
 	buf_puts(&b, "]}");
 	inv = inv_from(buf_str(&b));
 	buf_free(&b);
-	assert_int_equal(eval_cond(inv, "      table: users\n      expect: { uid: { lt: 1000 } }\n",
-				   &r),
-			 CHECK_FAIL);
+	assert_int_equal(
+		eval_cond(inv, "      table: users\n      expect: { uid: { lt: 1000 } }\n", &r),
+		CHECK_FAIL);
 	assert_int_equal(json_array_size(r.evidence), EVAL_MAX_EVIDENCE);
 	assert_non_null(strstr(r.message, "(and 29 more)"));
 	check_result_clear(&r);
 	/* a pass lists the rows that satisfied it */
-	assert_int_equal(eval_cond(inv, "      table: users\n      rows: any\n"
-					"      expect: { name: u7 }\n",
+	assert_int_equal(eval_cond(inv,
+				   "      table: users\n      rows: any\n"
+				   "      expect: { name: u7 }\n",
 				   &r),
 			 CHECK_PASS);
 	assert_int_equal(json_array_size(r.evidence), 1);
@@ -463,15 +468,15 @@ static void test_evidence(void **state)
 
 static void test_errors(void **state)
 {
-	struct inventory *inv =
-		inv_from("{\"sshd_config\": [{\"key\": \"x\", \"value\": \"y\"}],"
-			 " \"errors\": [{\"table\": \"sshd_config\", \"path\": \"/etc/ssh/sshd_config\","
-			 " \"error\": \"File too large\"}]}");
+	struct inventory *inv = inv_from(
+		"{\"sshd_config\": [{\"key\": \"x\", \"value\": \"y\"}],"
+		" \"errors\": [{\"table\": \"sshd_config\", \"path\": \"/etc/ssh/sshd_config\","
+		" \"error\": \"File too large\"}]}");
 	struct check_result r;
 	/* a check over a table with an error is in error, never pass, even inside not/any */
-	assert_int_equal(eval_cond(inv, "      not: { table: sshd_config, where: { key: z } }\n",
-				   &r),
-			 CHECK_ERROR);
+	assert_int_equal(
+		eval_cond(inv, "      not: { table: sshd_config, where: { key: z } }\n", &r),
+		CHECK_ERROR);
 	json_t *e = json_array_get(r.evidence, 0);
 	assert_string_equal(json_string_value(json_object_get(e, "path")), "/etc/ssh/sshd_config");
 	assert_string_equal(json_string_value(json_object_get(e, "error")), "File too large");
@@ -484,8 +489,9 @@ static void test_errors(void **state)
 
 static enum check_status eval_applies(struct inventory *inv, const char *applies)
 {
-	_cleanup_free_ char *yaml = xasprintf("%s      table: users\n      count: 0\n    applies: %s\n",
-					      CHECK_HEAD("c1", "ssh"), applies);
+	_cleanup_free_ char *yaml =
+		xasprintf("%s      table: users\n      count: 0\n    applies: %s\n",
+			  CHECK_HEAD("c1", "ssh"), applies);
 	struct catalog *cat = load_ok(yaml);
 	struct eval_ctx *ctx = eval_new(inv);
 	struct check_result r;
@@ -543,15 +549,20 @@ static void test_scoring(void **state)
 
 	const char *yaml =
 		"checks:\n"
-		"  - { id: p1, title: P1, section: ssh, severity: low, description: d, rationale: r,"
+		"  - { id: p1, title: P1, section: ssh, severity: low, description: d, rationale: "
+		"r,"
 		" remediation: m, mappings: { cis: [\"1.1\"], soc2: [CC6.1] },"
 		" condition: { table: users, count: 1 } }\n"
-		"  - { id: p2, title: P2, section: ssh, severity: low, description: d, rationale: r,"
-		" remediation: m, mappings: { cis: [\"1.10\"] }, condition: { table: users, count: 1 } }\n"
-		"  - { id: f1, title: F1, section: pam, severity: high, description: d, rationale: r,"
+		"  - { id: p2, title: P2, section: ssh, severity: low, description: d, rationale: "
+		"r,"
+		" remediation: m, mappings: { cis: [\"1.10\"] }, condition: { table: users, count: "
+		"1 } }\n"
+		"  - { id: f1, title: F1, section: pam, severity: high, description: d, rationale: "
+		"r,"
 		" remediation: m, mappings: { cis: [\"1.1\"], mitre: [T1078] },"
 		" condition: { table: users, count: 0 } }\n"
-		"  - { id: n1, title: N1, section: pam, severity: high, description: d, rationale: r,"
+		"  - { id: n1, title: N1, section: pam, severity: high, description: d, rationale: "
+		"r,"
 		" remediation: m, mappings: { cis: [\"1.2\"] }, applies: { family: [suse] },"
 		" condition: { table: users, count: 0 } }\n"
 		"  - { id: e1, title: E1, section: audit, severity: low, description: d,"
@@ -574,8 +585,8 @@ static void test_scoring(void **state)
 	assert_int_equal(json_integer_value(json_object_get(sum, "not_applicable")), 1);
 	assert_true(json_real_value(json_object_get(sum, "score")) == 50.0);
 	assert_string_equal(json_string_value(json_object_get(doc, "schema")), "immune.scan/v1");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "host"), "root")),
-			    "/x");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(doc, "host"), "root")), "/x");
 	/* frameworks: cis counts p1, p2, f1, n1; its controls sort as versions */
 	json_t *cis = json_array_get(json_object_get(doc, "frameworks"), 0);
 	assert_string_equal(json_string_value(json_object_get(cis, "key")), "cis");
@@ -644,9 +655,9 @@ static void test_scoring(void **state)
 	assert_int_equal(scan_run(cat, inv, &opt, &doc), 0);
 	assert_int_equal(json_array_size(json_object_get(doc, "results")), 1);
 	assert_int_equal(json_array_size(json_object_get(doc, "frameworks")), 1);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "filter"),
-							      "framework")),
-			    "pci_dss");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(doc, "filter"), "framework")),
+		"pci_dss");
 	json_decref(doc);
 	opt.framework = NULL;
 	opt.check = "p2";
@@ -665,10 +676,10 @@ static void test_scoring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_load_errors),  cmocka_unit_test(test_load_limits),
-		cmocka_unit_test(test_load_ok),	     cmocka_unit_test(test_matchers),
+		cmocka_unit_test(test_load_errors),    cmocka_unit_test(test_load_limits),
+		cmocka_unit_test(test_load_ok),	       cmocka_unit_test(test_matchers),
 		cmocka_unit_test(test_rows_and_logic), cmocka_unit_test(test_evidence),
-		cmocka_unit_test(test_errors),	     cmocka_unit_test(test_applies),
+		cmocka_unit_test(test_errors),	       cmocka_unit_test(test_applies),
 		cmocka_unit_test(test_scoring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
