@@ -106,7 +106,8 @@ struct loader {
 	json_t *ids; /* id -> "file:line:col" of its first definition */
 };
 
-static int failv(struct loader *ld, unsigned line, unsigned col, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int failv(struct loader *ld, unsigned line,
+						       unsigned col, const char *fmt, va_list ap)
 {
 	struct catalog_error *e = ld->err;
 	snprintf(e->file, sizeof(e->file), "%s", ld->file);
