@@ -279,7 +279,7 @@ static int parse_value_operand(struct loader *ld, const struct ynode *n, enum in
 }
 
 static int compile_regex(struct loader *ld, const struct ynode *n, const char *what,
-			 pcre2_code **out)
+			 pcre2_code **out, bool *jit)
 {
 	int errcode;
 	PCRE2_SIZE off;
@@ -292,7 +292,7 @@ static int compile_regex(struct loader *ld, const struct ynode *n, const char *w
 			    (size_t)off + 1, (const char *)msg);
 	}
 	/* JIT is an accelerator: where the platform lacks it, the interpreter runs instead. */
-	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	*jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
 	*out = re;
 	return 0;
 }
@@ -366,7 +366,7 @@ static int parse_cond(struct loader *ld, const struct ynode *key, const struct y
 		break;
 	}
 	case OP_REGEX: {
-		int r = compile_regex(ld, val, what, &c->re);
+		int r = compile_regex(ld, val, what, &c->re, &c->jit);
 		if (r < 0)
 			return r;
 		break;

@@ -393,6 +393,60 @@ static void test_rows_and_logic(void **state)
 	inventory_free(inv);
 }
 
+/* Tables of 16 rows or more are looked up through equality indexes: same results. */
+static void test_indexed(void **state)
+{
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	buf_puts(&b, "{\"sysctl\": [");
+	for (int i = 0; i < 40; i++)
+		buf_printf(&b, "%s{\"key\": \"net.ipv4.K%d\", \"runtime_value\": \"%d\"}",
+			   i ? "," : "", i, i % 3);
+	buf_puts(&b, "], \"users\": [");
+	for (int i = 0; i < 40; i++)
+		buf_printf(&b, "%s{\"name\": \"u%d\", \"uid\": %d, \"system\": %s}", i ? "," : "",
+			   i, i % 20, i < 10 ? "true" : "false");
+	buf_puts(&b, "]}");
+	struct inventory *inv = inv_from(buf_str(&b));
+	buf_free(&b);
+	/* eq through the index ignores case like the scan does */
+	PASS(inv, "      table: sysctl\n      where: { key: NET.IPV4.k7 }\n"
+		  "      expect: { runtime_value: \"1\" }\n");
+	FAIL(inv, "      table: sysctl\n      where: { key: net.ipv4.k8 }\n"
+		  "      expect: { runtime_value: \"1\" }\n");
+	FAIL(inv, "      table: sysctl\n      where: { key: net.ipv4.k99 }\n"
+		  "      expect: { runtime_value: \"1\" }\n");
+	PASS(inv, "      table: sysctl\n      where: { key: { in: [net.ipv4.k3, net.ipv4.k6] } }\n"
+		  "      count: 2\n");
+	/* integers and booleans */
+	PASS(inv, "      table: users\n      where: { uid: 0 }\n      count: 2\n");
+	PASS(inv, "      table: users\n      where: { uid: { in: [1, 2, 99] } }\n      count: 4\n");
+	PASS(inv, "      table: users\n      where: { system: true }\n      count: 10\n");
+	/* rows none / any use an index on expect */
+	FAIL(inv,
+	     "      table: users\n      rows: none\n      expect: { name: { in: [u5, x] } }\n");
+	PASS(inv, "      table: users\n      rows: none\n      expect: { name: { in: [x, y] } }\n");
+	PASS(inv, "      table: users\n      rows: any\n      expect: { name: U39 }\n");
+	FAIL(inv, "      table: users\n      rows: any\n      expect: { name: u40 }\n");
+	FAIL(inv, "      table: users\n      where: { system: true }\n      rows: any\n"
+		  "      expect: { name: u39 }\n");
+	/* an empty selection found through an index */
+	PASS(inv, "      table: users\n      where: { name: nobody }\n      rows: any\n"
+		  "      expect: { uid: 0 }\n      empty: pass\n");
+	struct check_result r;
+	assert_int_equal(eval_cond(inv,
+				   "      table: users\n      rows: none\n"
+				   "      expect: { name: { in: [u5, u6] } }\n",
+				   &r),
+			 CHECK_FAIL);
+	assert_int_equal(json_array_size(r.evidence), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_array_get(r.evidence, 1), "row"), "name")),
+			    "u6");
+	check_result_clear(&r);
+	inventory_free(inv);
+}
+
 /* ---- evidence ---- */
 
 static void test_evidence(void **state)
@@ -679,8 +733,8 @@ int main(void)
 		cmocka_unit_test(test_load_errors),    cmocka_unit_test(test_load_limits),
 		cmocka_unit_test(test_load_ok),	       cmocka_unit_test(test_matchers),
 		cmocka_unit_test(test_rows_and_logic), cmocka_unit_test(test_evidence),
-		cmocka_unit_test(test_errors),	       cmocka_unit_test(test_applies),
-		cmocka_unit_test(test_scoring),
+		cmocka_unit_test(test_indexed),	       cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_applies),	       cmocka_unit_test(test_scoring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
