@@ -106,7 +106,8 @@ struct loader {
 	json_t *ids; /* id -> "file:line:col" of its first definition */
 };
 
-static int failv(struct loader *ld, unsigned line, unsigned col, const char *fmt, va_list ap)
+_printf_(4, 0) static int failv(struct loader *ld, unsigned line, unsigned col, const char *fmt,
+				va_list ap)
 {
 	struct catalog_error *e = ld->err;
 	snprintf(e->file, sizeof(e->file), "%s", ld->file);
@@ -1202,29 +1203,20 @@ static void render_table(struct buf *b, const struct pred *p)
 		buf_printf(b, "the number of rows is %s", p->count.text);
 		return;
 	}
-	switch (p->rows) {
-	case ROWS_ALL:
-		if (p->expect_text)
-			buf_printf(b, "every row has %s", p->expect_text);
-		else
-			buf_puts(b, "at least one row exists");
-		break;
-	case ROWS_ANY:
-		if (p->expect_text)
-			buf_printf(b, "some row has %s", p->expect_text);
-		else
-			buf_puts(b, "at least one row exists");
-		break;
-	case ROWS_NONE:
+	if (p->rows == ROWS_NONE) {
 		if (p->expect_text)
 			buf_printf(b, "no row has %s", p->expect_text);
 		else
 			buf_puts(b, "no row exists");
 		return;
 	}
-	if (p->expect_text || p->rows != ROWS_NONE)
-		buf_puts(b, p->empty_pass ? " (passes when no row is selected)"
-					  : " (fails when no row is selected)");
+	if (!p->expect_text) {
+		buf_puts(b, p->empty_pass ? "always holds (empty: pass)" : "at least one row exists");
+		return;
+	}
+	buf_printf(b, "%s row has %s", p->rows == ROWS_ALL ? "every" : "some", p->expect_text);
+	buf_puts(b, p->empty_pass ? " (passes when no row is selected)"
+				  : " (fails when no row is selected)");
 }
 
 static void render(struct buf *b, const struct pred *p, unsigned indent)
