@@ -40,6 +40,14 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [r["id"] for
 run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --check engine-rhel-only
 [ $rc -eq 0 ] || fail "check filter exit $rc"
 
+# html and oscal writers
+run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --format html -o "$tmp/r.html"
+[ $rc -eq 1 ] && grep -qi "<html" "$tmp/r.html" || fail "html report ($rc)"
+run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --format oscal
+[ $rc -eq 1 ] || fail "oscal exit $rc"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "assessment-results" in d, list(d)' "$tmp/out" \
+	|| fail "oscal report"
+
 # a check in error: exit 2 (a directory where os-release should be)
 mkdir -p "$tmp/root/etc/os-release"
 run "$immune" scan --catalog "$cat" --root "$tmp/root" --json
