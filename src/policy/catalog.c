@@ -872,6 +872,12 @@ static int parse_mappings(struct loader *ld, const struct ynode *n, json_t **out
 					 ids[i], frameworks[f].key);
 				break;
 			}
+			for (size_t j = 0; j < i && r == 0; j++)
+				if (strcmp(ids[j], ids[i]) == 0)
+					r = fail(ld, v->items[i], "control '%s' listed twice",
+						 ids[i]);
+			if (r < 0)
+				break;
 			json_array_append_new(a, json_string(ids[i]));
 		}
 		strv_free(ids);
@@ -1211,7 +1217,8 @@ static void render_table(struct buf *b, const struct pred *p)
 		return;
 	}
 	if (!p->expect_text) {
-		buf_puts(b, p->empty_pass ? "always holds (empty: pass)" : "at least one row exists");
+		buf_puts(b,
+			 p->empty_pass ? "always holds (empty: pass)" : "at least one row exists");
 		return;
 	}
 	buf_printf(b, "%s row has %s", p->rows == ROWS_ALL ? "every" : "some", p->expect_text);

@@ -178,6 +178,14 @@ static void test_load_errors(void **state)
 		   "    description: D\n    rationale: R\n    remediation: M\n"
 		   "    mappings: { sox_itgc: [payroll] }\n    condition: { table: os }\n",
 		   9, 28, "c1", "'payroll' is not a valid sox_itgc control id");
+	assert_err("checks:\n  - id: c1\n    title: T\n    section: ssh\n    severity: low\n"
+		   "    description: D\n    rationale: R\n    remediation: M\n"
+		   "    mappings: { cis: [\"1.1\", \"1.1\"] }\n    condition: { table: os }\n",
+		   9, 30, "c1", "control '1.1' listed twice");
+	assert_err("checks:\n  - id: c1\n    title: T\n    section: ssh\n    severity: low\n"
+		   "    description: D\n    rationale: R\n    remediation: M\n"
+		   "    mappings: { mitre: [T10] }\n    condition: { table: os }\n",
+		   9, 25, "c1", "'T10' is not a valid mitre control id");
 	assert_err(CHECK_HEAD("c1", "ssh") "      table: os\n"
 					   "    applies: { distro: [debian] }\n",
 		   12, 16, "c1", "unknown key 'distro' in applies");
