@@ -234,6 +234,19 @@ static void test_load_limits(void **state)
 	assert_non_null(strstr(e.msg, "nested too deeply"));
 	buf_free(&b);
 
+	/* at most CATALOG_MAX_CHECKS checks */
+	buf_init(&b, CATALOG_MAX_FILE_SIZE);
+	buf_puts(&b, "checks:\n");
+	for (int i = 0; i <= CATALOG_MAX_CHECKS; i++)
+		buf_printf(&b,
+			   "- {id: c%d, title: t, section: ssh, severity: low, description: d,"
+			   " rationale: r, remediation: m, mappings: {}, condition: {table: os}}\n",
+			   i);
+	e = load_fail(buf_str(&b));
+	assert_int_equal(e.line, CATALOG_MAX_CHECKS + 2);
+	assert_non_null(strstr(e.msg, "too many checks (at most 10000)"));
+	buf_free(&b);
+
 	/* file size cap */
 	size_t big = CATALOG_MAX_FILE_SIZE + 1;
 	char *data = xmalloc(big);
