@@ -203,6 +203,10 @@ static const struct inv_column walk_cols[] = {
 	{ "truncated", INV_BOOL, "the walk stopped at its entry limit" },
 	{ "skipped", INV_STR,
 	  "comma-separated mount points skipped (pseudo or network file systems)" },
+	{ "rows_truncated", INV_BOOL,
+	  "more special files were found than the 10,000 rows special_files holds" },
+	{ "elapsed_ms", INV_INT, "wall time of the walk in milliseconds" },
+	{ "threads", INV_INT, "walker threads used" },
 	END,
 };
 
