@@ -4,7 +4,13 @@
  * have there:
  *
  *     root: roots/debian12-hardened        # relative to tests/fixtures
+ *     setup:                               # optional: applied to a temporary copy
+ *       chmod: { /etc/shadow: "0640" }     # (git keeps neither modes nor owners)
+ *       chown: { /etc/shadow: "0:42" }     # numeric uid:gid
  *     expect: { ssh-permit-root-login: pass, ssh-max-auth-tries: fail }
+ *
+ * With a setup, the root is copied (cp -a) to a temporary directory, the owners are set, then
+ * the modes (after chown, so set-id bits survive), and the copy is collected and removed.
  *
  * The harness collects the root's inventory, evaluates the shipped catalog (policies/) and
  * compares; every mismatch is printed with the check's message. Then coverage: every check of
@@ -17,6 +23,9 @@
 #include "policy/eval.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define EXPECT_FILE_MAX (1u << 20)
 
@@ -63,6 +72,108 @@ static strv list_expect_files(const char *dir)
 	return v;
 }
 
+/* Runs argv (no shell) and returns its exit status, or -1 when it did not exit normally. */
+static int run_argv(char *const argv[])
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void remove_tree(const char *dir)
+{
+	char *argv[] = { "rm", "-rf", "--", (char *)dir, NULL };
+	if (dir)
+		assert_int_equal(run_argv(argv), 0);
+}
+
+/* The path of a setup entry inside copy; NULL (printed) when it is not absolute or has "..". */
+static char *setup_path(const char *copy, const char *file, const struct ynode *k)
+{
+	if (k->type != YNODE_SCALAR || k->scalar[0] != '/' || strstr(k->scalar, "..")) {
+		printf("%s:%u:%u: setup paths are absolute, without '..'\n", file, k->line, k->col);
+		return NULL;
+	}
+	return xasprintf("%s%s", copy, k->scalar);
+}
+
+/* Applies one setup map (chown when owners, else chmod); returns the problems (printed). */
+static size_t apply_setup_map(const char *copy, const char *file, const struct ynode *map,
+			      bool owners)
+{
+	size_t problems = 0;
+	if (!map)
+		return 0;
+	if (map->type != YNODE_MAP) {
+		printf("%s:%u:%u: expected a mapping of paths\n", file, map->line, map->col);
+		return 1;
+	}
+	for (size_t i = 0; i < map->n; i++) {
+		const struct ynode *k = map->keys[i], *v = map->items[i];
+		_cleanup_free_ char *p = setup_path(copy, file, k);
+		const char *val = v->type == YNODE_SCALAR ? v->scalar : "";
+		const char *colon = strchr(val, ':');
+		unsigned mode;
+		uint64_t uid, gid;
+		int r = -EINVAL;
+		if (p && owners && colon) {
+			_cleanup_free_ char *u = xstrndup(val, (size_t)(colon - val));
+			if (parse_u64(u, 10, UINT32_MAX - 1, &uid) == 0 &&
+			    parse_u64(colon + 1, 10, UINT32_MAX - 1, &gid) == 0)
+				r = lchown(p, (uid_t)uid, (gid_t)gid) < 0 ? -errno : 0;
+		} else if (p && !owners && parse_mode(val, &mode) == 0) {
+			r = chmod(p, mode) < 0 ? -errno : 0;
+		}
+		if (r < 0) {
+			printf("%s:%u:%u: cannot %s %s to '%s': %s\n", file, v->line, v->col,
+			       owners ? "chown" : "chmod", k->scalar, val, strerror(-r));
+			problems++;
+		}
+	}
+	return problems;
+}
+
+/* Copies root to a new temporary directory and applies setup there. Returns 0 with *copy set
+ * (the caller removes it), or the number of problems (printed). */
+static size_t apply_setup(const char *root, const char *file, const struct ynode *setup,
+			  char **copy)
+{
+	static const char *const keys[] = { "chmod", "chown", NULL };
+	struct yerror ye;
+	if (ynode_check_keys(setup, keys, "a setup", &ye) < 0) {
+		printf("%s:%u:%u: %s\n", file, ye.line, ye.col, ye.msg);
+		return 1;
+	}
+	char tmpl[] = "/tmp/immune-fixture-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char *dst = xasprintf("%s/root", tmpl);
+	char *argv[] = { "cp", "-a", "--", (char *)root, dst, NULL };
+	size_t problems = 0;
+	if (run_argv(argv) != 0) {
+		printf("%s: cannot copy %s\n", file, root);
+		problems++;
+	}
+	if (!problems)
+		problems += apply_setup_map(dst, file, ynode_get(setup, "chown"), true);
+	if (!problems)
+		problems += apply_setup_map(dst, file, ynode_get(setup, "chmod"), false);
+	free(dst);
+	*copy = xstrdup(tmpl);
+	if (problems) {
+		remove_tree(*copy);
+		free(*copy);
+		*copy = NULL;
+	}
+	return problems;
+}
+
 /* Checks one expect file; returns the number of problems (printed). */
 static size_t run_expect_file(const struct catalog *cat, const char *fixtures, const char *path,
 			      struct coverage *cov)
@@ -72,7 +183,7 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 	assert_int_equal(read_all(path, &b), 0);
 	struct ynode *doc;
 	struct yerror ye;
-	static const char *const keys[] = { "root", "expect", NULL };
+	static const char *const keys[] = { "root", "setup", "expect", NULL };
 	if (ytree_parse(buf_str(&b), buf_len(&b), &doc, &ye) < 0 ||
 	    ynode_check_keys(doc, keys, "an expect file", &ye) < 0) {
 		printf("%s:%u:%u: %s\n", path, ye.line, ye.col, ye.msg);
@@ -88,11 +199,22 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 		return 1;
 	}
 	_cleanup_free_ char *dir = xasprintf("%s/%s", fixtures, root);
+	_cleanup_free_ char *copy = NULL, *copy_root = NULL;
+	const struct ynode *setup = ynode_get(doc, "setup");
+	if (setup) {
+		size_t n = apply_setup(dir, path, setup, &copy);
+		if (n) {
+			ytree_free(doc);
+			return n;
+		}
+		copy_root = xasprintf("%s/root", copy);
+	}
 	struct inv_options opt = { .skip_walk = false };
 	struct inventory *inv;
-	int r = inventory_collect(dir, &opt, &inv);
+	int r = inventory_collect(copy_root ? copy_root : dir, &opt, &inv);
 	if (r < 0) {
 		printf("%s: cannot collect root %s: %s\n", path, dir, strerror(-r));
+		remove_tree(copy);
 		ytree_free(doc);
 		return 1;
 	}
@@ -130,6 +252,7 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 	}
 	eval_free(ctx);
 	inventory_free(inv);
+	remove_tree(copy);
 	ytree_free(doc);
 	return problems;
 }
