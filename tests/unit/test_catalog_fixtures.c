@@ -94,11 +94,29 @@ static void remove_tree(const char *dir)
 		assert_int_equal(run_argv(argv), 0);
 }
 
-/* The path of a setup entry inside copy; NULL (printed) when it is not absolute or has "..". */
+/* True when no component of rel (below copy) is a symbolic link, so that chmod and chown
+ * cannot reach outside the copy. */
+static bool no_symlinks(const char *copy, const char *rel)
+{
+	struct stat st;
+	for (size_t i = 1; rel[i - 1]; i++) {
+		if (rel[i] != '/' && rel[i] != '\0')
+			continue;
+		_cleanup_free_ char *prefix = xasprintf("%s%.*s", copy, (int)i, rel);
+		if (lstat(prefix, &st) == 0 && S_ISLNK(st.st_mode))
+			return false;
+	}
+	return true;
+}
+
+/* The path of a setup entry inside copy; NULL (printed) when it is not absolute, has "..", or
+ * passes through a symbolic link. */
 static char *setup_path(const char *copy, const char *file, const struct ynode *k)
 {
-	if (k->type != YNODE_SCALAR || k->scalar[0] != '/' || strstr(k->scalar, "..")) {
-		printf("%s:%u:%u: setup paths are absolute, without '..'\n", file, k->line, k->col);
+	if (k->type != YNODE_SCALAR || k->scalar[0] != '/' || strstr(k->scalar, "..") ||
+	    !no_symlinks(copy, k->scalar)) {
+		printf("%s:%u:%u: setup paths are absolute, without '..' or symbolic links\n", file,
+		       k->line, k->col);
 		return NULL;
 	}
 	return xasprintf("%s%s", copy, k->scalar);
@@ -118,17 +136,21 @@ static size_t apply_setup_map(const char *copy, const char *file, const struct y
 	for (size_t i = 0; i < map->n; i++) {
 		const struct ynode *k = map->keys[i], *v = map->items[i];
 		_cleanup_free_ char *p = setup_path(copy, file, k);
+		if (!p) {
+			problems++;
+			continue;
+		}
 		const char *val = v->type == YNODE_SCALAR ? v->scalar : "";
 		const char *colon = strchr(val, ':');
 		unsigned mode;
 		uint64_t uid, gid;
 		int r = -EINVAL;
-		if (p && owners && colon) {
+		if (owners && colon) {
 			_cleanup_free_ char *u = xstrndup(val, (size_t)(colon - val));
 			if (parse_u64(u, 10, UINT32_MAX - 1, &uid) == 0 &&
 			    parse_u64(colon + 1, 10, UINT32_MAX - 1, &gid) == 0)
 				r = lchown(p, (uid_t)uid, (gid_t)gid) < 0 ? -errno : 0;
-		} else if (p && !owners && parse_mode(val, &mode) == 0) {
+		} else if (!owners && parse_mode(val, &mode) == 0) {
 			r = chmod(p, mode) < 0 ? -errno : 0;
 		}
 		if (r < 0) {
@@ -336,12 +358,83 @@ static void test_harness_self(void **state)
 	assert_int_equal(catalog_load("/nonexistent-immune-policies", &c, &err), -ENOENT);
 }
 
+/* Writes text to a new file dir/name; returns its path. */
+static char *write_file(const char *dir, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+/* A setup is applied to a copy (the expectations still hold) and a bad one is one problem:
+ * a relative or ".." path, a mode or owner that does not parse, an unknown key, a missing file,
+ * a path through a symbolic link (which could lead outside the copy). */
+static void test_harness_setup(void **state)
+{
+	const char *fx = env("IMMUNE_FIXTURES");
+	_cleanup_free_ char *catdir = xasprintf("%s/engine/catalog", fx);
+	struct catalog *cat;
+	struct catalog_error err;
+	char msg[1024];
+	if (catalog_load(catdir, &cat, &err) < 0)
+		fail_msg("%s", catalog_error_format(&err, msg, sizeof(msg)));
+	struct coverage cov = { xcalloc(cat->n + 1, sizeof(bool)),
+				xcalloc(cat->n + 1, sizeof(bool)) };
+	char tmpl[] = "/tmp/immune-setup-test-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	static const char head[] = "root: roots/debian12-hardened\nsetup:\n";
+	static const char tail[] = "expect:\n  engine-os-debian-family: pass\n";
+	static const struct {
+		const char *setup;
+		size_t problems;
+	} cases[] = {
+		{ "  chmod: { /etc/hostname: \"0600\", /etc: \"1755\" }\n"
+		  "  chown: { /etc/hostname: \"0:42\" }\n",
+		  0 },
+		{ "  chmod: { etc/hostname: \"0600\" }\n", 1 },
+		{ "  chmod: { /etc/../../hostname: \"0600\" }\n", 1 },
+		{ "  chmod: { /etc/hostname: \"rw\" }\n", 1 },
+		{ "  chown: { /etc/hostname: \"root:root\" }\n", 1 },
+		{ "  chown: { /etc/hostname: \"0\" }\n", 1 },
+		{ "  chmod: { /etc/no-such-file: \"0600\" }\n", 1 },
+		{ "  chmod: [ /etc/hostname ]\n", 1 },
+		{ "  chgrp: { /etc/hostname: \"0\" }\n", 1 },
+	};
+	for (size_t i = 0; i <= ARRAY_SIZE(cases); i++) {
+		/* last: access-debian12-minimal's /etc/localtime is an absolute symbolic link */
+		_cleanup_free_ char *text =
+			i < ARRAY_SIZE(cases)
+				? xasprintf("%s%s%s", head, cases[i].setup, tail)
+				: xstrdup("root: roots/access-debian12-minimal\n"
+					  "setup: { chmod: { /etc/localtime: \"0600\" } }\n"
+					  "expect: { engine-os-debian-family: pass }\n");
+		_cleanup_free_ char *name = xasprintf("case%zu.yml", i);
+		_cleanup_free_ char *path = write_file(tmpl, name, text);
+		assert_int_equal(run_expect_file(cat, fx, path, &cov),
+				 i < ARRAY_SIZE(cases) ? cases[i].problems : 1);
+		assert_int_equal(unlink(path), 0);
+	}
+	/* the fixture itself is untouched: modes live only in the removed copies */
+	_cleanup_free_ char *hostname = xasprintf("%s/roots/debian12-hardened/etc/hostname", fx);
+	struct stat st;
+	assert_int_equal(stat(hostname, &st), 0);
+	assert_int_not_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(rmdir(tmpl), 0);
+	free(cov.pass);
+	free(cov.fail);
+	catalog_free(cat);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_catalog_loads),
 		cmocka_unit_test(test_shipped_catalog_fixtures),
 		cmocka_unit_test(test_harness_self),
+		cmocka_unit_test(test_harness_setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
