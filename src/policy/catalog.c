@@ -106,8 +106,6 @@ struct loader {
 	json_t *ids; /* id -> "file:line:col" of its first definition */
 };
 
-__attribute__((format(printf, 4, 0))) static int failv(struct loader *ld, unsigned line,
-						       unsigned col, const char *fmt, va_list ap)
 _printf_(4, 0) static int failv(struct loader *ld, unsigned line, unsigned col, const char *fmt,
 				va_list ap)
 {
