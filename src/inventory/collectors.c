@@ -1,5 +1,5 @@
 /* The collector table. Collectors run in this order; one that reads another's table (users
- * reads login_defs, duplicates reads users and groups,
+ * reads login_defs, duplicates and authorized_keys read users (and groups),
  * file_permissions reads users and groups) must come after it. firewall and time_sync read
  * unit links themselves (services.h), not the services table. */
 #include "inventory/collectors.h"

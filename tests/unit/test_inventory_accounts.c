@@ -209,12 +209,21 @@ static void test_uid_min(void **state)
 	assert_false(bool_col(row_where(inv, "users", "name", "mallory", NULL), "system"));
 	inventory_free(inv);
 
-	/* Without the login_defs collector, the default of 1000 applies. */
+	/* Collecting only users still reads login.defs first. */
 	_cleanup_free_ char *root = fixture("messy");
 	inv = collect_root(root, "users");
-	assert_true(bool_col(row_where(inv, "users", "name", "mallory", NULL), "system"));
-	assert_int_equal(json_array_size(inventory_rows(inv, "login_defs")), 0);
+	assert_false(bool_col(row_where(inv, "users", "name", "mallory", NULL), "system"));
 	inventory_free(inv);
+
+	/* Without UID_MIN, the default of 1000 applies. */
+	char *tmp = tmp_root();
+	write_text(tmp, "etc/passwd", "a:x:999:999::/:/bin/sh\nb:x:1000:1000::/:/bin/sh\n");
+	write_text(tmp, "etc/login.defs", "UID_MAX 60000\n");
+	inv = collect_root(tmp, "users");
+	assert_true(bool_col(row_where(inv, "users", "name", "a", NULL), "system"));
+	assert_false(bool_col(row_where(inv, "users", "name", "b", NULL), "system"));
+	inventory_free(inv);
+	rm_root(tmp);
 }
 
 static void test_shadow(void **state)
@@ -657,6 +666,11 @@ static void test_authorized_keys(void **state)
 	r = row_where(inv, "authorized_keys", "type", "ecdsa-sha2-nistp384", NULL);
 	assert_int_equal(int_col(r, "line"), 4); /* after a comment and a blank line */
 	assert_int_equal(error_count(inv, "authorized_keys"), 0);
+	inventory_free(inv);
+
+	/* Collecting only authorized_keys still finds the accounts whose files to read. */
+	inv = collect_root(root, "authorized_keys");
+	assert_int_equal(json_array_size(inventory_rows(inv, "authorized_keys")), ARRAY_SIZE(want));
 	inventory_free(inv);
 }
 
