@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 static struct inventory *collect_dir(const char *root, const char *table)
@@ -608,7 +609,16 @@ static void test_host(void **state)
 
 	inv = collect_dir("/", "kernel_modules");
 	assert_int_equal(errors(inv, "kernel_modules", NULL, 0), 0);
-	assert_non_null(find(inv, "kernel_modules", "name", "cramfs"));
+	json_t *cramfs = find(inv, "kernel_modules", "name", "cramfs");
+	assert_non_null(cramfs);
+	/* on the host, availability is always known */
+	struct utsname u;
+	assert_int_equal(uname(&u), 0);
+	_cleanup_free_ char *kdir = xasprintf("/lib/modules/%s/kernel", u.release);
+	if (access(kdir, F_OK) != 0)
+		assert_false(flag(cramfs, "available"));
+	else
+		assert_true(json_is_boolean(json_object_get(cramfs, "available")));
 	inventory_free(inv);
 }
 
