@@ -503,11 +503,12 @@ static bool parse_line(struct sshd_parse *p, const char *path, unsigned lineno, 
 	if (!*s || *s == '#')
 		return true;
 	char *end = s + strcspn(s, " \t\r=");
-	char *rest = end;
-	if (*rest) {
+	char *rest = end, sep = *end;
+	if (sep) {
+		/* the keyword ends at white space or at one '=', itself maybe after white space */
 		*rest++ = '\0';
 		rest += strspn(rest, " \t\r");
-		if (*end != '=' && *rest == '=')
+		if (sep != '=' && *rest == '=')
 			rest++;
 	}
 	_cleanup_free_ char *name = str_lower(xstrdup(s));

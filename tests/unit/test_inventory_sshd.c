@@ -247,6 +247,8 @@ static void test_garbage_and_bad_lines(void **state)
 
 	inv = collect("bad");
 	assert_int_equal(errors(inv, errs, sizeof(errs)), 6);
+	/* only one '=' separates: the value is "=5" */
+	assert_string_equal(value(inv, "maxstartups", ""), "=5");
 	assert_non_null(strstr(errs, "sshd_config:2: unknown keyword PermitRootLogn"));
 	assert_non_null(strstr(errs, "sshd_config:3: maxauthtries: not a non-negative integer"));
 	assert_non_null(strstr(errs, "sshd_config:4: x11forwarding: unsupported value"));

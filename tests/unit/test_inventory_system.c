@@ -373,6 +373,12 @@ static void test_rpmdb(void **state)
 	assert_null(json_object_get(row, "arch"));
 	inventory_free(inv);
 
+	/* a Berkeley DB database next to it is ignored */
+	free(put(root, "var/lib/rpm/Packages", "\0\0\0\0", 4));
+	inv = collect_dir(root, "packages");
+	assert_int_equal(errors(inv, "packages", NULL, 0), 2);
+	inventory_free(inv);
+
 	/* the database file itself is not SQLite */
 	free(put(root, "var/lib/rpm/rpmdb.sqlite", "this is not a database, just text......", 39));
 	inv = collect_dir(root, "packages");
@@ -404,6 +410,13 @@ static void test_rpmdb(void **state)
 	inv = collect_dir(root, "packages");
 	assert_true(errors(inv, "packages", NULL, 0) >= 1);
 	assert_int_equal(json_array_size(inventory_rows(inv, "packages")), 0);
+	inventory_free(inv);
+
+	/* only a Berkeley DB database: an error, not an empty package list */
+	assert_int_equal(unlink(path), 0);
+	inv = collect_dir(root, "packages");
+	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
+	assert_non_null(strstr(errs, "only the SQLite rpm database"));
 	inventory_free(inv);
 	rm_root(root);
 }
