@@ -136,7 +136,8 @@ static void modprobe_text(struct modules *m, const char *path, const char *data,
  * the same name in later ones; files are then read in name order. */
 static void read_modprobe_d(struct modules *m)
 {
-	static const char *const dirs[] = { "/etc/modprobe.d", "/run/modprobe.d", "/lib/modprobe.d",
+	static const char *const dirs[] = { "/etc/modprobe.d", "/run/modprobe.d",
+					    "/usr/local/lib/modprobe.d", "/lib/modprobe.d",
 					    "/usr/lib/modprobe.d" };
 	_cleanup_strv_ strv names = xcalloc(1, sizeof(char *));
 	_cleanup_strv_ strv paths = xcalloc(1, sizeof(char *));

@@ -346,6 +346,13 @@ static int parse_time(const char *s, int64_t *out)
 static int make_value(const struct keyword *kw, char **args, struct buf *out, const char **why)
 {
 	int64_t n;
+	/* keywords taking one value: sshd (8.7 and later) refuses extra arguments */
+	bool single = kw->kind == KW_INT || kw->kind == KW_TIME || kw->kind == KW_UPPER ||
+		      (kw->kind == KW_LOWER && kw->values && strcmp(kw->name, "pubkeyauthoptions"));
+	if (single && args[0] && args[1]) {
+		*why = "extra arguments at end of line";
+		return -EINVAL;
+	}
 	for (size_t i = 0; args[i]; i++) {
 		char *arg = args[i];
 		if (kw->kind == KW_LOWER || kw->kind == KW_UPPER || str_case_eq(arg, "yes") ||

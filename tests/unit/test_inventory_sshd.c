@@ -246,7 +246,10 @@ static void test_garbage_and_bad_lines(void **state)
 	inventory_free(inv);
 
 	inv = collect("bad");
-	assert_int_equal(errors(inv, errs, sizeof(errs)), 6);
+	assert_int_equal(errors(inv, errs, sizeof(errs)), 7);
+	assert_non_null(
+		strstr(errs, "sshd_config:10: x11forwarding: extra arguments at end of line"));
+	assert_string_equal(value(inv, "pubkeyauthoptions", ""), "touch-required verify-required");
 	/* only one '=' separates: the value is "=5" */
 	assert_string_equal(value(inv, "maxstartups", ""), "=5");
 	assert_non_null(strstr(errs, "sshd_config:2: unknown keyword PermitRootLogn"));
