@@ -292,7 +292,7 @@ static strv available_modules(struct inv_ctx *ctx)
 	ko_walk_dir(&w, dir, 0);
 	if (w.truncated)
 		inv_error(ctx, T, dir, -E2BIG, "more than %u entries under %s", KO_WALK_MAX, dir);
-	qsort(w.names, strv_len(w.names), sizeof(char *), cmp_str);
+	sort_array(w.names, strv_len(w.names), sizeof(char *), cmp_str);
 	return w.names;
 }
 
