@@ -27,10 +27,11 @@ static void print_schema(bool json)
 			printf("%s: %s\n", t[i].name, t[i].doc);
 		for (const struct inv_column *c = t[i].columns; c->name; c++) {
 			if (!json)
-				printf("  %-24s %-8s %s\n", c->name, inv_type_name(c->type), c->doc);
-			json_array_append_new(cols, json_pack("{s:s, s:s, s:s}", "name", c->name,
-							      "type", inv_type_name(c->type),
-							      "doc", c->doc));
+				printf("  %-24s %-8s %s\n", c->name, inv_type_name(c->type),
+				       c->doc);
+			json_array_append_new(cols,
+					      json_pack("{s:s, s:s, s:s}", "name", c->name, "type",
+							inv_type_name(c->type), "doc", c->doc));
 		}
 		json_object_set_new(out, t[i].name,
 				    json_pack("{s:s, s:o}", "doc", t[i].doc, "columns", cols));

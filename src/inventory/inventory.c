@@ -1,4 +1,5 @@
 #include "inventory/collectors.h"
+#include "inventory/walk.h"
 #include "lib/log.h"
 
 #include <assert.h>
@@ -54,8 +55,8 @@ void inv_set_bool(json_t *row, const char *column, bool value)
 	json_object_set_new(row, column, json_boolean(value));
 }
 
-void inv_error(struct inv_ctx *ctx, const char *table, const char *path, int err,
-	       const char *fmt, ...)
+void inv_error(struct inv_ctx *ctx, const char *table, const char *path, int err, const char *fmt,
+	       ...)
 {
 	char msg[512] = "";
 	va_list ap;
@@ -86,6 +87,14 @@ static bool collector_wanted(const struct inv_collector *c, const struct inv_opt
 	return false;
 }
 
+static bool walk_wanted(const struct inv_options *opt)
+{
+	if (opt->skip_walk)
+		return false;
+	return !opt->only_table || strcmp(opt->only_table, "special_files") == 0 ||
+	       strcmp(opt->only_table, "walk") == 0;
+}
+
 int inventory_collect(const char *root, const struct inv_options *opt, struct inventory **out)
 {
 	static const struct inv_options defaults;
@@ -103,18 +112,27 @@ int inventory_collect(const char *root, const struct inv_options *opt, struct in
 	for (size_t i = 0; i < n; i++)
 		inv_table_rows(&ctx, schema[i].name);
 
+	/* The file system walk runs in its own threads while the collectors run. */
+	struct walk *walk = NULL;
+	if (walk_wanted(ctx.opt)) {
+		r = walk_start(fs, ctx.opt, &walk);
+		if (r < 0)
+			inv_error(&ctx, "special_files", "/", r, "starting the file system walk");
+	}
 	const struct inv_collector *cols = inv_collectors(&n);
 	for (size_t i = 0; i < n; i++) {
 		if (!collector_wanted(&cols[i], ctx.opt))
 			continue;
 		cols[i].collect(&ctx);
 	}
+	walk_finish(walk, &ctx);
 
 	struct inventory *inv = xcalloc(1, sizeof(*inv));
 	inv->tables = ctx.tables;
 	inv->root = xstrdup(root);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	inv->elapsed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	inv->elapsed_ms =
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	*out = inv;
 	return 0;
 }
@@ -151,12 +169,9 @@ json_t *inventory_errors_for(const struct inventory *inv, const char *table)
 static bool type_fits(enum inv_type t, const json_t *v)
 {
 	switch (t) {
-	case INV_STR:
-		return json_is_string(v);
-	case INV_INT:
-		return json_is_integer(v);
-	case INV_BOOL:
-		return json_is_boolean(v);
+	case INV_STR: return json_is_string(v);
+	case INV_INT: return json_is_integer(v);
+	case INV_BOOL: return json_is_boolean(v);
 	}
 	return false;
 }
@@ -180,8 +195,8 @@ int inventory_validate(const struct inventory *inv, char *msg, size_t msgsize)
 			json_object_foreach(row, col, v) {
 				const struct inv_column *c = inv_schema_column(t, col);
 				if (!c || !type_fits(c->type, v)) {
-					snprintf(msg, msgsize, "table '%s' row %zu: %s column '%s'", name,
-						 i, c ? "mistyped" : "unknown", col);
+					snprintf(msg, msgsize, "table '%s' row %zu: %s column '%s'",
+						 name, i, c ? "mistyped" : "unknown", col);
 					return -EPROTO;
 				}
 			}

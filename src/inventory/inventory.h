@@ -12,15 +12,15 @@
 #include <jansson.h>
 
 struct inventory {
-	json_t *tables;      /* object: table name -> array of row objects */
-	char *root;          /* root directory collected */
-	double elapsed_ms;   /* wall time of the collection */
+	json_t *tables;	   /* object: table name -> array of row objects */
+	char *root;	   /* root directory collected */
+	double elapsed_ms; /* wall time of the collection */
 };
 
 struct inv_options {
 	uint64_t walk_max_entries; /* file system walk limit (0 = default) */
-	bool skip_walk;            /* leave special_files and walk empty */
-	const char *only_table;    /* collect only the collectors filling this table (NULL = all) */
+	bool skip_walk;		   /* leave special_files and walk empty */
+	const char *only_table;	   /* collect only the collectors filling this table (NULL = all) */
 };
 
 /* Context handed to each collector. */
@@ -39,8 +39,8 @@ void inv_set_int(json_t *row, const char *column, int64_t value);
 void inv_set_bool(json_t *row, const char *column, bool value);
 /* Records that path could not be read while filling table: err is a negative errno, or 0 with
  * a message in fmt (which may be NULL when err says it all). */
-void inv_error(struct inv_ctx *ctx, const char *table, const char *path, int err,
-	       const char *fmt, ...) _printf_(5, 6);
+void inv_error(struct inv_ctx *ctx, const char *table, const char *path, int err, const char *fmt,
+	       ...) _printf_(5, 6);
 /* Returns the rows of table in an inventory being collected (borrowed; created if needed). */
 json_t *inv_table_rows(struct inv_ctx *ctx, const char *table);
 

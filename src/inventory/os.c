@@ -31,10 +31,10 @@ static const char *family_of(const char *id, const char *id_like)
 	static const struct {
 		const char *word, *family;
 	} map[] = {
-		{ "debian", "debian" }, { "ubuntu", "debian" }, { "rhel", "rhel" },
-		{ "fedora", "rhel" },   { "centos", "rhel" },   { "rocky", "rhel" },
-		{ "almalinux", "rhel" }, { "ol", "rhel" },      { "suse", "suse" },
-		{ "sles", "suse" },     { "opensuse", "suse" }, { "alpine", "alpine" },
+		{ "debian", "debian" },	 { "ubuntu", "debian" }, { "rhel", "rhel" },
+		{ "fedora", "rhel" },	 { "centos", "rhel" },	 { "rocky", "rhel" },
+		{ "almalinux", "rhel" }, { "ol", "rhel" },	 { "suse", "suse" },
+		{ "sles", "suse" },	 { "opensuse", "suse" }, { "alpine", "alpine" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
 		if ((id && str_case_eq(id, map[i].word)) ||
@@ -48,8 +48,11 @@ static void parse_os_release(json_t *row, const char *text)
 	static const struct {
 		const char *var, *column;
 	} vars[] = {
-		{ "ID", "id" },		    { "ID_LIKE", "id_like" }, { "VERSION_ID", "version_id" },
-		{ "NAME", "name" }, { "PRETTY_NAME", "pretty_name" },
+		{ "ID", "id" },
+		{ "ID_LIKE", "id_like" },
+		{ "VERSION_ID", "version_id" },
+		{ "NAME", "name" },
+		{ "PRETTY_NAME", "pretty_name" },
 	};
 	struct cursor c;
 	const char *line;
@@ -117,8 +120,9 @@ void collect_os(struct inv_ctx *ctx)
 		buf_free(&b);
 	}
 	set_version_major(row);
-	inv_set_str(row, "family", family_of(json_string_value(json_object_get(row, "id")),
-					     json_string_value(json_object_get(row, "id_like"))));
+	inv_set_str(row, "family",
+		    family_of(json_string_value(json_object_get(row, "id")),
+			      json_string_value(json_object_get(row, "id_like"))));
 
 	struct utsname u;
 	if (fsroot_is_host(ctx->root) && uname(&u) == 0) {

@@ -1,11 +1,13 @@
 #include "inventory/schema.h"
 
+/* clang-format off */
 /* Columns every row read from a configuration file carries, for evidence. */
 #define WHERE                                                                      \
 	{ "file", INV_STR, "file the row was read from (path inside the root)" },  \
 	{ "line", INV_INT, "1-based line number in file" }
 
 #define END { NULL, 0, NULL }
+/* clang-format on */
 
 static const struct inv_column os_cols[] = {
 	{ "id", INV_STR, "os-release ID (debian, ubuntu, rhel, rocky, almalinux, ...)" },
@@ -40,8 +42,10 @@ static const struct inv_column users_cols[] = {
 
 static const struct inv_column shadow_cols[] = {
 	{ "name", INV_STR, "account name" },
-	{ "password_status", INV_STR, "set, locked (! or * prefix on a hash), disabled (* or !! alone), empty" },
-	{ "hash_algorithm", INV_STR, "yescrypt, sha512, sha256, md5, bcrypt, des, none or unknown" },
+	{ "password_status", INV_STR,
+	  "set, locked (! or * prefix on a hash), disabled (* or !! alone), empty" },
+	{ "hash_algorithm", INV_STR,
+	  "yescrypt, sha512, sha256, md5, bcrypt, des, none or unknown" },
 	{ "last_change", INV_INT, "days since epoch of the last change (absent when empty)" },
 	{ "min_days", INV_INT, "minimum days between changes" },
 	{ "max_days", INV_INT, "maximum days a password is valid" },
@@ -92,7 +96,8 @@ static const struct inv_column sudoers_defaults_cols[] = {
 static const struct inv_column sshd_cols[] = {
 	{ "key", INV_STR, "keyword, lower-case (permitrootlogin)" },
 	{ "value", INV_STR, "effective value as sshd -T would print it (lower-case keywords)" },
-	{ "source", INV_STR, "file when set in a configuration file, default when OpenSSH's default" },
+	{ "source", INV_STR,
+	  "file when set in a configuration file, default when OpenSSH's default" },
 	{ "match", INV_STR, "empty for the global configuration, else the Match criteria" },
 	WHERE,
 	END,
@@ -185,7 +190,8 @@ static const struct inv_column mounts_cols[] = {
 
 static const struct inv_column special_files_cols[] = {
 	{ "path", INV_STR, "file path" },
-	{ "kind", INV_STR, "suid, sgid, world_writable, world_writable_dir_no_sticky, unowned or ungrouped" },
+	{ "kind", INV_STR,
+	  "suid, sgid, world_writable, world_writable_dir_no_sticky, unowned or ungrouped" },
 	{ "mode", INV_INT, "mode bits (07777)" },
 	{ "uid", INV_INT, "owner uid" },
 	{ "gid", INV_INT, "group gid" },
@@ -195,7 +201,12 @@ static const struct inv_column special_files_cols[] = {
 static const struct inv_column walk_cols[] = {
 	{ "files", INV_INT, "entries examined by the file system walk" },
 	{ "truncated", INV_BOOL, "the walk stopped at its entry limit" },
-	{ "skipped", INV_STR, "comma-separated mount points skipped (pseudo or network file systems)" },
+	{ "skipped", INV_STR,
+	  "comma-separated mount points skipped (pseudo or network file systems)" },
+	{ "rows_truncated", INV_BOOL,
+	  "more special files were found than the 10,000 rows special_files holds" },
+	{ "elapsed_ms", INV_INT, "wall time of the walk in milliseconds" },
+	{ "threads", INV_INT, "walker threads used" },
 	END,
 };
 
@@ -220,7 +231,8 @@ static const struct inv_column firewall_cols[] = {
 	{ "installed", INV_BOOL, "its package is installed" },
 	{ "enabled", INV_BOOL, "its service is enabled" },
 	{ "config_file", INV_STR, "configuration read, when any" },
-	{ "input_policy", INV_STR, "default policy of the input chain/hook, when known (accept, drop, reject)" },
+	{ "input_policy", INV_STR,
+	  "default policy of the input chain/hook, when known (accept, drop, reject)" },
 	{ "forward_policy", INV_STR, "default policy of the forward chain/hook, when known" },
 	{ "output_policy", INV_STR, "default policy of the output chain/hook, when known" },
 	END,
@@ -275,18 +287,21 @@ static const struct inv_table tables[] = {
 	{ "duplicates", "ids and names used by more than one account or group", duplicates_cols },
 	{ "sudoers", "sudo rules, one row per (user, command), aliases expanded", sudoers_cols },
 	{ "sudoers_defaults", "sudo Defaults settings", sudoers_defaults_cols },
-	{ "sshd_config", "sshd effective configuration: every keyword, with OpenSSH defaults", sshd_cols },
+	{ "sshd_config", "sshd effective configuration: every keyword, with OpenSSH defaults",
+	  sshd_cols },
 	{ "authorized_keys", "keys in users' authorized_keys files", authorized_keys_cols },
 	{ "login_defs", "settings in /etc/login.defs", kv_cols },
 	{ "pwquality", "settings in /etc/security/pwquality.conf(.d)", kv_cols },
 	{ "pam", "PAM stack lines under /etc/pam.d", pam_cols },
 	{ "packages", "installed packages (dpkg status, rpm database)", packages_cols },
-	{ "listening_sockets", "listening TCP and bound UDP sockets with their processes", sockets_cols },
+	{ "listening_sockets", "listening TCP and bound UDP sockets with their processes",
+	  sockets_cols },
 	{ "processes", "running processes (host root only)", processes_cols },
 	{ "kernel_modules", "kernel modules loaded, blacklisted or disabled", modules_cols },
 	{ "sysctl", "kernel parameters, runtime and configured", sysctl_cols },
 	{ "mounts", "mounted file systems and fstab entries", mounts_cols },
-	{ "special_files", "SUID/SGID, world-writable, unowned files found by one bounded walk", special_files_cols },
+	{ "special_files", "SUID/SGID, world-writable, unowned files found by one bounded walk",
+	  special_files_cols },
 	{ "walk", "statistics of the file system walk (one row)", walk_cols },
 	{ "cron", "cron entries (system crontab, cron.d, user crontabs)", cron_cols },
 	{ "services", "systemd units enabled or masked (unit links)", services_cols },
@@ -297,7 +312,8 @@ static const struct inv_table tables[] = {
 	{ "file_permissions", "owner and mode of security-relevant files", file_perm_cols },
 	{ "banners", "login banners", banner_cols },
 	{ "journald_conf", "settings in /etc/systemd/journald.conf(.d)", kv_cols },
-	{ "rsyslog_conf", "directives in /etc/rsyslog.conf and rsyslog.d (key = first word)", kv_cols },
+	{ "rsyslog_conf", "directives in /etc/rsyslog.conf and rsyslog.d (key = first word)",
+	  kv_cols },
 	{ "errors", "what could not be read while collecting", errors_cols },
 };
 

@@ -48,6 +48,11 @@ bool fsroot_is_host(const struct fsroot *root)
 	return root->host;
 }
 
+int fsroot_fd(const struct fsroot *root)
+{
+	return root->fd;
+}
+
 int fsroot_openat(const struct fsroot *root, const char *path, int flags, int *fd)
 {
 	struct open_how how = {
@@ -191,7 +196,8 @@ int fsroot_glob(const struct fsroot *root, const char *pattern, strv *out)
 		return 0;
 	}
 
-	_cleanup_free_ char *dir = slash ? xstrndup(pattern, (size_t)(slash - pattern)) : xstrdup(".");
+	_cleanup_free_ char *dir =
+		slash ? xstrndup(pattern, (size_t)(slash - pattern)) : xstrdup(".");
 	_cleanup_strv_ strv names = NULL;
 	int r = fsroot_list(root, *dir ? dir : "/", &names);
 	if (r == -ENOENT || r == -ENOTDIR) {

@@ -15,7 +15,7 @@ bool log_enabled(enum log_level level)
 }
 
 __attribute__((format(printf, 2, 0))) static void log_va(enum log_level level, const char *fmt,
-								   va_list ap, int err)
+							 va_list ap, int err)
 {
 	static const char *const prefix[] = { "error", "warning", "info", "debug" };
 

@@ -71,8 +71,8 @@ static int build_node(struct builder *b, yaml_event_t *ev, unsigned depth, struc
 
 static int build_children(struct builder *b, struct ynode *parent, unsigned depth)
 {
-	yaml_event_type_t end = parent->type == YNODE_MAP ? YAML_MAPPING_END_EVENT
-							   : YAML_SEQUENCE_END_EVENT;
+	yaml_event_type_t end =
+		parent->type == YNODE_MAP ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
 	for (;;) {
 		yaml_event_t ev;
 		struct ynode *key = NULL, *val = NULL;

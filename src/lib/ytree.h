@@ -11,10 +11,10 @@ enum ynode_type { YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
 
 struct ynode {
 	enum ynode_type type;
-	unsigned line, col; /* 1-based */
-	char *scalar;       /* YNODE_SCALAR: the text */
-	bool quoted;        /* YNODE_SCALAR: written in quotes or as a block */
-	size_t n;           /* YNODE_SEQ/YNODE_MAP: number of items (pairs for maps) */
+	unsigned line, col;   /* 1-based */
+	char *scalar;	      /* YNODE_SCALAR: the text */
+	bool quoted;	      /* YNODE_SCALAR: written in quotes or as a block */
+	size_t n;	      /* YNODE_SEQ/YNODE_MAP: number of items (pairs for maps) */
 	struct ynode **items; /* YNODE_SEQ: items; YNODE_MAP: values */
 	struct ynode **keys;  /* YNODE_MAP: keys (scalars) */
 };

@@ -8,8 +8,8 @@
 #include <jansson.h>
 
 struct report_options {
-	bool color;      /* ANSI colour (terminal writer only) */
-	bool verbose;    /* terminal: list passing checks too */
+	bool color;   /* ANSI colour (terminal writer only) */
+	bool verbose; /* terminal: list passing checks too */
 };
 
 /* Terminal report grouped by section, with a score per framework. */
