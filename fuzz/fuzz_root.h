@@ -1,5 +1,5 @@
 /* A private root directory for fuzz targets whose parser reads files through fsroot: created
- * once per process (mkdtemp), removed at exit. Each input is written into it as a file, then
+ * once per process (mkdtemp, in /dev/shm when possible), removed at exit. Each input is written into it as a file, then
  * the collector runs over the root through inventory_collect(). */
 #pragma once
 
@@ -10,7 +10,7 @@
 
 #define FUZZ_ROOT_FILES 8
 
-static char fuzz_root_dir[] = "/tmp/immune-fuzz-XXXXXX";
+static char fuzz_root_dir[64];
 static char *fuzz_root_paths[FUZZ_ROOT_FILES];
 static bool fuzz_root_ready;
 
@@ -37,8 +37,13 @@ static void fuzz_root_cleanup(void)
 static const char *fuzz_root(const char *const *dirs)
 {
 	if (!fuzz_root_ready) {
-		if (!mkdtemp(fuzz_root_dir))
-			abort();
+		/* tmpfs when there is one: fuzzing rewrites these files thousands of times. */
+		snprintf(fuzz_root_dir, sizeof(fuzz_root_dir), "/dev/shm/immune-fuzz-XXXXXX");
+		if (!mkdtemp(fuzz_root_dir)) {
+			snprintf(fuzz_root_dir, sizeof(fuzz_root_dir), "/tmp/immune-fuzz-XXXXXX");
+			if (!mkdtemp(fuzz_root_dir))
+				abort();
+		}
 		for (size_t i = 0; dirs && dirs[i]; i++) {
 			char *p = xasprintf("%s/%s", fuzz_root_dir, dirs[i]);
 			if (mkdir(p, 0755) < 0 && errno != EEXIST)
@@ -56,6 +61,8 @@ static const char *fuzz_root(const char *const *dirs)
 static void fuzz_root_write(const char *rel, const uint8_t *data, size_t size)
 {
 	char *p = xasprintf("%s/%s", fuzz_root_dir, rel);
+	/* A new file each time: rewriting one in place makes ext4 flush it on close. */
+	unlink(p);
 	FILE *f = fopen(p, "wb");
 	if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
 		abort();

@@ -117,9 +117,9 @@ void collect_banners(struct inv_ctx *ctx)
 		inv_set_bool(row, "exists", r != -ENOENT);
 		if (r == 0) {
 			inv_set_bool(row, "empty", is_blank(buf_str(&b), buf_len(&b)));
-			inv_set_bool(row, "reveals_os", inv_banner_reveals_os(buf_str(&b),
-									      buf_len(&b), words,
-									      nwords));
+			inv_set_bool(
+				row, "reveals_os",
+				inv_banner_reveals_os(buf_str(&b), buf_len(&b), words, nwords));
 		} else if (r != -ENOENT)
 			inv_error(ctx, "banners", paths[i], r, "reading %s", paths[i]);
 		buf_free(&b);

@@ -42,3 +42,17 @@ void inv_parse_crontab(struct inv_ctx *ctx, const char *file, const char *user, 
 /* Returns true when banner text holds \m, \r, \s, \v or one of words as a whole word
  * (ignoring case). */
 bool inv_banner_reveals_os(const char *text, size_t len, char *const *words, size_t nwords);
+void collect_packages(struct inv_ctx *ctx);
+void collect_sshd_config(struct inv_ctx *ctx);
+void collect_kernel_modules(struct inv_ctx *ctx);
+void collect_sysctl(struct inv_ctx *ctx);
+/* services.c, firewall.c, timesync.c, audit.c, logging.c, procs.c: services, firewall,
+ * time_sync, audit_rules and auditd_conf, journald_conf and rsyslog_conf, listening_sockets,
+ * processes (each reads unit links itself: no ordering needed). */
+void collect_services(struct inv_ctx *ctx);
+void collect_firewall(struct inv_ctx *ctx);
+void collect_time_sync(struct inv_ctx *ctx);
+void collect_audit(struct inv_ctx *ctx);
+void collect_logging(struct inv_ctx *ctx);
+void collect_sockets(struct inv_ctx *ctx);
+void collect_processes(struct inv_ctx *ctx);

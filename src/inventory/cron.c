@@ -117,7 +117,7 @@ static void read_crontab(struct inv_ctx *ctx, const char *path, const char *user
 static bool ignored_name(const char *name)
 {
 	static const char *const suffixes[] = {
-		"~",	     ".dpkg-old", ".dpkg-dist", ".dpkg-new", ".dpkg-tmp",
+		"~",	    ".dpkg-old", ".dpkg-dist", ".dpkg-new", ".dpkg-tmp",
 		".rpmsave", ".rpmnew",	 ".rpmorig",   ".swp",
 	};
 	if (name[0] == '.')

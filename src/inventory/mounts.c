@@ -45,8 +45,8 @@ void inv_parse_fstab(struct inv_ctx *ctx, const char *file, const char *source, 
 		_cleanup_strv_ strv f = str_split(s, " \t");
 		size_t nf = strv_len(f);
 		if (nf < 3 || nf > 6) {
-			inv_error(ctx, "mounts", file, 0, "line %u: expected 3 to 6 fields, found %zu",
-				  lineno, nf);
+			inv_error(ctx, "mounts", file, 0,
+				  "line %u: expected 3 to 6 fields, found %zu", lineno, nf);
 			continue;
 		}
 		decode_octal(f[0]);

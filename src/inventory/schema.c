@@ -200,7 +200,8 @@ static const struct inv_column special_files_cols[] = {
 
 static const struct inv_column walk_cols[] = {
 	{ "files", INV_INT, "entries examined by the file system walk" },
-	{ "truncated", INV_BOOL, "the walk stopped at its entry limit" },
+	{ "truncated", INV_BOOL,
+	  "the walk stopped at its entry limit, or did not enter directories past depth 256" },
 	{ "skipped", INV_STR,
 	  "comma-separated mount points skipped (pseudo or network file systems)" },
 	{ "rows_truncated", INV_BOOL,

@@ -16,6 +16,8 @@
 #define SUDO_FILE_MAX (1024 * 1024)
 #define SUDO_INCLUDE_DEPTH 8
 #define SUDO_MAX_FILES 256
+#define SUDO_MAX_INCLUDES 1024 /* include directives followed, in all files */
+#define SUDO_TOTAL_MAX (16 * 1024 * 1024) /* bytes read, in all files */
 #define SUDO_ALIAS_DEPTH 16
 #define SUDO_EXPAND_MAX 4096
 #define SUDO_ROWS_MAX 100000
@@ -33,6 +35,7 @@ struct sudo_state {
 	struct stmt *stmts;
 	size_t n, alloc;
 	strv files;
+	size_t includes, bytes;
 	struct stat chain[SUDO_INCLUDE_DEPTH + 1];
 	size_t depth;
 	json_t *aliases[ALIAS_KINDS]; /* name -> array of item strings */
@@ -171,6 +174,10 @@ static bool include_line(struct sudo_state *st, const char *text, const char *pa
 	else
 		return false;
 
+	if (st->includes++ == SUDO_MAX_INCLUDES)
+		both_error(st, path, 0, "too many include directives; rest ignored", line);
+	if (st->includes > SUDO_MAX_INCLUDES)
+		return true;
 	_cleanup_free_ char *arg = include_arg(text + (dir ? 11 : 8));
 	if (!arg) {
 		both_error(st, path, 0, "include without a path", line);
@@ -283,6 +290,12 @@ static void sudo_file(struct sudo_state *st, const char *path, unsigned from_lin
 		buf_free(&b);
 		return;
 	}
+	if (buf_len(&b) > SUDO_TOTAL_MAX - st->bytes) {
+		both_error(st, path, -EFBIG, "sudoers files too large in total", 0);
+		buf_free(&b);
+		return;
+	}
+	st->bytes += buf_len(&b);
 	strv_push(&st->files, path);
 	const char *owned = st->files[strv_len(st->files) - 1];
 	st->chain[st->depth++] = sb;

@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #define WALK_THREADS_MAX 4
-#define WALK_THREADS_DEFAULT 2
 #define WALK_BUF (64 * 1024)
 #define WALK_MAX_ERRORS 16
 #define IDFILE_MAX (16 * 1024 * 1024)
@@ -32,12 +31,9 @@
 enum hit_kind { HIT_SUID, HIT_SGID, HIT_WW, HIT_WWDIR, HIT_UNOWNED, HIT_UNGROUPED };
 
 static const char *const kind_names[] = {
-	[HIT_SUID] = "suid",
-	[HIT_SGID] = "sgid",
-	[HIT_WW] = "world_writable",
-	[HIT_WWDIR] = "world_writable_dir_no_sticky",
-	[HIT_UNOWNED] = "unowned",
-	[HIT_UNGROUPED] = "ungrouped",
+	[HIT_SUID] = "suid",	     [HIT_SGID] = "sgid",
+	[HIT_WW] = "world_writable", [HIT_WWDIR] = "world_writable_dir_no_sticky",
+	[HIT_UNOWNED] = "unowned",   [HIT_UNGROUPED] = "ungrouped",
 };
 
 struct hit {
@@ -95,8 +91,8 @@ struct walk {
 	pthread_cond_t cond;
 	struct item *stack; /* under lock */
 	size_t nstack, astack;
-	unsigned busy;	    /* workers holding a popped directory (under lock) */
-	strv skipped;	    /* under lock */
+	unsigned busy; /* workers holding a popped directory (under lock) */
+	strv skipped;  /* under lock */
 	char *err_paths[WALK_MAX_ERRORS];
 	int err_codes[WALK_MAX_ERRORS];
 	size_t nerrors; /* under lock; may exceed WALK_MAX_ERRORS */
@@ -113,11 +109,16 @@ struct walk {
 
 unsigned walk_threads(void)
 {
+	/* IMMUNE_WALK_THREADS (1-4) is a benchmark knob; the default is two threads per
+	 * processor up to four: stats are syscall-bound and, on a cold cache, wait for the disk. */
 	const char *e = getenv("IMMUNE_WALK_THREADS");
 	uint64_t n;
 	if (e && parse_u64(e, 10, WALK_THREADS_MAX, &n) == 0 && n > 0)
 		return (unsigned)n;
-	return WALK_THREADS_DEFAULT;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus < 1)
+		cpus = 1;
+	return cpus * 2 >= WALK_THREADS_MAX ? WALK_THREADS_MAX : (unsigned)cpus * 2;
 }
 
 /* ---- file system types ---- */
@@ -125,12 +126,12 @@ unsigned walk_threads(void)
 static bool skip_fstype(const char *t)
 {
 	static const char *const names[] = {
-		"proc",	     "sysfs",	    "devtmpfs",	  "devpts",	"cgroup",    "cgroup2",
-		"debugfs",   "tracefs",	    "securityfs", "bpf",	"pstore",    "configfs",
-		"fusectl",   "mqueue",	    "hugetlbfs",  "autofs",	"nfs",	     "nfs4",
-		"cifs",	     "smb3",	    "smbfs",	  "fuse",	"binfmt_misc", "efivarfs",
-		"selinuxfs", "rpc_pipefs", "nsfs",	  "ceph",	"9p",	     "afs",
-		"coda",	     "ncpfs",	    "glusterfs",  "lustre",	"davfs",     "nfsd",
+		"proc",	     "sysfs",	   "devtmpfs",	 "devpts", "cgroup",	  "cgroup2",
+		"debugfs",   "tracefs",	   "securityfs", "bpf",	   "pstore",	  "configfs",
+		"fusectl",   "mqueue",	   "hugetlbfs",	 "autofs", "nfs",	  "nfs4",
+		"cifs",	     "smb3",	   "smbfs",	 "fuse",   "binfmt_misc", "efivarfs",
+		"selinuxfs", "rpc_pipefs", "nsfs",	 "ceph",   "9p",	  "afs",
+		"coda",	     "ncpfs",	   "glusterfs",	 "lustre", "davfs",	  "nfsd",
 	};
 	if (str_has_prefix(t, "fuse."))
 		return true;
@@ -144,14 +145,35 @@ static bool skip_magic(long magic)
 {
 	/* devtmpfs reports TMPFS_MAGIC: without mountinfo it is walked (it holds no files). */
 	static const unsigned long magics[] = {
-		PROC_SUPER_MAGIC,   SYSFS_MAGIC,	DEVPTS_SUPER_MAGIC, CGROUP_SUPER_MAGIC,
-		CGROUP2_SUPER_MAGIC, DEBUGFS_MAGIC,	TRACEFS_MAGIC,	    SECURITYFS_MAGIC,
-		BPF_FS_MAGIC,	    PSTOREFS_MAGIC,	0x62656570 /* configfs */,
-		0x65735543 /* fusectl */, 0x19800202 /* mqueue */, HUGETLBFS_MAGIC,
-		AUTOFS_SUPER_MAGIC, NFS_SUPER_MAGIC,	CIFS_SUPER_MAGIC,   SMB2_SUPER_MAGIC,
-		SMB_SUPER_MAGIC,    FUSE_SUPER_MAGIC, BINFMTFS_MAGIC, EFIVARFS_MAGIC,
-		SELINUX_MAGIC,	    NSFS_MAGIC,		0x67596969 /* rpc_pipefs */,
-		0x00c36400 /* ceph */, V9FS_MAGIC,	AFS_SUPER_MAGIC,    CODA_SUPER_MAGIC,
+		PROC_SUPER_MAGIC,
+		SYSFS_MAGIC,
+		DEVPTS_SUPER_MAGIC,
+		CGROUP_SUPER_MAGIC,
+		CGROUP2_SUPER_MAGIC,
+		DEBUGFS_MAGIC,
+		TRACEFS_MAGIC,
+		SECURITYFS_MAGIC,
+		BPF_FS_MAGIC,
+		PSTOREFS_MAGIC,
+		0x62656570 /* configfs */,
+		0x65735543 /* fusectl */,
+		0x19800202 /* mqueue */,
+		HUGETLBFS_MAGIC,
+		AUTOFS_SUPER_MAGIC,
+		NFS_SUPER_MAGIC,
+		CIFS_SUPER_MAGIC,
+		SMB2_SUPER_MAGIC,
+		SMB_SUPER_MAGIC,
+		FUSE_SUPER_MAGIC,
+		BINFMTFS_MAGIC,
+		EFIVARFS_MAGIC,
+		SELINUX_MAGIC,
+		NSFS_MAGIC,
+		0x67596969 /* rpc_pipefs */,
+		0x00c36400 /* ceph */,
+		V9FS_MAGIC,
+		AFS_SUPER_MAGIC,
+		CODA_SUPER_MAGIC,
 		NCP_SUPER_MAGIC,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(magics); i++)
@@ -492,7 +514,8 @@ static void walk_dir(struct worker *wk, struct item *it)
 	wdir_unref(it->parent);
 	it->parent = NULL;
 	if (fd < 0) {
-		if (fd != -ENOENT)
+		/* gone, or replaced by a file or a symlink since it was stat'ed: not an error */
+		if (fd != -ENOENT && fd != -ENOTDIR && fd != -ELOOP)
 			record_error(w, it->path, fd);
 		return;
 	}
@@ -585,8 +608,8 @@ int walk_start(struct fsroot *root, const struct inv_options *opt, struct walk *
 	struct walk *w = xcalloc(1, sizeof(*w));
 	clock_gettime(CLOCK_MONOTONIC, &w->t0);
 	w->root = root;
-	w->max_entries = opt && opt->walk_max_entries ? opt->walk_max_entries
-						       : WALK_DEFAULT_MAX_ENTRIES;
+	w->max_entries =
+		opt && opt->walk_max_entries ? opt->walk_max_entries : WALK_DEFAULT_MAX_ENTRIES;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	w->skipped = xcalloc(1, sizeof(char *));
@@ -693,7 +716,7 @@ void walk_finish(struct walk *w, struct inv_ctx *ctx)
 
 	size_t n = strv_len(w->skipped);
 	qsort(w->skipped, n, sizeof(char *), cmp_str);
-	buf_init(&skipped, SIZE_MAX);
+	buf_init(&skipped, 1024 * 1024);
 	for (size_t i = 0; i < n; i++)
 		if (buf_puts(&skipped, i ? "," : "") < 0 || buf_puts(&skipped, w->skipped[i]) < 0)
 			break;

@@ -1,9 +1,13 @@
 /* The bounded file system walk behind the special_files and walk tables.
  *
  * One parallel walk of every local file system below the root finds SUID/SGID files,
- * world-writable files, world-writable directories without the sticky bit, and files whose
- * owner or group is not in the root's /etc/passwd or /etc/group. Pseudo and network file
- * systems are not entered (their mount points are listed in walk.skipped). The walk runs in
+ * world-writable files, world-writable directories without the sticky bit, and regular files
+ * and directories whose owner or group is not in the root's /etc/passwd or /etc/group
+ * (symlinks, devices, FIFOs and sockets are neither stat'ed nor reported). Pseudo and network
+ * file systems (proc, sysfs, devtmpfs, devpts, cgroup, debugfs, autofs, nfs, cifs, fuse, ...)
+ * are not entered; their mount points are listed in walk.skipped. tmpfs is walked: /tmp,
+ * /run and /var/tmp on tmpfs must be checked for world-writable directories without the
+ * sticky bit; /dev/shm lies below /dev (devtmpfs), which is skipped. The walk runs in
  * its own threads while the other collectors run: walk_start() starts it, walk_finish() waits
  * for it and fills the tables. Symlinks are never followed: directories are opened with
  * openat(parent, name, O_NOFOLLOW) on names read from the parent, so the walk cannot leave

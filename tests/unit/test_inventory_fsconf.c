@@ -120,17 +120,18 @@ static void test_runtime_mounts(void **state)
 static void test_fstab_parser_garbage(void **state)
 {
 	struct inv_ctx ctx = { .tables = json_object() };
-	static const char text[] = "/dev/a /a ext4\n\x01\x02\xff\x00zz\n/dev/b /b xfs rw 0 0 extra\n"
-				   "/dev/c /c\\ xfs\n/dev/d /d\\000x xfs";
+	static const char text[] =
+		"/dev/a /a ext4\n\x01\x02\xff\x00zz\n/dev/b /b xfs rw 0 0 extra\n"
+		"/dev/c /c\\ xfs\n/dev/d /d\\000x xfs";
 	inv_parse_fstab(&ctx, "/etc/fstab", "fstab", text, sizeof(text) - 1);
 	json_t *rows = json_object_get(ctx.tables, "mounts");
 	assert_int_equal(json_array_size(rows), 3);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1),
-							      "mount_point")),
-			    "/c\\"); /* a lone backslash stays */
-	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 2),
-							      "mount_point")),
-			    "/d?x"); /* \000 cannot be represented */
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(rows, 1), "mount_point")),
+		"/c\\"); /* a lone backslash stays */
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(rows, 2), "mount_point")),
+		"/d?x"); /* \000 cannot be represented */
 	assert_int_equal(json_array_size(json_object_get(ctx.tables, "errors")), 2);
 	json_decref(ctx.tables);
 }
@@ -143,8 +144,7 @@ static void test_cron(void **state)
 	json_t *rows = inventory_rows(inv, "cron");
 	assert_int_equal(json_array_size(rows), 7);
 
-	json_t *r = find_row(inv, "cron", "command",
-			     "cd / && run-parts --report /etc/cron.hourly");
+	json_t *r = find_row(inv, "cron", "command", "cd / && run-parts --report /etc/cron.hourly");
 	assert_string_equal(str_col(r, "user"), "root");
 	assert_string_equal(str_col(r, "schedule"), "17 * * * *");
 	assert_string_equal(str_col(r, "file"), "/etc/crontab");
@@ -172,8 +172,9 @@ static void test_cron(void **state)
 	/* environment lines, comments, backups and hidden files are not entries */
 	assert_null(find_row(inv, "cron", "command", "/bin/old-job"));
 	assert_null(find_row(inv, "cron", "user", "SHELL=/bin/sh"));
-	assert_null(find_row(inv, "cron", "user", "PATH=/usr/local/sbin:/usr/local/bin:/sbin:"
-						  "/bin:/usr/sbin:/usr/bin"));
+	assert_null(find_row(inv, "cron", "user",
+			     "PATH=/usr/local/sbin:/usr/local/bin:/sbin:"
+			     "/bin:/usr/sbin:/usr/bin"));
 	assert_int_equal(nerrors(inv, "cron"), 1); /* "*\/5 * * * * nobody": no command */
 	inventory_free(inv);
 
@@ -219,7 +220,8 @@ static void test_cron_unreadable(void **state)
 	assert_int_equal(rmdir(crontab), 0);
 	unlink(fifo);
 	unlink(big);
-	write_file(crontab, "\x7f" "ELF\x01\x02\n\xff\xfe garbage\n1 2 3 4 5 root ok\n");
+	write_file(crontab, "\x7f"
+			    "ELF\x01\x02\n\xff\xfe garbage\n1 2 3 4 5 root ok\n");
 	inv = collect_root(tmpl, "cron");
 	assert_int_equal(json_array_size(inventory_rows(inv, "cron")), 1);
 	assert_int_equal(nerrors(inv, "cron"), 2);
@@ -299,9 +301,9 @@ static void test_file_permissions(void **state)
 	assert_null(json_object_get(r, "mode"));
 	r = find_row(inv, "file_permissions", "path", "/etc/cron.daily");
 	assert_string_equal(str_col(r, "type"), "directory");
-	assert_true(bool_col(find_row(inv, "file_permissions", "path",
-				      "/etc/ssh/ssh_host_ed25519_key"),
-			     "exists"));
+	assert_true(
+		bool_col(find_row(inv, "file_permissions", "path", "/etc/ssh/ssh_host_ed25519_key"),
+			 "exists"));
 	assert_non_null(find_row(inv, "file_permissions", "path", "/etc/ssh/ssh_host_rsa_key"));
 	assert_non_null(
 		find_row(inv, "file_permissions", "path", "/etc/ssh/ssh_host_ed25519_key.pub"));

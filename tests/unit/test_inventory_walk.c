@@ -235,6 +235,7 @@ static void test_deep_tree(void **state)
 	assert_true(found);
 	assert_true(walk_bool(inv, "truncated")); /* past WALK_MAX_DEPTH */
 	inventory_free(inv);
+	buf_free(&path);
 	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", base);
 	assert_int_equal(system(cmd), 0);
 }
@@ -330,10 +331,10 @@ static void test_start_finish_direct(void **state)
 	assert_int_equal(json_array_size(rows), 8);
 	/* sorted by path */
 	for (size_t i = 1; i < json_array_size(rows); i++)
-		assert_true(strcmp(json_string_value(json_object_get(json_array_get(rows, i - 1),
-								     "path")),
-				   json_string_value(json_object_get(json_array_get(rows, i),
-								     "path"))) <= 0);
+		assert_true(strcmp(json_string_value(
+					   json_object_get(json_array_get(rows, i - 1), "path")),
+				   json_string_value(
+					   json_object_get(json_array_get(rows, i), "path"))) <= 0);
 	json_decref(ctx.tables);
 	fsroot_free(fs);
 }
