@@ -4,9 +4,14 @@
  * have there:
  *
  *     root: roots/debian12-hardened        # relative to tests/fixtures
+ *     setup:                               # optional
+ *       chmod: { /etc/crontab: "0600" }
+ *       chown: { /etc/crontab: "0:0" }
  *     expect: { ssh-permit-root-login: pass, ssh-max-auth-tries: fail }
  *
- * The harness collects the root's inventory, evaluates the shipped catalog (policies/) and
+ * Git keeps neither modes (beyond the executable bit) nor owners, so a root whose checks look at
+ * them has a setup: the harness then copies the root to a temporary directory (cp -a), applies
+ * the modes and owners there and collects the copy. The harness collects the root's inventory, evaluates the shipped catalog (policies/) and
  * compares; every mismatch is printed with the check's message. Then coverage: every check of
  * the catalog must be expected to pass somewhere and to fail somewhere. */
 #include "unit.h"
@@ -17,6 +22,9 @@
 #include "policy/eval.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define EXPECT_FILE_MAX (1u << 20)
 
@@ -63,6 +71,119 @@ static strv list_expect_files(const char *dir)
 	return v;
 }
 
+/* Runs argv (no shell) and returns its exit status, or -1 when it could not run. */
+static int run(char *const argv[])
+{
+	pid_t pid = fork();
+	int status;
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Returns root/path when path is absolute and has no ".." component, else NULL. */
+static char *below(const char *root, const char *path)
+{
+	if (path[0] != '/' || strstr(path, "/../") || str_has_suffix(path, "/.."))
+		return NULL;
+	return xasprintf("%s%s", root, path);
+}
+
+/* Applies one setup map (chmod or chown) below root; returns the number of problems. */
+static size_t apply_setup_map(const char *file, const char *root, const struct ynode *map,
+			      bool is_chown)
+{
+	size_t problems = 0;
+	if (map->type != YNODE_MAP) {
+		printf("%s:%u:%u: expected a mapping of paths\n", file, map->line, map->col);
+		return 1;
+	}
+	for (size_t i = 0; i < map->n; i++) {
+		const struct ynode *k = map->keys[i], *v = map->items[i];
+		_cleanup_free_ char *path = below(root, k->scalar);
+		struct stat st;
+		int r = -1;
+		if (!path || v->type != YNODE_SCALAR || lstat(path, &st) < 0 ||
+		    S_ISLNK(st.st_mode)) {
+			printf("%s:%u:%u: '%s' is not a file or directory of the root\n", file,
+			       k->line, k->col, k->scalar);
+			problems++;
+			continue;
+		}
+		if (!is_chown) {
+			unsigned mode;
+			if (parse_mode(v->scalar, &mode) == 0)
+				r = chmod(path, mode);
+		} else {
+			_cleanup_strv_ strv ug = str_split(v->scalar, ":");
+			int64_t uid, gid;
+			if (strv_len(ug) == 2 && parse_i64(ug[0], 0, INT32_MAX, &uid) == 0 &&
+			    parse_i64(ug[1], 0, INT32_MAX, &gid) == 0)
+				r = lchown(path, (uid_t)uid, (gid_t)gid);
+		}
+		if (r < 0) {
+			printf("%s:%u:%u: cannot apply '%s' to %s\n", file, v->line, v->col,
+			       v->scalar, k->scalar);
+			problems++;
+		}
+	}
+	return problems;
+}
+
+/* Copies the fixture root src into a new temporary directory and applies setup (chmod, chown)
+ * there. Returns the copy's path (the caller's: remove_copy) or NULL after printing why. */
+static char *copy_with_setup(const char *file, const char *src, const struct ynode *setup)
+{
+	static const char *const keys[] = { "chmod", "chown", NULL };
+	struct yerror ye;
+	if (ynode_check_keys(setup, keys, "a setup", &ye) < 0) {
+		printf("%s:%u:%u: %s\n", file, ye.line, ye.col, ye.msg);
+		return NULL;
+	}
+	char tmpl[] = "/tmp/immune-fixture-XXXXXX";
+	if (!mkdtemp(tmpl)) {
+		printf("%s: mkdtemp: %s\n", file, strerror(errno));
+		return NULL;
+	}
+	char *dst = xasprintf("%s/root", tmpl);
+	char *cp[] = { "cp", "-a", "--", (char *)src, dst, NULL };
+	size_t problems = 0;
+	if (run(cp) != 0) {
+		printf("%s: copying %s failed\n", file, src);
+		problems++;
+	}
+	const struct ynode *m;
+	if (!problems && (m = ynode_get(setup, "chmod")))
+		problems += apply_setup_map(file, dst, m, false);
+	if (!problems && (m = ynode_get(setup, "chown")))
+		problems += apply_setup_map(file, dst, m, true);
+	if (problems) {
+		char *rm[] = { "rm", "-rf", "--", tmpl, NULL };
+		run(rm);
+		free(dst);
+		return NULL;
+	}
+	return dst;
+}
+
+/* Removes a copy made by copy_with_setup (its parent, the mkdtemp directory). */
+static void remove_copy(char *dst)
+{
+	if (!dst)
+		return;
+	char *slash = strrchr(dst, '/');
+	*slash = '\0';
+	char *rm[] = { "rm", "-rf", "--", dst, NULL };
+	assert_int_equal(run(rm), 0);
+	free(dst);
+}
+
 /* Checks one expect file; returns the number of problems (printed). */
 static size_t run_expect_file(const struct catalog *cat, const char *fixtures, const char *path,
 			      struct coverage *cov)
@@ -72,7 +193,7 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 	assert_int_equal(read_all(path, &b), 0);
 	struct ynode *doc;
 	struct yerror ye;
-	static const char *const keys[] = { "root", "expect", NULL };
+	static const char *const keys[] = { "root", "setup", "expect", NULL };
 	if (ytree_parse(buf_str(&b), buf_len(&b), &doc, &ye) < 0 ||
 	    ynode_check_keys(doc, keys, "an expect file", &ye) < 0) {
 		printf("%s:%u:%u: %s\n", path, ye.line, ye.col, ye.msg);
@@ -88,10 +209,17 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 		return 1;
 	}
 	_cleanup_free_ char *dir = xasprintf("%s/%s", fixtures, root);
+	const struct ynode *setup = ynode_get(doc, "setup");
+	char *copy = NULL;
+	if (setup && !(copy = copy_with_setup(path, dir, setup))) {
+		ytree_free(doc);
+		return 1;
+	}
 	struct inv_options opt = { .skip_walk = false };
 	struct inventory *inv;
-	int r = inventory_collect(dir, &opt, &inv);
+	int r = inventory_collect(copy ? copy : dir, &opt, &inv);
 	if (r < 0) {
+		remove_copy(copy);
 		printf("%s: cannot collect root %s: %s\n", path, dir, strerror(-r));
 		ytree_free(doc);
 		return 1;
@@ -130,6 +258,7 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 	}
 	eval_free(ctx);
 	inventory_free(inv);
+	remove_copy(copy); /* after evaluation: applies.files looks at the root */
 	ytree_free(doc);
 	return problems;
 }
