@@ -342,12 +342,62 @@ static void test_harness_self(void **state)
 	assert_int_equal(catalog_load("/nonexistent-immune-policies", &c, &err), -ENOENT);
 }
 
+/* Number of /tmp/immune-fixture-* directories (copies the harness failed to remove). */
+static size_t count_copies(void)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *de;
+	size_t n = 0;
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += str_has_prefix(de->d_name, "immune-fixture-");
+	closedir(d);
+	return n;
+}
+
+/* setup: modes and owners are applied to a copy (so the same root passes and fails), paths
+ * outside the root, missing paths, non-numeric owners and unknown keys are problems, and no copy
+ * is left behind. */
+static void test_harness_setup(void **state)
+{
+	const char *fx = env("IMMUNE_FIXTURES");
+	_cleanup_free_ char *dir = xasprintf("%s/policies", env("IMMUNE_SOURCE_DIR"));
+	static const struct {
+		const char *file;
+		size_t problems;
+	} cases[] = {
+		{ "setup-good.yml", 0 },     { "setup-loose.yml", 0 },
+		{ "setup-bad-path.yml", 1 }, { "setup-bad-owner.yml", 1 },
+		{ "setup-bad-key.yml", 1 },
+	};
+	struct catalog *cat;
+	struct catalog_error err;
+	char msg[1024];
+	if (catalog_load(dir, &cat, &err) < 0)
+		fail_msg("%s", catalog_error_format(&err, msg, sizeof(msg)));
+	struct coverage cov = { xcalloc(cat->n + 1, sizeof(bool)),
+				xcalloc(cat->n + 1, sizeof(bool)) };
+	size_t before = count_copies();
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		_cleanup_free_ char *path = xasprintf("%s/sys-harness/%s", fx, cases[i].file);
+		size_t n = run_expect_file(cat, fx, path, &cov);
+		if (n != cases[i].problems)
+			fail_msg("%s: %zu problems, expected %zu", cases[i].file, n,
+				 cases[i].problems);
+	}
+	assert_int_equal(count_copies(), before);
+	free(cov.pass);
+	free(cov.fail);
+	catalog_free(cat);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_catalog_loads),
 		cmocka_unit_test(test_shipped_catalog_fixtures),
 		cmocka_unit_test(test_harness_self),
+		cmocka_unit_test(test_harness_setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
