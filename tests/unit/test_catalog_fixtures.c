@@ -4,14 +4,15 @@
  * have there:
  *
  *     root: roots/debian12-hardened        # relative to tests/fixtures
- *     setup:                               # optional
- *       chmod: { /etc/crontab: "0600" }
- *       chown: { /etc/crontab: "0:0" }
+ *     setup:                               # optional: applied to a temporary copy
+ *       chmod: { /etc/shadow: "0640" }     # (git keeps neither modes nor owners)
+ *       chown: { /etc/shadow: "0:42" }     # numeric uid:gid
  *     expect: { ssh-permit-root-login: pass, ssh-max-auth-tries: fail }
  *
- * Git keeps neither modes (beyond the executable bit) nor owners, so a root whose checks look at
- * them has a setup: the harness then copies the root to a temporary directory (cp -a), applies
- * the modes and owners there and collects the copy. The harness collects the root's inventory, evaluates the shipped catalog (policies/) and
+ * With a setup, the root is copied (cp -a) to a temporary directory, the owners are set, then
+ * the modes (after chown, so set-id bits survive), and the copy is collected and removed.
+ *
+ * The harness collects the root's inventory, evaluates the shipped catalog (policies/) and
  * compares; every mismatch is printed with the check's message. Then coverage: every check of
  * the catalog must be expected to pass somewhere and to fail somewhere. */
 #include "unit.h"
@@ -71,117 +72,128 @@ static strv list_expect_files(const char *dir)
 	return v;
 }
 
-/* Runs argv (no shell) and returns its exit status, or -1 when it could not run. */
-static int run(char *const argv[])
+/* Runs argv (no shell) and returns its exit status, or -1 when it did not exit normally. */
+static int run_argv(char *const argv[])
 {
 	pid_t pid = fork();
-	int status;
-	if (pid < 0)
-		return -1;
+	assert_true(pid >= 0);
 	if (pid == 0) {
 		execvp(argv[0], argv);
 		_exit(127);
 	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Returns root/path when path is absolute and has no ".." component, else NULL. */
-static char *below(const char *root, const char *path)
+static void remove_tree(const char *dir)
 {
-	if (path[0] != '/' || strstr(path, "/../") || str_has_suffix(path, "/.."))
-		return NULL;
-	return xasprintf("%s%s", root, path);
+	char *argv[] = { "rm", "-rf", "--", (char *)dir, NULL };
+	if (dir)
+		assert_int_equal(run_argv(argv), 0);
 }
 
-/* Applies one setup map (chmod or chown) below root; returns the number of problems. */
-static size_t apply_setup_map(const char *file, const char *root, const struct ynode *map,
-			      bool is_chown)
+/* True when no component of rel (below copy) is a symbolic link, so that chmod and chown
+ * cannot reach outside the copy. */
+static bool no_symlinks(const char *copy, const char *rel)
+{
+	struct stat st;
+	for (size_t i = 1; rel[i - 1]; i++) {
+		if (rel[i] != '/' && rel[i] != '\0')
+			continue;
+		_cleanup_free_ char *prefix = xasprintf("%s%.*s", copy, (int)i, rel);
+		if (lstat(prefix, &st) == 0 && S_ISLNK(st.st_mode))
+			return false;
+	}
+	return true;
+}
+
+/* The path of a setup entry inside copy; NULL (printed) when it is not absolute, has "..", or
+ * passes through a symbolic link. */
+static char *setup_path(const char *copy, const char *file, const struct ynode *k)
+{
+	if (k->type != YNODE_SCALAR || k->scalar[0] != '/' || strstr(k->scalar, "..") ||
+	    !no_symlinks(copy, k->scalar)) {
+		printf("%s:%u:%u: setup paths are absolute, without '..' or symbolic links\n", file,
+		       k->line, k->col);
+		return NULL;
+	}
+	return xasprintf("%s%s", copy, k->scalar);
+}
+
+/* Applies one setup map (chown when owners, else chmod); returns the problems (printed). */
+static size_t apply_setup_map(const char *copy, const char *file, const struct ynode *map,
+			      bool owners)
 {
 	size_t problems = 0;
+	if (!map)
+		return 0;
 	if (map->type != YNODE_MAP) {
 		printf("%s:%u:%u: expected a mapping of paths\n", file, map->line, map->col);
 		return 1;
 	}
 	for (size_t i = 0; i < map->n; i++) {
 		const struct ynode *k = map->keys[i], *v = map->items[i];
-		_cleanup_free_ char *path = below(root, k->scalar);
-		struct stat st;
-		int r = -1;
-		if (!path || v->type != YNODE_SCALAR || lstat(path, &st) < 0 ||
-		    S_ISLNK(st.st_mode)) {
-			printf("%s:%u:%u: '%s' is not a file or directory of the root\n", file,
-			       k->line, k->col, k->scalar);
+		_cleanup_free_ char *p = setup_path(copy, file, k);
+		if (!p) {
 			problems++;
 			continue;
 		}
-		if (!is_chown) {
-			unsigned mode;
-			if (parse_mode(v->scalar, &mode) == 0)
-				r = chmod(path, mode);
-		} else {
-			_cleanup_strv_ strv ug = str_split(v->scalar, ":");
-			int64_t uid, gid;
-			if (strv_len(ug) == 2 && parse_i64(ug[0], 0, INT32_MAX, &uid) == 0 &&
-			    parse_i64(ug[1], 0, INT32_MAX, &gid) == 0)
-				r = lchown(path, (uid_t)uid, (gid_t)gid);
+		const char *val = v->type == YNODE_SCALAR ? v->scalar : "";
+		const char *colon = strchr(val, ':');
+		unsigned mode;
+		uint64_t uid, gid;
+		int r = -EINVAL;
+		if (owners && colon) {
+			_cleanup_free_ char *u = xstrndup(val, (size_t)(colon - val));
+			if (parse_u64(u, 10, UINT32_MAX - 1, &uid) == 0 &&
+			    parse_u64(colon + 1, 10, UINT32_MAX - 1, &gid) == 0)
+				r = lchown(p, (uid_t)uid, (gid_t)gid) < 0 ? -errno : 0;
+		} else if (!owners && parse_mode(val, &mode) == 0) {
+			r = chmod(p, mode) < 0 ? -errno : 0;
 		}
 		if (r < 0) {
-			printf("%s:%u:%u: cannot apply '%s' to %s\n", file, v->line, v->col,
-			       v->scalar, k->scalar);
+			printf("%s:%u:%u: cannot %s %s to '%s': %s\n", file, v->line, v->col,
+			       owners ? "chown" : "chmod", k->scalar, val, strerror(-r));
 			problems++;
 		}
 	}
 	return problems;
 }
 
-/* Copies the fixture root src into a new temporary directory and applies setup (chmod, chown)
- * there. Returns the copy's path (the caller's: remove_copy) or NULL after printing why. */
-static char *copy_with_setup(const char *file, const char *src, const struct ynode *setup)
+/* Copies root to a new temporary directory and applies setup there. Returns 0 with *copy set
+ * (the caller removes it), or the number of problems (printed). */
+static size_t apply_setup(const char *root, const char *file, const struct ynode *setup,
+			  char **copy)
 {
 	static const char *const keys[] = { "chmod", "chown", NULL };
 	struct yerror ye;
 	if (ynode_check_keys(setup, keys, "a setup", &ye) < 0) {
 		printf("%s:%u:%u: %s\n", file, ye.line, ye.col, ye.msg);
-		return NULL;
+		return 1;
 	}
 	char tmpl[] = "/tmp/immune-fixture-XXXXXX";
-	if (!mkdtemp(tmpl)) {
-		printf("%s: mkdtemp: %s\n", file, strerror(errno));
-		return NULL;
-	}
+	assert_non_null(mkdtemp(tmpl));
 	char *dst = xasprintf("%s/root", tmpl);
-	char *cp[] = { "cp", "-a", "--", (char *)src, dst, NULL };
+	char *argv[] = { "cp", "-a", "--", (char *)root, dst, NULL };
 	size_t problems = 0;
-	if (run(cp) != 0) {
-		printf("%s: copying %s failed\n", file, src);
+	if (run_argv(argv) != 0) {
+		printf("%s: cannot copy %s\n", file, root);
 		problems++;
 	}
-	const struct ynode *m;
-	if (!problems && (m = ynode_get(setup, "chmod")))
-		problems += apply_setup_map(file, dst, m, false);
-	if (!problems && (m = ynode_get(setup, "chown")))
-		problems += apply_setup_map(file, dst, m, true);
-	if (problems) {
-		char *rm[] = { "rm", "-rf", "--", tmpl, NULL };
-		run(rm);
-		free(dst);
-		return NULL;
-	}
-	return dst;
-}
-
-/* Removes a copy made by copy_with_setup (its parent, the mkdtemp directory). */
-static void remove_copy(char *dst)
-{
-	if (!dst)
-		return;
-	char *slash = strrchr(dst, '/');
-	*slash = '\0';
-	char *rm[] = { "rm", "-rf", "--", dst, NULL };
-	assert_int_equal(run(rm), 0);
+	if (!problems)
+		problems += apply_setup_map(dst, file, ynode_get(setup, "chown"), true);
+	if (!problems)
+		problems += apply_setup_map(dst, file, ynode_get(setup, "chmod"), false);
 	free(dst);
+	*copy = xstrdup(tmpl);
+	if (problems) {
+		remove_tree(*copy);
+		free(*copy);
+		*copy = NULL;
+	}
+	return problems;
 }
 
 /* Checks one expect file; returns the number of problems (printed). */
@@ -209,18 +221,22 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 		return 1;
 	}
 	_cleanup_free_ char *dir = xasprintf("%s/%s", fixtures, root);
+	_cleanup_free_ char *copy = NULL, *copy_root = NULL;
 	const struct ynode *setup = ynode_get(doc, "setup");
-	char *copy = NULL;
-	if (setup && !(copy = copy_with_setup(path, dir, setup))) {
-		ytree_free(doc);
-		return 1;
+	if (setup) {
+		size_t n = apply_setup(dir, path, setup, &copy);
+		if (n) {
+			ytree_free(doc);
+			return n;
+		}
+		copy_root = xasprintf("%s/root", copy);
 	}
 	struct inv_options opt = { .skip_walk = false };
 	struct inventory *inv;
-	int r = inventory_collect(copy ? copy : dir, &opt, &inv);
+	int r = inventory_collect(copy_root ? copy_root : dir, &opt, &inv);
 	if (r < 0) {
-		remove_copy(copy);
 		printf("%s: cannot collect root %s: %s\n", path, dir, strerror(-r));
+		remove_tree(copy);
 		ytree_free(doc);
 		return 1;
 	}
@@ -258,7 +274,7 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 	}
 	eval_free(ctx);
 	inventory_free(inv);
-	remove_copy(copy); /* after evaluation: applies.files looks at the root */
+	remove_tree(copy);
 	ytree_free(doc);
 	return problems;
 }
@@ -342,50 +358,71 @@ static void test_harness_self(void **state)
 	assert_int_equal(catalog_load("/nonexistent-immune-policies", &c, &err), -ENOENT);
 }
 
-/* Number of /tmp/immune-fixture-* directories (copies the harness failed to remove). */
-static size_t count_copies(void)
+/* Writes text to a new file dir/name; returns its path. */
+static char *write_file(const char *dir, const char *name, const char *text)
 {
-	DIR *d = opendir("/tmp");
-	struct dirent *de;
-	size_t n = 0;
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += str_has_prefix(de->d_name, "immune-fixture-");
-	closedir(d);
-	return n;
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return path;
 }
 
-/* setup: modes and owners are applied to a copy (so the same root passes and fails), paths
- * outside the root, missing paths, non-numeric owners and unknown keys are problems, and no copy
- * is left behind. */
+/* A setup is applied to a copy (the expectations still hold) and a bad one is one problem:
+ * a relative or ".." path, a mode or owner that does not parse, an unknown key, a missing file,
+ * a path through a symbolic link (which could lead outside the copy). */
 static void test_harness_setup(void **state)
 {
 	const char *fx = env("IMMUNE_FIXTURES");
-	_cleanup_free_ char *dir = xasprintf("%s/policies", env("IMMUNE_SOURCE_DIR"));
-	static const struct {
-		const char *file;
-		size_t problems;
-	} cases[] = {
-		{ "setup-good.yml", 0 },     { "setup-loose.yml", 0 },
-		{ "setup-bad-path.yml", 1 }, { "setup-bad-owner.yml", 1 },
-		{ "setup-bad-key.yml", 1 },
-	};
+	_cleanup_free_ char *catdir = xasprintf("%s/engine/catalog", fx);
 	struct catalog *cat;
 	struct catalog_error err;
 	char msg[1024];
-	if (catalog_load(dir, &cat, &err) < 0)
+	if (catalog_load(catdir, &cat, &err) < 0)
 		fail_msg("%s", catalog_error_format(&err, msg, sizeof(msg)));
 	struct coverage cov = { xcalloc(cat->n + 1, sizeof(bool)),
 				xcalloc(cat->n + 1, sizeof(bool)) };
-	size_t before = count_copies();
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		_cleanup_free_ char *path = xasprintf("%s/sys-harness/%s", fx, cases[i].file);
-		size_t n = run_expect_file(cat, fx, path, &cov);
-		if (n != cases[i].problems)
-			fail_msg("%s: %zu problems, expected %zu", cases[i].file, n,
-				 cases[i].problems);
+	char tmpl[] = "/tmp/immune-setup-test-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	static const char head[] = "root: roots/debian12-hardened\nsetup:\n";
+	static const char tail[] = "expect:\n  engine-os-debian-family: pass\n";
+	static const struct {
+		const char *setup;
+		size_t problems;
+	} cases[] = {
+		{ "  chmod: { /etc/hostname: \"0600\", /etc: \"1755\" }\n"
+		  "  chown: { /etc/hostname: \"0:42\" }\n",
+		  0 },
+		{ "  chmod: { etc/hostname: \"0600\" }\n", 1 },
+		{ "  chmod: { /etc/../../hostname: \"0600\" }\n", 1 },
+		{ "  chmod: { /etc/hostname: \"rw\" }\n", 1 },
+		{ "  chown: { /etc/hostname: \"root:root\" }\n", 1 },
+		{ "  chown: { /etc/hostname: \"0\" }\n", 1 },
+		{ "  chmod: { /etc/no-such-file: \"0600\" }\n", 1 },
+		{ "  chmod: [ /etc/hostname ]\n", 1 },
+		{ "  chgrp: { /etc/hostname: \"0\" }\n", 1 },
+	};
+	for (size_t i = 0; i <= ARRAY_SIZE(cases); i++) {
+		/* last: access-debian12-minimal's /etc/localtime is an absolute symbolic link */
+		_cleanup_free_ char *text =
+			i < ARRAY_SIZE(cases)
+				? xasprintf("%s%s%s", head, cases[i].setup, tail)
+				: xstrdup("root: roots/access-debian12-minimal\n"
+					  "setup: { chmod: { /etc/localtime: \"0600\" } }\n"
+					  "expect: { engine-os-debian-family: pass }\n");
+		_cleanup_free_ char *name = xasprintf("case%zu.yml", i);
+		_cleanup_free_ char *path = write_file(tmpl, name, text);
+		assert_int_equal(run_expect_file(cat, fx, path, &cov),
+				 i < ARRAY_SIZE(cases) ? cases[i].problems : 1);
+		assert_int_equal(unlink(path), 0);
 	}
-	assert_int_equal(count_copies(), before);
+	/* the fixture itself is untouched: modes live only in the removed copies */
+	_cleanup_free_ char *hostname = xasprintf("%s/roots/debian12-hardened/etc/hostname", fx);
+	struct stat st;
+	assert_int_equal(stat(hostname, &st), 0);
+	assert_int_not_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(rmdir(tmpl), 0);
 	free(cov.pass);
 	free(cov.fail);
 	catalog_free(cat);
