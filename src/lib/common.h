@@ -42,5 +42,10 @@ char *xasprintf(const char *fmt, ...) _printf_(1, 2);
 
 /* Footguns are poisoned: use snprintf, the buf_* API and the parse_* helpers instead. */
 #ifndef IMMUNE_ALLOW_FOOTGUNS
+/* clang's FORTIFY wrappers are macros; poisoning a macro is an error, and these are banned. */
+#undef strcpy
+#undef strcat
+#undef sprintf
+#undef vsprintf
 #pragma GCC poison strcpy strcat sprintf vsprintf gets atoi atol atoll strtok
 #endif
