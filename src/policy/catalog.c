@@ -1166,7 +1166,7 @@ static int list_dir(struct loader *ld, const char *dir, strv *out)
 		strv_free(names);
 		return r;
 	}
-	qsort(names, strv_len(names), sizeof(char *), cmp_str);
+	sort_array(names, strv_len(names), sizeof(char *), cmp_str);
 	*out = names;
 	return 0;
 }

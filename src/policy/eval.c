@@ -353,7 +353,7 @@ static bool try_index(struct eval_ctx *ctx, const struct pred *p, const struct m
 		collect_bucket(index, OTHER_BUCKET, it);
 		buf_free(&key);
 		/* keep table order (evidence is listed in it) and drop duplicates */
-		qsort(it->idx, it->n, sizeof(size_t), cmp_size);
+		sort_array(it->idx, it->n, sizeof(size_t), cmp_size);
 		size_t w = 0;
 		for (size_t i = 0; i < it->n; i++)
 			if (w == 0 || it->idx[w - 1] != it->idx[i])
