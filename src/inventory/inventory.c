@@ -1,4 +1,5 @@
 #include "inventory/collectors.h"
+#include "inventory/walk.h"
 #include "lib/log.h"
 
 #include <assert.h>
@@ -86,6 +87,14 @@ static bool collector_wanted(const struct inv_collector *c, const struct inv_opt
 	return false;
 }
 
+static bool walk_wanted(const struct inv_options *opt)
+{
+	if (opt->skip_walk)
+		return false;
+	return !opt->only_table || strcmp(opt->only_table, "special_files") == 0 ||
+	       strcmp(opt->only_table, "walk") == 0;
+}
+
 int inventory_collect(const char *root, const struct inv_options *opt, struct inventory **out)
 {
 	static const struct inv_options defaults;
@@ -103,12 +112,20 @@ int inventory_collect(const char *root, const struct inv_options *opt, struct in
 	for (size_t i = 0; i < n; i++)
 		inv_table_rows(&ctx, schema[i].name);
 
+	/* The file system walk runs in its own threads while the collectors run. */
+	struct walk *walk = NULL;
+	if (walk_wanted(ctx.opt)) {
+		r = walk_start(fs, ctx.opt, &walk);
+		if (r < 0)
+			inv_error(&ctx, "special_files", "/", r, "starting the file system walk");
+	}
 	const struct inv_collector *cols = inv_collectors(&n);
 	for (size_t i = 0; i < n; i++) {
 		if (!collector_wanted(&cols[i], ctx.opt))
 			continue;
 		cols[i].collect(&ctx);
 	}
+	walk_finish(walk, &ctx);
 
 	struct inventory *inv = xcalloc(1, sizeof(*inv));
 	inv->tables = ctx.tables;

@@ -200,9 +200,14 @@ static const struct inv_column special_files_cols[] = {
 
 static const struct inv_column walk_cols[] = {
 	{ "files", INV_INT, "entries examined by the file system walk" },
-	{ "truncated", INV_BOOL, "the walk stopped at its entry limit" },
+	{ "truncated", INV_BOOL,
+	  "the walk stopped at its entry limit, or did not enter directories past depth 256" },
 	{ "skipped", INV_STR,
 	  "comma-separated mount points skipped (pseudo or network file systems)" },
+	{ "rows_truncated", INV_BOOL,
+	  "more special files were found than the 10,000 rows special_files holds" },
+	{ "elapsed_ms", INV_INT, "wall time of the walk in milliseconds" },
+	{ "threads", INV_INT, "walker threads used" },
 	END,
 };
 

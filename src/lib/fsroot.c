@@ -48,6 +48,11 @@ bool fsroot_is_host(const struct fsroot *root)
 	return root->host;
 }
 
+int fsroot_fd(const struct fsroot *root)
+{
+	return root->fd;
+}
+
 int fsroot_openat(const struct fsroot *root, const char *path, int flags, int *fd)
 {
 	struct open_how how = {

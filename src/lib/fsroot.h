@@ -25,6 +25,9 @@ static inline void fsroot_freep(struct fsroot **r)
 const char *fsroot_path(const struct fsroot *root);
 /* Returns true when the root is the running system's "/", so live state (/proc) is its own. */
 bool fsroot_is_host(const struct fsroot *root);
+/* Returns the root's O_PATH directory descriptor (borrowed: owned by the root). For walkers
+ * that descend with openat() on names read from directories, never on paths from data. */
+int fsroot_fd(const struct fsroot *root);
 
 /* Opens path below the root with open flags (O_CLOEXEC is added); *fd is the caller's. */
 int fsroot_openat(const struct fsroot *root, const char *path, int flags, int *fd);
