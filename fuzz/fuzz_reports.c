@@ -4,8 +4,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void run(int (*w)(const json_t *, FILE *, const struct report_options *),
-		const json_t *scan)
+static void run(int (*w)(const json_t *, FILE *, const struct report_options *), const json_t *scan)
 {
 	struct report_options opt = { 0 };
 	char *text = NULL;
