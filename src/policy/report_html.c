@@ -518,8 +518,10 @@ static void write_evidence_row(FILE *f, const json_t *ev)
 	}
 	fputs("</td><td class=\"mono\">", f);
 	html_value(f, get(ev, "expected"));
-	fputs("</td><td class=\"row mono\">", f);
-	if (json_is_object(row)) {
+	fputs("</td><td>", f);
+	html_value(f, get(ev, "message"));
+	if (json_is_object(row) && json_object_size(row) > 0) {
+		fputs("<div class=\"row mono\">", f);
 		const char *k;
 		json_t *v;
 		bool first = true;
@@ -531,6 +533,7 @@ static void write_evidence_row(FILE *f, const json_t *ev)
 			fputc('=', f);
 			html_value(f, v);
 		}
+		fputs("</div>", f);
 	}
 	fputs("</td></tr>\n", f);
 }
@@ -543,7 +546,8 @@ static void write_evidence(FILE *f, const json_t *evidence)
 	if (json_array_size(evidence) == 0)
 		return;
 	fputs("<h4>Evidence</h4>\n<table class=\"ev\">\n<thead><tr><th>File:line / path</th>"
-	      "<th>Table</th><th>Column</th><th>Value</th><th>Expected</th><th>Row</th></tr>"
+	      "<th>Table</th><th>Column</th><th>Value</th><th>Expected</th><th>Result "
+	      "(row)</th></tr>"
 	      "</thead>\n<tbody>\n",
 	      f);
 	json_array_foreach(evidence, i, ev)

@@ -393,7 +393,8 @@ static json_t *build_reviewed_controls(struct oscal *c)
 			 "control-selections", selections);
 }
 
-/* "file:line value" (or the table/path/error an evidence entry carries). */
+/* "file:line value" for a row read from a file; otherwise the entry's message, or what it
+ * carries (table, path, error, expectation). */
 static json_t *evidence_description(const json_t *ev)
 {
 	const json_t *line = get(ev, "line"), *value = get(ev, "value");
@@ -420,6 +421,8 @@ static json_t *evidence_description(const json_t *ev)
 
 	if (*get_str(ev, "error"))
 		s = xasprintf("%s: error: %s", loc, get_str(ev, "error"));
+	else if (!*get_str(ev, "file") && *get_str(ev, "message"))
+		s = xstrdup(get_str(ev, "message"));
 	else if (val)
 		s = xasprintf("%s %s", loc, val);
 	else if (*get_str(ev, "expected"))
@@ -456,9 +459,12 @@ static json_t *build_observation(struct oscal *c, const json_t *r, json_t *uuid)
 			    json_pack("[{s:O, s:s, s:o}]", "subject-uuid", c->host_uuid, "type",
 				      "component", "title",
 				      text_or(get(get(c->scan, "host"), "hostname"), "host")));
-	json_array_foreach(evidence, i, ev)
-		json_array_append_new(rel,
-				      json_pack("{s:o}", "description", evidence_description(ev)));
+	json_array_foreach(evidence, i, ev) {
+		json_t *e = json_pack("{s:o}", "description", evidence_description(ev));
+		if (*get_str(ev, "file") && *get_str(ev, "message"))
+			json_object_set_new(e, "remarks", text_or(get(ev, "message"), ""));
+		json_array_append_new(rel, e);
+	}
 	set_array(o, "relevant-evidence", rel);
 	json_object_set_new(o, "collected", json_string(c->start));
 	return o;

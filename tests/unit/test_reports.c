@@ -19,20 +19,23 @@ static json_t *make_scan(void)
 	nasty_desc = json_stringn(desc, sizeof(desc) - 1);
 	assert_non_null(nasty_desc);
 
-	fail = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:{s:[s], s:[s], s:[s]},"
-			 " s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:i, s:s, s:s, s:s, s:{s:s, s:s}},"
-			 " {s:s, s:s}]}",
-			 "id", "ssh-permit-root-login", "title", NASTY_TITLE, "section", "ssh",
-			 "severity", "high", "status", "fail", "message",
-			 "sshd_config: value is 'yes', expected eq 'no'", "description", nasty_desc,
-			 "rationale", "Root & <b>bold</b> logins", "remediation",
-			 "Set PermitRootLogin no", "mappings", "cis", "5.1.20", "nist_800_53",
-			 "AC-6(2)", "pci_dss", "2.2.6", "fix", "type", "config_set", "file",
-			 "/etc/ssh/sshd_config", "key", "PermitRootLogin", "value", "'no'\"",
-			 "evidence", "table", "sshd_config", "file", "/etc/ssh/sshd_config", "line",
-			 32, "column", "value", "value", NASTY_VALUE, "expected", "eq no", "row",
-			 "key", "permitrootlogin", "value", "yes", "table", "sshd_config",
-			 "expected", "count ge 1");
+	fail = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:{s:[s], s:[s], s:[s]},"
+		" s:{s:s, s:s, s:s, s:s}, s:[{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:{s:s, s:s}},"
+		" {s:s, s:s}, {s:s, s:i, s:s, s:s}]}",
+		"id", "ssh-permit-root-login", "title", NASTY_TITLE, "section", "ssh", "severity",
+		"high", "status", "fail", "message",
+		"sshd_config: value is 'yes', expected eq 'no'", "description", nasty_desc,
+		"rationale", "Root & <b>bold</b> logins", "remediation", "Set PermitRootLogin no",
+		"mappings", "cis", "5.1.20", "nist_800_53", "AC-6(2)", "pci_dss", "2.2.6", "fix",
+		"type", "config_set", "file", "/etc/ssh/sshd_config", "key", "PermitRootLogin",
+		"value", "'no'\"", "evidence", "table", "sshd_config", "file",
+		"/etc/ssh/sshd_config", "line", 32, "column", "value", "value", NASTY_VALUE,
+		"expected", "eq no", "message",
+		"sshd_config (/etc/ssh/sshd_config:32): value is <bad>", "row", "key",
+		"permitrootlogin", "value", "yes", "table", "sshd_config", "expected", "count ge 1",
+		"table", "sshd_config", "value", 0, "expected", "count ge 1", "message",
+		"sshd_config: 0 rows <selected>");
 	pass = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:[s]}, s:n,"
 			 " s:[{s:s, s:s, s:i, s:s, s:i, s:s}]}",
 			 "id", "ssh-max-auth-tries", "title",
@@ -130,6 +133,10 @@ static void test_html_escaping(void **state)
 	assert_non_null(strstr(html, "&lt;/td&gt;&lt;/tr&gt;&lt;script src=&quot;"
 				     "http://evil.example/x.js&quot;&gt;&lt;/script&gt;"));
 	assert_non_null(strstr(html, "Root &amp; &lt;b&gt;bold&lt;/b&gt; logins"));
+	assert_non_null(strstr(html, "<td>sshd_config (/etc/ssh/sshd_config:32): value is "
+				     "&lt;bad&gt;<div class=\"row mono\">key=permitrootlogin "
+				     "value=yes</div></td>"));
+	assert_non_null(strstr(html, "<td>sshd_config: 0 rows &lt;selected&gt;</td>"));
 	assert_non_null(strstr(html, "&#39;no&#39;&quot;"));
 	assert_non_null(strstr(html, "CIS Benchmarks &lt;Debian&gt;"));
 	assert_non_null(strstr(html, "MITRE ATT&amp;CK"));
@@ -495,8 +502,13 @@ static void test_oscal_structure(void **state)
 	const json_t *evs = json_object_get(obs, "relevant-evidence");
 	assert_string_equal(jget(json_array_get(evs, 0), "description"),
 			    "/etc/ssh/sshd_config:32 " NASTY_VALUE);
+	assert_string_equal(jget(json_array_get(evs, 0), "remarks"),
+			    "sshd_config (/etc/ssh/sshd_config:32): value is <bad>");
 	assert_string_equal(jget(json_array_get(evs, 1), "description"),
 			    "table sshd_config: no matching rows (expected count ge 1)");
+	assert_null(json_object_get(json_array_get(evs, 1), "remarks"));
+	assert_string_equal(jget(json_array_get(evs, 2), "description"),
+			    "sshd_config: 0 rows <selected>");
 	assert_string_equal(jget(json_array_get(json_object_get(json_array_get(observations, 1),
 								"relevant-evidence"),
 						0),
