@@ -18,3 +18,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 bool cli_color(void);
 
 int cmd_inventory(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+int cmd_checks(int argc, char **argv);
+
+struct catalog;
+/* Loads the catalog at path (NULL: the installed catalog, else the source tree's), printing
+ * "file:line:col: check ID: message" on error. Returns 0 or a negative errno (logged). */
+int cli_load_catalog(const char *path, struct catalog **out);

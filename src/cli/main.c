@@ -9,6 +9,8 @@
 
 static const struct cli_command commands[] = {
 	{ "inventory", "collect and print this host's inventory", cmd_inventory },
+	{ "scan", "evaluate the compliance catalog against this host", cmd_scan },
+	{ "checks", "list or show the checks of the compliance catalog", cmd_checks },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
