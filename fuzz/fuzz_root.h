@@ -1,8 +1,6 @@
 /* A private root directory for fuzz targets whose parser reads files through fsroot: created
  * once per process (mkdtemp, in /dev/shm when possible), removed at exit. Each input is written into it as a file, then
  * the collector runs over the root through inventory_collect(). */
-/* An empty root directory for fuzz targets whose parsers may open files (Include): created
- * once per process and removed at exit. */
 #pragma once
 
 #include "inventory/inventory.h"
@@ -89,22 +87,4 @@ static void fuzz_root_collect(const char *table)
 	if (inventory_validate(inv, msg, sizeof(msg)) < 0)
 		abort();
 	inventory_free(inv);
-#include <unistd.h>
-
-static char fuzz_root_dir[] = "/tmp/immune-fuzz-XXXXXX";
-
-static void fuzz_root_remove(void)
-{
-	rmdir(fuzz_root_dir);
-}
-
-static struct fsroot *fuzz_root(void)
-{
-	static struct fsroot *root;
-	if (!root) {
-		if (!mkdtemp(fuzz_root_dir) || fsroot_new(fuzz_root_dir, &root) < 0)
-			abort();
-		atexit(fuzz_root_remove);
-	}
-	return root;
 }
