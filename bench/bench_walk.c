@@ -60,10 +60,10 @@ static int run_walk(int runs, int threads)
 		inventory_free(inv);
 	}
 	double mw = median(wall, runs), mc = median(cpus, runs);
-	printf("walk %d thread%s  wall %.3f s  cpu %.3f s  %lld entries  %.0f entries/s  %lld "
-	       "rows\n",
-	       threads, threads > 1 ? "s" : " ", mw, mc, (long long)files, (double)files / mw,
-	       (long long)rows);
+	printf("walk %d thread%s  wall median %.3f s (min %.3f)  cpu %.3f s  %lld entries  "
+	       "%.0f entries/s  %lld rows\n",
+	       threads, threads > 1 ? "s" : " ", mw, wall[0], mc, (long long)files,
+	       (double)files / mw, (long long)rows);
 	return 0;
 }
 
