@@ -108,7 +108,7 @@ strv cfg_systemd_files(struct inv_ctx *ctx, const char *table, const char *name)
 			strv_push(&drop, paths[j]);
 		}
 	}
-	qsort(drop, strv_len(drop), sizeof(char *), cmp_base);
+	sort_array(drop, strv_len(drop), sizeof(char *), cmp_base);
 	for (size_t i = 0; drop[i]; i++)
 		strv_push(&out, drop[i]);
 	return out;

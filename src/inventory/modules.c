@@ -136,7 +136,8 @@ static void modprobe_text(struct modules *m, const char *path, const char *data,
  * the same name in later ones; files are then read in name order. */
 static void read_modprobe_d(struct modules *m)
 {
-	static const char *const dirs[] = { "/etc/modprobe.d", "/run/modprobe.d", "/lib/modprobe.d",
+	static const char *const dirs[] = { "/etc/modprobe.d", "/run/modprobe.d",
+					    "/usr/local/lib/modprobe.d", "/lib/modprobe.d",
 					    "/usr/lib/modprobe.d" };
 	_cleanup_strv_ strv names = xcalloc(1, sizeof(char *));
 	_cleanup_strv_ strv paths = xcalloc(1, sizeof(char *));
@@ -274,7 +275,9 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Returns the sorted set of module names available for the kernel, or NULL when unknown. */
+/* Returns the sorted set of module names available for the kernel (empty on the host when the
+ * running kernel has no module directory), or NULL when unknown (another root without exactly
+ * one kernel under /lib/modules). */
 static strv available_modules(struct inv_ctx *ctx)
 {
 	_cleanup_free_ char *release = kernel_release(ctx);
@@ -283,12 +286,13 @@ static strv available_modules(struct inv_ctx *ctx)
 	_cleanup_free_ char *dir = xasprintf("/lib/modules/%s/kernel", release);
 	struct stat st;
 	if (fsroot_stat(ctx->root, dir, true, &st) < 0 || !S_ISDIR(st.st_mode))
-		return NULL;
+		/* the running kernel has no module tree here: nothing can be loaded from it */
+		return fsroot_is_host(ctx->root) ? xcalloc(1, sizeof(char *)) : NULL;
 	struct ko_walk w = { .ctx = ctx, .names = xcalloc(1, sizeof(char *)) };
 	ko_walk_dir(&w, dir, 0);
 	if (w.truncated)
 		inv_error(ctx, T, dir, -E2BIG, "more than %u entries under %s", KO_WALK_MAX, dir);
-	qsort(w.names, strv_len(w.names), sizeof(char *), cmp_str);
+	sort_array(w.names, strv_len(w.names), sizeof(char *), cmp_str);
 	return w.names;
 }
 

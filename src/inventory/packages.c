@@ -336,13 +336,24 @@ void collect_packages(struct inv_ctx *ctx)
 	static const char *const rpmdbs[] = { "/var/lib/rpm/rpmdb.sqlite",
 					      "/usr/lib/sysimage/rpm/rpmdb.sqlite" };
 
+	/* older formats: Berkeley DB (RHEL 8 and before) and ndb (SUSE) */
+	static const char *const unsupported[] = { "/var/lib/rpm/Packages",
+						   "/var/lib/rpm/Packages.db",
+						   "/usr/lib/sysimage/rpm/Packages.db" };
+	struct stat st;
+
 	collect_dpkg(ctx);
-	for (size_t i = 0; i < ARRAY_SIZE(rpmdbs); i++) {
-		struct stat st;
-		int r = fsroot_stat(ctx->root, rpmdbs[i], true, &st);
-		if (r == -ENOENT)
-			continue;
-		collect_rpmdb(ctx, rpmdbs[i]);
-		break;
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(rpmdbs); i++)
+		if (fsroot_stat(ctx->root, rpmdbs[i], true, &st) != -ENOENT) {
+			collect_rpmdb(ctx, rpmdbs[i]);
+			return;
+		}
+	/* never report an rpm system as having no packages */
+	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
+		if (fsroot_stat(ctx->root, unsupported[i], true, &st) != -ENOENT) {
+			inv_error(ctx, T, unsupported[i], -EPROTONOSUPPORT,
+				  "%s: only the SQLite rpm database (rpmdb.sqlite) is read",
+				  unsupported[i]);
+			return;
+		}
 }

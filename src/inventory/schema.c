@@ -229,7 +229,7 @@ static const struct inv_column services_cols[] = {
 
 static const struct inv_column firewall_cols[] = {
 	{ "name", INV_STR, "nftables, iptables, ufw or firewalld" },
-	{ "installed", INV_BOOL, "its package is installed" },
+	{ "installed", INV_BOOL, "its binary is present (nft, iptables*, ufw, firewalld)" },
 	{ "enabled", INV_BOOL, "its service is enabled" },
 	{ "config_file", INV_STR, "configuration read, when any" },
 	{ "input_policy", INV_STR,
@@ -241,7 +241,7 @@ static const struct inv_column firewall_cols[] = {
 
 static const struct inv_column time_sync_cols[] = {
 	{ "name", INV_STR, "chrony, systemd-timesyncd or ntp" },
-	{ "installed", INV_BOOL, "package or unit present" },
+	{ "installed", INV_BOOL, "daemon binary or configuration file present" },
 	{ "enabled", INV_BOOL, "service enabled" },
 	{ "servers", INV_STR, "comma-separated configured servers/pools" },
 	{ "run_as", INV_STR, "user the daemon is configured to run as, when known" },

@@ -186,7 +186,7 @@ static int cmp_svc(const void *a, const void *b)
 
 static void finish(struct svc_set *s)
 {
-	qsort(s->v, s->n, sizeof(*s->v), cmp_svc);
+	sort_array(s->v, s->n, sizeof(*s->v), cmp_svc);
 	for (size_t i = 0; i < s->n; i++) {
 		struct svc *u = &s->v[i];
 		struct buf b;
@@ -223,7 +223,7 @@ struct svc_set *svc_scan(struct inv_ctx *ctx, const char *table)
 			add_enabled(s, aliases[i], targets[j]);
 	}
 	for (size_t i = 0; i < s->n; i++)
-		qsort(s->v[i].targets, strv_len(s->v[i].targets), sizeof(char *), cmp_str);
+		sort_array(s->v[i].targets, strv_len(s->v[i].targets), sizeof(char *), cmp_str);
 	finish(s);
 	return s;
 }

@@ -12,6 +12,7 @@
 #include "lib/str.h"
 
 #include <ctype.h>
+#include <fnmatch.h>
 
 #define SSHD_CONFIG "/etc/ssh/sshd_config"
 #define SSHD_DIR "/etc/ssh"
@@ -30,6 +31,7 @@ enum kw_kind {
 	KW_INCLUDE, /* Include */
 	KW_MATCH,   /* Match */
 	KW_IGNORED, /* deprecated or unsupported: sshd accepts it and ignores it */
+	KW_ALGS,    /* algorithm list: "+list", "-list" and "^list" edit the default list */
 };
 
 struct keyword {
@@ -88,10 +90,10 @@ static const struct keyword keywords[] = {
 	{ "authorizedprincipalscommanduser", KW_TEXT, false, NULL, "none" },
 	{ "authorizedprincipalsfile", KW_TEXT, false, NULL, "none" },
 	{ "banner", KW_TEXT, false, NULL, "none" },
-	{ "casignaturealgorithms", KW_TEXT, false, NULL, CASIGALGS },
+	{ "casignaturealgorithms", KW_ALGS, false, NULL, CASIGALGS },
 	{ "channeltimeout", KW_TEXT, false, NULL, "none" },
 	{ "chrootdirectory", KW_TEXT, false, NULL, "none" },
-	{ "ciphers", KW_TEXT, false, NULL, CIPHERS },
+	{ "ciphers", KW_ALGS, false, NULL, CIPHERS },
 	{ "clientalivecountmax", KW_INT, false, NULL, "3" },
 	{ "clientaliveinterval", KW_TIME, false, NULL, "0" },
 	{ "compression", KW_LOWER, false, "yes no delayed", "yes" },
@@ -110,14 +112,14 @@ static const struct keyword keywords[] = {
 	{ "gssapikexalgorithms", KW_TEXT, false, NULL, NULL },
 	{ "gssapistorecredentialsonrekey", KW_LOWER, false, YESNO, NULL },
 	{ "gssapistrictacceptorcheck", KW_LOWER, false, YESNO, "yes" },
-	{ "hostbasedacceptedalgorithms", KW_TEXT, false, NULL, KEYALGS },
+	{ "hostbasedacceptedalgorithms", KW_ALGS, false, NULL, KEYALGS },
 	{ "hostbasedauthentication", KW_LOWER, false, YESNO, "no" },
 	{ "hostbasedusesnamefrompacketonly", KW_LOWER, false, YESNO, "no" },
 	{ "hostcertificate", KW_TEXT, true, NULL, NULL },
 	{ "hostkey", KW_TEXT, true, NULL,
 	  "/etc/ssh/ssh_host_rsa_key /etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key" },
 	{ "hostkeyagent", KW_TEXT, false, NULL, NULL },
-	{ "hostkeyalgorithms", KW_TEXT, false, NULL, KEYALGS },
+	{ "hostkeyalgorithms", KW_ALGS, false, NULL, KEYALGS },
 	{ "ignorerhosts", KW_LOWER, false, "yes no shosts-only", "yes" },
 	{ "ignoreuserknownhosts", KW_LOWER, false, YESNO, "no" },
 	{ "include", KW_INCLUDE, false, NULL, NULL },
@@ -128,12 +130,12 @@ static const struct keyword keywords[] = {
 	{ "kerberosorlocalpasswd", KW_LOWER, false, YESNO, "yes" },
 	{ "kerberosticketcleanup", KW_LOWER, false, YESNO, "yes" },
 	{ "kerberosusekuserok", KW_LOWER, false, YESNO, NULL },
-	{ "kexalgorithms", KW_TEXT, false, NULL, KEX },
+	{ "kexalgorithms", KW_ALGS, false, NULL, KEX },
 	{ "listenaddress", KW_TEXT, true, NULL, "[::]:22 0.0.0.0:22" },
 	{ "logingracetime", KW_TIME, false, NULL, "120" },
 	{ "loglevel", KW_UPPER, false, LEVELS, "INFO" },
 	{ "logverbose", KW_TEXT, false, NULL, NULL },
-	{ "macs", KW_TEXT, false, NULL, MACS },
+	{ "macs", KW_ALGS, false, NULL, MACS },
 	{ "match", KW_MATCH, false, NULL, NULL },
 	{ "maxauthtries", KW_INT, false, NULL, "6" },
 	{ "maxsessions", KW_INT, false, NULL, "10" },
@@ -157,7 +159,7 @@ static const struct keyword keywords[] = {
 	{ "port", KW_TEXT, true, NULL, "22" },
 	{ "printlastlog", KW_LOWER, false, YESNO, "yes" },
 	{ "printmotd", KW_LOWER, false, YESNO, "yes" },
-	{ "pubkeyacceptedalgorithms", KW_TEXT, false, NULL, KEYALGS },
+	{ "pubkeyacceptedalgorithms", KW_ALGS, false, NULL, KEYALGS },
 	{ "pubkeyauthentication", KW_LOWER, false, YESNO, "yes" },
 	{ "pubkeyauthoptions", KW_LOWER, false, "none touch-required verify-required", "none" },
 	{ "rdomain", KW_TEXT, false, NULL, NULL },
@@ -344,6 +346,13 @@ static int parse_time(const char *s, int64_t *out)
 static int make_value(const struct keyword *kw, char **args, struct buf *out, const char **why)
 {
 	int64_t n;
+	/* keywords taking one value: sshd (8.7 and later) refuses extra arguments */
+	bool single = kw->kind == KW_INT || kw->kind == KW_TIME || kw->kind == KW_UPPER ||
+		      (kw->kind == KW_LOWER && kw->values && strcmp(kw->name, "pubkeyauthoptions"));
+	if (single && args[0] && args[1]) {
+		*why = "extra arguments at end of line";
+		return -EINVAL;
+	}
 	for (size_t i = 0; args[i]; i++) {
 		char *arg = args[i];
 		if (kw->kind == KW_LOWER || kw->kind == KW_UPPER || str_case_eq(arg, "yes") ||
@@ -376,6 +385,43 @@ static int make_value(const struct keyword *kw, char **args, struct buf *out, co
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+static bool in_list(char **items, const char *name, bool patterns)
+{
+	for (size_t i = 0; items[i]; i++)
+		if (patterns ? fnmatch(items[i], name, 0) == 0 : strcmp(items[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Expands an algorithm list relative to the default as sshd does: "+a,b" appends, "^a,b"
+ * prepends, "-a,b*" removes (wildcards allowed). Other lists are kept as written. */
+static int expand_algs(const struct keyword *kw, struct buf *value)
+{
+	const char *v = buf_str(value);
+	char op = v[0];
+	if (!kw->def || (op != '+' && op != '-' && op != '^'))
+		return 0;
+	_cleanup_strv_ strv edit = str_split(v + 1, ",");
+	_cleanup_strv_ strv def = str_split(kw->def, ",");
+	_cleanup_strv_ strv out = xcalloc(1, sizeof(char *));
+	if (op == '^')
+		for (size_t i = 0; edit[i]; i++)
+			if (!strv_contains(out, edit[i]))
+				strv_push(&out, edit[i]);
+	for (size_t i = 0; def[i]; i++)
+		if (!(op == '-' && in_list(edit, def[i], true)) && !strv_contains(out, def[i]))
+			strv_push(&out, def[i]);
+	if (op == '+')
+		for (size_t i = 0; edit[i]; i++)
+			if (!strv_contains(out, edit[i]))
+				strv_push(&out, edit[i]);
+	buf_reset(value);
+	for (size_t i = 0; out[i]; i++)
+		if (buf_printf(value, "%s%s", i ? "," : "", out[i]) < 0)
+			return -EINVAL;
 	return 0;
 }
 
@@ -464,11 +510,12 @@ static bool parse_line(struct sshd_parse *p, const char *path, unsigned lineno, 
 	if (!*s || *s == '#')
 		return true;
 	char *end = s + strcspn(s, " \t\r=");
-	char *rest = end;
-	if (*rest) {
+	char *rest = end, sep = *end;
+	if (sep) {
+		/* the keyword ends at white space or at one '=', itself maybe after white space */
 		*rest++ = '\0';
 		rest += strspn(rest, " \t\r");
-		if (*end != '=' && *rest == '=')
+		if (sep != '=' && *rest == '=')
 			rest++;
 	}
 	_cleanup_free_ char *name = str_lower(xstrdup(s));
@@ -502,9 +549,9 @@ static bool parse_line(struct sshd_parse *p, const char *path, unsigned lineno, 
 	default: break;
 	}
 	struct buf value;
-	const char *why = NULL;
+	const char *why = "value too long";
 	buf_init(&value, SSHD_VALUE_MAX);
-	if (make_value(kw, args, &value, &why) < 0)
+	if (make_value(kw, args, &value, &why) < 0 || expand_algs(kw, &value) < 0)
 		inv_error(p->ctx, T, path, -EINVAL, "%s:%u: %s: %s", path, lineno, kw->name, why);
 	else
 		setting_add(p, kw, *match, &value, path, lineno);

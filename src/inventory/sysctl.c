@@ -191,7 +191,7 @@ static void walk(struct sysctl_state *s, int fd0, const char *rel, unsigned dept
 		}
 		strv_push_take(&entries, xasprintf("%c%s", (char)e->d_type, e->d_name));
 	}
-	qsort(entries, strv_len(entries), sizeof(char *), cmp_entry);
+	sort_array(entries, strv_len(entries), sizeof(char *), cmp_entry);
 	for (size_t i = 0; entries[i]; i++) {
 		unsigned char type = (unsigned char)entries[i][0];
 		const char *name = entries[i] + 1;

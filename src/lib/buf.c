@@ -5,6 +5,9 @@
 
 void buf_init(struct buf *b, size_t cap)
 {
+	/* Room for the terminating NUL and doubling must never overflow. */
+	if (cap > SIZE_MAX / 4)
+		cap = SIZE_MAX / 4;
 	*b = (struct buf){ .cap = cap };
 }
 

@@ -40,7 +40,20 @@ char *xstrndup(const char *s, size_t n);
 /* Returns a newly allocated formatted string; aborts on allocation failure. */
 char *xasprintf(const char *fmt, ...) _printf_(1, 2);
 
+/* qsort(3) that accepts an empty (possibly NULL) array, which qsort itself does not. */
+static inline void sort_array(void *base, size_t n, size_t size,
+			      int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 /* Footguns are poisoned: use snprintf, the buf_* API and the parse_* helpers instead. */
 #ifndef IMMUNE_ALLOW_FOOTGUNS
+/* clang's FORTIFY wrappers are macros; poisoning a macro is an error, and these are banned. */
+#undef strcpy
+#undef strcat
+#undef sprintf
+#undef vsprintf
 #pragma GCC poison strcpy strcat sprintf vsprintf gets atoi atol atoll strtok
 #endif

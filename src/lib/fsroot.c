@@ -177,7 +177,7 @@ int fsroot_list(const struct fsroot *root, const char *dir, strv *out)
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
 			strv_push(&v, e->d_name);
 	closedir(d);
-	qsort(v, strv_len(v), sizeof(char *), cmp_str);
+	sort_array(v, strv_len(v), sizeof(char *), cmp_str);
 	*out = v;
 	return 0;
 }

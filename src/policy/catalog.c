@@ -106,7 +106,8 @@ struct loader {
 	json_t *ids; /* id -> "file:line:col" of its first definition */
 };
 
-static int failv(struct loader *ld, unsigned line, unsigned col, const char *fmt, va_list ap)
+_printf_(4, 0) static int failv(struct loader *ld, unsigned line, unsigned col, const char *fmt,
+				va_list ap)
 {
 	struct catalog_error *e = ld->err;
 	snprintf(e->file, sizeof(e->file), "%s", ld->file);
@@ -279,7 +280,7 @@ static int parse_value_operand(struct loader *ld, const struct ynode *n, enum in
 }
 
 static int compile_regex(struct loader *ld, const struct ynode *n, const char *what,
-			 pcre2_code **out)
+			 pcre2_code **out, bool *jit)
 {
 	int errcode;
 	PCRE2_SIZE off;
@@ -292,7 +293,7 @@ static int compile_regex(struct loader *ld, const struct ynode *n, const char *w
 			    (size_t)off + 1, (const char *)msg);
 	}
 	/* JIT is an accelerator: where the platform lacks it, the interpreter runs instead. */
-	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	*jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
 	*out = re;
 	return 0;
 }
@@ -366,7 +367,7 @@ static int parse_cond(struct loader *ld, const struct ynode *key, const struct y
 		break;
 	}
 	case OP_REGEX: {
-		int r = compile_regex(ld, val, what, &c->re);
+		int r = compile_regex(ld, val, what, &c->re, &c->jit);
 		if (r < 0)
 			return r;
 		break;
@@ -871,6 +872,12 @@ static int parse_mappings(struct loader *ld, const struct ynode *n, json_t **out
 					 ids[i], frameworks[f].key);
 				break;
 			}
+			for (size_t j = 0; j < i && r == 0; j++)
+				if (strcmp(ids[j], ids[i]) == 0)
+					r = fail(ld, v->items[i], "control '%s' listed twice",
+						 ids[i]);
+			if (r < 0)
+				break;
 			json_array_append_new(a, json_string(ids[i]));
 		}
 		strv_free(ids);
@@ -1159,7 +1166,7 @@ static int list_dir(struct loader *ld, const char *dir, strv *out)
 		strv_free(names);
 		return r;
 	}
-	qsort(names, strv_len(names), sizeof(char *), cmp_str);
+	sort_array(names, strv_len(names), sizeof(char *), cmp_str);
 	*out = names;
 	return 0;
 }
@@ -1202,29 +1209,21 @@ static void render_table(struct buf *b, const struct pred *p)
 		buf_printf(b, "the number of rows is %s", p->count.text);
 		return;
 	}
-	switch (p->rows) {
-	case ROWS_ALL:
-		if (p->expect_text)
-			buf_printf(b, "every row has %s", p->expect_text);
-		else
-			buf_puts(b, "at least one row exists");
-		break;
-	case ROWS_ANY:
-		if (p->expect_text)
-			buf_printf(b, "some row has %s", p->expect_text);
-		else
-			buf_puts(b, "at least one row exists");
-		break;
-	case ROWS_NONE:
+	if (p->rows == ROWS_NONE) {
 		if (p->expect_text)
 			buf_printf(b, "no row has %s", p->expect_text);
 		else
 			buf_puts(b, "no row exists");
 		return;
 	}
-	if (p->expect_text || p->rows != ROWS_NONE)
-		buf_puts(b, p->empty_pass ? " (passes when no row is selected)"
-					  : " (fails when no row is selected)");
+	if (!p->expect_text) {
+		buf_puts(b,
+			 p->empty_pass ? "always holds (empty: pass)" : "at least one row exists");
+		return;
+	}
+	buf_printf(b, "%s row has %s", p->rows == ROWS_ALL ? "every" : "some", p->expect_text);
+	buf_puts(b, p->empty_pass ? " (passes when no row is selected)"
+				  : " (fails when no row is selected)");
 }
 
 static void render(struct buf *b, const struct pred *p, unsigned indent)

@@ -16,6 +16,9 @@ struct eval_ctx {
 	json_t **errors; /* per schema table: its error rows (owned, possibly empty) */
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
+	json_t *indexes;	      /* "table/column" -> {value key -> [row numbers]} */
+	const struct pred *memo_pred; /* last predicate counted by count_selected, and its count */
+	size_t memo_count;
 	struct fsroot *fs; /* opened on first use by applies.files */
 	bool fs_tried;
 };
@@ -64,6 +67,7 @@ struct eval_ctx *eval_new(const struct inventory *inv)
 		if (et)
 			json_array_append(ctx->errors[et - t], row);
 	}
+	ctx->indexes = json_object();
 	ctx->md = pcre2_match_data_create(1, NULL);
 	ctx->mctx = pcre2_match_context_create(NULL);
 	if (!ctx->md || !ctx->mctx)
@@ -81,6 +85,7 @@ void eval_free(struct eval_ctx *ctx)
 		json_decref(ctx->errors[i]);
 	free(ctx->errors);
 	free(ctx->rows);
+	json_decref(ctx->indexes);
 	pcre2_match_data_free(ctx->md);
 	pcre2_match_context_free(ctx->mctx);
 	fsroot_free(ctx->fs);
@@ -129,8 +134,11 @@ static bool regex_match(struct eval_ctx *ctx, const struct cond *c, const json_t
 {
 	if (!json_is_string(v))
 		return false;
-	int rc = pcre2_match(c->re, (PCRE2_SPTR)json_string_value(v), json_string_length(v), 0, 0,
-			     ctx->md, ctx->mctx);
+	PCRE2_SPTR subject = (PCRE2_SPTR)json_string_value(v);
+	int rc = c->jit ? pcre2_jit_match(c->re, subject, json_string_length(v), 0, 0, ctx->md,
+					  ctx->mctx)
+			: pcre2_match(c->re, subject, json_string_length(v), 0, 0, ctx->md,
+				      ctx->mctx);
 	return rc >= 0;
 }
 
@@ -219,35 +227,225 @@ static json_t *table_rows(struct eval_ctx *ctx, const struct pred *p)
 	return p->table_index < ctx->ntables ? ctx->rows[p->table_index] : NULL;
 }
 
+/* ---- equality indexes ----
+ *
+ * A where (or expect) matcher with eq or in on a column selects few rows of a big table
+ * (a sysctl key, a package name, a path). The first time such a column is used, its table is
+ * indexed: value (lower-cased, as eq compares) -> row numbers. Rows whose value does not have
+ * the column's type land in a bucket that is always a candidate, so a lookup yields a superset
+ * of the matching rows; the full matcher still runs on every candidate. */
+
+#define OTHER_BUCKET "\001"
+
+/* Writes the index key of v for a column of type t; returns false for a mistyped value. */
+static bool index_key(const json_t *v, enum inv_type t, struct buf *key)
+{
+	buf_reset(key);
+	if (t == INV_STR && json_is_string(v)) {
+		buf_append(key, json_string_value(v), json_string_length(v));
+		str_lower(key->data ? key->data : (char *)"");
+		return true;
+	}
+	if (t == INV_INT && json_is_integer(v))
+		return buf_printf(key, "%" PRId64, (int64_t)json_integer_value(v)) == 0;
+	if (t == INV_BOOL && json_is_boolean(v))
+		return buf_puts(key, json_is_true(v) ? "true" : "false") == 0;
+	return false;
+}
+
+static bool operand_key(const struct operand *o, enum inv_type t, struct buf *key)
+{
+	buf_reset(key);
+	if (t == INV_STR) {
+		buf_puts(key, o->s);
+		str_lower(key->data ? key->data : (char *)"");
+		return true;
+	}
+	if (t == INV_INT)
+		return buf_printf(key, "%" PRId64, o->i) == 0;
+	return buf_puts(key, o->b ? "true" : "false") == 0;
+}
+
+static void bucket_add(json_t *index, const char *key, size_t row)
+{
+	json_t *b = json_object_get(index, key);
+	if (!b) {
+		b = json_array();
+		json_object_set_new(index, key, b);
+	}
+	json_array_append_new(b, json_integer((json_int_t)row));
+}
+
+static json_t *column_index(struct eval_ctx *ctx, size_t table, const struct inv_column *col)
+{
+	char name[256];
+	snprintf(name, sizeof(name), "%zu/%s", table, col->name);
+	json_t *index = json_object_get(ctx->indexes, name);
+	if (index)
+		return index;
+	index = json_object();
+	struct buf key;
+	buf_init(&key, 1u << 20);
+	size_t i;
+	json_t *row;
+	json_array_foreach(ctx->rows[table], i, row) {
+		json_t *v = json_object_get(row, col->name);
+		if (!v)
+			continue; /* eq and in never match a missing column */
+		if (index_key(v, col->type, &key) && strcmp(buf_str(&key), OTHER_BUCKET) != 0)
+			bucket_add(index, buf_str(&key), i);
+		else
+			bucket_add(index, OTHER_BUCKET, i);
+	}
+	buf_free(&key);
+	json_object_set_new(ctx->indexes, name, index);
+	return index;
+}
+
+static const struct cond *indexable(const struct matcher *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->conds[i].op == OP_EQ || m->conds[i].op == OP_IN)
+			return &m->conds[i];
+	return NULL;
+}
+
+/* Rows of a table predicate to look at: all of them, or the candidates an index gives. */
+struct rowiter {
+	json_t *rows;
+	size_t *idx; /* NULL: every row */
+	size_t n, pos;
+};
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void collect_bucket(json_t *index, const char *key, struct rowiter *it)
+{
+	json_t *b = json_object_get(index, key), *v;
+	size_t i;
+	it->idx = xrealloc(it->idx, (it->n + json_array_size(b) + 1) * sizeof(size_t));
+	json_array_foreach(b, i, v)
+		it->idx[it->n++] = (size_t)json_integer_value(v);
+}
+
+static bool try_index(struct eval_ctx *ctx, const struct pred *p, const struct matcher *m,
+		      size_t nm, struct rowiter *it)
+{
+	for (size_t k = 0; k < nm; k++) {
+		const struct cond *c = indexable(&m[k]);
+		if (!c)
+			continue;
+		json_t *index = column_index(ctx, p->table_index, m[k].col);
+		struct buf key;
+		buf_init(&key, 1u << 20);
+		it->idx = xcalloc(1, sizeof(size_t));
+		if (c->op == OP_EQ) {
+			if (operand_key(&c->v, m[k].col->type, &key))
+				collect_bucket(index, buf_str(&key), it);
+		} else
+			for (size_t j = 0; j < c->nlist; j++)
+				if (operand_key(&c->list[j], m[k].col->type, &key))
+					collect_bucket(index, buf_str(&key), it);
+		collect_bucket(index, OTHER_BUCKET, it);
+		buf_free(&key);
+		/* keep table order (evidence is listed in it) and drop duplicates */
+		sort_array(it->idx, it->n, sizeof(size_t), cmp_size);
+		size_t w = 0;
+		for (size_t i = 0; i < it->n; i++)
+			if (w == 0 || it->idx[w - 1] != it->idx[i])
+				it->idx[w++] = it->idx[i];
+		it->n = w;
+		return true;
+	}
+	return false;
+}
+
+/* Starts iterating the rows that may satisfy where (and expect too, when with_expect). */
+static void rowiter_init(struct eval_ctx *ctx, const struct pred *p, bool with_expect,
+			 struct rowiter *it)
+{
+	*it = (struct rowiter){ .rows = table_rows(ctx, p) };
+	if (!it->rows || json_array_size(it->rows) < 16)
+		return;
+	if (!try_index(ctx, p, p->where, p->nwhere, it) && with_expect)
+		try_index(ctx, p, p->expect, p->nexpect, it);
+}
+
+/* Returns the next row that satisfies where, or NULL. */
+static json_t *rowiter_next(struct eval_ctx *ctx, const struct pred *p, struct rowiter *it)
+{
+	for (;;) {
+		json_t *row;
+		if (it->idx)
+			row = it->pos < it->n ? json_array_get(it->rows, it->idx[it->pos++]) : NULL;
+		else
+			row = json_array_get(it->rows, it->pos++);
+		if (!row || row_selected(ctx, p, row))
+			return row;
+	}
+}
+
+static void rowiter_done(struct rowiter *it)
+{
+	free(it->idx);
+	it->idx = NULL;
+}
+
+static size_t count_selected(struct eval_ctx *ctx, const struct pred *p)
+{
+	struct rowiter it;
+	size_t n = 0;
+	/* the explanation pass asks again for what the evaluation pass just counted */
+	if (ctx->memo_pred == p)
+		return ctx->memo_count;
+	rowiter_init(ctx, p, false, &it);
+	while (rowiter_next(ctx, p, &it))
+		n++;
+	rowiter_done(&it);
+	ctx->memo_pred = p;
+	ctx->memo_count = n;
+	return n;
+}
+
+static bool count_holds(struct eval_ctx *ctx, const struct pred *p, size_t n)
+{
+	json_t *v = json_integer((json_int_t)n);
+	bool ok = matcher_fails(ctx, &p->count, v) < 0;
+	json_decref(v);
+	return ok;
+}
+
 static bool eval_table(struct eval_ctx *ctx, const struct pred *p)
 {
-	json_t *rows = table_rows(ctx, p), *row;
-	size_t i, selected = 0;
-	json_array_foreach(rows, i, row) {
-		if (!row_selected(ctx, p, row))
-			continue;
+	struct rowiter it;
+	json_t *row;
+	bool result;
+	if (p->has_count)
+		return count_holds(ctx, p, count_selected(ctx, p));
+	/* all: every selected row satisfies expect; none/any: whether some selected row does */
+	rowiter_init(ctx, p, p->rows != ROWS_ALL, &it);
+	size_t selected = 0;
+	bool found = false;
+	while (!found && (row = rowiter_next(ctx, p, &it))) {
 		selected++;
-		if (p->has_count)
-			continue;
 		bool ok = !row_expect_fails(ctx, p, row);
-		if (p->rows == ROWS_ALL && !ok)
-			return false;
-		if (p->rows == ROWS_ANY && ok)
-			return true;
-		if (p->rows == ROWS_NONE && ok)
-			return false;
+		found = p->rows == ROWS_ALL ? !ok : ok;
 	}
-	if (p->has_count) {
-		json_t *n = json_integer((json_int_t)selected);
-		bool ok = matcher_fails(ctx, &p->count, n) < 0;
-		json_decref(n);
-		return ok;
+	rowiter_done(&it);
+	switch (p->rows) {
+	case ROWS_ALL: result = found ? false : selected ? true : p->empty_pass; break;
+	case ROWS_NONE: result = !found; break;
+	case ROWS_ANY:
+	default:
+		/* the candidates may not include every selected row: ask again for emptiness */
+		result = found ? true : count_selected(ctx, p) ? false : p->empty_pass;
+		break;
 	}
-	if (p->rows == ROWS_NONE)
-		return true;
-	if (selected == 0)
-		return p->empty_pass;
-	return p->rows == ROWS_ALL; /* all: no row failed; any: no row satisfied */
+	return result;
 }
 
 static bool eval_pred(struct eval_ctx *ctx, const struct pred *p)
@@ -368,10 +566,9 @@ static char *selection_text(const struct pred *p, const char *what)
 
 static void explain_count(struct eval_ctx *ctx, struct explain *ex, const struct pred *p)
 {
-	json_t *rows = table_rows(ctx, p), *row;
-	size_t i, selected = 0;
-	json_array_foreach(rows, i, row)
-		selected += row_selected(ctx, p, row);
+	struct rowiter it;
+	json_t *row;
+	size_t selected = count_selected(ctx, p);
 	_cleanup_free_ char *expected = xasprintf("count %s", p->count.text);
 	_cleanup_free_ char *sel = selection_text(p, "rows");
 	_cleanup_free_ char *msg =
@@ -381,9 +578,11 @@ static void explain_count(struct eval_ctx *ctx, struct explain *ex, const struct
 	if (e)
 		push(ex, e);
 	_cleanup_free_ char *which = xasprintf("selected (%s)", expected);
-	json_array_foreach(rows, i, row)
-		if (row_selected(ctx, p, row))
-			add_row(ex, p, row, NULL, which);
+	rowiter_init(ctx, p, false, &it);
+	while (selected && json_array_size(ex->evidence) < EVAL_MAX_EVIDENCE &&
+	       (row = rowiter_next(ctx, p, &it)))
+		add_row(ex, p, row, NULL, which);
+	rowiter_done(&it);
 }
 
 static void explain_table(struct eval_ctx *ctx, struct explain *ex, const struct pred *p,
@@ -393,35 +592,45 @@ static void explain_table(struct eval_ctx *ctx, struct explain *ex, const struct
 		explain_count(ctx, ex, p);
 		return;
 	}
-	json_t *rows = table_rows(ctx, p), *row;
-	size_t i, selected = 0;
+	_cleanup_free_ char *sel = selection_text(p, "row");
+	if (p->rows == ROWS_NONE && truth) {
+		/* nothing to list: no selected row has what must not be */
+		_cleanup_free_ char *expected =
+			p->expect_text ? xasprintf("no %s with %s", sel, p->expect_text)
+				       : xasprintf("no %s", sel);
+		_cleanup_free_ char *msg =
+			xasprintf("%s: %s, as required", p->table->name, expected);
+		add_note(ex, p, expected, msg);
+		return;
+	}
+	struct rowiter it;
+	json_t *row;
+	size_t selected = 0;
 	_cleanup_free_ char *none_exp =
 		p->expect_text ? xasprintf("no row with %s", p->expect_text) : NULL;
-	json_array_foreach(rows, i, row) {
-		if (!row_selected(ctx, p, row))
-			continue;
+	/* none (failing) and any (passing) list the rows that satisfy expect: an index helps */
+	rowiter_init(ctx, p, (p->rows == ROWS_NONE && !truth) || (p->rows == ROWS_ANY && truth),
+		     &it);
+	while ((row = rowiter_next(ctx, p, &it))) {
 		selected++;
 		const struct matcher *bad = row_expect_fails(ctx, p, row);
 		const struct matcher *first = p->nexpect ? &p->expect[0] : NULL;
 		bool ok = !bad;
 		if (p->rows == ROWS_NONE) {
-			/* offenders explain a failure; the other rows explain a pass */
-			if (ok != truth)
+			if (ok)
 				add_row(ex, p, row, first, none_exp ? none_exp : "must not exist");
-			continue;
-		}
-		if (ok == truth)
+		} else if (ok == truth)
 			add_row(ex, p, row, ok ? first : bad,
 				ok ? (first ? first->text : "exists") : bad->text);
+		/* a pass needs no count of its supporting rows */
+		if (truth && json_array_size(ex->evidence) >= EVAL_MAX_EVIDENCE)
+			break;
 	}
-	if (selected == 0) {
-		_cleanup_free_ char *sel = selection_text(p, "row");
-		_cleanup_free_ char *expected = p->rows == ROWS_NONE
-							? xasprintf("no %s", sel)
-							: xasprintf("at least one %s", sel);
-		_cleanup_free_ char *msg =
-			xasprintf("%s: no %s%s", p->table->name, sel,
-				  p->rows != ROWS_NONE && p->empty_pass ? " (allowed)" : "");
+	rowiter_done(&it);
+	if (selected == 0 && p->rows != ROWS_NONE && !count_selected(ctx, p)) {
+		_cleanup_free_ char *expected = xasprintf("at least one %s", sel);
+		_cleanup_free_ char *msg = xasprintf("%s: no %s%s", p->table->name, sel,
+						     p->empty_pass ? " (allowed)" : "");
 		add_note(ex, p, expected, msg);
 	}
 }
@@ -583,6 +792,7 @@ static bool table_errors(struct eval_ctx *ctx, uint64_t mask, struct check_resul
 void eval_check(struct eval_ctx *ctx, const struct check *c, struct check_result *out)
 {
 	memset(out, 0, sizeof(*out));
+	ctx->memo_pred = NULL;
 	if (table_errors(ctx, c->apply_tables, out))
 		return;
 	char *why = not_applicable(ctx, c);

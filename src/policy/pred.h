@@ -39,6 +39,7 @@ struct cond {
 	struct operand *list; /* in, not_in */
 	size_t nlist;
 	pcre2_code *re; /* regex */
+	bool jit;	/* re was JIT-compiled */
 };
 
 /* A column matcher: all its conditions must hold. */

@@ -143,7 +143,7 @@ static json_t *controls_sorted(json_t *controls)
 	json_t *ctl;
 	json_object_foreach(controls, k, ctl)
 		v[i++] = ctl;
-	qsort(v, n, sizeof(*v), cmp_control);
+	sort_array(v, n, sizeof(*v), cmp_control);
 	json_t *a = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append(a, v[i]);

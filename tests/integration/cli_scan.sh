@@ -40,12 +40,25 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [r["id"] for
 run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --check engine-rhel-only
 [ $rc -eq 0 ] || fail "check filter exit $rc"
 
+# html and oscal writers
+run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --format html -o "$tmp/r.html"
+[ $rc -eq 1 ] && grep -qi "<html" "$tmp/r.html" || fail "html report ($rc)"
+run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --format oscal
+[ $rc -eq 1 ] || fail "oscal exit $rc"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "assessment-results" in d, list(d)' "$tmp/out" \
+	|| fail "oscal report"
+
 # a check in error: exit 2 (a directory where os-release should be)
 mkdir -p "$tmp/root/etc/os-release"
-run "$immune" scan --catalog "$cat" --root "$tmp/root" --json
-if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["summary"]["error"] else 1)' "$tmp/out"; then
-	[ $rc -eq 2 ] || fail "scan with a check in error exit $rc"
-fi
+run "$immune" scan --catalog "$cat" --root "$tmp/root" --json --check engine-os-debian-family
+[ $rc -eq 2 ] || fail "scan with a check in error exit $rc"
+python3 - "$tmp/out" <<'PY' || fail "check in error content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["results"][0]
+assert r["status"] == "error" and d["summary"]["error"] == 1, r
+assert r["evidence"][0]["path"] == "/etc/os-release" and r["evidence"][0]["error"], r["evidence"]
+PY
 
 # catalog error: file:line:col and check id, exit 2, nothing collected
 mkdir -p "$tmp/badcat"

@@ -4,7 +4,13 @@
  * have there:
  *
  *     root: roots/debian12-hardened        # relative to tests/fixtures
+ *     setup:                               # optional: applied to a temporary copy
+ *       chmod: { /etc/shadow: "0640" }     # (git keeps neither modes nor owners)
+ *       chown: { /etc/shadow: "0:42" }     # numeric uid:gid
  *     expect: { ssh-permit-root-login: pass, ssh-max-auth-tries: fail }
+ *
+ * With a setup, the root is copied (cp -a) to a temporary directory, the owners are set, then
+ * the modes (after chown, so set-id bits survive), and the copy is collected and removed.
  *
  * The harness collects the root's inventory, evaluates the shipped catalog (policies/) and
  * compares; every mismatch is printed with the check's message. Then coverage: every check of
@@ -17,6 +23,9 @@
 #include "policy/eval.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define EXPECT_FILE_MAX (1u << 20)
 
@@ -63,6 +72,130 @@ static strv list_expect_files(const char *dir)
 	return v;
 }
 
+/* Runs argv (no shell) and returns its exit status, or -1 when it did not exit normally. */
+static int run_argv(char *const argv[])
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void remove_tree(const char *dir)
+{
+	char *argv[] = { "rm", "-rf", "--", (char *)dir, NULL };
+	if (dir)
+		assert_int_equal(run_argv(argv), 0);
+}
+
+/* True when no component of rel (below copy) is a symbolic link, so that chmod and chown
+ * cannot reach outside the copy. */
+static bool no_symlinks(const char *copy, const char *rel)
+{
+	struct stat st;
+	for (size_t i = 1; rel[i - 1]; i++) {
+		if (rel[i] != '/' && rel[i] != '\0')
+			continue;
+		_cleanup_free_ char *prefix = xasprintf("%s%.*s", copy, (int)i, rel);
+		if (lstat(prefix, &st) == 0 && S_ISLNK(st.st_mode))
+			return false;
+	}
+	return true;
+}
+
+/* The path of a setup entry inside copy; NULL (printed) when it is not absolute, has "..", or
+ * passes through a symbolic link. */
+static char *setup_path(const char *copy, const char *file, const struct ynode *k)
+{
+	if (k->type != YNODE_SCALAR || k->scalar[0] != '/' || strstr(k->scalar, "..") ||
+	    !no_symlinks(copy, k->scalar)) {
+		printf("%s:%u:%u: setup paths are absolute, without '..' or symbolic links\n", file,
+		       k->line, k->col);
+		return NULL;
+	}
+	return xasprintf("%s%s", copy, k->scalar);
+}
+
+/* Applies one setup map (chown when owners, else chmod); returns the problems (printed). */
+static size_t apply_setup_map(const char *copy, const char *file, const struct ynode *map,
+			      bool owners)
+{
+	size_t problems = 0;
+	if (!map)
+		return 0;
+	if (map->type != YNODE_MAP) {
+		printf("%s:%u:%u: expected a mapping of paths\n", file, map->line, map->col);
+		return 1;
+	}
+	for (size_t i = 0; i < map->n; i++) {
+		const struct ynode *k = map->keys[i], *v = map->items[i];
+		_cleanup_free_ char *p = setup_path(copy, file, k);
+		if (!p) {
+			problems++;
+			continue;
+		}
+		const char *val = v->type == YNODE_SCALAR ? v->scalar : "";
+		const char *colon = strchr(val, ':');
+		unsigned mode;
+		uint64_t uid, gid;
+		int r = -EINVAL;
+		if (owners && colon) {
+			_cleanup_free_ char *u = xstrndup(val, (size_t)(colon - val));
+			if (parse_u64(u, 10, UINT32_MAX - 1, &uid) == 0 &&
+			    parse_u64(colon + 1, 10, UINT32_MAX - 1, &gid) == 0)
+				r = lchown(p, (uid_t)uid, (gid_t)gid) < 0 ? -errno : 0;
+		} else if (!owners && parse_mode(val, &mode) == 0) {
+			r = chmod(p, mode) < 0 ? -errno : 0;
+		}
+		if (r < 0) {
+			printf("%s:%u:%u: cannot %s %s to '%s': %s\n", file, v->line, v->col,
+			       owners ? "chown" : "chmod", k->scalar, val, strerror(-r));
+			problems++;
+		}
+	}
+	return problems;
+}
+
+/* Copies root to a new temporary directory and applies setup there. Returns 0 with *copy set
+ * (the caller removes it), or the number of problems (printed). */
+static size_t apply_setup(const char *root, const char *file, const struct ynode *setup,
+			  char **copy)
+{
+	static const char *const keys[] = { "chmod", "chown", NULL };
+	struct yerror ye;
+	if (ynode_check_keys(setup, keys, "a setup", &ye) < 0) {
+		printf("%s:%u:%u: %s\n", file, ye.line, ye.col, ye.msg);
+		return 1;
+	}
+	char tmpl[] = "/tmp/immune-fixture-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	char *dst = xasprintf("%s/root", tmpl);
+	char *argv[] = { "cp", "-a", "--", (char *)root, dst, NULL };
+	size_t problems = 0;
+	if (run_argv(argv) != 0) {
+		printf("%s: cannot copy %s\n", file, root);
+		problems++;
+	}
+	if (!problems)
+		problems += apply_setup_map(dst, file, ynode_get(setup, "chown"), true);
+	if (!problems)
+		problems += apply_setup_map(dst, file, ynode_get(setup, "chmod"), false);
+	free(dst);
+	*copy = xstrdup(tmpl);
+	if (problems) {
+		remove_tree(*copy);
+		free(*copy);
+		*copy = NULL;
+	}
+	return problems;
+}
+
 /* Checks one expect file; returns the number of problems (printed). */
 static size_t run_expect_file(const struct catalog *cat, const char *fixtures, const char *path,
 			      struct coverage *cov)
@@ -72,7 +205,7 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 	assert_int_equal(read_all(path, &b), 0);
 	struct ynode *doc;
 	struct yerror ye;
-	static const char *const keys[] = { "root", "expect", NULL };
+	static const char *const keys[] = { "root", "setup", "expect", NULL };
 	if (ytree_parse(buf_str(&b), buf_len(&b), &doc, &ye) < 0 ||
 	    ynode_check_keys(doc, keys, "an expect file", &ye) < 0) {
 		printf("%s:%u:%u: %s\n", path, ye.line, ye.col, ye.msg);
@@ -88,11 +221,22 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 		return 1;
 	}
 	_cleanup_free_ char *dir = xasprintf("%s/%s", fixtures, root);
+	_cleanup_free_ char *copy = NULL, *copy_root = NULL;
+	const struct ynode *setup = ynode_get(doc, "setup");
+	if (setup) {
+		size_t n = apply_setup(dir, path, setup, &copy);
+		if (n) {
+			ytree_free(doc);
+			return n;
+		}
+		copy_root = xasprintf("%s/root", copy);
+	}
 	struct inv_options opt = { .skip_walk = false };
 	struct inventory *inv;
-	int r = inventory_collect(dir, &opt, &inv);
+	int r = inventory_collect(copy_root ? copy_root : dir, &opt, &inv);
 	if (r < 0) {
 		printf("%s: cannot collect root %s: %s\n", path, dir, strerror(-r));
+		remove_tree(copy);
 		ytree_free(doc);
 		return 1;
 	}
@@ -130,6 +274,7 @@ static size_t run_expect_file(const struct catalog *cat, const char *fixtures, c
 	}
 	eval_free(ctx);
 	inventory_free(inv);
+	remove_tree(copy);
 	ytree_free(doc);
 	return problems;
 }
@@ -213,12 +358,83 @@ static void test_harness_self(void **state)
 	assert_int_equal(catalog_load("/nonexistent-immune-policies", &c, &err), -ENOENT);
 }
 
+/* Writes text to a new file dir/name; returns its path. */
+static char *write_file(const char *dir, const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+/* A setup is applied to a copy (the expectations still hold) and a bad one is one problem:
+ * a relative or ".." path, a mode or owner that does not parse, an unknown key, a missing file,
+ * a path through a symbolic link (which could lead outside the copy). */
+static void test_harness_setup(void **state)
+{
+	const char *fx = env("IMMUNE_FIXTURES");
+	_cleanup_free_ char *catdir = xasprintf("%s/engine/catalog", fx);
+	struct catalog *cat;
+	struct catalog_error err;
+	char msg[1024];
+	if (catalog_load(catdir, &cat, &err) < 0)
+		fail_msg("%s", catalog_error_format(&err, msg, sizeof(msg)));
+	struct coverage cov = { xcalloc(cat->n + 1, sizeof(bool)),
+				xcalloc(cat->n + 1, sizeof(bool)) };
+	char tmpl[] = "/tmp/immune-setup-test-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	static const char head[] = "root: roots/debian12-hardened\nsetup:\n";
+	static const char tail[] = "expect:\n  engine-os-debian-family: pass\n";
+	static const struct {
+		const char *setup;
+		size_t problems;
+	} cases[] = {
+		{ "  chmod: { /etc/hostname: \"0600\", /etc: \"1755\" }\n"
+		  "  chown: { /etc/hostname: \"0:42\" }\n",
+		  0 },
+		{ "  chmod: { etc/hostname: \"0600\" }\n", 1 },
+		{ "  chmod: { /etc/../../hostname: \"0600\" }\n", 1 },
+		{ "  chmod: { /etc/hostname: \"rw\" }\n", 1 },
+		{ "  chown: { /etc/hostname: \"root:root\" }\n", 1 },
+		{ "  chown: { /etc/hostname: \"0\" }\n", 1 },
+		{ "  chmod: { /etc/no-such-file: \"0600\" }\n", 1 },
+		{ "  chmod: [ /etc/hostname ]\n", 1 },
+		{ "  chgrp: { /etc/hostname: \"0\" }\n", 1 },
+	};
+	for (size_t i = 0; i <= ARRAY_SIZE(cases); i++) {
+		/* last: access-debian12-minimal's /etc/localtime is an absolute symbolic link */
+		_cleanup_free_ char *text =
+			i < ARRAY_SIZE(cases)
+				? xasprintf("%s%s%s", head, cases[i].setup, tail)
+				: xstrdup("root: roots/access-debian12-minimal\n"
+					  "setup: { chmod: { /etc/localtime: \"0600\" } }\n"
+					  "expect: { engine-os-debian-family: pass }\n");
+		_cleanup_free_ char *name = xasprintf("case%zu.yml", i);
+		_cleanup_free_ char *path = write_file(tmpl, name, text);
+		assert_int_equal(run_expect_file(cat, fx, path, &cov),
+				 i < ARRAY_SIZE(cases) ? cases[i].problems : 1);
+		assert_int_equal(unlink(path), 0);
+	}
+	/* the fixture itself is untouched: modes live only in the removed copies */
+	_cleanup_free_ char *hostname = xasprintf("%s/roots/debian12-hardened/etc/hostname", fx);
+	struct stat st;
+	assert_int_equal(stat(hostname, &st), 0);
+	assert_int_not_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(rmdir(tmpl), 0);
+	free(cov.pass);
+	free(cov.fail);
+	catalog_free(cat);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_catalog_loads),
 		cmocka_unit_test(test_shipped_catalog_fixtures),
 		cmocka_unit_test(test_harness_self),
+		cmocka_unit_test(test_harness_setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

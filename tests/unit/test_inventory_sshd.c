@@ -117,6 +117,18 @@ static void test_values(void **state)
 	assert_string_equal(value(inv, "banner", ""), "/etc/issue net");
 	assert_string_equal(value(inv, "ciphers", ""), "aes256-gcm@openssh.com,aes128-ctr");
 	assert_string_equal(value(inv, "loglevel", ""), "VERBOSE");
+	/* algorithm lists edited relative to the default, as sshd -T prints them */
+	assert_string_equal(value(inv, "kexalgorithms", ""),
+			    "sntrup761x25519-sha512@openssh.com,curve25519-sha256,"
+			    "curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384");
+	const char *macs = value(inv, "macs", "");
+	assert_true(str_has_prefix(macs, "umac-64-etm@openssh.com,"));
+	assert_true(str_has_suffix(macs, ",hmac-sha2-512,hmac-sha1,hmac-md5"));
+	assert_true(str_list_has(macs, "hmac-md5", ",", false));
+	const char *hka = value(inv, "hostkeyalgorithms", "");
+	assert_true(str_has_prefix(hka, "ssh-rsa,ssh-ed25519,ssh-ed25519-cert-v01@openssh.com,"));
+	assert_true(str_has_suffix(hka, ",rsa-sha2-512,rsa-sha2-256"));
+	assert_null(strstr(hka + strlen("ssh-rsa,ssh-ed25519,"), ",ssh-ed25519,"));
 	inventory_free(inv);
 }
 
@@ -234,7 +246,12 @@ static void test_garbage_and_bad_lines(void **state)
 	inventory_free(inv);
 
 	inv = collect("bad");
-	assert_int_equal(errors(inv, errs, sizeof(errs)), 6);
+	assert_int_equal(errors(inv, errs, sizeof(errs)), 7);
+	assert_non_null(
+		strstr(errs, "sshd_config:10: x11forwarding: extra arguments at end of line"));
+	assert_string_equal(value(inv, "pubkeyauthoptions", ""), "touch-required verify-required");
+	/* only one '=' separates: the value is "=5" */
+	assert_string_equal(value(inv, "maxstartups", ""), "=5");
 	assert_non_null(strstr(errs, "sshd_config:2: unknown keyword PermitRootLogn"));
 	assert_non_null(strstr(errs, "sshd_config:3: maxauthtries: not a non-negative integer"));
 	assert_non_null(strstr(errs, "sshd_config:4: x11forwarding: unsupported value"));

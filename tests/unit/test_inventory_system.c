@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 static struct inventory *collect_dir(const char *root, const char *table)
@@ -372,6 +373,12 @@ static void test_rpmdb(void **state)
 	assert_null(json_object_get(row, "arch"));
 	inventory_free(inv);
 
+	/* a Berkeley DB database next to it is ignored */
+	free(put(root, "var/lib/rpm/Packages", "\0\0\0\0", 4));
+	inv = collect_dir(root, "packages");
+	assert_int_equal(errors(inv, "packages", NULL, 0), 2);
+	inventory_free(inv);
+
 	/* the database file itself is not SQLite */
 	free(put(root, "var/lib/rpm/rpmdb.sqlite", "this is not a database, just text......", 39));
 	inv = collect_dir(root, "packages");
@@ -403,6 +410,13 @@ static void test_rpmdb(void **state)
 	inv = collect_dir(root, "packages");
 	assert_true(errors(inv, "packages", NULL, 0) >= 1);
 	assert_int_equal(json_array_size(inventory_rows(inv, "packages")), 0);
+	inventory_free(inv);
+
+	/* only a Berkeley DB database: an error, not an empty package list */
+	assert_int_equal(unlink(path), 0);
+	inv = collect_dir(root, "packages");
+	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
+	assert_non_null(strstr(errs, "only the SQLite rpm database"));
 	inventory_free(inv);
 	rm_root(root);
 }
@@ -608,7 +622,16 @@ static void test_host(void **state)
 
 	inv = collect_dir("/", "kernel_modules");
 	assert_int_equal(errors(inv, "kernel_modules", NULL, 0), 0);
-	assert_non_null(find(inv, "kernel_modules", "name", "cramfs"));
+	json_t *cramfs = find(inv, "kernel_modules", "name", "cramfs");
+	assert_non_null(cramfs);
+	/* on the host, availability is always known */
+	struct utsname u;
+	assert_int_equal(uname(&u), 0);
+	_cleanup_free_ char *kdir = xasprintf("/lib/modules/%s/kernel", u.release);
+	if (access(kdir, F_OK) != 0)
+		assert_false(flag(cramfs, "available"));
+	else
+		assert_true(json_is_boolean(json_object_get(cramfs, "available")));
 	inventory_free(inv);
 }
 

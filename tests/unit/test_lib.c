@@ -24,6 +24,13 @@ static void test_buf_cap(void **state)
 	assert_int_equal(buf_printf(&b, "%0300d", 1), -EMSGSIZE);
 	assert_int_equal(buf_len(&b), 0);
 	buf_free(&b);
+
+	/* An "unlimited" cap must not overflow the size computations. */
+	buf_init(&b, SIZE_MAX);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(buf_puts(&b, "0123456789"), 0);
+	assert_int_equal(buf_len(&b), 1000);
+	buf_free(&b);
 }
 
 static void test_cursor(void **state)

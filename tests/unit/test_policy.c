@@ -178,6 +178,14 @@ static void test_load_errors(void **state)
 		   "    description: D\n    rationale: R\n    remediation: M\n"
 		   "    mappings: { sox_itgc: [payroll] }\n    condition: { table: os }\n",
 		   9, 28, "c1", "'payroll' is not a valid sox_itgc control id");
+	assert_err("checks:\n  - id: c1\n    title: T\n    section: ssh\n    severity: low\n"
+		   "    description: D\n    rationale: R\n    remediation: M\n"
+		   "    mappings: { cis: [\"1.1\", \"1.1\"] }\n    condition: { table: os }\n",
+		   9, 30, "c1", "control '1.1' listed twice");
+	assert_err("checks:\n  - id: c1\n    title: T\n    section: ssh\n    severity: low\n"
+		   "    description: D\n    rationale: R\n    remediation: M\n"
+		   "    mappings: { mitre: [T10] }\n    condition: { table: os }\n",
+		   9, 25, "c1", "'T10' is not a valid mitre control id");
 	assert_err(CHECK_HEAD("c1", "ssh") "      table: os\n"
 					   "    applies: { distro: [debian] }\n",
 		   12, 16, "c1", "unknown key 'distro' in applies");
@@ -224,6 +232,19 @@ static void test_load_limits(void **state)
 	/* the condition itself is a mapping, so unwrap one level: "condition: {not: ...}" */
 	struct catalog_error e = load_fail(buf_str(&b));
 	assert_non_null(strstr(e.msg, "nested too deeply"));
+	buf_free(&b);
+
+	/* at most CATALOG_MAX_CHECKS checks */
+	buf_init(&b, CATALOG_MAX_FILE_SIZE);
+	buf_puts(&b, "checks:\n");
+	for (int i = 0; i <= CATALOG_MAX_CHECKS; i++)
+		buf_printf(&b,
+			   "- {id: c%d, title: t, section: ssh, severity: low, description: d,"
+			   " rationale: r, remediation: m, mappings: {}, condition: {table: os}}\n",
+			   i);
+	e = load_fail(buf_str(&b));
+	assert_int_equal(e.line, CATALOG_MAX_CHECKS + 2);
+	assert_non_null(strstr(e.msg, "too many checks (at most 10000)"));
 	buf_free(&b);
 
 	/* file size cap */
@@ -390,6 +411,60 @@ static void test_rows_and_logic(void **state)
 		  "        - { table: users, where: { name: bin } }\n");
 	FAIL(inv, "      any:\n        - { table: users, where: { name: eve } }\n"
 		  "        - not: { table: users, where: { name: bin } }\n");
+	inventory_free(inv);
+}
+
+/* Tables of 16 rows or more are looked up through equality indexes: same results. */
+static void test_indexed(void **state)
+{
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	buf_puts(&b, "{\"sysctl\": [");
+	for (int i = 0; i < 40; i++)
+		buf_printf(&b, "%s{\"key\": \"net.ipv4.K%d\", \"runtime_value\": \"%d\"}",
+			   i ? "," : "", i, i % 3);
+	buf_puts(&b, "], \"users\": [");
+	for (int i = 0; i < 40; i++)
+		buf_printf(&b, "%s{\"name\": \"u%d\", \"uid\": %d, \"system\": %s}", i ? "," : "",
+			   i, i % 20, i < 10 ? "true" : "false");
+	buf_puts(&b, "]}");
+	struct inventory *inv = inv_from(buf_str(&b));
+	buf_free(&b);
+	/* eq through the index ignores case like the scan does */
+	PASS(inv, "      table: sysctl\n      where: { key: NET.IPV4.k7 }\n"
+		  "      expect: { runtime_value: \"1\" }\n");
+	FAIL(inv, "      table: sysctl\n      where: { key: net.ipv4.k8 }\n"
+		  "      expect: { runtime_value: \"1\" }\n");
+	FAIL(inv, "      table: sysctl\n      where: { key: net.ipv4.k99 }\n"
+		  "      expect: { runtime_value: \"1\" }\n");
+	PASS(inv, "      table: sysctl\n      where: { key: { in: [net.ipv4.k3, net.ipv4.k6] } }\n"
+		  "      count: 2\n");
+	/* integers and booleans */
+	PASS(inv, "      table: users\n      where: { uid: 0 }\n      count: 2\n");
+	PASS(inv, "      table: users\n      where: { uid: { in: [1, 2, 99] } }\n      count: 4\n");
+	PASS(inv, "      table: users\n      where: { system: true }\n      count: 10\n");
+	/* rows none / any use an index on expect */
+	FAIL(inv,
+	     "      table: users\n      rows: none\n      expect: { name: { in: [u5, x] } }\n");
+	PASS(inv, "      table: users\n      rows: none\n      expect: { name: { in: [x, y] } }\n");
+	PASS(inv, "      table: users\n      rows: any\n      expect: { name: U39 }\n");
+	FAIL(inv, "      table: users\n      rows: any\n      expect: { name: u40 }\n");
+	FAIL(inv, "      table: users\n      where: { system: true }\n      rows: any\n"
+		  "      expect: { name: u39 }\n");
+	/* an empty selection found through an index */
+	PASS(inv, "      table: users\n      where: { name: nobody }\n      rows: any\n"
+		  "      expect: { uid: 0 }\n      empty: pass\n");
+	struct check_result r;
+	assert_int_equal(eval_cond(inv,
+				   "      table: users\n      rows: none\n"
+				   "      expect: { name: { in: [u5, u6] } }\n",
+				   &r),
+			 CHECK_FAIL);
+	assert_int_equal(json_array_size(r.evidence), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_array_get(r.evidence, 1), "row"), "name")),
+			    "u6");
+	check_result_clear(&r);
 	inventory_free(inv);
 }
 
@@ -679,8 +754,8 @@ int main(void)
 		cmocka_unit_test(test_load_errors),    cmocka_unit_test(test_load_limits),
 		cmocka_unit_test(test_load_ok),	       cmocka_unit_test(test_matchers),
 		cmocka_unit_test(test_rows_and_logic), cmocka_unit_test(test_evidence),
-		cmocka_unit_test(test_errors),	       cmocka_unit_test(test_applies),
-		cmocka_unit_test(test_scoring),
+		cmocka_unit_test(test_indexed),	       cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_applies),	       cmocka_unit_test(test_scoring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
