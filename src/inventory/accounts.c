@@ -58,8 +58,8 @@ static bool skippable(const char *line, size_t len)
 typedef void line_fn(struct inv_ctx *ctx, const char *path, unsigned lineno, struct fields *f,
 		     void *data);
 
-static void each_line(struct inv_ctx *ctx, const char *table, const char *path,
-		      const struct buf *b, size_t nfields, bool secret, line_fn *fn, void *data)
+static void each_line(struct inv_ctx *ctx, const char *table, const char *path, const struct buf *b,
+		      size_t nfields, bool secret, line_fn *fn, void *data)
 {
 	struct cursor c;
 	const char *line;
@@ -133,8 +133,8 @@ static void set_where(json_t *row, const char *path, unsigned lineno)
 	inv_set_int(row, "line", lineno);
 }
 
-static void passwd_line(struct inv_ctx *ctx, const char *path, unsigned lineno,
-			struct fields *f, void *data)
+static void passwd_line(struct inv_ctx *ctx, const char *path, unsigned lineno, struct fields *f,
+			void *data)
 {
 	const int64_t *min = data;
 	int64_t uid, gid;
@@ -186,7 +186,7 @@ static const char *hash_algorithm(const char *status, const char *hash)
 	static const struct {
 		const char *prefix, *name;
 	} ids[] = {
-		{ "$y$", "yescrypt" }, { "$6$", "sha512" }, { "$5$", "sha256" }, { "$1$", "md5" },
+		{ "$y$", "yescrypt" }, { "$6$", "sha512" },  { "$5$", "sha256" },  { "$1$", "md5" },
 		{ "$2a$", "bcrypt" },  { "$2b$", "bcrypt" }, { "$2y$", "bcrypt" },
 	};
 	if (strcmp(status, "empty") == 0 || strcmp(status, "disabled") == 0)
@@ -213,8 +213,8 @@ static int parse_days(const char *s, bool *set, int64_t *out)
 static void shadow_line(struct inv_ctx *ctx, const char *path, unsigned lineno, struct fields *f,
 			void *data)
 {
-	static const char *const cols[] = { "last_change", "min_days",	"max_days",
-					     "warn_days",   "inactive_days", "expire" };
+	static const char *const cols[] = { "last_change", "min_days",	    "max_days",
+					    "warn_days",   "inactive_days", "expire" };
 	const int64_t *today = data;
 	int64_t v[ARRAY_SIZE(cols)];
 	bool set[ARRAY_SIZE(cols)];
@@ -238,8 +238,8 @@ static void shadow_line(struct inv_ctx *ctx, const char *path, unsigned lineno, 
 	set_where(row, path, lineno);
 }
 
-static void gshadow_line(struct inv_ctx *ctx, const char *path, unsigned lineno,
-			 struct fields *f, void *data)
+static void gshadow_line(struct inv_ctx *ctx, const char *path, unsigned lineno, struct fields *f,
+			 void *data)
 {
 	json_t *status = data;
 	const char *hash;
@@ -264,8 +264,8 @@ static void group_line(struct inv_ctx *ctx, const char *path, unsigned lineno, s
 	set_where(row, path, lineno);
 }
 
-static void collect_file(struct inv_ctx *ctx, const char *table, const char *path,
-			 size_t nfields, bool secret, line_fn *fn, void *data)
+static void collect_file(struct inv_ctx *ctx, const char *table, const char *path, size_t nfields,
+			 bool secret, line_fn *fn, void *data)
 {
 	struct buf b;
 	if (read_db(ctx, table, path, &b) == 0)
@@ -301,9 +301,9 @@ static void find_duplicates(struct inv_ctx *ctx, json_t *rows, const char *key_c
 		const char *name = json_string_value(json_object_get(row, "name"));
 		if (!k || !name)
 			continue;
-		_cleanup_free_ char *key = json_is_integer(k) ?
-			xasprintf("%lld", (long long)json_integer_value(k)) :
-			xstrdup(json_string_value(k));
+		_cleanup_free_ char *key =
+			json_is_integer(k) ? xasprintf("%lld", (long long)json_integer_value(k))
+					   : xstrdup(json_string_value(k));
 		json_t *names = json_object_get(seen, key);
 		if (!names) {
 			names = json_array();

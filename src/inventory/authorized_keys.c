@@ -20,8 +20,8 @@ enum key_kind { KT_RSA, KT_DSS, KT_ED25519, KT_ECDSA, KT_SK_ECDSA, KT_SK_ED25519
 static const struct key_type {
 	const char *name;
 	enum key_kind kind;
-	int bits;           /* fixed size, or 0 when read from the key */
-	const char *curve;  /* ECDSA curve name inside the blob */
+	int bits;	   /* fixed size, or 0 when read from the key */
+	const char *curve; /* ECDSA curve name inside the blob */
 } key_types[] = {
 	{ "ssh-rsa", KT_RSA, 0, NULL },
 	{ "ssh-dss", KT_DSS, 0, NULL },

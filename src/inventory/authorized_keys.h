@@ -4,10 +4,10 @@
 #include "lib/common.h"
 
 struct authkey {
-	char *options;     /* options before the key, as written ("" when none) */
-	char *type;        /* key type name (ssh-ed25519, ssh-rsa, ...) */
-	int64_t bits;      /* key size in bits, from the decoded public key */
-	char *comment;     /* text after the key ("" when none) */
+	char *options;	   /* options before the key, as written ("" when none) */
+	char *type;	   /* key type name (ssh-ed25519, ssh-rsa, ...) */
+	int64_t bits;	   /* key size in bits, from the decoded public key */
+	char *comment;	   /* text after the key ("" when none) */
 	char *fingerprint; /* "SHA256:" + unpadded base64 of SHA-256 of the key blob */
 };
 

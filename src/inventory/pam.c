@@ -35,8 +35,8 @@ static char *next_token(char **s)
 	return start;
 }
 
-static void pam_rule(struct inv_ctx *ctx, const char *service, const char *path,
-		     unsigned lineno, char *text)
+static void pam_rule(struct inv_ctx *ctx, const char *service, const char *path, unsigned lineno,
+		     char *text)
 {
 	char *hash = strchr(text, '#');
 	if (hash)

@@ -16,7 +16,7 @@
 #define SUDO_FILE_MAX (1024 * 1024)
 #define SUDO_INCLUDE_DEPTH 8
 #define SUDO_MAX_FILES 256
-#define SUDO_MAX_INCLUDES 1024 /* include directives followed, in all files */
+#define SUDO_MAX_INCLUDES 1024		  /* include directives followed, in all files */
 #define SUDO_TOTAL_MAX (16 * 1024 * 1024) /* bytes read, in all files */
 #define SUDO_ALIAS_DEPTH 16
 #define SUDO_EXPAND_MAX 4096
@@ -137,8 +137,7 @@ static char *resolve(const char *from, const char *arg)
 	return xasprintf("%.*s/%s", (int)(slash - from), from, arg);
 }
 
-static void sudo_includedir(struct sudo_state *st, const char *dir, unsigned line,
-			    const char *from)
+static void sudo_includedir(struct sudo_state *st, const char *dir, unsigned line, const char *from)
 {
 	_cleanup_strv_ strv names = NULL;
 	struct stat sb;
@@ -161,8 +160,7 @@ static void sudo_includedir(struct sudo_state *st, const char *dir, unsigned lin
 }
 
 /* Handles an include directive; returns false when line is not one. */
-static bool include_line(struct sudo_state *st, const char *text, const char *path,
-			 unsigned line)
+static bool include_line(struct sudo_state *st, const char *text, const char *path, unsigned line)
 {
 	bool dir;
 	if (text[0] != '@' && text[0] != '#')
@@ -248,8 +246,7 @@ static void sudo_lines(struct sudo_state *st, const struct buf *b, const char *p
 }
 
 /* Reads path (included from line of from, or the top file when from is NULL). */
-static void sudo_file(struct sudo_state *st, const char *path, unsigned from_line,
-		      const char *from)
+static void sudo_file(struct sudo_state *st, const char *path, unsigned from_line, const char *from)
 {
 	const char *where = from ? from : path;
 	struct stat sb;
@@ -270,14 +267,13 @@ static void sudo_file(struct sudo_state *st, const char *path, unsigned from_lin
 			return;
 		}
 	if (st->depth > SUDO_INCLUDE_DEPTH) {
-		snprintf(msg, sizeof(msg), "includes nested deeper than %d: %s",
-			 SUDO_INCLUDE_DEPTH, path);
+		snprintf(msg, sizeof(msg), "includes nested deeper than %d: %s", SUDO_INCLUDE_DEPTH,
+			 path);
 		both_error(st, where, 0, msg, from_line);
 		return;
 	}
 	if (strv_len(st->files) >= SUDO_MAX_FILES) {
-		snprintf(msg, sizeof(msg), "more than %d files included: %s", SUDO_MAX_FILES,
-			 path);
+		snprintf(msg, sizeof(msg), "more than %d files included: %s", SUDO_MAX_FILES, path);
 		both_error(st, where, 0, msg, from_line);
 		return;
 	}
@@ -570,13 +566,13 @@ struct cmnd_state {
 };
 
 static const char *const tag_words[] = {
-	"NOPASSWD",    "PASSWD",	"NOEXEC",     "EXEC",	"SETENV",    "NOSETENV",
-	"LOG_INPUT",   "NOLOG_INPUT", "LOG_OUTPUT", "NOLOG_OUTPUT", "MAIL", "NOMAIL",
-	"FOLLOW",      "NOFOLLOW",	"INTERCEPT",  "NOINTERCEPT",
+	"NOPASSWD",  "PASSWD",	    "NOEXEC",	  "EXEC",	  "SETENV", "NOSETENV",
+	"LOG_INPUT", "NOLOG_INPUT", "LOG_OUTPUT", "NOLOG_OUTPUT", "MAIL",   "NOMAIL",
+	"FOLLOW",    "NOFOLLOW",    "INTERCEPT",  "NOINTERCEPT",
 };
 static const char *const option_words[] = {
-	"ROLE", "TYPE", "CHROOT", "CWD", "NOTBEFORE", "NOTAFTER", "TIMEOUT", "APPARMOR_PROFILE",
-	"PRIVS", "LIMITPRIVS",
+	"ROLE",	    "TYPE",    "CHROOT",	   "CWD",   "NOTBEFORE",
+	"NOTAFTER", "TIMEOUT", "APPARMOR_PROFILE", "PRIVS", "LIMITPRIVS",
 };
 
 static bool in_words(const char *w, size_t n, const char *const *words, size_t count)

@@ -291,7 +291,7 @@ static void read_ids(struct walk *w, const char *path, struct idset *set)
 		set->ids[set->n++] = (uint32_t)id;
 	}
 	buf_free(&b);
-	qsort(set->ids, set->n, sizeof(*set->ids), cmp_u32);
+	sort_array(set->ids, set->n, sizeof(*set->ids), cmp_u32);
 }
 
 static bool idset_has(const struct idset *set, uint32_t id)
@@ -672,7 +672,7 @@ static void emit_rows(struct walk *w, struct inv_ctx *ctx)
 	for (unsigned i = 0; i < WALK_THREADS_MAX; i++)
 		for (size_t j = 0; j < w->workers[i].nhits; j++)
 			all[k++] = w->workers[i].hits[j];
-	qsort(all, total, sizeof(*all), cmp_hit);
+	sort_array(all, total, sizeof(*all), cmp_hit);
 	for (size_t i = 0; i < total; i++) {
 		json_t *row = inv_row(ctx, "special_files");
 		inv_set_str(row, "path", all[i].path);
@@ -715,7 +715,7 @@ void walk_finish(struct walk *w, struct inv_ctx *ctx)
 	emit_errors(w, ctx);
 
 	size_t n = strv_len(w->skipped);
-	qsort(w->skipped, n, sizeof(char *), cmp_str);
+	sort_array(w->skipped, n, sizeof(char *), cmp_str);
 	buf_init(&skipped, 1024 * 1024);
 	for (size_t i = 0; i < n; i++)
 		if (buf_puts(&skipped, i ? "," : "") < 0 || buf_puts(&skipped, w->skipped[i]) < 0)

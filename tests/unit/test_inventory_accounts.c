@@ -95,8 +95,7 @@ static const char *str_col(json_t *row, const char *col)
 }
 
 /* Returns true when an error row for table has a message containing text (and path). */
-static bool has_error(struct inventory *inv, const char *table, const char *path,
-		      const char *text)
+static bool has_error(struct inventory *inv, const char *table, const char *path, const char *text)
 {
 	json_t *errs = inventory_errors_for(inv, table), *row;
 	size_t i;
@@ -232,9 +231,9 @@ static void test_shadow(void **state)
 	static const struct {
 		const char *name, *status, *algo;
 	} want[] = {
-		{ "root", "set", "yescrypt" },	 { "daemon", "disabled", "none" },
-		{ "sync", "disabled", "none" },	 { "svc", "disabled", "none" },
-		{ "alice", "set", "sha512" },	 { "bob", "locked", "sha256" },
+		{ "root", "set", "yescrypt" },	{ "daemon", "disabled", "none" },
+		{ "sync", "disabled", "none" }, { "svc", "disabled", "none" },
+		{ "alice", "set", "sha512" },	{ "bob", "locked", "sha256" },
 		{ "carol", "set", "bcrypt" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
@@ -267,12 +266,14 @@ static void test_shadow_messy(void **state)
 	json_t *root = row_where(inv, "shadow", "name", "root", NULL);
 	assert_string_equal(str_col(root, "password_status"), "empty");
 	assert_string_equal(str_col(root, "hash_algorithm"), "none");
-	assert_string_equal(str_col(row_where(inv, "shadow", "name", "toor", NULL),
-				    "hash_algorithm"), "md5");
-	assert_string_equal(str_col(row_where(inv, "shadow", "name", "mallory", NULL),
-				    "hash_algorithm"), "des");
-	assert_string_equal(str_col(row_where(inv, "shadow", "name", "zed", NULL),
-				    "password_status"), "disabled");
+	assert_string_equal(
+		str_col(row_where(inv, "shadow", "name", "toor", NULL), "hash_algorithm"), "md5");
+	assert_string_equal(
+		str_col(row_where(inv, "shadow", "name", "mallory", NULL), "hash_algorithm"),
+		"des");
+	assert_string_equal(
+		str_col(row_where(inv, "shadow", "name", "zed", NULL), "password_status"),
+		"disabled");
 	/* eve's min_days is "x"; trunc's line is cut after the hash. */
 	assert_int_equal(count_where(inv, "shadow", "name", "eve"), 0);
 	assert_int_equal(count_where(inv, "shadow", "name", "trunc"), 0);
@@ -312,12 +313,13 @@ static void test_groups(void **state)
 	assert_int_equal(int_col(sudo, "gid"), 27);
 	assert_string_equal(str_col(sudo, "members"), "alice,bob");
 	assert_string_equal(str_col(sudo, "password_status"), "locked");
-	assert_string_equal(str_col(row_where(inv, "groups", "name", "root", NULL),
-				    "password_status"), "disabled");
-	assert_string_equal(str_col(row_where(inv, "groups", "name", "bob", NULL),
-				    "password_status"), "empty");
-	assert_string_equal(str_col(row_where(inv, "groups", "name", "carol", NULL),
-				    "password_status"), "set");
+	assert_string_equal(
+		str_col(row_where(inv, "groups", "name", "root", NULL), "password_status"),
+		"disabled");
+	assert_string_equal(
+		str_col(row_where(inv, "groups", "name", "bob", NULL), "password_status"), "empty");
+	assert_string_equal(
+		str_col(row_where(inv, "groups", "name", "carol", NULL), "password_status"), "set");
 	assert_int_equal(error_count(inv, "groups"), 0);
 	assert_int_equal(json_array_size(inventory_rows(inv, "duplicates")), 0);
 	assert_int_equal(error_count(inv, "duplicates"), 0);
@@ -474,8 +476,8 @@ static void test_sudoers(void **state)
 		assert_string_equal(str_col(r, "runas"), "root");
 		assert_true(bool_col(sudo_rule(inv, ops[i], "ALL", "/sbin/shutdown -h now"),
 				     "nopasswd"));
-		assert_false(bool_col(sudo_rule(inv, ops[i], "ALL", "/usr/bin/apt update"),
-				      "nopasswd"));
+		assert_false(
+			bool_col(sudo_rule(inv, ops[i], "ALL", "/usr/bin/apt update"), "nopasswd"));
 	}
 
 	/* Host and run-as aliases, a continued line, then a second host spec after ':'. */
@@ -520,7 +522,8 @@ static void test_sudoers_defaults(void **state)
 		{ "logfile", "/var/log/sudo.log", "" },
 		{ "lecture", "false", "" },
 		{ "timestamp_timeout", "5", "" },
-		{ "secure_path", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "" },
+		{ "secure_path", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		  "" },
 		{ "env_keep", "LANG LC_ALL", "" },
 		{ "requiretty", "false", ":%wheel,bob" },
 		{ "authenticate", "false", "@db1" },
@@ -533,8 +536,8 @@ static void test_sudoers_defaults(void **state)
 		assert_string_equal(str_col(r, "value"), want[i].value);
 		assert_string_equal(str_col(r, "scope"), want[i].scope);
 	}
-	assert_int_equal(int_col(row_where(inv, "sudoers_defaults", "name", "lecture", NULL),
-				 "line"), 8);
+	assert_int_equal(
+		int_col(row_where(inv, "sudoers_defaults", "name", "lecture", NULL), "line"), 8);
 	assert_int_equal(error_count(inv, "sudoers_defaults"), 0);
 	inventory_free(inv);
 }
@@ -568,8 +571,8 @@ static void test_sudoers_depth(void **state)
 	write_text(root, "etc/sudoers", "u0 ALL = /bin/true0\n@include s/f1\n");
 	for (int i = 1; i <= 12; i++) {
 		_cleanup_free_ char *rel = xasprintf("etc/s/f%d", i);
-		_cleanup_free_ char *text = xasprintf("u%d ALL = /bin/true%d\n#include f%d\n", i,
-						      i, i + 1);
+		_cleanup_free_ char *text =
+			xasprintf("u%d ALL = /bin/true%d\n#include f%d\n", i, i, i + 1);
 		write_text(root, rel, text);
 	}
 	struct inventory *inv = collect_root(root, "sudoers");
@@ -606,13 +609,15 @@ static void test_sudoers_syntax(void **state)
 	assert_false(bool_col(r, "negated"));
 	assert_true(bool_col(r, "nopasswd"));
 	assert_string_equal(str_col(r, "runas"), "alice,bob:staff");
-	assert_string_equal(str_col(sudo_rule(inv, "%domain users", "ALL", "/usr/bin/tail"),
-				    "runas"), ":adm");
+	assert_string_equal(
+		str_col(sudo_rule(inv, "%domain users", "ALL", "/usr/bin/tail"), "runas"), ":adm");
 
-	assert_string_equal(str_col(row_where(inv, "sudoers_defaults", "name", "env_keep", NULL),
-				    "value"), "HOME");
-	assert_string_equal(str_col(row_where(inv, "sudoers_defaults", "name", "fqdn", NULL),
-				    "value"), "false");
+	assert_string_equal(
+		str_col(row_where(inv, "sudoers_defaults", "name", "env_keep", NULL), "value"),
+		"HOME");
+	assert_string_equal(
+		str_col(row_where(inv, "sudoers_defaults", "name", "fqdn", NULL), "value"),
+		"false");
 	json_t *d = row_where(inv, "sudoers_defaults", "name", "passwd_tries", NULL);
 	assert_string_equal(str_col(d, "value"), "2");
 	assert_int_equal(int_col(d, "line"), 4);
@@ -640,7 +645,8 @@ static void test_authorized_keys(void **state)
 		  "SHA256:+U56LVCchEw1UZac3iBZU588vjO+UNH48pXh3oG2+B8", "ec" },
 		{ "bob", "ssh-rsa", 3072, "SHA256:SCCcpbnQ/tMevV6fNU4iUEUdf8Qza0COoaE6EUFAGcg",
 		  "bob key" },
-		{ "bob", "ssh-dss", 1024, "SHA256:pUdqQd8TH8h8Ku8Tlu3mcDjl2+KuSCDsQQ1p0aUbfhk", "" },
+		{ "bob", "ssh-dss", 1024, "SHA256:pUdqQd8TH8h8Ku8Tlu3mcDjl2+KuSCDsQQ1p0aUbfhk",
+		  "" },
 		{ "root", "sk-ssh-ed25519@openssh.com", 256,
 		  "SHA256:/p0CbeE3dk2SyW1OXXsThGc12ezDVD8eGw2/vtztDfk", "sk key" },
 		{ "root", "ssh-ed25519-cert-v01@openssh.com", 256,
@@ -683,12 +689,13 @@ static void test_authorized_keys_messy(void **state)
 	assert_string_equal(str_col(r, "options"), "no-port-forwarding,command=\"echo \\\"hi, "
 						   "there\\\"\"");
 	assert_string_equal(str_col(r, "user"), "mallory");
-	assert_int_equal(int_col(row_where(inv, "authorized_keys", "type", "ssh-rsa", NULL),
-			     "line"), 6);
+	assert_int_equal(
+		int_col(row_where(inv, "authorized_keys", "type", "ssh-rsa", NULL), "line"), 6);
 	assert_true(has_error(inv, "authorized_keys", path, "line 2: key data"));
 	assert_true(has_error(inv, "authorized_keys", path, "line 3: unknown key type"));
 	assert_true(has_error(inv, "authorized_keys", path, "line 4: unterminated quote"));
-	assert_true(has_error(inv, "authorized_keys", path, "line 5: key data")); /* rsa name, ed blob */
+	assert_true(has_error(inv, "authorized_keys", path,
+			      "line 5: key data")); /* rsa name, ed blob */
 	assert_true(has_error(inv, "authorized_keys", "/home/eve/.ssh/authorized_keys",
 			      "Is a directory"));
 	inventory_free(inv);
@@ -698,8 +705,9 @@ static void test_authkey_parse(void **state)
 {
 	struct authkey k = { 0 };
 	const char *why = NULL;
-	static const char ed[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJLwW/C4BKyb2kJmiACS6prD+R5WdT"
-				 "G+ArteeTs240dX";
+	static const char ed[] =
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJLwW/C4BKyb2kJmiACS6prD+R5WdT"
+		"G+ArteeTs240dX";
 
 	assert_int_equal(authkey_parse("", 0, &k, &why), 1);
 	assert_int_equal(authkey_parse("  # note", 8, &k, &why), 1);
@@ -712,7 +720,8 @@ static void test_authkey_parse(void **state)
 	/* Truncated blob, trailing bytes, bad padding, NUL byte: all refused. */
 	static const char *const bad[] = {
 		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJLwW/C4BKyb2kJmiACS6prD+R5WdTG+Artee",
-		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJLwW/C4BKyb2kJmiACS6prD+R5WdTG+ArteeTs240dXAA==",
+		"ssh-ed25519 "
+		"AAAAC3NzaC1lZDI1NTE5AAAAIJLwW/C4BKyb2kJmiACS6prD+R5WdTG+ArteeTs240dXAA==",
 		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJLwW/C4BKyb2kJmiACS6prD+R5WdTG+ArteeTs240dX=",
 		"ssh-ed25519",
 		"from=\"x\"",
