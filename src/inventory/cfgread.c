@@ -77,27 +77,18 @@ static int cmp_base(const void *a, const void *b)
 	return strcmp(x ? x + 1 : *(char *const *)a, y ? y + 1 : *(char *const *)b);
 }
 
-strv cfg_systemd_files(struct inv_ctx *ctx, const char *table, const char *name)
+strv cfg_dropin_files(struct inv_ctx *ctx, const char *table, const char *const *dirs, size_t ndirs,
+		      const char *pattern)
 {
-	static const char *const dirs[] = { "/etc/systemd", "/run/systemd",
-					    "/usr/local/lib/systemd", "/usr/lib/systemd" };
 	strv out = xcalloc(1, sizeof(char *));
-	_cleanup_strv_ strv drop = xcalloc(1, sizeof(char *));
 	_cleanup_strv_ strv seen = xcalloc(1, sizeof(char *));
-	_cleanup_free_ char *etc = xasprintf("/etc/systemd/%s", name);
-	_cleanup_free_ char *usr = xasprintf("/usr/lib/systemd/%s", name);
-	struct stat st;
 
-	if (fsroot_stat(ctx->root, etc, true, &st) == 0)
-		strv_push(&out, etc);
-	else if (fsroot_stat(ctx->root, usr, true, &st) == 0)
-		strv_push(&out, usr);
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		_cleanup_free_ char *pattern = xasprintf("%s/%s.d/*.conf", dirs[i], name);
+	for (size_t i = 0; i < ndirs; i++) {
+		_cleanup_free_ char *glob = xasprintf("%s/%s", dirs[i], pattern);
 		_cleanup_strv_ strv paths = NULL;
-		int r = fsroot_glob(ctx->root, pattern, &paths);
+		int r = fsroot_glob(ctx->root, glob, &paths);
 		if (r < 0) {
-			inv_error(ctx, table, pattern, r, "listing %s", pattern);
+			inv_error(ctx, table, dirs[i], r, "listing %s", dirs[i]);
 			continue;
 		}
 		for (size_t j = 0; paths[j]; j++) {
@@ -105,10 +96,30 @@ strv cfg_systemd_files(struct inv_ctx *ctx, const char *table, const char *name)
 			if (strv_contains(seen, base))
 				continue;
 			strv_push(&seen, base);
-			strv_push(&drop, paths[j]);
+			strv_push(&out, paths[j]);
 		}
 	}
-	sort_array(drop, strv_len(drop), sizeof(char *), cmp_base);
+	sort_array(out, strv_len(out), sizeof(char *), cmp_base);
+	return out;
+}
+
+strv cfg_systemd_files(struct inv_ctx *ctx, const char *table, const char *name)
+{
+	_cleanup_free_ char *etc = xasprintf("/etc/systemd/%s", name);
+	_cleanup_free_ char *usr = xasprintf("/usr/lib/systemd/%s", name);
+	_cleanup_free_ char *d0 = xasprintf("/etc/systemd/%s.d", name);
+	_cleanup_free_ char *d1 = xasprintf("/run/systemd/%s.d", name);
+	_cleanup_free_ char *d2 = xasprintf("/usr/local/lib/systemd/%s.d", name);
+	_cleanup_free_ char *d3 = xasprintf("/usr/lib/systemd/%s.d", name);
+	const char *const dirs[] = { d0, d1, d2, d3 };
+	strv out = xcalloc(1, sizeof(char *));
+	struct stat st;
+
+	if (fsroot_stat(ctx->root, etc, true, &st) == 0)
+		strv_push(&out, etc);
+	else if (fsroot_stat(ctx->root, usr, true, &st) == 0)
+		strv_push(&out, usr);
+	_cleanup_strv_ strv drop = cfg_dropin_files(ctx, table, dirs, ARRAY_SIZE(dirs), "*.conf");
 	for (size_t i = 0; drop[i]; i++)
 		strv_push(&out, drop[i]);
 	return out;

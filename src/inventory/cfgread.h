@@ -16,6 +16,12 @@ char *cfg_shell_var(const char *text, size_t len, const char *key);
 /* Returns the argument of option opt ("-u") in a white-space separated option string, as a
  * new string ("-u x", "-ux"), or NULL. */
 char *cfg_option_arg(const char *opts, const char *opt);
+/* Returns the files matching pattern ("*.conf") in drop-in directories dirs, highest priority
+ * first: a file name in an earlier directory hides the same name in later ones; the result is
+ * ordered by file name, whatever the directory. Directories that cannot be listed are recorded
+ * against table. */
+strv cfg_dropin_files(struct inv_ctx *ctx, const char *table, const char *const *dirs, size_t ndirs,
+		      const char *pattern);
 /* Returns the files systemd reads for configuration NAME ("journald.conf"): /etc/systemd/NAME
  * (or /usr/lib/systemd/NAME when that is missing), then the NAME.d/ *.conf drop-ins of /etc,
  * /run, /usr/local/lib and /usr/lib sorted by file name, a name in an earlier directory hiding

@@ -1,6 +1,7 @@
 /* The kernel_modules table: modules loaded (/proc/modules), blacklisted or given an install
  * command in modprobe.d, and whether a module file exists for the running kernel. Rows are
  * the union of those, plus the modules CIS asks about even when nothing mentions them. */
+#include "inventory/cfgread.h"
 #include "inventory/collectors.h"
 #include "inventory/parsers.h"
 #include "lib/str.h"
@@ -139,35 +140,9 @@ static void read_modprobe_d(struct modules *m)
 	static const char *const dirs[] = { "/etc/modprobe.d", "/run/modprobe.d",
 					    "/usr/local/lib/modprobe.d", "/lib/modprobe.d",
 					    "/usr/lib/modprobe.d" };
-	_cleanup_strv_ strv names = xcalloc(1, sizeof(char *));
-	_cleanup_strv_ strv paths = xcalloc(1, sizeof(char *));
+	_cleanup_strv_ strv paths = cfg_dropin_files(m->ctx, T, dirs, ARRAY_SIZE(dirs), "*.conf");
 
-	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
-		_cleanup_strv_ strv list = NULL;
-		_cleanup_free_ char *pattern = xasprintf("%s/*.conf", dirs[d]);
-		int r = fsroot_glob(m->ctx->root, pattern, &list);
-		if (r < 0) {
-			inv_error(m->ctx, T, dirs[d], r, "listing %s", dirs[d]);
-			continue;
-		}
-		for (size_t i = 0; list[i]; i++) {
-			const char *base = strrchr(list[i], '/') + 1;
-			if (strv_contains(names, base))
-				continue;
-			strv_push(&names, base);
-			strv_push(&paths, list[i]);
-		}
-	}
-	/* order by file name, whatever the directory */
-	size_t n = strv_len(names);
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-			char *t = names[j];
-			names[j] = names[j - 1], names[j - 1] = t;
-			t = paths[j];
-			paths[j] = paths[j - 1], paths[j - 1] = t;
-		}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; paths[i]; i++) {
 		struct stat st;
 		if (fsroot_stat(m->ctx->root, paths[i], true, &st) == 0 && S_ISCHR(st.st_mode))
 			continue; /* masked: a link to /dev/null */

@@ -6,6 +6,7 @@
  * silently. Configuration: systemd-sysctl's directories, a file name in an earlier directory
  * hiding the same name in later ones, files applied in name order and /etc/sysctl.conf last
  * (as `sysctl --system` does); the last setting of a key wins and gives file and line. */
+#include "inventory/cfgread.h"
 #include "inventory/collectors.h"
 #include "lib/str.h"
 
@@ -307,36 +308,11 @@ static void read_configuration(struct sysctl_state *s)
 	static const char *const dirs[] = { "/etc/sysctl.d", "/run/sysctl.d",
 					    "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d",
 					    "/lib/sysctl.d" };
-	_cleanup_strv_ strv names = xcalloc(1, sizeof(char *));
-	_cleanup_strv_ strv paths = xcalloc(1, sizeof(char *));
+	_cleanup_strv_ strv paths = cfg_dropin_files(s->ctx, T, dirs, ARRAY_SIZE(dirs), "*.conf");
 	struct stat seen[256], st;
 	size_t nseen = 0;
 
-	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
-		_cleanup_strv_ strv list = NULL;
-		_cleanup_free_ char *pattern = xasprintf("%s/*.conf", dirs[d]);
-		int r = fsroot_glob(s->ctx->root, pattern, &list);
-		if (r < 0) {
-			inv_error(s->ctx, T, dirs[d], r, "listing %s", dirs[d]);
-			continue;
-		}
-		for (size_t i = 0; list[i]; i++) {
-			const char *base = strrchr(list[i], '/') + 1;
-			if (strv_contains(names, base))
-				continue;
-			strv_push(&names, base);
-			strv_push(&paths, list[i]);
-		}
-	}
-	size_t n = strv_len(names);
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-			char *t = names[j];
-			names[j] = names[j - 1], names[j - 1] = t;
-			t = paths[j];
-			paths[j] = paths[j - 1], paths[j - 1] = t;
-		}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; paths[i]; i++) {
 		if (fsroot_stat(s->ctx->root, paths[i], true, &st) == 0 &&
 		    (S_ISCHR(st.st_mode) || seen_file(seen, &nseen, ARRAY_SIZE(seen), &st)))
 			continue; /* masked (a link to /dev/null) or already read */
