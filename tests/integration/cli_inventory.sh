@@ -2,7 +2,7 @@
 # immune inventory: JSON output parses, bad arguments are usage errors, a missing root is clear.
 set -euo pipefail
 immune=$1
-fx=$IMMUNE_FIXTURES/roots
+fx=$IMMUNE_FIXTURES/os
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 out=$("$immune" inventory --root "$fx/debian12-hardened" --json)

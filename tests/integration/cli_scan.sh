@@ -12,12 +12,12 @@ trap 'rm -rf "$tmp"' EXIT
 run() { set +e; "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; set -e; }
 
 # all checks pass or are not applicable: exit 0
-run "$immune" scan --catalog "$cat" --root "$fx/roots/debian12-hardened"
+run "$immune" scan --catalog "$cat" --root "$fx/os/debian12-hardened"
 [ $rc -eq 0 ] || fail "debian scan exit $rc: $(cat "$tmp/err")"
 grep -q "3 checks: 2 pass, 0 fail, 0 error, 1 not applicable" "$tmp/out" || fail "summary: $(cat "$tmp/out")"
 
 # a failing check: exit 1; the JSON parses and says why
-run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --json
+run "$immune" scan --catalog "$cat" --root "$fx/os/rhel9-hardened" --json
 [ $rc -eq 1 ] || fail "rhel scan exit $rc"
 python3 - "$tmp/out" <<'PY' || fail "scan --json content"
 import json, sys
@@ -33,17 +33,17 @@ assert [x["key"] for x in d["frameworks"]][0] == "cis"
 PY
 
 # --format json -o FILE, and filters
-run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --format json -o "$tmp/r.json" --framework pci_dss
+run "$immune" scan --catalog "$cat" --root "$fx/os/rhel9-hardened" --format json -o "$tmp/r.json" --framework pci_dss
 [ $rc -eq 1 ] || fail "framework filter exit $rc"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [r["id"] for r in d["results"]]==["engine-os-hostname-set"], d["results"]; assert len(d["frameworks"])==1' "$tmp/r.json" \
 	|| fail "framework filter content"
-run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --check engine-rhel-only
+run "$immune" scan --catalog "$cat" --root "$fx/os/rhel9-hardened" --check engine-rhel-only
 [ $rc -eq 0 ] || fail "check filter exit $rc"
 
 # html and oscal writers
-run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --format html -o "$tmp/r.html"
+run "$immune" scan --catalog "$cat" --root "$fx/os/rhel9-hardened" --format html -o "$tmp/r.html"
 [ $rc -eq 1 ] && grep -qi "<html" "$tmp/r.html" || fail "html report ($rc)"
-run "$immune" scan --catalog "$cat" --root "$fx/roots/rhel9-hardened" --format oscal
+run "$immune" scan --catalog "$cat" --root "$fx/os/rhel9-hardened" --format oscal
 [ $rc -eq 1 ] || fail "oscal exit $rc"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "assessment-results" in d, list(d)' "$tmp/out" \
 	|| fail "oscal report"

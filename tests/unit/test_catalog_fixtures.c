@@ -3,7 +3,7 @@
  * Every YAML file in tests/fixtures/expect/ names a fixture root and the status each listed check must
  * have there:
  *
- *     root: roots/debian12-hardened        # relative to tests/fixtures
+ *     root: os/debian12-hardened        # relative to tests/fixtures
  *     setup:                               # optional: applied to a temporary copy
  *       chmod: { /etc/shadow: "0640" }     # (git keeps neither modes nor owners)
  *       chown: { /etc/shadow: "0:42" }     # numeric uid:gid
@@ -385,7 +385,7 @@ static void test_harness_setup(void **state)
 				xcalloc(cat->n + 1, sizeof(bool)) };
 	char tmpl[] = "/tmp/immune-setup-test-XXXXXX";
 	assert_non_null(mkdtemp(tmpl));
-	static const char head[] = "root: roots/debian12-hardened\nsetup:\n";
+	static const char head[] = "root: os/debian12-hardened\nsetup:\n";
 	static const char tail[] = "expect:\n  engine-os-debian-family: pass\n";
 	static const struct {
 		const char *setup;
@@ -418,7 +418,7 @@ static void test_harness_setup(void **state)
 		assert_int_equal(unlink(path), 0);
 	}
 	/* the fixture itself is untouched: modes live only in the removed copies */
-	_cleanup_free_ char *hostname = xasprintf("%s/roots/debian12-hardened/etc/hostname", fx);
+	_cleanup_free_ char *hostname = xasprintf("%s/os/debian12-hardened/etc/hostname", fx);
 	struct stat st;
 	assert_int_equal(stat(hostname, &st), 0);
 	assert_int_not_equal(st.st_mode & 07777, 0600);

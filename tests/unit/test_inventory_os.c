@@ -5,7 +5,7 @@
 
 static struct inventory *collect(const char *fixture)
 {
-	_cleanup_free_ char *root = xasprintf("%s/roots/%s", getenv("IMMUNE_FIXTURES"), fixture);
+	_cleanup_free_ char *root = xasprintf("%s/os/%s", getenv("IMMUNE_FIXTURES"), fixture);
 	struct inv_options opt = { .only_table = "os" };
 	struct inventory *inv;
 	assert_int_equal(inventory_collect(root, &opt, &inv), 0);

@@ -585,7 +585,7 @@ static void test_applies(void **state)
 	struct inventory *inv = inv_from(
 		"{\"os\": [{\"id\": \"rhel\", \"version_id\": \"9.4\", \"version_major\": 9,"
 		" \"family\": \"rhel\"}], \"packages\": [{\"name\": \"openssh-server\"}]}");
-	inv->root = xasprintf("%s/roots/debian12-hardened", getenv("IMMUNE_FIXTURES"));
+	inv->root = xasprintf("%s/os/debian12-hardened", getenv("IMMUNE_FIXTURES"));
 	assert_int_equal(eval_applies(inv, "{ family: [rhel] }"), CHECK_PASS);
 	assert_int_equal(eval_applies(inv, "{ family: [debian, suse] }"), CHECK_NOT_APPLICABLE);
 	assert_int_equal(eval_applies(inv, "{ os: [rhel-9] }"), CHECK_PASS);
