@@ -197,7 +197,7 @@ static void walk(struct sysctl_state *s, int fd0, const char *rel, unsigned dept
 		unsigned char type = (unsigned char)entries[i][0];
 		const char *name = entries[i] + 1;
 		_cleanup_free_ char *sub = xasprintf("%s/%s", rel, name);
-		int fd;
+		int fd = -1;
 		if (type == DT_DIR || type == DT_UNKNOWN) {
 			if (depth < DEPTH_MAX &&
 			    open_beneath(dirfd(d), name, O_RDONLY | O_DIRECTORY, &fd) == 0) {

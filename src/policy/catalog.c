@@ -179,7 +179,7 @@ static int get_strv(struct loader *ld, const struct ynode *n, const char *what, 
 		return fail(ld, n, "%s must not be an empty list", what);
 	strv v = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; i < n->n; i++) {
-		const char *s;
+		const char *s = NULL;
 		int r = get_str(ld, n->items[i], what, &s);
 		if (r < 0) {
 			strv_free(v);
@@ -509,7 +509,7 @@ static int parse_table_pred(struct loader *ld, const struct ynode *n, uint64_t *
 	if (r < 0)
 		return r;
 	const struct ynode *tn = ynode_get(n, "table");
-	const char *name;
+	const char *name = NULL;
 	r = get_str(ld, tn, "table", &name);
 	if (r < 0)
 		return r;
@@ -541,7 +541,7 @@ static int parse_table_pred(struct loader *ld, const struct ynode *n, uint64_t *
 	}
 	p->rows = ROWS_ALL;
 	if (rows) {
-		const char *s;
+		const char *s = NULL;
 		r = get_str(ld, rows, "rows", &s);
 		if (r < 0)
 			return r;
@@ -561,7 +561,7 @@ static int parse_table_pred(struct loader *ld, const struct ynode *n, uint64_t *
 			return r;
 	}
 	if (empty) {
-		const char *s;
+		const char *s = NULL;
 		r = get_str(ld, empty, "empty", &s);
 		if (r < 0)
 			return r;
@@ -751,7 +751,7 @@ static int parse_fix(struct loader *ld, const struct ynode *n, json_t **out)
 	if (n->type != YNODE_MAP)
 		return fail(ld, n, "fix must be a mapping with a type");
 	const struct ynode *tn = ynode_get(n, "type");
-	const char *type;
+	const char *type = NULL;
 	if (!tn)
 		return fail(ld, n, "fix needs a type");
 	int r = get_str(ld, tn, "fix type", &type);
@@ -782,7 +782,7 @@ static int parse_fix(struct loader *ld, const struct ynode *n, json_t **out)
 			return fail(ld, n, "%s needs '%s'", what, ft->required[i]);
 	json_t *fix = json_object();
 	for (size_t i = 0; i < n->n; i++) {
-		const char *k = n->keys[i]->scalar, *s;
+		const char *k = n->keys[i]->scalar, *s = NULL;
 		const struct ynode *v = n->items[i];
 		_cleanup_free_ char *fw = xasprintf("fix field '%s'", k);
 		/* separator may be a single space: accept it as written */
@@ -911,7 +911,7 @@ static int parse_text_fields(struct loader *ld, const struct ynode *n, struct ch
 		{ "remediation", offsetof(struct check, remediation) },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-		const char *s;
+		const char *s = NULL;
 		int r = get_str(ld, ynode_get(n, fields[i].key), fields[i].key, &s);
 		if (r < 0)
 			return r;
@@ -959,7 +959,7 @@ static int parse_check(struct loader *ld, const struct ynode *n, struct check *c
 	if ((r = parse_text_fields(ld, n, c)) < 0)
 		return r;
 	const struct ynode *v = ynode_get(n, "section");
-	const char *s;
+	const char *s = NULL;
 	if ((r = get_str(ld, v, "section", &s)) < 0)
 		return r;
 	int sec = catalog_section_index(s);
