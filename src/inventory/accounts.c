@@ -351,10 +351,6 @@ static void collect_duplicates(struct inv_ctx *ctx, size_t errors_before)
 
 void collect_accounts(struct inv_ctx *ctx)
 {
-	/* Collecting only some tables (--table users) skips the login_defs collector, whose rows
-	 * say which accounts are system accounts: read them here then. */
-	if (ctx->opt->only_table)
-		collect_login_defs(ctx);
 	size_t errors_before = error_count(ctx, "users") + error_count(ctx, "groups");
 	int64_t min = uid_min(ctx);
 	int64_t today = (int64_t)(time(NULL) / 86400);

@@ -389,9 +389,6 @@ void collect_authorized_keys(struct inv_ctx *ctx)
 	size_t i;
 	json_t *row;
 
-	/* Collecting only this table skips the collectors of the accounts it reads. */
-	if (ctx->opt->only_table)
-		collect_accounts(ctx);
 	if (users_incomplete(ctx))
 		inv_error(ctx, "authorized_keys", "/etc/passwd", 0,
 			  "users incomplete: some accounts' keys may be missed");

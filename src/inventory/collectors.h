@@ -7,6 +7,8 @@
 struct inv_collector {
 	const char *name;
 	const char *const *tables; /* tables it fills, NULL-terminated */
+	const char *const
+		*needs; /* tables of earlier collectors it reads, NULL-terminated or NULL */
 	void (*collect)(struct inv_ctx *ctx);
 };
 

@@ -1,6 +1,7 @@
 #include "inventory/collectors.h"
 #include "inventory/walk.h"
 #include "lib/log.h"
+#include "lib/str.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -77,14 +78,28 @@ void inv_error(struct inv_ctx *ctx, const char *table, const char *path, int err
 	inv_set_str(row, "error", msg);
 }
 
-static bool collector_wanted(const struct inv_collector *c, const struct inv_options *opt)
+static bool fills(const struct inv_collector *c, char *const *tables)
 {
-	if (!opt->only_table)
-		return true;
 	for (size_t i = 0; c->tables[i]; i++)
-		if (strcmp(c->tables[i], opt->only_table) == 0)
+		if (strv_contains(tables, c->tables[i]))
 			return true;
 	return false;
+}
+
+/* Marks which collectors run: all of them, or (only_table) those filling that table and,
+ * transitively, the earlier collectors whose tables they read. */
+static void choose_collectors(const struct inv_collector *cols, size_t n,
+			      const struct inv_options *opt, bool *run)
+{
+	_cleanup_strv_ strv wanted = xcalloc(1, sizeof(char *));
+
+	if (opt->only_table)
+		strv_push(&wanted, opt->only_table);
+	for (size_t i = n; i-- > 0;) {
+		run[i] = !opt->only_table || fills(&cols[i], wanted);
+		for (size_t j = 0; run[i] && cols[i].needs && cols[i].needs[j]; j++)
+			strv_push(&wanted, cols[i].needs[j]);
+	}
 }
 
 static bool walk_wanted(const struct inv_options *opt)
@@ -120,11 +135,11 @@ int inventory_collect(const char *root, const struct inv_options *opt, struct in
 			inv_error(&ctx, "special_files", "/", r, "starting the file system walk");
 	}
 	const struct inv_collector *cols = inv_collectors(&n);
-	for (size_t i = 0; i < n; i++) {
-		if (!collector_wanted(&cols[i], ctx.opt))
-			continue;
-		cols[i].collect(&ctx);
-	}
+	_cleanup_free_ bool *run = xcalloc(n, sizeof(bool));
+	choose_collectors(cols, n, ctx.opt, run);
+	for (size_t i = 0; i < n; i++)
+		if (run[i])
+			cols[i].collect(&ctx);
 	walk_finish(walk, &ctx);
 
 	struct inventory *inv = xcalloc(1, sizeof(*inv));
