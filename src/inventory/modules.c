@@ -99,38 +99,17 @@ static void modprobe_line(struct modules *m, const char *path, unsigned lineno, 
 
 static void modprobe_text(struct modules *m, const char *path, const char *data, size_t len)
 {
-	struct cursor c;
-	const char *line;
-	size_t n;
-	unsigned lineno = 0, first = 0;
-	struct buf logical;
+	struct line_joiner j;
+	int r;
 
-	buf_init(&logical, MODPROBE_FILE_MAX);
-	cursor_init(&c, data, len);
-	while (cursor_get_line(&c, &line, &n) > 0) {
-		lineno++;
-		if (!str_is_text(line, n)) {
-			inv_error(m->ctx, T, path, -EBADMSG, "%s:%u: line is not text", path,
-				  lineno);
-			break;
-		}
-		if (!buf_len(&logical))
-			first = lineno;
-		bool cont = n && line[n - 1] == '\\';
-		(void)buf_append(&logical, line, cont ? n - 1 : n);
-		if (cont && buf_puts(&logical, " ") == 0)
-			continue;
-		char *text = buf_steal(&logical);
-		modprobe_line(m, path, first, text);
-		free(text);
-		buf_init(&logical, MODPROBE_FILE_MAX);
+	line_joiner_init(&j, data, len, MODPROBE_FILE_MAX);
+	while ((r = line_joiner_next(&j)) > 0) {
+		_cleanup_free_ char *text = xstrdup(buf_str(&j.text));
+		modprobe_line(m, path, j.first, text);
 	}
-	if (buf_len(&logical)) {
-		char *text = buf_steal(&logical);
-		modprobe_line(m, path, first, text);
-		free(text);
-	}
-	buf_free(&logical);
+	if (r < 0) /* a binary file: the rest of it is not read */
+		inv_error(m->ctx, T, path, -EBADMSG, "%s:%u: line is not text", path, j.lineno);
+	line_joiner_free(&j);
 }
 
 /* modprobe.d directories, highest priority first: a file name in an earlier directory hides

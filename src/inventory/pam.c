@@ -81,11 +81,7 @@ static void pam_rule(struct inv_ctx *ctx, const char *service, const char *path,
 
 static void pam_file(struct inv_ctx *ctx, const char *service, const char *path)
 {
-	struct buf b, logical;
-	struct cursor c;
-	const char *line;
-	size_t len;
-	unsigned lineno = 0, start = 0;
+	struct buf b;
 
 	buf_init(&b, PAM_FILE_MAX);
 	int r = fsroot_read(ctx->root, path, PAM_FILE_MAX, &b);
@@ -95,36 +91,17 @@ static void pam_file(struct inv_ctx *ctx, const char *service, const char *path)
 		buf_free(&b);
 		return;
 	}
-	buf_init(&logical, PAM_FILE_MAX);
-	cursor_init(&c, buf_str(&b), buf_len(&b));
-	while (cursor_get_line(&c, &line, &len) > 0) {
-		lineno++;
-		if (!str_is_text(line, len)) {
-			inv_error(ctx, "pam", path, 0, "line %u: not text", lineno);
-			buf_reset(&logical);
-			start = 0;
+	struct line_joiner j;
+	line_joiner_init(&j, buf_str(&b), buf_len(&b), PAM_FILE_MAX);
+	while ((r = line_joiner_next(&j)) != 0) {
+		if (r < 0) {
+			inv_error(ctx, "pam", path, 0, "line %u: not text", j.lineno);
 			continue;
 		}
-		if (len && line[len - 1] == '\r')
-			len--;
-		if (!start)
-			start = lineno;
-		bool more = len && line[len - 1] == '\\';
-		(void)buf_append(&logical, line, more ? len - 1 : len);
-		if (more) {
-			(void)buf_puts(&logical, " ");
-			continue;
-		}
-		_cleanup_free_ char *text = buf_steal(&logical);
-		pam_rule(ctx, service, path, start, text);
-		buf_init(&logical, PAM_FILE_MAX);
-		start = 0;
+		_cleanup_free_ char *text = xstrdup(buf_str(&j.text));
+		pam_rule(ctx, service, path, j.first, text);
 	}
-	if (start) {
-		_cleanup_free_ char *text = buf_steal(&logical);
-		pam_rule(ctx, service, path, start, text);
-	}
-	buf_free(&logical);
+	line_joiner_free(&j);
 	buf_free(&b);
 }
 

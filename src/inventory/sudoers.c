@@ -207,42 +207,19 @@ static void logical_line(struct sudo_state *st, char *text, const char *path, un
 
 static void sudo_lines(struct sudo_state *st, const struct buf *b, const char *path)
 {
-	struct buf logical;
-	struct cursor c;
-	const char *line;
-	size_t len;
-	unsigned lineno = 0, start = 0;
+	struct line_joiner j;
+	int r;
 
-	buf_init(&logical, SUDO_FILE_MAX);
-	cursor_init(&c, buf_str(b), buf_len(b));
-	while (cursor_get_line(&c, &line, &len) > 0) {
-		lineno++;
-		if (!str_is_text(line, len)) {
-			both_error(st, path, 0, "not text", lineno);
-			buf_reset(&logical);
-			start = 0;
+	line_joiner_init(&j, buf_str(b), buf_len(b), SUDO_FILE_MAX);
+	while ((r = line_joiner_next(&j)) != 0) {
+		if (r < 0) {
+			both_error(st, path, 0, "not text", j.lineno);
 			continue;
 		}
-		if (len && line[len - 1] == '\r')
-			len--;
-		if (!start)
-			start = lineno;
-		bool more = len && line[len - 1] == '\\';
-		(void)buf_append(&logical, line, more ? len - 1 : len);
-		if (more) {
-			(void)buf_puts(&logical, " ");
-			continue;
-		}
-		_cleanup_free_ char *text = buf_steal(&logical);
-		buf_init(&logical, SUDO_FILE_MAX);
-		logical_line(st, text, path, start);
-		start = 0;
+		_cleanup_free_ char *text = xstrdup(buf_str(&j.text));
+		logical_line(st, text, path, j.first);
 	}
-	if (start) {
-		_cleanup_free_ char *text = buf_steal(&logical);
-		logical_line(st, text, path, start);
-	}
-	buf_free(&logical);
+	line_joiner_free(&j);
 }
 
 /* Reads path (included from line of from, or the top file when from is NULL). */

@@ -1,4 +1,5 @@
 #include "lib/buf.h"
+#include "lib/str.h"
 
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -169,4 +170,43 @@ int cursor_get_line(struct cursor *c, const char **line, size_t *len)
 	c->p += nl ? n + 1 : n;
 	c->left -= nl ? n + 1 : n;
 	return 1;
+}
+
+void line_joiner_init(struct line_joiner *j, const char *data, size_t len, size_t cap)
+{
+	cursor_init(&j->c, data, len);
+	buf_init(&j->text, cap);
+	j->lineno = j->first = 0;
+}
+
+int line_joiner_next(struct line_joiner *j)
+{
+	const char *line;
+	size_t len;
+	bool pending = false;
+
+	buf_reset(&j->text);
+	while (cursor_get_line(&j->c, &line, &len) > 0) {
+		j->lineno++;
+		if (!str_is_text(line, len)) {
+			buf_reset(&j->text);
+			return -EBADMSG;
+		}
+		if (len && line[len - 1] == '\r')
+			len--;
+		if (!pending)
+			j->first = j->lineno;
+		bool more = len && line[len - 1] == '\\';
+		(void)buf_append(&j->text, line, more ? len - 1 : len);
+		if (!more)
+			return 1;
+		(void)buf_puts(&j->text, " ");
+		pending = true;
+	}
+	return pending ? 1 : 0;
+}
+
+void line_joiner_free(struct line_joiner *j)
+{
+	buf_free(&j->text);
 }

@@ -55,3 +55,22 @@ int cursor_get_bytes(struct cursor *c, size_t n, const void **p);
 /* Reads one line (without its '\n'; a final line without '\n' counts). Returns 1 with *line
  * and *len set, 0 at end of data. A NUL byte inside the line is left for the caller to see. */
 int cursor_get_line(struct cursor *c, const char **line, size_t *len);
+
+/* Reads text as logical lines: a physical line ending in '\\' continues on the next one (the
+ * backslash becomes a space), a trailing '\r' is dropped. */
+struct line_joiner {
+	struct cursor c;
+	struct buf text; /* the current logical line */
+	unsigned lineno; /* physical lines read so far */
+	unsigned first;	 /* physical line number where text starts */
+};
+
+/* Starts reading len bytes at data (which must outlive the joiner); a logical line holds at
+ * most cap bytes (longer ones are cut). */
+void line_joiner_init(struct line_joiner *j, const char *data, size_t len, size_t cap);
+/* Returns 1 with j->text holding the next logical line and j->first its first line number,
+ * 0 at the end, or -EBADMSG when physical line j->lineno is not text (the logical line in
+ * progress is dropped; reading may go on). */
+int line_joiner_next(struct line_joiner *j);
+/* Frees the joiner's buffer. */
+void line_joiner_free(struct line_joiner *j);

@@ -59,6 +59,28 @@ static void test_cursor(void **state)
 	assert_int_equal(lines, 4);
 }
 
+static void test_line_joiner(void **state)
+{
+	const char text[] = "a \\\n  b\r\nbad\001\nc \\\nd\n\ne \\";
+	struct line_joiner j;
+	line_joiner_init(&j, text, sizeof(text) - 1, 1024);
+	assert_int_equal(line_joiner_next(&j), 1);
+	assert_string_equal(buf_str(&j.text), "a    b");
+	assert_int_equal(j.first, 1);
+	assert_int_equal(line_joiner_next(&j), -EBADMSG);
+	assert_int_equal(j.lineno, 3);
+	assert_int_equal(line_joiner_next(&j), 1);
+	assert_string_equal(buf_str(&j.text), "c  d");
+	assert_int_equal(j.first, 4);
+	assert_int_equal(line_joiner_next(&j), 1);
+	assert_string_equal(buf_str(&j.text), "");
+	assert_int_equal(line_joiner_next(&j), 1); /* a continuation at the end still counts */
+	assert_string_equal(buf_str(&j.text), "e  ");
+	assert_int_equal(j.first, 7);
+	assert_int_equal(line_joiner_next(&j), 0);
+	line_joiner_free(&j);
+}
+
 static void test_parse_numbers(void **state)
 {
 	int64_t v;
@@ -211,11 +233,9 @@ static void test_ytree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_cap),
-		cmocka_unit_test(test_cursor),
-		cmocka_unit_test(test_parse_numbers),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_fsroot_confinement),
+		cmocka_unit_test(test_buf_cap),	    cmocka_unit_test(test_cursor),
+		cmocka_unit_test(test_line_joiner), cmocka_unit_test(test_parse_numbers),
+		cmocka_unit_test(test_strings),	    cmocka_unit_test(test_fsroot_confinement),
 		cmocka_unit_test(test_ytree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
