@@ -1,6 +1,6 @@
 /* Unit tests for the mounts, cron, banners and file_permissions collectors, over the fixture
  * roots in tests/fixtures/walk and over trees built in a temporary directory. */
-#include "unit.h"
+#include "inv_helpers.h"
 
 #include "inventory/collectors.h"
 #include "inventory/inventory.h"
@@ -9,35 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct inventory *collect_root(const char *root, const char *table)
-{
-	struct inv_options opt = { .only_table = table, .skip_walk = true };
-	struct inventory *inv;
-	char msg[256] = "";
-	assert_int_equal(inventory_collect(root, &opt, &inv), 0);
-	if (inventory_validate(inv, msg, sizeof(msg)) < 0)
-		fail_msg("%s", msg);
-	return inv;
-}
-
 static struct inventory *collect(const char *fixture, const char *table)
 {
 	_cleanup_free_ char *root = xasprintf("%s/walk/%s", getenv("IMMUNE_FIXTURES"), fixture);
 	return collect_root(root, table);
-}
-
-/* Returns the row of table whose column col equals value (string), or NULL. */
-static json_t *find_row(struct inventory *inv, const char *table, const char *col,
-			const char *value)
-{
-	size_t i;
-	json_t *row;
-	json_array_foreach(inventory_rows(inv, table), i, row) {
-		const char *v = json_string_value(json_object_get(row, col));
-		if (v && strcmp(v, value) == 0)
-			return row;
-	}
-	return NULL;
 }
 
 static const char *str_col(json_t *row, const char *col)

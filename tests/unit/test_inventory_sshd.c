@@ -1,5 +1,5 @@
 /* Unit tests for the sshd_config collector, over fixture roots in tests/fixtures/sshd/. */
-#include "unit.h"
+#include "inv_helpers.h"
 
 #include "inventory/inventory.h"
 #include "inventory/parsers.h"
@@ -12,21 +12,10 @@
 
 #define T "sshd_config"
 
-static struct inventory *collect_dir(const char *root)
-{
-	struct inv_options opt = { .only_table = T };
-	struct inventory *inv;
-	char msg[256] = "";
-	assert_int_equal(inventory_collect(root, &opt, &inv), 0);
-	if (inventory_validate(inv, msg, sizeof(msg)) < 0)
-		fail_msg("%s", msg);
-	return inv;
-}
-
 static struct inventory *collect(const char *fixture)
 {
 	_cleanup_free_ char *root = xasprintf("%s/sshd/%s", getenv("IMMUNE_FIXTURES"), fixture);
-	return collect_dir(root);
+	return collect_root(root, T);
 }
 
 /* Returns the row for key in the given match context, failing when there are several. */
@@ -262,11 +251,6 @@ static void test_garbage_and_bad_lines(void **state)
 	inventory_free(inv);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void put(const char *root, const char *rel, const char *text)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", root, rel);
@@ -293,7 +277,7 @@ static void test_depth_and_size_limits(void **state)
 		_cleanup_free_ char *text = xasprintf("Include d%d.conf\n", i + 1);
 		put(tmpl, name, text);
 	}
-	struct inventory *inv = collect_dir(tmpl);
+	struct inventory *inv = collect_root(tmpl, T);
 	assert_int_equal(errors(inv, errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "Include depth exceeded"));
 	assert_string_equal(value(inv, "maxsessions", ""), "3");
@@ -308,7 +292,7 @@ static void test_depth_and_size_limits(void **state)
 	close(fd);
 	_cleanup_free_ char *dir = xasprintf("%s/etc/ssh/dir.conf", tmpl);
 	assert_int_equal(mkdir(dir, 0755), 0);
-	inv = collect_dir(tmpl);
+	inv = collect_root(tmpl, T);
 	assert_int_equal(errors(inv, errs, sizeof(errs)), 2);
 	assert_non_null(strstr(errs, "File too large"));
 	assert_non_null(strstr(errs, "Is a directory"));
@@ -317,12 +301,12 @@ static void test_depth_and_size_limits(void **state)
 	/* the main file itself too large: an error and no rows */
 	_cleanup_free_ char *main_path = xasprintf("%s/etc/ssh/sshd_config", tmpl);
 	assert_int_equal(truncate(main_path, 3 << 20), 0);
-	inv = collect_dir(tmpl);
+	inv = collect_root(tmpl, T);
 	assert_int_equal(errors(inv, NULL, 0), 1);
 	assert_int_equal(json_array_size(inventory_rows(inv, T)), 0);
 	inventory_free(inv);
 
-	nftw(tmpl, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(tmpl);
 }
 
 /* Compares a few keys with `sshd -T` when this host has an sshd. */
@@ -335,7 +319,7 @@ static void test_host_against_sshd_t(void **state)
 	FILE *p = popen("/usr/sbin/sshd -T 2>/dev/null", "r");
 	assert_non_null(p);
 	char line[4096];
-	struct inventory *inv = collect_dir("/");
+	struct inventory *inv = collect_root("/", T);
 	static const char *const keys[] = { "permitrootlogin", "maxauthtries", "usepam",
 					    "x11forwarding", "permitemptypasswords" };
 	unsigned compared = 0;

@@ -1,6 +1,6 @@
 /* Unit tests for the packages, kernel_modules and sysctl collectors, over fixture roots in
  * tests/fixtures/{packages,modules,sysctl}/ and roots built in temporary directories. */
-#include "unit.h"
+#include "inv_helpers.h"
 
 #include "inventory/inventory.h"
 #include "inventory/rpmheader.h"
@@ -15,21 +15,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static struct inventory *collect_dir(const char *root, const char *table)
-{
-	struct inv_options opt = { .only_table = table };
-	struct inventory *inv;
-	char msg[256] = "";
-	assert_int_equal(inventory_collect(root, &opt, &inv), 0);
-	if (inventory_validate(inv, msg, sizeof(msg)) < 0)
-		fail_msg("%s", msg);
-	return inv;
-}
-
 static struct inventory *collect(const char *fixture, const char *table)
 {
 	_cleanup_free_ char *root = xasprintf("%s/%s", getenv("IMMUNE_FIXTURES"), fixture);
-	return collect_dir(root, table);
+	return collect_root(root, table);
 }
 
 static const char *col(json_t *row, const char *column)
@@ -72,11 +61,6 @@ static size_t errors(struct inventory *inv, const char *table, char *all, size_t
 	return n;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag_, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static char *tmp_root(void)
 {
 	char *dir = xstrdup("/tmp/immune-system-XXXXXX");
@@ -86,7 +70,7 @@ static char *tmp_root(void)
 
 static void rm_root(char *root)
 {
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(root);
 	free(root);
 }
 
@@ -141,7 +125,7 @@ static void test_dpkg_bad(void **state)
 	static const char bad[] = "Package: ok\nStatus: install ok installed\nVersion: 1\n\n"
 				  "Package: b\x01\x02\nStatus: install ok installed\n";
 	free(put(root, "var/lib/dpkg/status", bad, sizeof(bad) - 1));
-	struct inventory *inv = collect_dir(root, "packages");
+	struct inventory *inv = collect_root(root, "packages");
 	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "/var/lib/dpkg/status:5: package entry is not text"));
 	assert_int_equal(json_array_size(inventory_rows(inv, "packages")), 1);
@@ -150,7 +134,7 @@ static void test_dpkg_bad(void **state)
 	/* over the 64 MiB cap (a sparse file) */
 	_cleanup_free_ char *path = put(root, "var/lib/dpkg/status", "", 0);
 	assert_int_equal(truncate(path, (64 << 20) + 1), 0);
-	inv = collect_dir(root, "packages");
+	inv = collect_root(root, "packages");
 	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "File too large"));
 	inventory_free(inv);
@@ -357,7 +341,7 @@ static void test_rpmdb(void **state)
 	buf_free(&b);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 
-	struct inventory *inv = collect_dir(root, "packages");
+	struct inventory *inv = collect_root(root, "packages");
 	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 2);
 	assert_non_null(strstr(errs, "package header 3 is malformed"));
 	assert_non_null(strstr(errs, "package header 4 is malformed"));
@@ -375,13 +359,13 @@ static void test_rpmdb(void **state)
 
 	/* a Berkeley DB database next to it is ignored */
 	free(put(root, "var/lib/rpm/Packages", "\0\0\0\0", 4));
-	inv = collect_dir(root, "packages");
+	inv = collect_root(root, "packages");
 	assert_int_equal(errors(inv, "packages", NULL, 0), 2);
 	inventory_free(inv);
 
 	/* the database file itself is not SQLite */
 	free(put(root, "var/lib/rpm/rpmdb.sqlite", "this is not a database, just text......", 39));
-	inv = collect_dir(root, "packages");
+	inv = collect_root(root, "packages");
 	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "is not an SQLite database"));
 	inventory_free(inv);
@@ -391,7 +375,7 @@ static void test_rpmdb(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	exec_sql(db, "CREATE TABLE Other (x)");
 	sqlite3_close(db);
-	inv = collect_dir(root, "packages");
+	inv = collect_root(root, "packages");
 	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "no such table"));
 	inventory_free(inv);
@@ -407,14 +391,14 @@ static void test_rpmdb(void **state)
 	rewind(f);
 	assert_int_equal(fwrite(junk, 1, (size_t)st.st_size, f), (size_t)st.st_size);
 	fclose(f);
-	inv = collect_dir(root, "packages");
+	inv = collect_root(root, "packages");
 	assert_true(errors(inv, "packages", NULL, 0) >= 1);
 	assert_int_equal(json_array_size(inventory_rows(inv, "packages")), 0);
 	inventory_free(inv);
 
 	/* only a Berkeley DB database: an error, not an empty package list */
 	assert_int_equal(unlink(path), 0);
-	inv = collect_dir(root, "packages");
+	inv = collect_root(root, "packages");
 	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "only the SQLite rpm database"));
 	inventory_free(inv);
@@ -569,7 +553,7 @@ static void test_sysctl_bad(void **state)
 	_cleanup_free_ char *mask = xasprintf("%s/etc/sysctl.d/50-x.conf", root);
 	assert_int_equal(symlink("/dev/null", mask), 0);
 
-	struct inventory *inv = collect_dir(root, "sysctl");
+	struct inventory *inv = collect_root(root, "sysctl");
 	if (have_null)
 		assert_null(find(inv, "sysctl", "key", "kernel.masked"));
 	size_t nerr = errors(inv, "sysctl", errs, sizeof(errs));
@@ -599,7 +583,7 @@ static void read_proc(const char *path, char *out, size_t size)
 
 static void test_host(void **state)
 {
-	struct inventory *inv = collect_dir("/", "sysctl");
+	struct inventory *inv = collect_root("/", "sysctl");
 	char want[256];
 	assert_int_equal(errors(inv, "sysctl", NULL, 0), 0);
 	read_proc("/proc/sys/kernel/ostype", want, sizeof(want));
@@ -611,7 +595,7 @@ static void test_host(void **state)
 		assert_null(find(inv, "sysctl", "key", "vm.drop_caches"));
 	inventory_free(inv);
 
-	inv = collect_dir("/", "packages");
+	inv = collect_root("/", "packages");
 	assert_int_equal(errors(inv, "packages", NULL, 0), 0);
 	if (access("/var/lib/dpkg/status", F_OK) == 0) {
 		json_t *dpkg = find(inv, "packages", "name", "dpkg");
@@ -620,7 +604,7 @@ static void test_host(void **state)
 	}
 	inventory_free(inv);
 
-	inv = collect_dir("/", "kernel_modules");
+	inv = collect_root("/", "kernel_modules");
 	assert_int_equal(errors(inv, "kernel_modules", NULL, 0), 0);
 	json_t *cramfs = find(inv, "kernel_modules", "name", "cramfs");
 	assert_non_null(cramfs);
