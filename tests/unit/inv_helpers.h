@@ -79,6 +79,23 @@ static inline size_t n_errors(struct inventory *inv, const char *table)
 	return n;
 }
 
+/* Returns how many errors were recorded for table; when all is given it receives their
+ * messages, each followed by '|'. */
+static inline size_t error_text(struct inventory *inv, const char *table, char *all, size_t size)
+{
+	json_t *errs = inventory_errors_for(inv, table), *e;
+	size_t i, n = json_array_size(errs);
+	if (all) {
+		all[0] = '\0';
+		json_array_foreach(errs, i, e) {
+			size_t len = strlen(all);
+			snprintf(all + len, size - len, "%s|", col_str(e, "error"));
+		}
+	}
+	json_decref(errs);
+	return n;
+}
+
 /* Returns true when an error row for table names path. */
 static inline bool has_error(struct inventory *inv, const char *table, const char *path)
 {

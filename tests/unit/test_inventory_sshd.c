@@ -47,27 +47,11 @@ static const char *col(json_t *row, const char *column)
 	return json_string_value(json_object_get(row, column));
 }
 
-/* Returns how many errors were recorded for the table; *all holds their messages. */
-static size_t errors(struct inventory *inv, char *all, size_t size)
-{
-	json_t *errs = inventory_errors_for(inv, T), *e;
-	size_t i, n = json_array_size(errs);
-	if (all) {
-		all[0] = '\0';
-		json_array_foreach(errs, i, e) {
-			size_t len = strlen(all);
-			snprintf(all + len, size - len, "%s|", col(e, "error"));
-		}
-	}
-	json_decref(errs);
-	return n;
-}
-
 static void test_first_wins_and_includes(void **state)
 {
 	struct inventory *inv = collect("basic");
 	char errs[2048];
-	assert_int_equal(errors(inv, errs, sizeof(errs)), 0);
+	assert_int_equal(error_text(inv, T, errs, sizeof(errs)), 0);
 
 	/* the drop-in is included before the main file's own settings: its values win */
 	json_t *row = setting(inv, "permitrootlogin", "");
@@ -202,7 +186,7 @@ static void test_no_config(void **state)
 {
 	struct inventory *inv = collect("empty");
 	assert_int_equal(json_array_size(inventory_rows(inv, T)), 0);
-	assert_int_equal(errors(inv, NULL, 0), 0);
+	assert_int_equal(error_text(inv, T, NULL, 0), 0);
 	inventory_free(inv);
 }
 
@@ -210,14 +194,14 @@ static void test_include_loop(void **state)
 {
 	char errs[2048];
 	struct inventory *inv = collect("loop");
-	assert_int_equal(errors(inv, errs, sizeof(errs)), 1);
+	assert_int_equal(error_text(inv, T, errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "Include loop"));
 	assert_string_equal(value(inv, "permitrootlogin", ""), "no");
 	assert_string_equal(value(inv, "maxauthtries", ""), "3");
 	inventory_free(inv);
 
 	inv = collect("symlink-loop");
-	assert_int_equal(errors(inv, errs, sizeof(errs)), 2); /* a.conf and b.conf */
+	assert_int_equal(error_text(inv, T, errs, sizeof(errs)), 2); /* a.conf and b.conf */
 	assert_non_null(strstr(errs, "symbolic links"));
 	assert_string_equal(value(inv, "permitrootlogin", ""), "no");
 	inventory_free(inv);
@@ -227,7 +211,7 @@ static void test_garbage_and_bad_lines(void **state)
 {
 	char errs[4096];
 	struct inventory *inv = collect("garbage");
-	assert_int_equal(errors(inv, errs, sizeof(errs)), 1);
+	assert_int_equal(error_text(inv, T, errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "/etc/ssh/sshd_config:2: line is not text"));
 	/* parsing stopped at the bad line */
 	assert_string_equal(value(inv, "passwordauthentication", ""), "yes");
@@ -235,7 +219,7 @@ static void test_garbage_and_bad_lines(void **state)
 	inventory_free(inv);
 
 	inv = collect("bad");
-	assert_int_equal(errors(inv, errs, sizeof(errs)), 7);
+	assert_int_equal(error_text(inv, T, errs, sizeof(errs)), 7);
 	assert_non_null(
 		strstr(errs, "sshd_config:10: x11forwarding: extra arguments at end of line"));
 	assert_string_equal(value(inv, "pubkeyauthoptions", ""), "touch-required verify-required");
@@ -278,7 +262,7 @@ static void test_depth_and_size_limits(void **state)
 		put(tmpl, name, text);
 	}
 	struct inventory *inv = collect_root(tmpl, T);
-	assert_int_equal(errors(inv, errs, sizeof(errs)), 1);
+	assert_int_equal(error_text(inv, T, errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "Include depth exceeded"));
 	assert_string_equal(value(inv, "maxsessions", ""), "3");
 	inventory_free(inv);
@@ -293,7 +277,7 @@ static void test_depth_and_size_limits(void **state)
 	_cleanup_free_ char *dir = xasprintf("%s/etc/ssh/dir.conf", tmpl);
 	assert_int_equal(mkdir(dir, 0755), 0);
 	inv = collect_root(tmpl, T);
-	assert_int_equal(errors(inv, errs, sizeof(errs)), 2);
+	assert_int_equal(error_text(inv, T, errs, sizeof(errs)), 2);
 	assert_non_null(strstr(errs, "File too large"));
 	assert_non_null(strstr(errs, "Is a directory"));
 	inventory_free(inv);
@@ -302,7 +286,7 @@ static void test_depth_and_size_limits(void **state)
 	_cleanup_free_ char *main_path = xasprintf("%s/etc/ssh/sshd_config", tmpl);
 	assert_int_equal(truncate(main_path, 3 << 20), 0);
 	inv = collect_root(tmpl, T);
-	assert_int_equal(errors(inv, NULL, 0), 1);
+	assert_int_equal(error_text(inv, T, NULL, 0), 1);
 	assert_int_equal(json_array_size(inventory_rows(inv, T)), 0);
 	inventory_free(inv);
 

@@ -46,21 +46,6 @@ static bool flag(json_t *row, const char *column)
 	return json_is_true(v);
 }
 
-static size_t errors(struct inventory *inv, const char *table, char *all, size_t size)
-{
-	json_t *errs = inventory_errors_for(inv, table), *e;
-	size_t i, n = json_array_size(errs);
-	if (all) {
-		all[0] = '\0';
-		json_array_foreach(errs, i, e) {
-			size_t len = strlen(all);
-			snprintf(all + len, size - len, "%s|", col(e, "error"));
-		}
-	}
-	json_decref(errs);
-	return n;
-}
-
 static char *tmp_root(void)
 {
 	char *dir = xstrdup("/tmp/immune-system-XXXXXX");
@@ -95,7 +80,7 @@ static char *put(const char *root, const char *rel, const void *data, size_t len
 static void test_dpkg_status(void **state)
 {
 	struct inventory *inv = collect("packages/debian", "packages");
-	assert_int_equal(errors(inv, "packages", NULL, 0), 0);
+	assert_int_equal(error_text(inv, "packages", NULL, 0), 0);
 	json_t *rows = inventory_rows(inv, "packages");
 	assert_int_equal(json_array_size(rows), 5);
 	json_t *ssh = find(inv, "packages", "name", "openssh-server");
@@ -126,7 +111,7 @@ static void test_dpkg_bad(void **state)
 				  "Package: b\x01\x02\nStatus: install ok installed\n";
 	free(put(root, "var/lib/dpkg/status", bad, sizeof(bad) - 1));
 	struct inventory *inv = collect_root(root, "packages");
-	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
+	assert_int_equal(error_text(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "/var/lib/dpkg/status:5: package entry is not text"));
 	assert_int_equal(json_array_size(inventory_rows(inv, "packages")), 1);
 	inventory_free(inv);
@@ -135,7 +120,7 @@ static void test_dpkg_bad(void **state)
 	_cleanup_free_ char *path = put(root, "var/lib/dpkg/status", "", 0);
 	assert_int_equal(truncate(path, (64 << 20) + 1), 0);
 	inv = collect_root(root, "packages");
-	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
+	assert_int_equal(error_text(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "File too large"));
 	inventory_free(inv);
 	rm_root(root);
@@ -342,7 +327,7 @@ static void test_rpmdb(void **state)
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 
 	struct inventory *inv = collect_root(root, "packages");
-	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 2);
+	assert_int_equal(error_text(inv, "packages", errs, sizeof(errs)), 2);
 	assert_non_null(strstr(errs, "package header 3 is malformed"));
 	assert_non_null(strstr(errs, "package header 4 is malformed"));
 	assert_int_equal(json_array_size(inventory_rows(inv, "packages")), 3);
@@ -360,13 +345,13 @@ static void test_rpmdb(void **state)
 	/* a Berkeley DB database next to it is ignored */
 	free(put(root, "var/lib/rpm/Packages", "\0\0\0\0", 4));
 	inv = collect_root(root, "packages");
-	assert_int_equal(errors(inv, "packages", NULL, 0), 2);
+	assert_int_equal(error_text(inv, "packages", NULL, 0), 2);
 	inventory_free(inv);
 
 	/* the database file itself is not SQLite */
 	free(put(root, "var/lib/rpm/rpmdb.sqlite", "this is not a database, just text......", 39));
 	inv = collect_root(root, "packages");
-	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
+	assert_int_equal(error_text(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "is not an SQLite database"));
 	inventory_free(inv);
 
@@ -376,7 +361,7 @@ static void test_rpmdb(void **state)
 	exec_sql(db, "CREATE TABLE Other (x)");
 	sqlite3_close(db);
 	inv = collect_root(root, "packages");
-	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
+	assert_int_equal(error_text(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "no such table"));
 	inventory_free(inv);
 
@@ -392,14 +377,14 @@ static void test_rpmdb(void **state)
 	assert_int_equal(fwrite(junk, 1, (size_t)st.st_size, f), (size_t)st.st_size);
 	fclose(f);
 	inv = collect_root(root, "packages");
-	assert_true(errors(inv, "packages", NULL, 0) >= 1);
+	assert_true(error_text(inv, "packages", NULL, 0) >= 1);
 	assert_int_equal(json_array_size(inventory_rows(inv, "packages")), 0);
 	inventory_free(inv);
 
 	/* only a Berkeley DB database: an error, not an empty package list */
 	assert_int_equal(unlink(path), 0);
 	inv = collect_root(root, "packages");
-	assert_int_equal(errors(inv, "packages", errs, sizeof(errs)), 1);
+	assert_int_equal(error_text(inv, "packages", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "only the SQLite rpm database"));
 	inventory_free(inv);
 	rm_root(root);
@@ -410,7 +395,7 @@ static void test_rpmdb(void **state)
 static void test_modules(void **state)
 {
 	struct inventory *inv = collect("modules/root", "kernel_modules");
-	assert_int_equal(errors(inv, "kernel_modules", NULL, 0), 0);
+	assert_int_equal(error_text(inv, "kernel_modules", NULL, 0), 0);
 
 	json_t *m = find(inv, "kernel_modules", "name", "usb_storage");
 	assert_non_null(m);
@@ -457,7 +442,7 @@ static void test_modules(void **state)
 	/* garbage in a modprobe file: an error, the lines before it kept */
 	char errs[512];
 	inv = collect("modules/garbage", "kernel_modules");
-	assert_int_equal(errors(inv, "kernel_modules", errs, sizeof(errs)), 1);
+	assert_int_equal(error_text(inv, "kernel_modules", errs, sizeof(errs)), 1);
 	assert_non_null(strstr(errs, "/etc/modprobe.d/bad.conf:2: line is not text"));
 	assert_true(flag(find(inv, "kernel_modules", "name", "cramfs"), "blacklisted"));
 	assert_false(flag(find(inv, "kernel_modules", "name", "udf"), "blacklisted"));
@@ -479,7 +464,7 @@ static json_t *key_row(struct inventory *inv, const char *key)
 static void test_sysctl(void **state)
 {
 	struct inventory *inv = collect("sysctl/root", "sysctl");
-	assert_int_equal(errors(inv, "sysctl", NULL, 0), 0);
+	assert_int_equal(error_text(inv, "sysctl", NULL, 0), 0);
 
 	/* systemd order: /run/sysctl.d/50-run.conf comes after /etc/sysctl.d/10-base.conf */
 	json_t *r = key_row(inv, "net.ipv4.ip_forward");
@@ -556,7 +541,7 @@ static void test_sysctl_bad(void **state)
 	struct inventory *inv = collect_root(root, "sysctl");
 	if (have_null)
 		assert_null(find(inv, "sysctl", "key", "kernel.masked"));
-	size_t nerr = errors(inv, "sysctl", errs, sizeof(errs));
+	size_t nerr = error_text(inv, "sysctl", errs, sizeof(errs));
 	if (nerr != 5)
 		fail_msg("%zu errors: %s", nerr, errs);
 	assert_non_null(strstr(errs, "reading /proc/sys/kernel/big: File too large"));
@@ -585,7 +570,7 @@ static void test_host(void **state)
 {
 	struct inventory *inv = collect_root("/", "sysctl");
 	char want[256];
-	assert_int_equal(errors(inv, "sysctl", NULL, 0), 0);
+	assert_int_equal(error_text(inv, "sysctl", NULL, 0), 0);
 	read_proc("/proc/sys/kernel/ostype", want, sizeof(want));
 	assert_string_equal(col(key_row(inv, "kernel.ostype"), "runtime_value"), want);
 	read_proc("/proc/sys/net/ipv4/ip_forward", want, sizeof(want));
@@ -596,7 +581,7 @@ static void test_host(void **state)
 	inventory_free(inv);
 
 	inv = collect_root("/", "packages");
-	assert_int_equal(errors(inv, "packages", NULL, 0), 0);
+	assert_int_equal(error_text(inv, "packages", NULL, 0), 0);
 	if (access("/var/lib/dpkg/status", F_OK) == 0) {
 		json_t *dpkg = find(inv, "packages", "name", "dpkg");
 		assert_non_null(dpkg);
@@ -605,7 +590,7 @@ static void test_host(void **state)
 	inventory_free(inv);
 
 	inv = collect_root("/", "kernel_modules");
-	assert_int_equal(errors(inv, "kernel_modules", NULL, 0), 0);
+	assert_int_equal(error_text(inv, "kernel_modules", NULL, 0), 0);
 	json_t *cramfs = find(inv, "kernel_modules", "name", "cramfs");
 	assert_non_null(cramfs);
 	/* on the host, availability is always known */
