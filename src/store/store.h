@@ -1,0 +1,187 @@
+/* The server's storage interface (DESIGN.md "Storage and scale").
+ *
+ * A store is opened from a URL naming its backend: "sqlite:PATH" (the embedded default, a
+ * file in the server's data directory). Later backends (PostgreSQL) implement the same
+ * operations through struct store_backend_ops in store_backend.h.
+ *
+ * Two paths:
+ *  - control operations (tokens, hosts, queries) are synchronous and may be called from the
+ *    server's event loop thread; each is one transaction;
+ *  - ingest is asynchronous: store_ingest_submit() queues a batch for the writer thread,
+ *    which commits many batches per transaction and then calls the batch's done callback
+ *    (on the writer thread) with the stream's committed sequence number. De-duplication is
+ *    by (host, stream, seq): records at or below the stream's committed number are skipped,
+ *    inside the same transaction that advances it, so each record is stored exactly once.
+ *
+ * Every function returns 0 or a negative errno; -ENOENT when the object does not exist,
+ * -EIO when the backend failed (the backend logs nothing; the caller logs once). Strings
+ * returned in structs are owned by the struct; free with the matching _free function. */
+#pragma once
+
+#include "lib/common.h"
+
+struct store;
+struct json_t;
+
+/* Opens (creating and migrating as needed) the store at url. */
+int store_open(const char *url, struct store **out);
+/* Stops the writer after committing everything queued, then closes. Accepts NULL. */
+void store_close(struct store *st);
+/* The schema version after migrations. */
+int store_schema_version(struct store *st);
+
+/* ---- operators (API credentials; roles come with the access issue) ---- */
+int store_operator_put(struct store *st, const char *name, const unsigned char token_hash[32]);
+/* Returns 0 with *name (caller frees) when token_hash belongs to an operator, else -ENOENT. */
+int store_operator_find(struct store *st, const unsigned char token_hash[32], char **name);
+
+/* ---- join tokens ---- */
+struct store_label {
+	char *key;
+	char *value;
+};
+
+struct store_token {
+	char *id;
+	int64_t created;	/* Unix seconds */
+	int64_t expires;
+	int64_t uses_left;	/* -1: unlimited */
+	int64_t uses;		/* enrollments so far */
+	struct store_label *labels;
+	size_t n_labels;
+};
+
+int store_token_add(struct store *st, const char *id, const unsigned char secret_hash[32],
+	int64_t expires, int64_t uses_left, const struct store_label *labels, size_t n_labels);
+/* Atomically checks and uses one enrollment of token id at time now. Returns 0 with *out
+ * (the token's labels; caller frees with store_token_free), -ENOENT (no such token or the
+ * secret hash differs), -EKEYEXPIRED (expired), -EUSERS (no uses left). */
+int store_token_consume(struct store *st, const char *id, const unsigned char secret_hash[32],
+	int64_t now, struct store_token *out);
+int store_tokens_list(struct store *st, struct store_token **out, size_t *n);
+void store_token_free(struct store_token *t);
+void store_tokens_free(struct store_token *t, size_t n);
+
+/* ---- hosts ---- */
+struct store_host {
+	char *id;		/* 32 lowercase hex characters */
+	char *hostname;
+	char *machine_id;
+	char *os;		/* "Debian GNU/Linux 12 (bookworm)" from the latest inventory */
+	char *agent_version;
+	char *cert_serial;	/* the only certificate serial accepted for this host */
+	int64_t cert_not_after;
+	int64_t enrolled_at;
+	int64_t last_seen;	/* 0: never connected */
+	bool revoked;
+	struct store_label *labels;	/* token labels then agent labels, key order, unique keys */
+	size_t n_labels;
+	double score;		/* posture score of the latest scan; NAN without one */
+	int64_t checks_failed;	/* in the latest scan */
+	int64_t scanned_at;	/* 0: no scan yet */
+};
+
+/* Enrolls a machine: the non-revoked host with this machine_id keeps its id (its hostname,
+ * labels and certificate are replaced), otherwise a new host is created. *id_out (caller
+ * frees) is its id. */
+int store_host_enroll(struct store *st, const char *machine_id, const char *hostname,
+	const struct store_label *labels, size_t n_labels, const char *cert_serial,
+	int64_t cert_not_after, int64_t now, char **id_out);
+/* Records a renewed certificate: from then on only that serial is accepted. */
+int store_host_set_cert(struct store *st, const char *id, const char *cert_serial,
+	int64_t cert_not_after);
+/* Updates what a Hello says (hostname, agent version, agent labels merged over the
+ * token's) and last_seen. */
+int store_host_hello(struct store *st, const char *id, const char *hostname,
+	const char *agent_version, const struct store_label *labels, size_t n_labels,
+	int64_t now);
+int store_host_touch(struct store *st, const char *id, int64_t now);
+/* Marks the host revoked (it can neither connect nor renew). -ENOENT if unknown. */
+int store_host_revoke(struct store *st, const char *id, int64_t now);
+int store_host_get(struct store *st, const char *id, struct store_host *out);
+int store_hosts_list(struct store *st, struct store_host **out, size_t *n);
+void store_host_free(struct store_host *h);
+void store_hosts_free(struct store_host *h, size_t n);
+
+/* ---- what the ingest path derived: inventory, findings, streams ---- */
+/* The host's latest inventory: a JSON object {table: [rows...]} (caller decrefs). */
+int store_host_inventory(struct store *st, const char *id, struct json_t **out);
+
+struct store_finding_filter {
+	const char *host;	/* NULL: every host */
+	const char *framework;	/* NULL: any; else only checks mapped to it */
+	const char *status;	/* NULL: fail and error; "all"; or one status */
+};
+
+/* Results of each host's latest scan as a JSON array of objects {host, hostname, id,
+ * title, section, severity, status, message, mappings, evidence, scanned_at}, sorted by
+ * host then check id (caller decrefs). */
+int store_findings(struct store *st, const struct store_finding_filter *filter,
+	struct json_t **out);
+
+struct store_stream {
+	uint32_t stream;
+	uint64_t committed_seq;	/* 0: nothing yet */
+	uint64_t records;	/* records stored */
+	uint64_t gaps;		/* gap records received */
+	uint64_t dropped;	/* records the gaps account for */
+};
+
+/* The host's three streams (STREAM_EVENTS, _STATE, _ALERTS), in that order. */
+int store_host_streams(struct store *st, const char *id, struct store_stream out[3]);
+
+/* ---- ingest ---- */
+struct store_record {
+	uint64_t seq;
+	uint32_t kind;		/* Immune__V1__RecordKind */
+	int64_t time_ns;
+	uint32_t encoding;	/* Immune__V1__Encoding of payload */
+	unsigned char *payload;	/* owned by the batch */
+	size_t len;
+};
+
+struct store_batch;
+typedef void (*store_batch_done_fn)(struct store_batch *b, int result, uint64_t committed_seq,
+	void *userdata);
+
+struct store_batch {
+	char host_id[33];
+	uint32_t stream;
+	struct store_record *records;	/* increasing seq */
+	size_t n;
+	size_t bytes;			/* payload bytes, for the queue's budget */
+	store_batch_done_fn done;	/* called once, on the writer thread, after commit */
+	void *userdata;
+	struct store_batch *next;	/* queue link, owned by the store while queued */
+};
+
+/* Allocates a batch with room for n records (records' payloads are copied in by the caller
+ * with store_batch_set()). */
+struct store_batch *store_batch_new(const char *host_id, uint32_t stream, size_t n);
+/* Copies one record in at index i. */
+void store_batch_set(struct store_batch *b, size_t i, uint64_t seq, uint32_t kind,
+	int64_t time_ns, uint32_t encoding, const void *payload, size_t len);
+void store_batch_free(struct store_batch *b);
+
+/* Queues b (ownership passes to the store, which frees it after calling done). Never
+ * blocks. Returns 0, or -ESHUTDOWN when the store is closing. */
+int store_ingest_submit(struct store *st, struct store_batch *b);
+/* Payload bytes queued and not yet committed (the server stops reading agents above its
+ * limit). Thread-safe. */
+size_t store_ingest_queued_bytes(struct store *st);
+
+struct store_stats {
+	uint64_t batches;
+	uint64_t records;	/* stored */
+	uint64_t duplicates;	/* skipped as already stored */
+	uint64_t transactions;
+	uint64_t retention_deleted;
+};
+void store_get_stats(struct store *st, struct store_stats *out);
+
+/* ---- retention ---- */
+/* Sets how long telemetry records (STREAM_EVENTS) are kept (default 30 days; 0 keeps them
+ * for ever); the writer thread applies it every hour in small deleting transactions. */
+void store_retention_set(struct store *st, int64_t max_age_s);
+/* Applies the retention now. Returns the number of records deleted (>= 0) or an errno. */
+int64_t store_retention_run(struct store *st, int64_t now);
