@@ -77,6 +77,7 @@ struct ctl {
 	int fds[MAX_WORKERS];
 	uint32_t nworkers;
 	FILE *out; /* human lines */
+	bool failed; /* an agent gave up, a record went unacknowledged or unstored */
 	bool tty;
 	json_t *json;
 };
@@ -582,6 +583,7 @@ static void phase_enroll(struct ctl *c)
 	struct fs_counts s;
 	run_phase(c, &cmd, "enroll", c->o.agents, &s, NULL);
 	double rate = s.elapsed > 0 ? (double)s.done / s.elapsed : 0;
+	c->failed |= s.failed > 0;
 	fprintf(c->out,
 		"enroll: %llu enrolled, %llu failed, in %.2f s: %.0f enrollments/s "
 		"(%u in flight per worker)\n",
@@ -603,6 +605,7 @@ static void phase_connect(struct ctl *c)
 	run_phase(c, &cmd, "connect", c->o.agents, &s, NULL);
 	usleep(500000); /* let the server settle its buffers */
 	uint64_t rss1 = proc_kib(c->server_watch, "VmRSS");
+	c->failed |= s.failed > 0 || s.held < c->o.agents;
 	double per = s.held && rss1 > rss0 ? (double)(rss1 - rss0) / (double)s.held : 0;
 	fprintf(c->out,
 		"connect: %llu connections held, %llu failed, all connected in %.2f s "
@@ -643,6 +646,7 @@ static double phase_ingest(struct ctl *c, double rate, const char *key)
 		snprintf(label, sizeof(label), "ingest (as fast as acks allow)");
 	run_phase(c, &cmd, label, 0, &s, &lat);
 	double rps = s.window_s > 0 ? (double)s.records_acked / s.window_s : 0;
+	c->failed |= s.batches_unacked > 0;
 	uint64_t p50 = hist_quantile(&lat, 0.5), p99 = hist_quantile(&lat, 0.99);
 	fprintf(c->out,
 		"%s: %.0f records/s acknowledged over %.1f s (batch %u, window %u per agent); "
@@ -673,6 +677,7 @@ static void phase_storm(struct ctl *c)
 	struct fs_cmd cmd = { .phase = PH_STORM, .window = c->o.concurrency };
 	struct fs_counts s;
 	run_phase(c, &cmd, "storm", c->o.agents, &s, NULL);
+	c->failed |= s.failed > 0 || s.held < c->o.agents;
 	fprintf(c->out,
 		"storm: every agent closed at once; %llu connected again in %.2f s, %llu failed "
 		"(after up to %d tries with backoff)\n",
@@ -771,6 +776,7 @@ static void phase_verify(struct ctl *c)
 	}
 	if (c->tty)
 		fprintf(stderr, "\r\033[K");
+	c->failed |= bad > 0 || errors > 0;
 	fprintf(c->out,
 		"verify: %zu hosts checked through GET /v1/hosts/ID in %.1f s: %llu with records "
 		"stored == committed_seq == acked, %llu mismatched, %llu not answered; "
@@ -1045,10 +1051,14 @@ int main(int argc, char **argv)
 	if (hwm)
 		fprintf(c->out, "server: peak RSS (VmHWM) %.1f MiB\n", (double)hwm / 1024);
 	json_object_set_new(c->json, "server_peak_rss_kib", json_integer((json_int_t)hwm));
+	json_object_set_new(c->json, "ok", json_boolean(!c->failed));
 	if (c->o.json) {
 		json_dumpf(c->json, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputc('\n', stdout);
 	}
 	json_decref(c->json);
-	return 0;
+	if (c->failed)
+		fprintf(c->out, "fleetsim: FAILED: some agents gave up or some records were not "
+				"acknowledged and stored (see above)\n");
+	return c->failed ? 1 : 0;
 }
