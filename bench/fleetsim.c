@@ -55,7 +55,7 @@ struct opts {
 	uint32_t verify;
 	unsigned phases;
 	unsigned source_addrs;
-	bool json, keep, verbose;
+	bool json, keep, verbose, fetch_catalog;
 	const char *server_bin;
 	const char *server_data;
 	const char *agent_addr;
@@ -76,7 +76,7 @@ struct ctl {
 	pid_t workers[MAX_WORKERS];
 	int fds[MAX_WORKERS];
 	uint32_t nworkers;
-	FILE *out; /* human lines */
+	FILE *out;   /* human lines */
 	bool failed; /* an agent gave up, a record went unacknowledged or unstored */
 	bool tty;
 	json_t *json;
@@ -214,6 +214,14 @@ static uint64_t mem_available_kib(void)
 		parse_u64(p, 10, UINT64_MAX, &v);
 	}
 	return v;
+}
+
+/* The 1-minute load average: other work on the machine skews every figure. */
+static double loadavg(void)
+{
+	double l[1] = { 0 };
+	getloadavg(l, 1);
+	return l[0];
 }
 
 static void raise_nofile(struct ctl *c)
@@ -500,6 +508,9 @@ static void run_phase(struct ctl *c, const struct fs_cmd *cmd, const char *label
 				sum->records_acked_all += w->records_acked_all;
 				sum->batches_unacked += w->batches_unacked;
 				sum->disconnects += w->disconnects;
+				sum->catalogs += w->catalogs;
+				if (w->catalog_bytes > sum->catalog_bytes)
+					sum->catalog_bytes = w->catalog_bytes;
 				if (w->elapsed > sum->elapsed)
 					sum->elapsed = w->elapsed;
 				if (w->window_s > sum->window_s)
@@ -613,6 +624,14 @@ static void phase_connect(struct ctl *c)
 		(unsigned long long)s.held, (unsigned long long)s.failed, s.elapsed,
 		s.elapsed > 0 ? (double)s.done / s.elapsed : 0);
 	print_fails(c, &s);
+	if (c->o.fetch_catalog)
+		fprintf(c->out, "connect: %llu agents received the catalog (%.1f KiB each)\n",
+			(unsigned long long)s.catalogs, (double)s.catalog_bytes / 1024);
+	else
+		fprintf(c->out,
+			"connect: agents claimed to hold the server's catalog (%.1f KiB; %llu "
+			"received it, one probe per worker; --fetch-catalog: every agent does)\n",
+			(double)s.catalog_bytes / 1024, (unsigned long long)s.catalogs);
 	if (rss1)
 		fprintf(c->out,
 			"connect: server RSS %.1f MiB before, %.1f MiB with %llu connected: "
@@ -819,9 +838,9 @@ static void usage(FILE *f)
 	      "                       then again at 50 %% of the rate measured\n"
 	      "  --batch B            records per batch (default 100)\n"
 	      "  --window K           batches in flight per agent (default 4, at most 16)\n"
-	      "  --concurrency C      enrollments/connections in flight per worker (default 512)\n"
+	      "  --concurrency C      enrollments/connections in flight per worker (default 128)\n"
 	      "  --phases LIST        enroll,connect,ingest,storm,verify (default: all)\n"
-	      "  --verify N           hosts to check through the API (default 1000, 0: all)\n"
+	      "  --verify N           hosts to check through the API (default 200, 0: all)\n"
 	      "  --source-addrs K     bind agents to K source addresses 127.1.x.1 (default 64)\n"
 	      "  --server-bin PATH    immune-server to start (default: next to this build)\n"
 	      "  --server-arg ARG     extra argument for the server (repeatable)\n"
@@ -830,6 +849,8 @@ static void usage(FILE *f)
 	      "                       client.yaml)\n"
 	      "  --api URL            with --server-data: the API (default from client.yaml)\n"
 	      "  --server-pid PID     with --server-data: read the server's memory\n"
+	      "  --fetch-catalog      every agent fetches the catalog at its first connection\n"
+	      "                       (default: agents claim the digest one probe learnt)\n"
 	      "  --json               one JSON object on stdout at the end (lines on stderr)\n"
 	      "  --keep               keep the temporary server data directory\n"
 	      "  --verbose            print every failure\n",
@@ -901,6 +922,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		O_KEEP,
 		O_VERBOSE,
 		O_HELP,
+		O_FETCH,
 	};
 	static const struct option lo[] = {
 		{ "agents", required_argument, NULL, O_AGENTS },
@@ -920,6 +942,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "api", required_argument, NULL, O_API },
 		{ "server-pid", required_argument, NULL, O_SPID },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "fetch-catalog", no_argument, NULL, O_FETCH },
 		{ "keep", no_argument, NULL, O_KEEP },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
@@ -930,8 +953,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			    .duration = 10,
 			    .batch = 100,
 			    .window = 4,
-			    .concurrency = 512,
-			    .verify = 1000,
+			    .concurrency = 128,
+			    .verify = 200,
 			    .source_addrs = 64,
 			    .phases = P_ENROLL | P_CONNECT | P_INGEST | P_STORM | P_VERIFY };
 	int ch;
@@ -968,6 +991,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case O_API: o->api_url = optarg; break;
 		case O_SPID: o->server_pid = (pid_t)num("--server-pid", optarg, 1, 1u << 30); break;
 		case O_JSON: o->json = true; break;
+		case O_FETCH: o->fetch_catalog = true; break;
 		case O_KEEP: o->keep = true; break;
 		case O_VERBOSE: o->verbose = true; break;
 		case 'h':
@@ -1005,9 +1029,13 @@ int main(int argc, char **argv)
 	json_object_set_new(c->json, "workers", json_integer(c->o.workers));
 	json_object_set_new(c->json, "batch", json_integer(c->o.batch));
 	json_object_set_new(c->json, "window", json_integer(c->o.window));
-	fprintf(c->out, "fleetsim: %u agents, %u workers, %ld CPUs, %.1f GiB available\n",
+	double load0 = loadavg();
+	fprintf(c->out,
+		"fleetsim: %u agents, %u workers, %ld CPUs, %.1f GiB available, load average "
+		"%.2f\n",
 		c->o.agents, c->o.workers, sysconf(_SC_NPROCESSORS_ONLN),
-		(double)mem_available_kib() / (1024 * 1024));
+		(double)mem_available_kib() / (1024 * 1024), load0);
+	json_object_set_new(c->json, "load_average_start", json_real(load0));
 	raise_nofile(c);
 
 	if (c->o.server_data)
@@ -1021,6 +1049,7 @@ int main(int argc, char **argv)
 		die("agents address '%s' is not A.B.C.D:PORT", agents);
 	c->t.source_addrs = c->o.source_addrs;
 	c->t.verbose = c->o.verbose;
+	c->t.fetch_catalog = c->o.fetch_catalog;
 	uint64_t nonce;
 	if (RAND_bytes((unsigned char *)&nonce, sizeof(nonce)) != 1)
 		die("no random bytes");
@@ -1052,6 +1081,10 @@ int main(int argc, char **argv)
 		fprintf(c->out, "server: peak RSS (VmHWM) %.1f MiB\n", (double)hwm / 1024);
 	json_object_set_new(c->json, "server_peak_rss_kib", json_integer((json_int_t)hwm));
 	json_object_set_new(c->json, "ok", json_boolean(!c->failed));
+	json_object_set_new(c->json, "load_average_end", json_real(loadavg()));
+	fprintf(c->out,
+		"fleetsim: load average at the end %.2f (1 min; the machine has %ld CPUs)\n",
+		loadavg(), sysconf(_SC_NPROCESSORS_ONLN));
 	if (c->o.json) {
 		json_dumpf(c->json, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputc('\n', stdout);

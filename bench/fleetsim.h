@@ -100,6 +100,8 @@ struct fs_counts {
 	uint64_t records_acked_all; /* including the drain after it */
 	uint64_t batches_unacked;   /* still in flight when the drain gave up */
 	uint64_t disconnects;	    /* ready connections lost outside a storm */
+	uint64_t catalogs;	    /* ConfigUpdates with a catalog received */
+	uint64_t catalog_bytes;	    /* the catalog's size (sum of its files) */
 	double elapsed;		    /* seconds the phase took in this worker */
 	double window_s;	    /* PH_INGEST: measured seconds */
 };
@@ -132,6 +134,7 @@ struct fs_target {
 	char pin[PKI_PIN_LEN + 1];
 	unsigned source_addrs; /* bind sources across 127.1.x.1 (0: let the kernel choose) */
 	uint64_t nonce;	       /* makes machine ids unique to this run */
+	bool fetch_catalog;    /* every agent fetches the catalog at its first connection */
 	bool verbose;
 };
 

@@ -50,6 +50,7 @@ struct agent {
 	uint8_t head;
 	bool tls_up;
 	bool enrolled;
+	bool has_catalog; /* received a ConfigUpdate with the catalog */
 	char host_id[PKI_HOST_ID_MAX + 1];
 	uint64_t next_seq;	      /* next record seq to send on the events stream */
 	uint64_t acked;		      /* the server's committed_seq */
@@ -73,6 +74,13 @@ struct worker {
 	bool pumping;
 	uint64_t ticks;
 	uint32_t hb_seconds;
+
+	/* the catalog: unless t->fetch_catalog, agents claim to hold the one the server sends,
+	 * whose digest one probe connection per worker learns first */
+	char digest[128];
+	bool probing, probe_done;
+	uint32_t probe_idx;
+	uint64_t catalog_bytes;
 
 	/* the phase running */
 	bool running;
@@ -134,6 +142,7 @@ static void phase_finish(struct worker *w)
 
 	w->running = false;
 	w->c.elapsed = (double)(now_ns() - w->t0) / 1e9;
+	w->c.catalog_bytes = w->catalog_bytes;
 	count_held(w);
 	memset(&res, 0, sizeof(res));
 	res.type = MSG_RESULT;
@@ -182,6 +191,8 @@ static int send_hello(struct agent *a)
 	h.agent_version = (char *)"fleetsim";
 	h.hostname = hostname;
 	h.max_frame = FRAME_MAX;
+	if (!a->w->t->fetch_catalog || a->has_catalog)
+		h.catalog_digest = a->w->digest;
 	f.body_case = IMMUNE__V1__FRAME__BODY_HELLO;
 	f.hello = &h;
 	return write_frame(a, &f);
@@ -245,7 +256,9 @@ static void send_batch(struct agent *a)
 static void fill_window(struct agent *a)
 {
 	struct worker *w = a->w;
-	while (w->ingesting && a->state == A_READY && a->nflight < w->cmd.window)
+	/* at a fixed rate, rate_cb sends; otherwise every ack makes room for the next batch */
+	while (w->ingesting && w->cmd.rate <= 0 && a->state == A_READY &&
+	       a->nflight < w->cmd.window)
 		send_batch(a);
 }
 
@@ -301,6 +314,8 @@ static void agent_fail(struct agent *a, int reason)
 	agent_close(a);
 	if (!was_ready && a->state != A_IDLE && a->state != A_WAIT)
 		w->inflight--;
+	if (w->probing && w->probe_idx == a->idx)
+		w->probing = false; /* another agent probes */
 	w->c.fail[reason]++;
 	if (was_ready) {
 		w->c.disconnects++;
@@ -353,6 +368,39 @@ static void on_enroll_response(struct agent *a, const Immune__V1__EnrollResponse
 	pump(w);
 }
 
+static void probe_end(struct worker *w)
+{
+	w->probing = false;
+	w->probe_done = true;
+	pump(w);
+}
+
+static void probe_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	if (w->probing)
+		probe_end(w);
+}
+
+static void on_config(struct agent *a, const Immune__V1__ConfigUpdate *u)
+{
+	struct worker *w = a->w;
+	if (!u->catalog_digest || !*u->catalog_digest)
+		return;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < u->n_catalog; i++)
+		bytes += u->catalog[i]->content.len;
+	if (u->n_catalog) {
+		a->has_catalog = true;
+		w->c.catalogs++;
+		w->catalog_bytes = bytes;
+	}
+	if (strlen(u->catalog_digest) < sizeof(w->digest))
+		snprintf(w->digest, sizeof(w->digest), "%s", u->catalog_digest);
+	if (w->probing)
+		probe_end(w);
+}
+
 static void on_welcome(struct agent *a, const Immune__V1__Welcome *wel)
 {
 	struct worker *w = a->w;
@@ -370,6 +418,11 @@ static void on_welcome(struct agent *a, const Immune__V1__Welcome *wel)
 	a->tries = 0;
 	w->inflight--;
 	bufferevent_set_timeouts(a->bev, NULL, NULL);
+	if (w->probing && w->probe_idx == a->idx) {
+		/* the catalog, if the server has one, follows the Welcome */
+		struct timeval tv = { .tv_sec = 1 };
+		event_base_once(w->base, -1, EV_TIMEOUT, probe_timeout_cb, w, &tv);
+	}
 	agent_outcome(a, true);
 	fill_window(a);
 	pump(w);
@@ -426,6 +479,7 @@ static void on_frame(struct agent *a, Frame *f)
 		if (a->state == A_READY)
 			on_ack(a, f->ack);
 		return;
+	case IMMUNE__V1__FRAME__BODY_CONFIG: on_config(a, f->config); return;
 	default:
 		/* heartbeats, configuration, commands: nothing to do for a simulated agent */
 		return;
@@ -596,9 +650,17 @@ static void pump_loop(struct worker *w)
 		}
 		if (!w->running || w->next >= w->n)
 			return;
-		a = &w->agents[w->next++];
+		a = &w->agents[w->next];
+		bool probe = a->enrolled && !w->t->fetch_catalog && !w->probe_done;
+		if (probe && w->probing)
+			return; /* wait until the probe has learnt the catalog's digest */
+		w->next++;
 		if (eligible(w, a)) {
 			a->tries = 0;
+			if (probe) {
+				w->probing = true;
+				w->probe_idx = a->idx;
+			}
 			agent_start(a);
 		} else if (phase_counts(w, a)) {
 			/* already where the phase leads, never enrolled, or in progress (then
