@@ -231,8 +231,11 @@ static void raise_nofile(struct ctl *c)
 	uint64_t file_max = read_u64_file("/proc/sys/fs/file-max");
 
 	getrlimit(RLIMIT_NOFILE, &rl);
+	rlim_t hard0 = rl.rlim_max;
+	int err = 0;
 	struct rlimit want = { .rlim_cur = nr_open, .rlim_max = nr_open };
 	if (nr_open == 0 || setrlimit(RLIMIT_NOFILE, &want) < 0) {
+		err = errno;
 		want.rlim_cur = want.rlim_max = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &want);
 	}
@@ -241,13 +244,21 @@ static void raise_nofile(struct ctl *c)
 		"limits: RLIMIT_NOFILE %llu per process (fs.nr_open %llu, fs.file-max %llu)\n",
 		(unsigned long long)rl.rlim_cur, (unsigned long long)nr_open,
 		(unsigned long long)file_max);
-	uint64_t per_worker = c->o.agents / c->o.workers + 64;
-	if (rl.rlim_cur < per_worker || rl.rlim_cur < c->o.agents + 256)
+	if (err)
 		fprintf(c->out,
-			"limits: WARNING: RLIMIT_NOFILE %llu is below what %u agents need "
-			"(server %u, each worker %llu)\n",
-			(unsigned long long)rl.rlim_cur, c->o.agents, c->o.agents + 256,
+			"limits: the hard limit %llu could not be raised to fs.nr_open: %s%s\n",
+			(unsigned long long)hard0, strerror(err),
+			err == EPERM ? " (raising it needs CAP_SYS_RESOURCE)" : "");
+	uint64_t per_worker = (c->o.agents + c->o.workers - 1) / c->o.workers + 64;
+	if (rl.rlim_cur < per_worker)
+		fprintf(c->out,
+			"limits: WARNING: each worker needs %llu descriptors: use more --workers\n",
 			(unsigned long long)per_worker);
+	if (rl.rlim_cur < (uint64_t)c->o.agents + 64)
+		fprintf(c->out,
+			"limits: WARNING: the server can hold at most about %llu connections at "
+			"once (one descriptor each), fewer than %u agents\n",
+			(unsigned long long)rl.rlim_cur - 64, c->o.agents);
 	if (file_max && file_max < (uint64_t)c->o.agents * 2 + 1024)
 		fprintf(c->out, "limits: WARNING: fs.file-max %llu is below 2 x %u sockets\n",
 			(unsigned long long)file_max, c->o.agents);
