@@ -51,6 +51,7 @@ struct opts {
 	double rate;
 	uint32_t batch;
 	uint32_t window;
+	uint32_t inflight;
 	uint32_t concurrency;
 	uint32_t verify;
 	unsigned phases;
@@ -481,6 +482,7 @@ static void run_phase(struct ctl *c, const struct fs_cmd *cmd, const char *label
 		struct fs_cmd wc = *cmd;
 		wc.type = MSG_CMD;
 		wc.rate = cmd->rate / c->nworkers;
+		wc.inflight = (cmd->inflight + c->nworkers - 1) / c->nworkers;
 		if (send(c->fds[i], &wc, sizeof(wc), MSG_NOSIGNAL) < 0)
 			die("worker %u: %s", i, strerror(errno));
 	}
@@ -665,7 +667,8 @@ static double phase_ingest(struct ctl *c, double rate, const char *key)
 			      .duration = c->o.duration,
 			      .rate = rate,
 			      .batch = c->o.batch,
-			      .window = c->o.window };
+			      .window = c->o.window,
+			      .inflight = c->o.inflight };
 	struct fs_counts s;
 	static struct hist lat;
 	char label[64];
@@ -673,7 +676,8 @@ static double phase_ingest(struct ctl *c, double rate, const char *key)
 	if (rate > 0)
 		snprintf(label, sizeof(label), "ingest at %.0f records/s", rate);
 	else
-		snprintf(label, sizeof(label), "ingest (as fast as acks allow)");
+		snprintf(label, sizeof(label),
+			 "ingest (as fast as acks allow, %u batches in flight)", c->o.inflight);
 	run_phase(c, &cmd, label, 0, &s, &lat);
 	double rps = s.window_s > 0 ? (double)s.records_acked / s.window_s : 0;
 	c->failed |= s.batches_unacked > 0;
@@ -849,6 +853,7 @@ static void usage(FILE *f)
 	      "                       then again at 50 %% of the rate measured\n"
 	      "  --batch B            records per batch (default 100)\n"
 	      "  --window K           batches in flight per agent (default 4, at most 16)\n"
+	      "  --inflight I         with --rate 0: batches in flight in all (default 1024)\n"
 	      "  --concurrency C      enrollments/connections in flight per worker (default 128)\n"
 	      "  --phases LIST        enroll,connect,ingest,storm,verify (default: all)\n"
 	      "  --verify N           hosts to check through the API (default 200, 0: all)\n"
@@ -934,6 +939,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		O_VERBOSE,
 		O_HELP,
 		O_FETCH,
+		O_INFLIGHT,
 	};
 	static const struct option lo[] = {
 		{ "agents", required_argument, NULL, O_AGENTS },
@@ -954,6 +960,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "server-pid", required_argument, NULL, O_SPID },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "fetch-catalog", no_argument, NULL, O_FETCH },
+		{ "inflight", required_argument, NULL, O_INFLIGHT },
 		{ "keep", no_argument, NULL, O_KEEP },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
@@ -964,6 +971,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			    .duration = 10,
 			    .batch = 100,
 			    .window = 4,
+			    .inflight = 1024,
 			    .concurrency = 128,
 			    .verify = 200,
 			    .source_addrs = 64,
@@ -1003,6 +1011,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case O_SPID: o->server_pid = (pid_t)num("--server-pid", optarg, 1, 1u << 30); break;
 		case O_JSON: o->json = true; break;
 		case O_FETCH: o->fetch_catalog = true; break;
+		case O_INFLIGHT:
+			o->inflight = (uint32_t)num("--inflight", optarg, 1, 10000000);
+			break;
 		case O_KEEP: o->keep = true; break;
 		case O_VERBOSE: o->verbose = true; break;
 		case 'h':

@@ -73,12 +73,12 @@ enum fs_msg_type { MSG_CMD = 1, MSG_PROGRESS, MSG_RESULT, MSG_SAMPLES };
 struct fs_cmd {
 	uint32_t type;
 	uint32_t phase;
-	double duration; /* PH_INGEST: seconds */
-	double rate;	 /* PH_INGEST: records/s for this worker, 0 = as fast as acks allow */
-	uint32_t batch;	 /* PH_INGEST: records per batch */
-	uint32_t window; /* PH_INGEST: batches in flight per agent; else: attempts per worker */
-	uint32_t stride; /* PH_SAMPLES */
-	uint32_t pad;
+	double duration;   /* PH_INGEST: seconds */
+	double rate;	   /* PH_INGEST: records/s for this worker, 0 = as fast as acks allow */
+	uint32_t batch;	   /* PH_INGEST: records per batch */
+	uint32_t window;   /* PH_INGEST: batches in flight per agent; else: attempts per worker */
+	uint32_t stride;   /* PH_SAMPLES */
+	uint32_t inflight; /* PH_INGEST: batches in flight in this worker (rate 0) */
 };
 
 struct fs_progress {

@@ -253,13 +253,26 @@ static void send_batch(struct agent *a)
 	w->c.records_sent += n;
 }
 
+/* As fast as acks allow: keeps cmd.inflight batches in flight in this worker, taken from the
+ * agents in turn, each agent at most cmd.window. (At a fixed rate, rate_cb sends.) */
+static void ingest_pump(struct worker *w)
+{
+	if (!w->ingesting || w->cmd.rate > 0 || !w->n)
+		return;
+	for (uint32_t scanned = 0; w->flight_total < w->cmd.inflight && scanned < w->n;) {
+		struct agent *a = &w->agents[w->rr++ % w->n];
+		if (a->state == A_READY && a->nflight < w->cmd.window) {
+			send_batch(a);
+			scanned = 0;
+		} else {
+			scanned++;
+		}
+	}
+}
+
 static void fill_window(struct agent *a)
 {
-	struct worker *w = a->w;
-	/* at a fixed rate, rate_cb sends; otherwise every ack makes room for the next batch */
-	while (w->ingesting && w->cmd.rate <= 0 && a->state == A_READY &&
-	       a->nflight < w->cmd.window)
-		send_batch(a);
+	ingest_pump(a->w);
 }
 
 /* --- connection life --- */
@@ -754,8 +767,7 @@ static void start_ingest(struct worker *w)
 		event_add(w->rate_ev, &tv);
 		return;
 	}
-	for (uint32_t i = 0; i < w->n; i++)
-		fill_window(&w->agents[i]);
+	ingest_pump(w);
 }
 
 static void start_storm(struct worker *w)
