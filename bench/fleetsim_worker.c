@@ -739,8 +739,11 @@ static void rate_cb(evutil_socket_t fd, short what, void *arg)
 
 	w->tokens += w->cmd.rate * (double)(t - w->last_rate_ns) / 1e9;
 	w->last_rate_ns = t;
-	if (w->tokens > w->cmd.rate * 0.1)
-		w->tokens = w->cmd.rate * 0.1;
+	/* no catching up after a stall beyond 100 ms (or two batches at low rates) */
+	double cap =
+		w->cmd.rate * 0.1 > 2.0 * w->cmd.batch ? w->cmd.rate * 0.1 : 2.0 * w->cmd.batch;
+	if (w->tokens > cap)
+		w->tokens = cap;
 	for (uint32_t scanned = 0; scanned < w->n && w->tokens >= w->cmd.batch; scanned++) {
 		struct agent *a = &w->agents[w->rr++ % w->n];
 		if (a->state == A_READY && a->nflight < w->cmd.window) {
