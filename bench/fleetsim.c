@@ -715,7 +715,7 @@ static void phase_storm(struct ctl *c)
 	fprintf(c->out,
 		"storm: every agent closed at once; %llu connected again in %.2f s, %llu failed "
 		"(after up to %d tries with backoff)\n",
-		(unsigned long long)s.held, s.elapsed, (unsigned long long)s.failed, 12);
+		(unsigned long long)s.held, s.elapsed, (unsigned long long)s.failed, FS_MAX_TRIES);
 	print_fails(c, &s);
 	json_object_set_new(c->json, "storm",
 			    json_pack("{sI sI sf so}", "held", (json_int_t)s.held, "failed",

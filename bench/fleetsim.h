@@ -15,6 +15,9 @@
 
 /* Latency histogram in microseconds, log-linear (HDR style): values below 256 exactly, then
  * 128 linear sub-buckets per power of two (relative error below 1 %). */
+/* Attempts per agent and phase before it gives up (with backoff between them). */
+#define FS_MAX_TRIES 8
+
 #define HIST_LINEAR 256
 #define HIST_SUB 128
 #define HIST_BUCKETS (HIST_LINEAR + 40 * HIST_SUB)

@@ -21,8 +21,7 @@
 #include <unistd.h>
 
 #define WIN_MAX 16	   /* batches in flight per agent */
-#define MAX_TRIES 12	   /* attempts per agent and phase before giving up */
-#define ATTEMPT_TIMEOUT 30 /* seconds for a handshake and its answer */
+#define ATTEMPT_TIMEOUT 15 /* seconds for a handshake and its answer */
 #define DRAIN_TIMEOUT_NS (30ull * 1000000000u)
 
 enum agent_state {
@@ -334,7 +333,7 @@ static void agent_fail(struct agent *a, int reason)
 		w->c.disconnects++;
 		a->tries = 0;
 	}
-	if (++a->tries >= MAX_TRIES) {
+	if (++a->tries >= FS_MAX_TRIES) {
 		a->state = A_IDLE;
 		agent_outcome(a, false);
 		pump(w);
