@@ -528,6 +528,8 @@ static void run_phase(struct ctl *c, const struct fs_cmd *cmd, const char *label
 					sum->elapsed = w->elapsed;
 				if (w->window_s > sum->window_s)
 					sum->window_s = w->window_s;
+				if (w->last_ok_s > sum->last_ok_s)
+					sum->last_ok_s = w->last_ok_s;
 				if (lat)
 					hist_merge(lat, &m->r.lat);
 			}
@@ -580,6 +582,16 @@ static void print_fails(struct ctl *c, const struct fs_counts *s)
 		fputc('\n', c->out);
 }
 
+/* When agents gave up, the phase lasted longer than its last success. */
+static void print_gave_up(struct ctl *c, const struct fs_counts *s)
+{
+	if (s->failed)
+		fprintf(c->out,
+			"  (the last success came %.2f s after the start; the phase ended after "
+			"%.2f s, when the failing agents gave up)\n",
+			s->last_ok_s, s->elapsed);
+}
+
 static double ms(uint64_t us)
 {
 	return (double)us / 1000.0;
@@ -606,18 +618,19 @@ static void phase_enroll(struct ctl *c)
 	struct fs_cmd cmd = { .phase = PH_ENROLL, .window = c->o.concurrency };
 	struct fs_counts s;
 	run_phase(c, &cmd, "enroll", c->o.agents, &s, NULL);
-	double rate = s.elapsed > 0 ? (double)s.done / s.elapsed : 0;
+	double rate = s.last_ok_s > 0 ? (double)s.done / s.last_ok_s : 0;
 	c->failed |= s.failed > 0;
 	fprintf(c->out,
 		"enroll: %llu enrolled, %llu failed, in %.2f s: %.0f enrollments/s "
 		"(%u in flight per worker)\n",
-		(unsigned long long)s.done, (unsigned long long)s.failed, s.elapsed, rate,
+		(unsigned long long)s.done, (unsigned long long)s.failed, s.last_ok_s, rate,
 		c->o.concurrency);
+	print_gave_up(c, &s);
 	print_fails(c, &s);
 	json_object_set_new(c->json, "enroll",
 			    json_pack("{sI sI sI sf sf so}", "enrolled", (json_int_t)s.done,
 				      "failed", (json_int_t)s.failed, "attempts",
-				      (json_int_t)s.attempts, "seconds", s.elapsed, "per_second",
+				      (json_int_t)s.attempts, "seconds", s.last_ok_s, "per_second",
 				      rate, "failed_attempts", fail_json(&s)));
 }
 
@@ -634,8 +647,9 @@ static void phase_connect(struct ctl *c)
 	fprintf(c->out,
 		"connect: %llu connections held, %llu failed, all connected in %.2f s "
 		"(%.0f/s)\n",
-		(unsigned long long)s.held, (unsigned long long)s.failed, s.elapsed,
-		s.elapsed > 0 ? (double)s.done / s.elapsed : 0);
+		(unsigned long long)s.held, (unsigned long long)s.failed, s.last_ok_s,
+		s.last_ok_s > 0 ? (double)s.done / s.last_ok_s : 0);
+	print_gave_up(c, &s);
 	print_fails(c, &s);
 	if (c->o.fetch_catalog)
 		fprintf(c->out, "connect: %llu agents received the catalog (%.1f KiB each)\n",
@@ -654,7 +668,7 @@ static void phase_connect(struct ctl *c)
 	json_object_set_new(
 		c->json, "connect",
 		json_pack("{sI sI sf sI sI sf sI so}", "held", (json_int_t)s.held, "failed",
-			  (json_int_t)s.failed, "seconds", s.elapsed, "server_rss_before_kib",
+			  (json_int_t)s.failed, "seconds", s.last_ok_s, "server_rss_before_kib",
 			  (json_int_t)rss0, "server_rss_connected_kib", (json_int_t)rss1,
 			  "server_kib_per_connection", per, "workers_rss_kib",
 			  (json_int_t)workers_kib(c), "failed_attempts", fail_json(&s)));
@@ -715,12 +729,14 @@ static void phase_storm(struct ctl *c)
 	fprintf(c->out,
 		"storm: every agent closed at once; %llu connected again in %.2f s, %llu failed "
 		"(after up to %d tries with backoff)\n",
-		(unsigned long long)s.held, s.elapsed, (unsigned long long)s.failed, FS_MAX_TRIES);
+		(unsigned long long)s.held, s.last_ok_s, (unsigned long long)s.failed,
+		FS_MAX_TRIES);
+	print_gave_up(c, &s);
 	print_fails(c, &s);
 	json_object_set_new(c->json, "storm",
 			    json_pack("{sI sI sf so}", "held", (json_int_t)s.held, "failed",
-				      (json_int_t)s.failed, "seconds", s.elapsed, "failed_attempts",
-				      fail_json(&s)));
+				      (json_int_t)s.failed, "seconds", s.last_ok_s,
+				      "failed_attempts", fail_json(&s)));
 }
 
 static bool host_matches(json_t *h, uint64_t acked, uint64_t *records, uint64_t *committed)

@@ -107,6 +107,7 @@ struct fs_counts {
 	uint64_t catalog_bytes;	    /* the catalog's size (sum of its files) */
 	double elapsed;		    /* seconds the phase took in this worker */
 	double window_s;	    /* PH_INGEST: measured seconds */
+	double last_ok_s;	    /* when the phase's last agent succeeded (seconds) */
 };
 
 struct fs_result {

@@ -301,9 +301,10 @@ static void agent_outcome(struct agent *a, bool ok)
 	if (!phase_counts(w, a))
 		return;
 	a->phase_id = w->phase_id;
-	if (ok)
+	if (ok) {
 		w->c.done++;
-	else
+		w->c.last_ok_s = (double)(now_ns() - w->t0) / 1e9;
+	} else
 		w->c.failed++;
 	phase_check_done(w);
 }
