@@ -632,6 +632,8 @@ static void phase_enroll(struct ctl *c)
 				      "failed", (json_int_t)s.failed, "attempts",
 				      (json_int_t)s.attempts, "seconds", s.last_ok_s, "per_second",
 				      rate, "failed_attempts", fail_json(&s)));
+	json_object_set_new(json_object_get(c->json, "enroll"), "phase_seconds",
+			    json_real(s.elapsed));
 }
 
 static void phase_connect(struct ctl *c)
@@ -672,6 +674,8 @@ static void phase_connect(struct ctl *c)
 			  (json_int_t)rss0, "server_rss_connected_kib", (json_int_t)rss1,
 			  "server_kib_per_connection", per, "workers_rss_kib",
 			  (json_int_t)workers_kib(c), "failed_attempts", fail_json(&s)));
+	json_object_set_new(json_object_get(c->json, "connect"), "phase_seconds",
+			    json_real(s.elapsed));
 }
 
 /* Returns the records/s acknowledged. */
@@ -737,6 +741,8 @@ static void phase_storm(struct ctl *c)
 			    json_pack("{sI sI sf so}", "held", (json_int_t)s.held, "failed",
 				      (json_int_t)s.failed, "seconds", s.last_ok_s,
 				      "failed_attempts", fail_json(&s)));
+	json_object_set_new(json_object_get(c->json, "storm"), "phase_seconds",
+			    json_real(s.elapsed));
 }
 
 static bool host_matches(json_t *h, uint64_t acked, uint64_t *records, uint64_t *committed)
