@@ -14,9 +14,9 @@
 #include <zstd.h>
 
 #define SEG_MAGIC "IMSPOOL1"
-#define SEG_HDR 16u	/* magic[8], u32 version, u32 stream */
+#define SEG_HDR 16u /* magic[8], u32 version, u32 stream */
 #define SEG_VERSION 1u
-#define REC_HDR 32u	/* u32 len, u32 crc32c, u64 seq, u32 kind, i64 time_ns, u32 encoding */
+#define REC_HDR 32u /* u32 len, u32 crc32c, u64 seq, u32 kind, i64 time_ns, u32 encoding */
 #define GAP_PAYLOAD_MAX 64u
 #define GAP_REC_MAX (REC_HDR + GAP_PAYLOAD_MAX)
 #define ZSTD_LEVEL 1
@@ -29,19 +29,19 @@ enum seg_kind { SEG_OPEN, SEG_ZST };
 
 /* One segment file in a stream's index. */
 struct seg {
-	uint64_t name;	  /* file name: no record in it is numbered lower */
-	uint64_t first;	  /* first and last record numbers (valid when count > 0) */
+	uint64_t name;	/* file name: no record in it is numbered lower */
+	uint64_t first; /* first and last record numbers (valid when count > 0) */
 	uint64_t last;
-	uint64_t count;	  /* records in it */
-	int64_t tmin;	  /* lowest and highest time_ns of its records */
+	uint64_t count; /* records in it */
+	int64_t tmin;	/* lowest and highest time_ns of its records */
 	int64_t tmax;
-	uint64_t bytes;	  /* size on disk */
+	uint64_t bytes; /* size on disk */
 	bool sealed;
 };
 
-/* Dropped numbers not yet reported by a gap record. */
+/* A range of dropped numbers: count telemetry records with times in [tmin, tmax] (none
+ * known when tmin > tmax). */
 struct gap_acc {
-	bool on;
 	uint64_t first;
 	uint64_t last;
 	uint64_t count;
@@ -49,17 +49,26 @@ struct gap_acc {
 	int64_t tmax;
 };
 
+/* Dropped numbers not yet reported by gap records: disjoint ranges, sorted, each one gap
+ * record when written. More than one range arises when a dropped segment held an older gap
+ * record whose range is not next to the records dropped with it. */
+#define GAP_SET_MAX 32
+struct gap_set {
+	struct gap_acc iv[GAP_SET_MAX];
+	size_t n;
+};
+
 struct stream {
 	uint32_t id;
 	int dirfd;
-	int fd;		/* the open segment, O_APPEND */
+	int fd;		  /* the open segment, O_APPEND */
 	struct seg *segs; /* sorted by name; the last one is the open segment */
 	size_t nsegs;
 	size_t asegs;
 	uint64_t next_seq;
 	uint64_t acked;
-	uint64_t pos;	/* send position: next record handed out has seq >= pos */
-	struct gap_acc pending;
+	uint64_t pos; /* send position: next record handed out has seq >= pos */
+	struct gap_set pending;
 	/* where the last record handed out ended, to continue without rescanning */
 	bool hint_valid;
 	uint64_t hint_name;
@@ -71,7 +80,7 @@ struct spool {
 	uint64_t max_bytes;
 	uint32_t segment_bytes;
 	bool fsync_each;
-	uint64_t total;	/* bytes of all segment files */
+	uint64_t total; /* bytes of all segment files */
 	uint64_t dropped;
 	uint64_t gaps;
 	struct stream st[SPOOL_STREAMS];
@@ -89,48 +98,42 @@ struct spool {
 
 /* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78). */
 static const uint32_t crc32c_table[256] = {
-	0x00000000, 0xf26b8303, 0xe13b70f7, 0x1350f3f4, 0xc79a971f, 0x35f1141c,
-	0x26a1e7e8, 0xd4ca64eb, 0x8ad958cf, 0x78b2dbcc, 0x6be22838, 0x9989ab3b,
-	0x4d43cfd0, 0xbf284cd3, 0xac78bf27, 0x5e133c24, 0x105ec76f, 0xe235446c,
-	0xf165b798, 0x030e349b, 0xd7c45070, 0x25afd373, 0x36ff2087, 0xc494a384,
-	0x9a879fa0, 0x68ec1ca3, 0x7bbcef57, 0x89d76c54, 0x5d1d08bf, 0xaf768bbc,
-	0xbc267848, 0x4e4dfb4b, 0x20bd8ede, 0xd2d60ddd, 0xc186fe29, 0x33ed7d2a,
-	0xe72719c1, 0x154c9ac2, 0x061c6936, 0xf477ea35, 0xaa64d611, 0x580f5512,
-	0x4b5fa6e6, 0xb93425e5, 0x6dfe410e, 0x9f95c20d, 0x8cc531f9, 0x7eaeb2fa,
-	0x30e349b1, 0xc288cab2, 0xd1d83946, 0x23b3ba45, 0xf779deae, 0x05125dad,
-	0x1642ae59, 0xe4292d5a, 0xba3a117e, 0x4851927d, 0x5b016189, 0xa96ae28a,
-	0x7da08661, 0x8fcb0562, 0x9c9bf696, 0x6ef07595, 0x417b1dbc, 0xb3109ebf,
-	0xa0406d4b, 0x522bee48, 0x86e18aa3, 0x748a09a0, 0x67dafa54, 0x95b17957,
-	0xcba24573, 0x39c9c670, 0x2a993584, 0xd8f2b687, 0x0c38d26c, 0xfe53516f,
-	0xed03a29b, 0x1f682198, 0x5125dad3, 0xa34e59d0, 0xb01eaa24, 0x42752927,
-	0x96bf4dcc, 0x64d4cecf, 0x77843d3b, 0x85efbe38, 0xdbfc821c, 0x2997011f,
-	0x3ac7f2eb, 0xc8ac71e8, 0x1c661503, 0xee0d9600, 0xfd5d65f4, 0x0f36e6f7,
-	0x61c69362, 0x93ad1061, 0x80fde395, 0x72966096, 0xa65c047d, 0x5437877e,
-	0x4767748a, 0xb50cf789, 0xeb1fcbad, 0x197448ae, 0x0a24bb5a, 0xf84f3859,
-	0x2c855cb2, 0xdeeedfb1, 0xcdbe2c45, 0x3fd5af46, 0x7198540d, 0x83f3d70e,
-	0x90a324fa, 0x62c8a7f9, 0xb602c312, 0x44694011, 0x5739b3e5, 0xa55230e6,
-	0xfb410cc2, 0x092a8fc1, 0x1a7a7c35, 0xe811ff36, 0x3cdb9bdd, 0xceb018de,
-	0xdde0eb2a, 0x2f8b6829, 0x82f63b78, 0x709db87b, 0x63cd4b8f, 0x91a6c88c,
-	0x456cac67, 0xb7072f64, 0xa457dc90, 0x563c5f93, 0x082f63b7, 0xfa44e0b4,
-	0xe9141340, 0x1b7f9043, 0xcfb5f4a8, 0x3dde77ab, 0x2e8e845f, 0xdce5075c,
-	0x92a8fc17, 0x60c37f14, 0x73938ce0, 0x81f80fe3, 0x55326b08, 0xa759e80b,
-	0xb4091bff, 0x466298fc, 0x1871a4d8, 0xea1a27db, 0xf94ad42f, 0x0b21572c,
-	0xdfeb33c7, 0x2d80b0c4, 0x3ed04330, 0xccbbc033, 0xa24bb5a6, 0x502036a5,
-	0x4370c551, 0xb11b4652, 0x65d122b9, 0x97baa1ba, 0x84ea524e, 0x7681d14d,
-	0x2892ed69, 0xdaf96e6a, 0xc9a99d9e, 0x3bc21e9d, 0xef087a76, 0x1d63f975,
-	0x0e330a81, 0xfc588982, 0xb21572c9, 0x407ef1ca, 0x532e023e, 0xa145813d,
-	0x758fe5d6, 0x87e466d5, 0x94b49521, 0x66df1622, 0x38cc2a06, 0xcaa7a905,
-	0xd9f75af1, 0x2b9cd9f2, 0xff56bd19, 0x0d3d3e1a, 0x1e6dcdee, 0xec064eed,
-	0xc38d26c4, 0x31e6a5c7, 0x22b65633, 0xd0ddd530, 0x0417b1db, 0xf67c32d8,
-	0xe52cc12c, 0x1747422f, 0x49547e0b, 0xbb3ffd08, 0xa86f0efc, 0x5a048dff,
-	0x8ecee914, 0x7ca56a17, 0x6ff599e3, 0x9d9e1ae0, 0xd3d3e1ab, 0x21b862a8,
-	0x32e8915c, 0xc083125f, 0x144976b4, 0xe622f5b7, 0xf5720643, 0x07198540,
-	0x590ab964, 0xab613a67, 0xb831c993, 0x4a5a4a90, 0x9e902e7b, 0x6cfbad78,
-	0x7fab5e8c, 0x8dc0dd8f, 0xe330a81a, 0x115b2b19, 0x020bd8ed, 0xf0605bee,
-	0x24aa3f05, 0xd6c1bc06, 0xc5914ff2, 0x37faccf1, 0x69e9f0d5, 0x9b8273d6,
-	0x88d28022, 0x7ab90321, 0xae7367ca, 0x5c18e4c9, 0x4f48173d, 0xbd23943e,
-	0xf36e6f75, 0x0105ec76, 0x12551f82, 0xe03e9c81, 0x34f4f86a, 0xc69f7b69,
-	0xd5cf889d, 0x27a40b9e, 0x79b737ba, 0x8bdcb4b9, 0x988c474d, 0x6ae7c44e,
+	0x00000000, 0xf26b8303, 0xe13b70f7, 0x1350f3f4, 0xc79a971f, 0x35f1141c, 0x26a1e7e8,
+	0xd4ca64eb, 0x8ad958cf, 0x78b2dbcc, 0x6be22838, 0x9989ab3b, 0x4d43cfd0, 0xbf284cd3,
+	0xac78bf27, 0x5e133c24, 0x105ec76f, 0xe235446c, 0xf165b798, 0x030e349b, 0xd7c45070,
+	0x25afd373, 0x36ff2087, 0xc494a384, 0x9a879fa0, 0x68ec1ca3, 0x7bbcef57, 0x89d76c54,
+	0x5d1d08bf, 0xaf768bbc, 0xbc267848, 0x4e4dfb4b, 0x20bd8ede, 0xd2d60ddd, 0xc186fe29,
+	0x33ed7d2a, 0xe72719c1, 0x154c9ac2, 0x061c6936, 0xf477ea35, 0xaa64d611, 0x580f5512,
+	0x4b5fa6e6, 0xb93425e5, 0x6dfe410e, 0x9f95c20d, 0x8cc531f9, 0x7eaeb2fa, 0x30e349b1,
+	0xc288cab2, 0xd1d83946, 0x23b3ba45, 0xf779deae, 0x05125dad, 0x1642ae59, 0xe4292d5a,
+	0xba3a117e, 0x4851927d, 0x5b016189, 0xa96ae28a, 0x7da08661, 0x8fcb0562, 0x9c9bf696,
+	0x6ef07595, 0x417b1dbc, 0xb3109ebf, 0xa0406d4b, 0x522bee48, 0x86e18aa3, 0x748a09a0,
+	0x67dafa54, 0x95b17957, 0xcba24573, 0x39c9c670, 0x2a993584, 0xd8f2b687, 0x0c38d26c,
+	0xfe53516f, 0xed03a29b, 0x1f682198, 0x5125dad3, 0xa34e59d0, 0xb01eaa24, 0x42752927,
+	0x96bf4dcc, 0x64d4cecf, 0x77843d3b, 0x85efbe38, 0xdbfc821c, 0x2997011f, 0x3ac7f2eb,
+	0xc8ac71e8, 0x1c661503, 0xee0d9600, 0xfd5d65f4, 0x0f36e6f7, 0x61c69362, 0x93ad1061,
+	0x80fde395, 0x72966096, 0xa65c047d, 0x5437877e, 0x4767748a, 0xb50cf789, 0xeb1fcbad,
+	0x197448ae, 0x0a24bb5a, 0xf84f3859, 0x2c855cb2, 0xdeeedfb1, 0xcdbe2c45, 0x3fd5af46,
+	0x7198540d, 0x83f3d70e, 0x90a324fa, 0x62c8a7f9, 0xb602c312, 0x44694011, 0x5739b3e5,
+	0xa55230e6, 0xfb410cc2, 0x092a8fc1, 0x1a7a7c35, 0xe811ff36, 0x3cdb9bdd, 0xceb018de,
+	0xdde0eb2a, 0x2f8b6829, 0x82f63b78, 0x709db87b, 0x63cd4b8f, 0x91a6c88c, 0x456cac67,
+	0xb7072f64, 0xa457dc90, 0x563c5f93, 0x082f63b7, 0xfa44e0b4, 0xe9141340, 0x1b7f9043,
+	0xcfb5f4a8, 0x3dde77ab, 0x2e8e845f, 0xdce5075c, 0x92a8fc17, 0x60c37f14, 0x73938ce0,
+	0x81f80fe3, 0x55326b08, 0xa759e80b, 0xb4091bff, 0x466298fc, 0x1871a4d8, 0xea1a27db,
+	0xf94ad42f, 0x0b21572c, 0xdfeb33c7, 0x2d80b0c4, 0x3ed04330, 0xccbbc033, 0xa24bb5a6,
+	0x502036a5, 0x4370c551, 0xb11b4652, 0x65d122b9, 0x97baa1ba, 0x84ea524e, 0x7681d14d,
+	0x2892ed69, 0xdaf96e6a, 0xc9a99d9e, 0x3bc21e9d, 0xef087a76, 0x1d63f975, 0x0e330a81,
+	0xfc588982, 0xb21572c9, 0x407ef1ca, 0x532e023e, 0xa145813d, 0x758fe5d6, 0x87e466d5,
+	0x94b49521, 0x66df1622, 0x38cc2a06, 0xcaa7a905, 0xd9f75af1, 0x2b9cd9f2, 0xff56bd19,
+	0x0d3d3e1a, 0x1e6dcdee, 0xec064eed, 0xc38d26c4, 0x31e6a5c7, 0x22b65633, 0xd0ddd530,
+	0x0417b1db, 0xf67c32d8, 0xe52cc12c, 0x1747422f, 0x49547e0b, 0xbb3ffd08, 0xa86f0efc,
+	0x5a048dff, 0x8ecee914, 0x7ca56a17, 0x6ff599e3, 0x9d9e1ae0, 0xd3d3e1ab, 0x21b862a8,
+	0x32e8915c, 0xc083125f, 0x144976b4, 0xe622f5b7, 0xf5720643, 0x07198540, 0x590ab964,
+	0xab613a67, 0xb831c993, 0x4a5a4a90, 0x9e902e7b, 0x6cfbad78, 0x7fab5e8c, 0x8dc0dd8f,
+	0xe330a81a, 0x115b2b19, 0x020bd8ed, 0xf0605bee, 0x24aa3f05, 0xd6c1bc06, 0xc5914ff2,
+	0x37faccf1, 0x69e9f0d5, 0x9b8273d6, 0x88d28022, 0x7ab90321, 0xae7367ca, 0x5c18e4c9,
+	0x4f48173d, 0xbd23943e, 0xf36e6f75, 0x0105ec76, 0x12551f82, 0xe03e9c81, 0x34f4f86a,
+	0xc69f7b69, 0xd5cf889d, 0x27a40b9e, 0x79b737ba, 0x8bdcb4b9, 0x988c474d, 0x6ae7c44e,
 	0xbe2da0a5, 0x4c4623a6, 0x5f16d052, 0xad7d5351,
 };
 
@@ -184,15 +187,15 @@ static uint64_t seg_file_max(const struct spool *sp)
 struct rec_iter {
 	struct cursor c;
 	size_t len;	/* of the whole segment */
-	uint64_t prev; /* number of the previous record (0: none) */
-	uint64_t floor;	/* numbers must be >= floor */
+	uint64_t prev;	/* number of the previous record (0: none) */
+	uint64_t floor; /* numbers must be >= floor */
 };
 
 enum {
 	REC_END = 0,
 	REC_OK = 1,
-	REC_TORN = -1,	/* the last record is incomplete */
-	REC_BAD = -2,	/* a complete record that fails its checks */
+	REC_TORN = -1, /* the last record is incomplete */
+	REC_BAD = -2,  /* a complete record that fails its checks */
 };
 
 static int seg_header_check(struct cursor *c, uint32_t stream)
@@ -320,28 +323,67 @@ static void seg_add_record(struct seg *s, uint64_t seq, int64_t t)
 
 /* ---- gaps ---- */
 
-static void gap_add_range(struct gap_acc *g, uint64_t first, uint64_t last, uint64_t count,
+static void gap_merge(struct gap_acc *a, const struct gap_acc *b)
+{
+	if (b->first < a->first)
+		a->first = b->first;
+	if (b->last > a->last)
+		a->last = b->last;
+	a->count += b->count;
+	if (b->tmin < a->tmin)
+		a->tmin = b->tmin;
+	if (b->tmax > a->tmax)
+		a->tmax = b->tmax;
+}
+
+/* Adds [first, last] (count records, times when has_time) to g, joining the ranges it
+ * touches. With too many ranges, the two closest are joined (over-reporting the numbers
+ * between them, which stay readable). */
+static void gap_add_range(struct gap_set *g, uint64_t first, uint64_t last, uint64_t count,
 			  int64_t tmin, int64_t tmax, bool has_time)
 {
-	if (!g->on) {
-		*g = (struct gap_acc){ .on = true, .first = first, .last = last,
-				       .tmin = INT64_MAX, .tmax = INT64_MIN };
+	struct gap_acc a = { first, last, count, has_time ? tmin : INT64_MAX,
+			     has_time ? tmax : INT64_MIN };
+	size_t n = 0, at;
+
+	for (size_t i = 0; i < g->n; i++) {
+		const struct gap_acc *b = &g->iv[i];
+
+		if (b->last + 1 >= a.first && a.last + 1 >= b->first)
+			gap_merge(&a, b);
+		else
+			g->iv[n++] = *b;
 	}
-	if (first < g->first)
-		g->first = first;
-	if (last > g->last)
-		g->last = last;
-	g->count += count;
-	if (has_time) {
-		if (tmin < g->tmin)
-			g->tmin = tmin;
-		if (tmax > g->tmax)
-			g->tmax = tmax;
+	g->n = n;
+	if (g->n == GAP_SET_MAX) {
+		size_t best = 0;
+
+		for (size_t i = 1; i + 1 < g->n; i++)
+			if (g->iv[i + 1].first - g->iv[i].last <
+			    g->iv[best + 1].first - g->iv[best].last)
+				best = i;
+		gap_merge(&g->iv[best], &g->iv[best + 1]);
+		memmove(&g->iv[best + 1], &g->iv[best + 2], (g->n - best - 2) * sizeof(g->iv[0]));
+		g->n--;
+		if (g->iv[best].last + 1 >= a.first && a.last + 1 >= g->iv[best].first) {
+			gap_merge(&g->iv[best], &a);
+			return;
+		}
 	}
+	for (at = 0; at < g->n && g->iv[at].first < a.first; at++)
+		;
+	memmove(&g->iv[at + 1], &g->iv[at], (g->n - at) * sizeof(g->iv[0]));
+	g->iv[at] = a;
+	g->n++;
+}
+
+static uint64_t gap_last(const struct gap_set *g)
+{
+	return g->n ? g->iv[g->n - 1].last : 0;
 }
 
 /* Adds a dropped record to g; a dropped gap record adds the range it reported. */
-static void gap_add_record(struct gap_acc *g, const struct spool_record *r)
+static void gap_add_record(struct gap_set *g, const struct spool_record *r)
 {
 	if (r->kind == IMMUNE__V1__RECORD_KIND__RECORD_GAP) {
 		Immune__V1__Gap *old = immune__v1__gap__unpack(NULL, r->len, r->payload);
@@ -465,8 +507,7 @@ static int read_file_capped(int dirfd, const char *name, uint64_t cap, unsigned 
 }
 
 /* Decompresses a sealed segment's bytes, capped at cap. */
-static int zst_decode(const void *src, size_t n, uint64_t cap, unsigned char **out,
-		      size_t *len)
+static int zst_decode(const void *src, size_t n, uint64_t cap, unsigned char **out, size_t *len)
 {
 	unsigned long long size = ZSTD_getFrameContentSize(src, n);
 	unsigned char *p;
@@ -526,37 +567,55 @@ static void load_acked(struct stream *st)
 		st->acked = v;
 }
 
-/* The pending gap is kept in "gap" (a serialized Gap) until its record is written. */
+/* The pending gaps are kept in "gap" until their records are written: for each range,
+ * u32 length and the serialized Gap. */
+#define GAP_FILE_MAX (GAP_SET_MAX * (4 + GAP_PAYLOAD_MAX))
+
 static int save_pending(struct spool *sp, struct stream *st)
 {
-	unsigned char buf[GAP_PAYLOAD_MAX];
-	size_t n;
+	unsigned char buf[GAP_FILE_MAX];
+	size_t n = 0;
 
-	if (!st->pending.on) {
+	if (st->pending.n == 0) {
 		if (unlinkat(st->dirfd, "gap", 0) < 0 && errno != ENOENT)
 			return -errno;
 		return 0;
 	}
-	n = gap_pack(&st->pending, buf);
+	for (size_t i = 0; i < st->pending.n; i++) {
+		size_t len = gap_pack(&st->pending.iv[i], buf + n + 4);
+
+		put_u32(buf + n, (uint32_t)len);
+		n += 4 + len;
+	}
 	return write_atomic(st->dirfd, "gap", buf, n, sp->fsync_each);
 }
 
 static void load_pending(struct stream *st)
 {
 	_cleanup_free_ unsigned char *data = NULL;
-	Immune__V1__Gap *g;
+	struct cursor c;
 	size_t len;
 
-	if (read_file_capped(st->dirfd, "gap", GAP_PAYLOAD_MAX, &data, &len) < 0)
+	if (read_file_capped(st->dirfd, "gap", GAP_FILE_MAX, &data, &len) < 0)
 		return;
-	g = immune__v1__gap__unpack(NULL, len, data);
-	if (!g)
-		return;
-	if (g->first_seq > 0 && g->first_seq <= g->last_seq)
-		gap_add_range(&st->pending, g->first_seq, g->last_seq, g->count,
-			      g->first_time_ns, g->last_time_ns,
-			      g->first_time_ns <= g->last_time_ns);
-	immune__v1__gap__free_unpacked(g, NULL);
+	cursor_init(&c, data, len);
+	while (!cursor_done(&c)) {
+		Immune__V1__Gap *g;
+		const void *p;
+		uint32_t n;
+
+		if (cursor_get_u32be(&c, &n) < 0 || n > GAP_PAYLOAD_MAX ||
+		    cursor_get_bytes(&c, n, &p) < 0)
+			return;
+		g = immune__v1__gap__unpack(NULL, n, p);
+		if (!g)
+			return;
+		if (g->first_seq > 0 && g->first_seq <= g->last_seq && g->last_seq < UINT64_MAX - 1)
+			gap_add_range(&st->pending, g->first_seq, g->last_seq, g->count,
+				      g->first_time_ns, g->last_time_ns,
+				      g->first_time_ns <= g->last_time_ns);
+		immune__v1__gap__free_unpacked(g, NULL);
+	}
 }
 
 /* ---- the index ---- */
@@ -715,8 +774,7 @@ static int write_record(struct spool *sp, struct stream *st, uint32_t kind, int6
 
 /* Adds the records above acked in data (a whole segment) to the pending gap; returns how
  * many telemetry records that were, or -EBADMSG when the segment does not parse. */
-static int account_records(struct stream *st, const unsigned char *data, size_t len,
-			   uint64_t *n)
+static int account_records(struct stream *st, const unsigned char *data, size_t len, uint64_t *n)
 {
 	struct spool_record r;
 	struct rec_iter it;
@@ -754,7 +812,7 @@ static void account_summary(struct stream *st, const struct seg *s, uint64_t *n)
 static int drop_oldest_events(struct spool *sp)
 {
 	struct stream *ev = &sp->st[IMMUNE__V1__STREAM__STREAM_EVENTS];
-	struct gap_acc before = ev->pending;
+	struct gap_set before = ev->pending;
 	_cleanup_free_ unsigned char *data = NULL;
 	struct seg *s = &ev->segs[0];
 	uint64_t n = 0;
@@ -826,21 +884,20 @@ static uint64_t sim_append(const struct spool *sp, uint64_t *size, uint64_t r)
 
 /* Bytes that writing the pending gaps and then recsz bytes to stream s would add. With
  * events_emptied, as if every events record were dropped (leaving a pending gap). */
-static uint64_t plan_cost(const struct spool *sp, uint32_t s, uint64_t recsz,
-			  bool events_emptied)
+static uint64_t plan_cost(const struct spool *sp, uint32_t s, uint64_t recsz, bool events_emptied)
 {
 	uint64_t size[SPOOL_STREAMS], c = 0;
 
 	for (uint32_t t = 0; t < SPOOL_STREAMS; t++) {
 		const struct stream *st = &sp->st[t];
-		bool gap = st->pending.on;
+		size_t gaps = st->pending.n;
 
 		size[t] = st->segs[st->nsegs - 1].bytes;
 		if (t == IMMUNE__V1__STREAM__STREAM_EVENTS && events_emptied) {
 			size[t] = SEG_HDR;
-			gap = true;
+			gaps++;
 		}
-		if (gap)
+		for (size_t i = 0; i < gaps; i++)
 			c += sim_append(sp, &size[t], GAP_REC_MAX);
 	}
 	if (recsz)
@@ -858,26 +915,31 @@ static uint64_t events_droppable(const struct spool *sp)
 	return n + ev->segs[ev->nsegs - 1].bytes - SEG_HDR;
 }
 
-/* Writes each stream's pending gap record. The caller checked that they fit. */
+/* Writes each stream's pending gap records. The caller checked that they fit. */
 static int flush_pending(struct spool *sp)
 {
 	for (uint32_t t = 0; t < SPOOL_STREAMS; t++) {
 		struct stream *st = &sp->st[t];
-		unsigned char payload[GAP_PAYLOAD_MAX];
-		size_t n;
-		uint64_t seq;
-		int r;
+		int r = 0;
 
-		if (!st->pending.on)
+		if (st->pending.n == 0)
 			continue;
-		n = gap_pack(&st->pending, payload);
-		r = write_record(sp, st, IMMUNE__V1__RECORD_KIND__RECORD_GAP, now_ns(),
-				 IMMUNE__V1__ENCODING__ENCODING_RAW, payload, n, &seq);
-		if (r < 0)
-			return r;
-		st->pending = (struct gap_acc){ 0 };
-		sp->gaps++;
-		r = save_pending(sp, st);
+		while (st->pending.n > 0) {
+			unsigned char payload[GAP_PAYLOAD_MAX];
+			size_t n = gap_pack(&st->pending.iv[0], payload);
+			uint64_t seq;
+
+			r = write_record(sp, st, IMMUNE__V1__RECORD_KIND__RECORD_GAP, now_ns(),
+					 IMMUNE__V1__ENCODING__ENCODING_RAW, payload, n, &seq);
+			if (r < 0)
+				break;
+			st->pending.n--;
+			memmove(&st->pending.iv[0], &st->pending.iv[1],
+				st->pending.n * sizeof(st->pending.iv[0]));
+			sp->gaps++;
+		}
+		if (save_pending(sp, st) < 0 && r == 0)
+			r = -EIO;
 		if (r < 0)
 			return r;
 	}
@@ -887,7 +949,7 @@ static int flush_pending(struct spool *sp)
 static bool any_pending(const struct spool *sp)
 {
 	for (uint32_t t = 0; t < SPOOL_STREAMS; t++)
-		if (sp->st[t].pending.on)
+		if (sp->st[t].pending.n)
 			return true;
 	return false;
 }
@@ -940,7 +1002,7 @@ int spool_append(struct spool *sp, uint32_t stream, uint32_t kind, int64_t time_
 	r = make_room(sp, stream, REC_HDR + len);
 	if (r == -ENOSPC && stream == IMMUNE__V1__STREAM__STREAM_EVENTS) {
 		/* no room even without older telemetry: this record is the one dropped */
-		struct gap_acc before = st->pending;
+		struct gap_set before = st->pending;
 
 		at = st->next_seq;
 		gap_add_range(&st->pending, at, at, 1, time_ns, time_ns, true);
@@ -1158,7 +1220,7 @@ void spool_get_stats(const struct spool *sp, struct spool_stats *out)
 				s.records += g->count;
 			else
 				s.records += g->count < g->last - st->acked ? g->count
-									   : g->last - st->acked;
+									    : g->last - st->acked;
 		}
 	}
 	*out = s;
@@ -1263,8 +1325,8 @@ static void set_aside(struct stream *st, uint64_t name, const char *suffix)
 
 /* Parses a whole segment into s. Returns REC_END when all of it is valid, else the error
  * with *valid the length of the valid prefix. */
-static int scan_segment(struct stream *st, const unsigned char *data, size_t len,
-			uint64_t floor, struct seg *s, size_t *valid)
+static int scan_segment(struct stream *st, const unsigned char *data, size_t len, uint64_t floor,
+			struct seg *s, size_t *valid)
 {
 	struct spool_record r;
 	struct rec_iter it;
@@ -1310,8 +1372,8 @@ static void recover_sealed(struct spool *sp, struct stream *st, const struct ent
 
 /* Recovers a raw segment: cuts a torn or corrupt tail. The last one becomes the open
  * segment; an earlier one (a seal interrupted before its rename) is sealed now. */
-static int recover_raw(struct spool *sp, struct stream *st, const struct entry *e,
-		       uint64_t floor, bool last)
+static int recover_raw(struct spool *sp, struct stream *st, const struct entry *e, uint64_t floor,
+		       bool last)
 {
 	_cleanup_free_ unsigned char *data = NULL;
 	struct seg s = { .name = e->name };
@@ -1428,8 +1490,7 @@ static int open_stream(struct spool *sp, int topfd, uint32_t id)
 	}
 	st->next_seq = max_u64(1, st->acked + 1);
 	st->next_seq = max_u64(st->next_seq, floor);
-	if (st->pending.on)
-		st->next_seq = max_u64(st->next_seq, st->pending.last + 1);
+	st->next_seq = max_u64(st->next_seq, gap_last(&st->pending) + 1);
 	if (st->nsegs && st->segs[st->nsegs - 1].count)
 		st->next_seq = max_u64(st->next_seq, st->segs[st->nsegs - 1].last + 1);
 	if (st->nsegs == 0 || st->segs[st->nsegs - 1].sealed) {
@@ -1455,8 +1516,8 @@ int spool_open(const char *dir, const struct spool_options *opt, struct spool **
 		return -errno;
 	sp = xcalloc(1, sizeof(*sp));
 	sp->max_bytes = opt && opt->max_bytes ? opt->max_bytes : SPOOL_DEFAULT_MAX_BYTES;
-	sp->segment_bytes = opt && opt->segment_bytes ? opt->segment_bytes
-						     : SPOOL_DEFAULT_SEGMENT_BYTES;
+	sp->segment_bytes =
+		opt && opt->segment_bytes ? opt->segment_bytes : SPOOL_DEFAULT_SEGMENT_BYTES;
 	if (sp->segment_bytes < SEG_MIN_BYTES)
 		sp->segment_bytes = SEG_MIN_BYTES;
 	sp->fsync_each = opt && opt->fsync_each;
