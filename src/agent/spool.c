@@ -76,6 +76,23 @@ struct stream {
 	size_t hint_off;
 };
 
+/* A buffer kept across calls: allocating and faulting in megabytes per segment costs more
+ * than the work done in them. */
+struct growbuf {
+	unsigned char *p;
+	size_t cap;
+};
+
+static unsigned char *gb_reserve(struct growbuf *gb, size_t n)
+{
+	if (gb->cap < n) {
+		free(gb->p);
+		gb->p = xmalloc(n);
+		gb->cap = n;
+	}
+	return gb->p;
+}
+
 struct spool {
 	uint64_t max_bytes;
 	uint32_t segment_bytes;
@@ -85,7 +102,7 @@ struct spool {
 	uint64_t gaps;
 	struct stream st[SPOOL_STREAMS];
 	/* the decompressed sealed segment last read */
-	unsigned char *cache;
+	struct growbuf cache;
 	size_t cache_len;
 	bool cache_valid;
 	uint32_t cache_stream;
@@ -94,6 +111,11 @@ struct spool {
 	unsigned char *rbuf;
 	/* a record being written */
 	unsigned char *wbuf;
+	/* scratch for sealing and dropping: a raw segment and a compressed one */
+	struct growbuf raw;
+	struct growbuf z;
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
 };
 
 /* CRC-32C (Castagnoli, reflected polynomial 0x82F63B78). */
@@ -506,40 +528,38 @@ static int read_file_capped(int dirfd, const char *name, uint64_t cap, unsigned 
 	return 0;
 }
 
-/* Decompresses a sealed segment's bytes, capped at cap. */
-static int zst_decode(const void *src, size_t n, uint64_t cap, unsigned char **out, size_t *len)
-{
-	unsigned long long size = ZSTD_getFrameContentSize(src, n);
-	unsigned char *p;
-	size_t r;
-
-	if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR || size > cap)
-		return -EBADMSG;
-	p = xmalloc((size_t)size);
-	r = ZSTD_decompress(p, (size_t)size, src, n);
-	if (ZSTD_isError(r) || r != size) {
-		free(p);
-		return -EBADMSG;
-	}
-	*out = p;
-	*len = (size_t)size;
-	return 0;
-}
-
-static int read_sealed(struct spool *sp, struct stream *st, uint64_t name, unsigned char **out,
+/* Reads NAME.zst and decompresses it into out (at most seg_file_max() bytes). */
+static int read_sealed(struct spool *sp, struct stream *st, uint64_t name, struct growbuf *out,
 		       size_t *len)
 {
-	_cleanup_free_ unsigned char *z = NULL;
-	char fn[64];
-	size_t zlen;
+	_cleanup_close_ int fd = -1;
 	uint64_t cap = seg_file_max(sp);
-	int r;
+	unsigned long long size;
+	struct stat stb;
+	char fn[64];
+	size_t r;
+	int k;
 
 	seg_name(fn, sizeof(fn), name, ".zst");
-	r = read_file_capped(st->dirfd, fn, ZSTD_compressBound(cap), &z, &zlen);
-	if (r < 0)
-		return r == -EFBIG ? -EBADMSG : r;
-	return zst_decode(z, zlen, cap, out, len);
+	fd = openat(st->dirfd, fn, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &stb) < 0)
+		return -errno;
+	if (stb.st_size <= 0 || (uint64_t)stb.st_size > ZSTD_compressBound(cap))
+		return -EBADMSG;
+	k = pread_all(fd, gb_reserve(&sp->z, (size_t)stb.st_size), (size_t)stb.st_size, 0);
+	if (k < 0)
+		return k;
+	size = ZSTD_getFrameContentSize(sp->z.p, (size_t)stb.st_size);
+	if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR || size > cap)
+		return -EBADMSG;
+	r = ZSTD_decompressDCtx(sp->dctx, gb_reserve(out, (size_t)size), (size_t)size, sp->z.p,
+				(size_t)stb.st_size);
+	if (ZSTD_isError(r) || r != size)
+		return -EBADMSG;
+	*len = (size_t)size;
+	return 0;
 }
 
 /* ---- persisted numbers ---- */
@@ -637,11 +657,8 @@ static void seg_push(struct stream *st, const struct seg *s)
 
 static void forget_reads(struct spool *sp, struct stream *st, const struct seg *s)
 {
-	if (sp->cache_valid && sp->cache_stream == st->id && sp->cache_name == s->name) {
-		free(sp->cache);
-		sp->cache = NULL;
+	if (sp->cache_valid && sp->cache_stream == st->id && sp->cache_name == s->name)
 		sp->cache_valid = false;
-	}
 	if (st->hint_valid && st->hint_name == s->name)
 		st->hint_valid = false;
 }
@@ -681,19 +698,19 @@ static int create_open(struct spool *sp, struct stream *st, uint64_t name, bool 
 }
 
 /* Compresses raw segment bytes into NAME.zst (tmp, fsync, rename, fsync dir). */
-static int write_sealed(struct stream *st, uint64_t name, const void *raw, size_t n,
-			uint64_t *zbytes)
+static int write_sealed(struct spool *sp, struct stream *st, uint64_t name, const void *raw,
+			size_t n, uint64_t *zbytes)
 {
 	size_t bound = ZSTD_compressBound(n);
-	_cleanup_free_ unsigned char *z = xmalloc(bound);
-	size_t zn = ZSTD_compress(z, bound, raw, n, ZSTD_LEVEL);
+	size_t zn =
+		ZSTD_compressCCtx(sp->cctx, gb_reserve(&sp->z, bound), bound, raw, n, ZSTD_LEVEL);
 	char fn[64];
 	int r;
 
 	if (ZSTD_isError(zn))
 		return -EIO;
 	seg_name(fn, sizeof(fn), name, ".zst");
-	r = write_atomic(st->dirfd, fn, z, zn, true);
+	r = write_atomic(st->dirfd, fn, sp->z.p, zn, true);
 	if (r < 0)
 		return r;
 	*zbytes = zn;
@@ -704,7 +721,7 @@ static int write_sealed(struct stream *st, uint64_t name, const void *raw, size_
 static int seal_open(struct spool *sp, struct stream *st)
 {
 	struct seg *s = seg_open(st);
-	_cleanup_free_ unsigned char *raw = NULL;
+	unsigned char *raw;
 	uint64_t name = s->name, rawbytes = s->bytes, zbytes;
 	int old_fd = st->fd;
 	char fn[64];
@@ -712,11 +729,11 @@ static int seal_open(struct spool *sp, struct stream *st)
 
 	if (s->count == 0)
 		return 0;
-	raw = xmalloc((size_t)rawbytes);
+	raw = gb_reserve(&sp->raw, (size_t)rawbytes);
 	r = pread_all(st->fd, raw, (size_t)rawbytes, 0);
 	if (r < 0)
 		return r;
-	r = write_sealed(st, name, raw, (size_t)rawbytes, &zbytes);
+	r = write_sealed(sp, st, name, raw, (size_t)rawbytes, &zbytes);
 	if (r < 0)
 		return r;
 	s->sealed = true;
@@ -813,7 +830,6 @@ static int drop_oldest_events(struct spool *sp)
 {
 	struct stream *ev = &sp->st[IMMUNE__V1__STREAM__STREAM_EVENTS];
 	struct gap_set before = ev->pending;
-	_cleanup_free_ unsigned char *data = NULL;
 	struct seg *s = &ev->segs[0];
 	uint64_t n = 0;
 	size_t len;
@@ -821,8 +837,8 @@ static int drop_oldest_events(struct spool *sp)
 	int r;
 
 	if (ev->nsegs > 1) {
-		if (read_sealed(sp, ev, s->name, &data, &len) < 0 ||
-		    account_records(ev, data, len, &n) < 0) {
+		if (read_sealed(sp, ev, s->name, &sp->raw, &len) < 0 ||
+		    account_records(ev, sp->raw.p, len, &n) < 0) {
 			ev->pending = before;
 			account_summary(ev, s, &n);
 		}
@@ -845,9 +861,8 @@ static int drop_oldest_events(struct spool *sp)
 	s = seg_open(ev);
 	if (s->count == 0)
 		return -ENOSPC;
-	data = xmalloc((size_t)s->bytes);
-	if (pread_all(ev->fd, data, (size_t)s->bytes, 0) < 0 ||
-	    account_records(ev, data, (size_t)s->bytes, &n) < 0) {
+	if (pread_all(ev->fd, gb_reserve(&sp->raw, (size_t)s->bytes), (size_t)s->bytes, 0) < 0 ||
+	    account_records(ev, sp->raw.p, (size_t)s->bytes, &n) < 0) {
 		ev->pending = before;
 		account_summary(ev, s, &n);
 	}
@@ -1039,16 +1054,12 @@ static int next_sealed(struct spool *sp, struct stream *st, const struct seg *s,
 	int k;
 
 	if (!(sp->cache_valid && sp->cache_stream == st->id && sp->cache_name == s->name)) {
-		unsigned char *data;
 		size_t len;
 
-		free(sp->cache);
-		sp->cache = NULL;
 		sp->cache_valid = false;
-		k = read_sealed(sp, st, s->name, &data, &len);
+		k = read_sealed(sp, st, s->name, &sp->cache, &len);
 		if (k < 0)
 			return -EIO;
-		sp->cache = data;
 		sp->cache_len = len;
 		sp->cache_valid = true;
 		sp->cache_stream = st->id;
@@ -1058,7 +1069,7 @@ static int next_sealed(struct spool *sp, struct stream *st, const struct seg *s,
 		off = SEG_HDR;
 	if (sp->cache_len < SEG_HDR)
 		return -EIO;
-	rec_iter_init(&it, sp->cache + off, sp->cache_len - off, 0);
+	rec_iter_init(&it, sp->cache.p + off, sp->cache_len - off, 0);
 	while ((k = rec_iter_next(&it, &r)) == REC_OK) {
 		if (r.seq >= st->pos) {
 			*rec = r;
@@ -1350,15 +1361,14 @@ static int scan_segment(struct stream *st, const unsigned char *data, size_t len
 static void recover_sealed(struct spool *sp, struct stream *st, const struct entry *e,
 			   uint64_t floor, uint64_t upper)
 {
-	_cleanup_free_ unsigned char *data = NULL;
 	struct seg s = { .name = e->name, .sealed = true };
 	char fn[64];
 	struct stat stb;
 	size_t len, valid;
 
 	seg_name(fn, sizeof(fn), e->name, ".zst");
-	if (read_sealed(sp, st, e->name, &data, &len) < 0 ||
-	    scan_segment(st, data, len, floor, &s, &valid) != REC_END || s.count == 0 ||
+	if (read_sealed(sp, st, e->name, &sp->raw, &len) < 0 ||
+	    scan_segment(st, sp->raw.p, len, floor, &s, &valid) != REC_END || s.count == 0 ||
 	    fstatat(st->dirfd, fn, &stb, 0) < 0) {
 		/* the numbers it held are unknown: up to the next segment's name */
 		set_aside(st, e->name, ".zst");
@@ -1401,7 +1411,7 @@ static int recover_raw(struct spool *sp, struct stream *st, const struct entry *
 		uint64_t zbytes;
 
 		if (s.count > 0) {
-			r = write_sealed(st, e->name, data, valid, &zbytes);
+			r = write_sealed(sp, st, e->name, data, valid, &zbytes);
 			if (r < 0)
 				return r;
 			s.sealed = true;
@@ -1528,6 +1538,13 @@ int spool_open(const char *dir, const struct spool_options *opt, struct spool **
 		sp->st[t].dirfd = -1;
 		sp->st[t].fd = -1;
 	}
+	sp->cctx = ZSTD_createCCtx();
+	sp->dctx = ZSTD_createDCtx();
+	if (!sp->cctx || !sp->dctx) {
+		spool_close(sp);
+		close(topfd);
+		return -ENOMEM;
+	}
 	for (uint32_t t = 0; t < SPOOL_STREAMS && r == 0; t++)
 		r = open_stream(sp, topfd, t);
 	close(topfd);
@@ -1557,7 +1574,11 @@ void spool_close(struct spool *sp)
 			close(sp->st[t].dirfd);
 		free(sp->st[t].segs);
 	}
-	free(sp->cache);
+	free(sp->cache.p);
+	free(sp->raw.p);
+	free(sp->z.p);
+	ZSTD_freeCCtx(sp->cctx);
+	ZSTD_freeDCtx(sp->dctx);
 	free(sp->rbuf);
 	free(sp->wbuf);
 	free(sp);
