@@ -9,6 +9,7 @@
 #include "agent/spool.h"
 #include "proto/immune.pb-c.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -29,6 +30,30 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return remove(path);
 }
 
+/* Sums the sizes of the files in dir ending with suffix. */
+static uint64_t file_bytes(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name), sl = strlen(suffix);
+		struct stat stb;
+		char path[8192];
+
+		if (l < sl || strcmp(de->d_name + l - sl, suffix) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &stb) == 0)
+			n += (uint64_t)stb.st_size;
+	}
+	closedir(d);
+	return n;
+}
+
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t next_rand(void)
@@ -39,19 +64,20 @@ static uint64_t next_rand(void)
 	return rng;
 }
 
-static const char *const paths[] = { "/usr/bin/ls", "/usr/bin/curl", "/usr/sbin/sshd",
-				     "/usr/bin/python3", "/bin/sh", "/usr/bin/systemctl" };
+static const char *const paths[] = { "/usr/bin/ls",	 "/usr/bin/curl", "/usr/sbin/sshd",
+				     "/usr/bin/python3", "/bin/sh",	  "/usr/bin/systemctl" };
 
 /* A 200-byte JSON event. */
 static void make_payload(char *out, uint64_t i)
 {
-	int n = snprintf(out, RECORD_BYTES + 1,
-			 "{\"type\":\"exec\",\"host\":\"web-%02u\",\"pid\":%u,\"ppid\":%u,\"uid\":%u,"
-			 "\"path\":\"%s\",\"sha256\":\"%016llx%016llx\",\"ts\":%llu,\"pad\":\"",
-			 (unsigned)(i % 16), (unsigned)(1000 + i % 30000),
-			 (unsigned)(1 + i % 900), (unsigned)(i % 5 ? 1000 : 0),
-			 paths[i % ARRAY_SIZE(paths)], (unsigned long long)next_rand(),
-			 (unsigned long long)next_rand(), (unsigned long long)i);
+	int n = snprintf(
+		out, RECORD_BYTES + 1,
+		"{\"type\":\"exec\",\"host\":\"web-%02u\",\"pid\":%u,\"ppid\":%u,\"uid\":%u,"
+		"\"path\":\"%s\",\"sha256\":\"%016llx%016llx\",\"ts\":%llu,\"pad\":\"",
+		(unsigned)(i % 16), (unsigned)(1000 + i % 30000), (unsigned)(1 + i % 900),
+		(unsigned)(i % 5 ? 1000 : 0), paths[i % ARRAY_SIZE(paths)],
+		(unsigned long long)next_rand(), (unsigned long long)next_rand(),
+		(unsigned long long)i);
 	while (n < RECORD_BYTES - 2)
 		out[n++] = 'x';
 	out[n++] = '"';
@@ -67,7 +93,8 @@ static int run(const char *base, uint64_t records, bool fsync_each)
 	struct spool_record rec;
 	char payload[RECORD_BYTES + 1];
 	double t0, t_append, seal_time = 0, t_read;
-	uint64_t seals = 0, read = 0, bytes_before, sealed_raw = 0, sealed_disk = 0;
+	uint64_t seals = 0, read = 0, bytes_before, sealed_raw, sealed_disk;
+	char evdir[8192];
 	int r;
 
 	snprintf(tmpl, sizeof(tmpl), "%s/bench_spool.XXXXXX", base);
@@ -112,14 +139,10 @@ static int run(const char *base, uint64_t records, bool fsync_each)
 		read++;
 	t_read = now() - t0;
 
-	/* ratio over sealed segments: their raw size is known from the record count */
-	if (seals) {
-		uint64_t open_raw = 16 + (records % (records / seals ? records / seals : 1)) *
-						 (32 + RECORD_BYTES);
-		sealed_disk = st.bytes > open_raw ? st.bytes - open_raw : st.bytes;
-		sealed_raw = (uint64_t)((double)(records * (32 + RECORD_BYTES)) -
-					(double)open_raw);
-	}
+	/* sealed segments: their raw size is what was appended minus the open segment */
+	snprintf(evdir, sizeof(evdir), "%s/events", tmpl);
+	sealed_disk = file_bytes(evdir, ".zst");
+	sealed_raw = records * (32 + RECORD_BYTES) + 16 * (seals + 1) - file_bytes(evdir, ".open");
 	printf("%s, %llu records of %d bytes:\n", fsync_each ? "fsync each append" : "default",
 	       (unsigned long long)records, RECORD_BYTES);
 	printf("  append: %.0f records/s, %.1f MB/s of payload (%.2f s)\n",
@@ -161,7 +184,7 @@ int main(int argc, char **argv)
 		records = 1;
 	if (run(dir, records, false) < 0)
 		return 1;
-	if (run(dir, records / 100 ? records / 100 : 1, true) < 0)
+	if (run(dir, records / 500 ? records / 500 : 1, true) < 0)
 		return 1;
 	return 0;
 }
