@@ -33,7 +33,8 @@ static void write_file(const char *path, const void *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char tmpl[] = "/tmp/fuzz_spool.XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	char tmpl[4096];
 	struct spool_options opt = { .segment_bytes = 4096, .max_bytes = 1u << 20 };
 	struct spool *sp;
 	struct spool_record rec;
@@ -46,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[0];
 	data++;
 	size--;
+	snprintf(tmpl, sizeof(tmpl), "%s/fuzz_spool.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(tmpl))
 		abort();
 	dir = xasprintf("%s/spool", tmpl);

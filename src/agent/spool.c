@@ -22,6 +22,7 @@
 #define ZSTD_LEVEL 1
 #define NAME_DIGITS 20
 #define SEG_MIN_BYTES 256u
+#define SEQ_MAX ((uint64_t)INT64_MAX) /* numbers above are refused: no wrap-around */
 
 static const char *const stream_dirs[SPOOL_STREAMS] = { "events", "state", "alerts" };
 
@@ -297,8 +298,8 @@ static int rec_iter_next(struct rec_iter *it, struct spool_record *rec)
 		it->c = save;
 		return REC_TORN;
 	}
-	if (crc32c(0, body, REC_HDR - 8 + r.len) != crc || r.seq == 0 || r.seq < it->floor ||
-	    r.seq <= it->prev) {
+	if (crc32c(0, body, REC_HDR - 8 + r.len) != crc || r.seq == 0 || r.seq > SEQ_MAX ||
+	    r.seq < it->floor || r.seq <= it->prev) {
 		it->c = save;
 		return REC_BAD;
 	}
@@ -583,7 +584,7 @@ static void load_acked(struct stream *st)
 		return;
 	memcpy(text, data, len);
 	text[len] = '\0';
-	if (parse_u64(str_trim(text), 10, UINT64_MAX - 1, &v) == 0)
+	if (parse_u64(str_trim(text), 10, SEQ_MAX, &v) == 0)
 		st->acked = v;
 }
 
@@ -630,7 +631,7 @@ static void load_pending(struct stream *st)
 		g = immune__v1__gap__unpack(NULL, n, p);
 		if (!g)
 			return;
-		if (g->first_seq > 0 && g->first_seq <= g->last_seq && g->last_seq < UINT64_MAX - 1)
+		if (g->first_seq > 0 && g->first_seq <= g->last_seq && g->last_seq <= SEQ_MAX)
 			gap_add_range(&st->pending, g->first_seq, g->last_seq, g->count,
 				      g->first_time_ns, g->last_time_ns,
 				      g->first_time_ns <= g->last_time_ns);
@@ -1188,7 +1189,7 @@ int spool_ack(struct spool *sp, uint32_t stream, uint64_t committed_seq)
 	struct stream *st;
 	int r;
 
-	if (stream >= SPOOL_STREAMS || committed_seq == UINT64_MAX)
+	if (stream >= SPOOL_STREAMS || committed_seq >= SEQ_MAX)
 		return -EINVAL;
 	st = &sp->st[stream];
 	if (committed_seq > st->acked) {
@@ -1272,7 +1273,7 @@ static int parse_seg_name(const char *fn, struct entry *e)
 		return 0;
 	memcpy(digits, fn, NAME_DIGITS);
 	digits[NAME_DIGITS] = '\0';
-	if (parse_u64(digits, 10, UINT64_MAX - 1, &e->name) < 0 || e->name == 0)
+	if (parse_u64(digits, 10, SEQ_MAX, &e->name) < 0 || e->name == 0)
 		return 0;
 	return 1;
 }
