@@ -43,8 +43,8 @@ struct spool_record {
 };
 
 /* Opens or creates the spool in dir, recovering segments (a torn or corrupt tail of the
- * open segment is cut; corrupt sealed segments are set aside as ".bad" and accounted as a
- * gap on the events stream). */
+ * open segment is cut; corrupt sealed segments are set aside as ".bad"; the numbers lost to
+ * corruption are accounted by a gap record on the stream that held them). */
 int spool_open(const char *dir, const struct spool_options *opt, struct spool **out);
 void spool_close(struct spool *sp);
 
