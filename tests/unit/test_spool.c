@@ -264,6 +264,9 @@ static void test_ack_deletes(void **state)
 	assert_int_equal(count_files(dir, "events", ".zst"), 0);
 	assert_int_equal(count_files(dir, "events", ".open"), 1);
 	assert_int_equal(count_files(dir, "events", ".tmp"), 0);
+	/* nothing else is left behind: ".", "..", the open segment and "acked" */
+	assert_int_equal(count_files(dir, "events", ""), 4);
+	assert_int_equal(count_files(dir, "events", "acked"), 1);
 	spool_get_stats(sp, &stats);
 	assert_int_equal(stats.records, 0);
 	assert_int_equal(append_one(sp, EV, 201), 201);
@@ -643,12 +646,13 @@ static void test_alerts_never_dropped(void **state)
 	remove_dir(dir);
 }
 
-static void child_writer(const char *dir)
+/* Appends records 1, 2, ... until killed; tells the parent through ready once record 1 is
+ * spooled. */
+static void child_writer(const char *dir, const struct spool_options *opt, int ready)
 {
-	struct spool_options opt = { .segment_bytes = 4096 };
 	struct spool *sp;
 
-	if (spool_open(dir, &opt, &sp) < 0)
+	if (spool_open(dir, opt, &sp) < 0)
 		_exit(2);
 	for (uint64_t i = 1; i < 10000000; i++) {
 		char p[256];
@@ -658,29 +662,40 @@ static void child_writer(const char *dir)
 		if (spool_append(sp, EV, KIND_EVENT, (int64_t)i * 1000, 0, p, n, &seq) < 0 ||
 		    seq != i)
 			_exit(3);
+		if (i == 1 && (write(ready, "x", 1) != 1 || close(ready) < 0))
+			_exit(4);
 	}
 	_exit(0);
 }
 
 static void test_sigkill(void **state)
 {
-	struct spool_options opt = { .segment_bytes = 4096 };
 	struct spool_record rec;
 	struct spool_stats stats;
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	srand((unsigned)ts.tv_nsec);
-	for (int round = 0; round < 5; round++) {
+	/* large segments: killed while appending; small ones: also while sealing */
+	for (int round = 0; round < 6; round++) {
+		struct spool_options opt = { .segment_bytes = round < 3 ? 1u << 20 : 4096 };
 		char *dir = make_dir();
 		struct spool *sp;
 		uint64_t k = 0;
-		int status;
-		pid_t pid = fork();
+		int status, fds[2];
+		char c;
+		pid_t pid;
 
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
 		assert_true(pid >= 0);
-		if (pid == 0)
-			child_writer(dir);
+		if (pid == 0) {
+			close(fds[0]);
+			child_writer(dir, &opt, fds[1]);
+		}
+		close(fds[1]);
+		assert_int_equal(read(fds[0], &c, 1), 1);
+		close(fds[0]);
 		ts = (struct timespec){ .tv_nsec = (rand() % 40 + 1) * 1000000L };
 		nanosleep(&ts, NULL);
 		assert_int_equal(kill(pid, SIGKILL), 0);
@@ -701,6 +716,10 @@ static void test_sigkill(void **state)
 		spool_get_stats(sp, &stats);
 		assert_int_equal(stats.next_seq[EV], k + 1);
 		assert_int_equal(stats.dropped, 0);
+		assert_true(k >= 1);
+		if (getenv("SPOOL_TEST_VERBOSE"))
+			fprintf(stderr, "sigkill round %d: %llu records\n", round,
+				(unsigned long long)k);
 		assert_int_equal(append_one(sp, EV, k + 1), k + 1);
 		spool_close(sp);
 		assert_int_equal(count_files(dir, "events", ".tmp"), 0);
