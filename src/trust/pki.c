@@ -690,6 +690,23 @@ static int load_or_create_ca(struct pki_ca *ca, const char *key_path, const char
 	return 0;
 }
 
+/* True when every configured name is in the certificate's subjectAltName. */
+static bool has_names(X509 *cert, const char *const *names)
+{
+	unsigned char addr[16];
+
+	for (size_t i = 0; names && names[i]; i++) {
+		const char *n = names[i];
+		bool ip = inet_pton(AF_INET, n, addr) == 1 || inet_pton(AF_INET6, n, addr) == 1;
+		int r = ip ? X509_check_ip_asc(cert, n, 0) : X509_check_host(cert, n, 0, 0, NULL);
+		if (r != 1) {
+			ERR_clear_error();
+			return false;
+		}
+	}
+	return true;
+}
+
 static int load_or_create_server(struct pki_ca *ca, const char *const *names, const char *key_path,
 				 const char *crt_path)
 {
@@ -708,9 +725,10 @@ static int load_or_create_server(struct pki_ca *ca, const char *const *names, co
 		if (!issued_by(ca->server_cert, ca->cert))
 			return -EKEYREJECTED;
 		if (pki_cert_not_after(ca->server_cert, &not_after) == 0 &&
-		    not_after - SERVER_RENEW_BEFORE_S > (int64_t)time(NULL))
+		    not_after - SERVER_RENEW_BEFORE_S > (int64_t)time(NULL) &&
+		    has_names(ca->server_cert, names))
 			return 0;
-		/* Expiring: issue a new certificate for the same key. */
+		/* Expiring, or names were added: a new certificate for the same key. */
 		X509_free(ca->server_cert);
 		ca->server_cert = NULL;
 	}
