@@ -431,11 +431,35 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 	return ok ? 0 : -EINVAL;
 }
 
+/* Copies an Ed25519 SubjectPublicKeyInfo into x without going through OpenSSL 3's key
+ * encoders, which cost more than the signature itself. */
+static int set_pubkey_raw(X509 *x, X509_PUBKEY *src)
+{
+	const unsigned char *pk;
+	unsigned char *copy;
+	int len;
+	ASN1_OBJECT *obj;
+
+	if (X509_PUBKEY_get0_param(&obj, &pk, &len, NULL, src) != 1 ||
+	    OBJ_obj2nid(obj) != NID_ED25519 || len != 32)
+		return -EINVAL;
+	copy = OPENSSL_memdup(pk, (size_t)len);
+	if (!copy)
+		return -ENOMEM;
+	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF,
+				   NULL, copy, len) != 1) {
+		OPENSSL_free(copy);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 struct cert_spec {
 	const char *cn;
 	EVP_PKEY *pub;
-	X509 *issuer;	    /* NULL: self-signed */
-	EVP_PKEY *sign_key; /* issuer's key */
+	X509_PUBKEY *pub_raw; /* when set, used instead of pub */
+	X509 *issuer;	      /* NULL: self-signed */
+	EVP_PKEY *sign_key;   /* issuer's key */
 	long lifetime_s;
 	const char *const *exts; /* pairs of (NID as text, value), NULL-terminated */
 	const int *nids;
@@ -460,7 +484,7 @@ static int cert_build(const struct cert_spec *s, X509 **out)
 	if (X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_S) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), s->lifetime_s) ||
-	    X509_set_pubkey(x, s->pub) != 1)
+	    (s->pub_raw ? set_pubkey_raw(x, s->pub_raw) < 0 : X509_set_pubkey(x, s->pub) != 1))
 		goto fail;
 	for (size_t i = 0; i < s->n_exts; i++)
 		if (add_ext(x, issuer, s->nids[i], s->exts[i]) < 0)
@@ -598,13 +622,28 @@ int pki_ca_issue_host(struct pki_ca *ca, const void *csr_der, size_t csr_len, co
 		goto bad;
 	struct cert_spec s = { .cn = host_id,
 			       .pub = pub,
+			       .pub_raw = X509_REQ_get_X509_PUBKEY(req),
 			       .issuer = ca->cert,
 			       .sign_key = ca->key,
 			       .lifetime_s = (long)lifetime_s,
 			       .exts = exts,
 			       .nids = nids,
 			       .n_exts = ARRAY_SIZE(nids) };
-	return cert_build(&s, cert);
+	X509 *built;
+	unsigned char *der = NULL;
+	int n, r = cert_build(&s, &built);
+	if (r < 0)
+		return r;
+	/* Re-read the DER so the certificate carries its decoded public key. */
+	n = i2d_X509(built, &der);
+	X509_free(built);
+	if (n <= 0) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	r = pki_cert_from_der(der, (size_t)n, cert);
+	OPENSSL_free(der);
+	return r;
 bad:
 	ERR_clear_error();
 	return -EBADMSG;
