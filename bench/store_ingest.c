@@ -61,7 +61,8 @@ static void *producer(void *arg)
 			store_batch_new(bn->hosts[h], IMMUNE__V1__STREAM__STREAM_EVENTS, bn->batch);
 
 		for (j = 0; j < bn->batch; j++) {
-			int n = snprintf(payload, sizeof(payload),
+			int n = snprintf(
+				payload, sizeof(payload),
 				"{\"type\":\"process_exec\",\"pid\":%zu,\"ppid\":1,\"uid\":1000,"
 				"\"exe\":\"/usr/bin/curl\",\"args\":[\"curl\",\"-s\",\"https://"
 				"example.org/%zu\"],\"cwd\":\"/home/u\"}",
@@ -70,8 +71,10 @@ static void *producer(void *arg)
 			seq[h]++;
 			/* time_ns of the first record carries the batch index for on_done */
 			store_batch_set(b, j, seq[h], IMMUNE__V1__RECORD_KIND__RECORD_EVENT,
-				j == 0 ? (int64_t)i : (int64_t)seq[h], IMMUNE__V1__ENCODING__ENCODING_RAW,
-				payload, (size_t)n < sizeof(payload) ? (size_t)n : sizeof(payload) - 1);
+					j == 0 ? (int64_t)i : (int64_t)seq[h],
+					IMMUNE__V1__ENCODING__ENCODING_RAW, payload,
+					(size_t)n < sizeof(payload) ? (size_t)n
+								    : sizeof(payload) - 1);
 		}
 		b->done = on_done;
 		b->userdata = bn;
@@ -151,7 +154,7 @@ int main(int argc, char **argv)
 
 		snprintf(machine, sizeof(machine), "bench-machine-%zu", i);
 		if (store_host_enroll(bn.st, machine, machine, NULL, 0, "01", 0, time(NULL),
-			    &bn.hosts[i]) < 0)
+				      &bn.hosts[i]) < 0)
 			return 2;
 	}
 
@@ -170,21 +173,21 @@ int main(int argc, char **argv)
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	printf("store_ingest: %zu hosts, %zu records in batches of %zu (%d-byte payloads), "
 	       "%zu MiB in flight\n",
-		n_hosts, bn.n_batches * batch, batch, PAYLOAD_LEN - 1 > 140 ? 142 : PAYLOAD_LEN,
-		inflight_mib);
+	       n_hosts, bn.n_batches * batch, batch, PAYLOAD_LEN - 1 > 140 ? 142 : PAYLOAD_LEN,
+	       inflight_mib);
 	printf("  committed:    %.0f records/s (%llu records in %.2f s), %llu failed batches\n",
-		(double)stats.records / secs, (unsigned long long)stats.records, secs,
-		(unsigned long long)atomic_load(&bn.failed));
+	       (double)stats.records / secs, (unsigned long long)stats.records, secs,
+	       (unsigned long long)atomic_load(&bn.failed));
 	printf("  transactions: %.1f/s (%llu, %.0f records each)\n",
-		(double)stats.transactions / secs, (unsigned long long)stats.transactions,
-		stats.transactions ? (double)stats.records / (double)stats.transactions : 0.0);
+	       (double)stats.transactions / secs, (unsigned long long)stats.transactions,
+	       stats.transactions ? (double)stats.records / (double)stats.transactions : 0.0);
 	printf("  ack latency:  p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-		lat[bn.n_batches / 2] / 1e6, lat[bn.n_batches * 99 / 100] / 1e6,
-		lat[bn.n_batches - 1] / 1e6);
+	       lat[bn.n_batches / 2] / 1e6, lat[bn.n_batches * 99 / 100] / 1e6,
+	       lat[bn.n_batches - 1] / 1e6);
 	printf("  database:     %.1f MiB (%.0f bytes/record), WAL %.1f MiB at close\n",
-		file_size(path) / 1048576.0,
-		stats.records ? (double)file_size(path) / (double)stats.records : 0.0,
-		file_size(wal) / 1048576.0);
+	       file_size(path) / 1048576.0,
+	       stats.records ? (double)file_size(path) / (double)stats.records : 0.0,
+	       file_size(wal) / 1048576.0);
 	for (i = 0; i < n_hosts; i++)
 		free(bn.hosts[i]);
 	free(bn.hosts);
