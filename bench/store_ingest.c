@@ -9,8 +9,10 @@
 #include "proto/immune.pb-c.h"
 #include "store/store.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@ struct bench {
 	int64_t *latency_ns;
 	_Atomic size_t done;
 	_Atomic size_t failed;
+	double producer_cpu_s;
 };
 
 static int64_t now_ns(void)
@@ -85,6 +88,12 @@ static void *producer(void *arg)
 			abort();
 	}
 	free(seq);
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+		bn->producer_cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	}
 	return NULL;
 }
 
@@ -93,6 +102,53 @@ static int cmp_i64(const void *a, const void *b)
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 
 	return (x > y) - (x < y);
+}
+
+static double load_avg(void)
+{
+	double l[1] = { 0 };
+
+	return getloadavg(l, 1) == 1 ? l[0] : 0.0;
+}
+
+/* Sums the CPU seconds of this process's threads called name (the store names its threads). */
+static double thread_cpu(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	double total = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[300], comm[64] = "", stat[1024];
+		unsigned long long ut = 0, st = 0;
+		FILE *f;
+		char *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+		if (strcmp(comm, name) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(stat, sizeof(stat), f) && (p = strrchr(stat, ')')) &&
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			    &st) == 2)
+			total += (double)(ut + st) / (double)hz;
+		fclose(f);
+	}
+	closedir(d);
+	return total;
 }
 
 static long long file_size(const char *path)
@@ -111,7 +167,7 @@ int main(int argc, char **argv)
 	struct store_stats stats;
 	pthread_t th;
 	int64_t t0, t1, *lat;
-	double secs;
+	double secs, cpu, writer_cpu, ckpt_cpu;
 
 	for (int a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "--dir") == 0 && a + 1 < argc)
@@ -165,9 +221,18 @@ int main(int argc, char **argv)
 		usleep(1000);
 	t1 = now_ns();
 	store_get_stats(bn.st, &stats);
+	writer_cpu = thread_cpu("store-writer");
+	ckpt_cpu = thread_cpu("store-ckpt");
 	store_close(bn.st);
 
 	secs = (double)(t1 - t0) / 1e9;
+	{
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+		      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	}
 	lat = bn.latency_ns;
 	qsort(lat, bn.n_batches, sizeof(*lat), cmp_i64);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
@@ -184,6 +249,16 @@ int main(int argc, char **argv)
 	printf("  ack latency:  p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
 	       lat[bn.n_batches / 2] / 1e6, lat[bn.n_batches * 99 / 100] / 1e6,
 	       lat[bn.n_batches - 1] / 1e6);
+	{
+		double per = 1e6 / (double)(stats.records ? stats.records : 1);
+
+		printf("  CPU:          writer thread %.2f us/record, checkpointer %.2f us/record,"
+		       " producer %.2f us/record, process %.2f us/record\n",
+			writer_cpu * per, ckpt_cpu * per, bn.producer_cpu_s * per, cpu * per);
+		printf("  machine:      %ld CPUs, load average %.1f at the end (other work shares "
+		       "them)\n",
+			sysconf(_SC_NPROCESSORS_ONLN), load_avg());
+	}
 	printf("  database:     %.1f MiB (%.0f bytes/record), WAL %.1f MiB at close\n",
 	       file_size(path) / 1048576.0,
 	       stats.records ? (double)file_size(path) / (double)stats.records : 0.0,

@@ -48,9 +48,48 @@ static int64_t mono_now(void)
 
 /* ---- batches ---- */
 
+/* A batch's payloads live in a few large chunks rather than one allocation per record: the
+ * server allocates them on its thread and the writer frees them on another. */
+#define CHUNK_SIZE (64u * 1024)
+
+struct chunk {
+	struct chunk *next;
+	size_t used, size;
+	unsigned char data[];
+};
+
+struct batch_impl {
+	struct store_batch b;	/* first: the public part */
+	struct chunk *chunks;
+};
+
+static unsigned char *batch_alloc(struct batch_impl *bi, size_t len)
+{
+	struct chunk *c = bi->chunks;
+
+	if (!c || c->size - c->used < len) {
+		size_t size = len > CHUNK_SIZE / 4 ? len : CHUNK_SIZE;
+
+		c = xmalloc(sizeof(*c) + size);
+		c->used = 0;
+		c->size = size;
+		if (size == len && bi->chunks) {
+			/* a large payload: its own chunk, behind the current one */
+			c->next = bi->chunks->next;
+			bi->chunks->next = c;
+		} else {
+			c->next = bi->chunks;
+			bi->chunks = c;
+		}
+	}
+	c->used += len;
+	return c->data + c->used - len;
+}
+
 struct store_batch *store_batch_new(const char *host_id, uint32_t stream, size_t n)
 {
-	struct store_batch *b = xcalloc(1, sizeof(*b));
+	struct batch_impl *bi = xcalloc(1, sizeof(*bi));
+	struct store_batch *b = &bi->b;
 
 	snprintf(b->host_id, sizeof(b->host_id), "%s", host_id ? host_id : "");
 	b->stream = stream;
@@ -59,19 +98,19 @@ struct store_batch *store_batch_new(const char *host_id, uint32_t stream, size_t
 	return b;
 }
 
-void store_batch_set(struct store_batch *b, size_t i, uint64_t seq, uint32_t kind, int64_t time_ns,
-		     uint32_t encoding, const void *payload, size_t len)
+void store_batch_set(struct store_batch *b, size_t i, uint64_t seq, uint32_t kind,
+	int64_t time_ns, uint32_t encoding, const void *payload, size_t len)
 {
+	struct batch_impl *bi = (struct batch_impl *)b;
 	struct store_record *r = &b->records[i];
 
 	b->bytes -= r->len;
-	free(r->payload);
 	*r = (struct store_record){
 		.seq = seq,
 		.kind = kind,
 		.time_ns = time_ns,
 		.encoding = encoding,
-		.payload = xmalloc(len ? len : 1),
+		.payload = batch_alloc(bi, len ? len : 1),
 		.len = len,
 	};
 	if (len)
@@ -81,14 +120,17 @@ void store_batch_set(struct store_batch *b, size_t i, uint64_t seq, uint32_t kin
 
 void store_batch_free(struct store_batch *b)
 {
-	size_t i;
+	struct batch_impl *bi = (struct batch_impl *)b;
+	struct chunk *c, *next;
 
 	if (!b)
 		return;
-	for (i = 0; i < b->n; i++)
-		free(b->records[i].payload);
+	for (c = bi->chunks; c; c = next) {
+		next = c->next;
+		free(c);
+	}
 	free(b->records);
-	free(b);
+	free(bi);
 }
 
 /* ---- labels ---- */
@@ -321,6 +363,7 @@ static void *writer_main(void *arg)
 	uint64_t *committed = NULL;
 	size_t valloc = 0, ralloc = 0, n;
 
+	pthread_setname_np(pthread_self(), "store-writer");
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
 		if (!st->head && !st->closing) {

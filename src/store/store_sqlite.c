@@ -22,7 +22,10 @@
 #define PAGE_SIZE 8192
 #define WRITER_CACHE_KIB 32768
 #define CONTROL_CACHE_KIB 16384
-#define WAL_AUTOCHECKPOINT 16384
+/* WAL frames (pages) that wake the checkpointer thread, and past which the writer
+ * checkpoints itself (the checkpointer could not keep up). */
+#define CHECKPOINT_PAGES 4096
+#define CHECKPOINT_WRITER_PAGES 131072
 
 /* ---- schema ---- */
 
@@ -132,6 +135,14 @@ struct store_backend {
 	struct hentry **touched;
 	size_t n_touched, touched_alloc;
 	sqlite3_stmt *ins_record;
+
+	/* the checkpointer thread: copies the WAL into the database off the writer's path */
+	struct sconn ckpt;
+	pthread_t ckpt_thread;
+	bool ckpt_started;
+	pthread_mutex_t ckpt_lock;
+	pthread_cond_t ckpt_cond;
+	bool ckpt_wanted, ckpt_stop;
 };
 
 /* Returns the connection's statement for sql (a string literal: cached by address), reset
@@ -224,8 +235,8 @@ static int sconn_open(const char *path, int64_t cache_kib, struct sconn *c)
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA page_size=%d; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 		 "PRAGMA foreign_keys=ON; PRAGMA cache_size=-%lld; PRAGMA temp_store=MEMORY;"
-		 "PRAGMA wal_autocheckpoint=%d;",
-		 PAGE_SIZE, (long long)cache_kib, WAL_AUTOCHECKPOINT);
+		 "PRAGMA wal_autocheckpoint=0;",
+		 PAGE_SIZE, (long long)cache_kib);
 	if (exec(c, sql) < 0) {
 		sconn_close(c);
 		return -EIO;
@@ -301,6 +312,16 @@ static void sq_close(struct store_backend *be)
 
 	if (!be)
 		return;
+	if (be->ckpt_started) {
+		pthread_mutex_lock(&be->ckpt_lock);
+		be->ckpt_stop = true;
+		pthread_cond_signal(&be->ckpt_cond);
+		pthread_mutex_unlock(&be->ckpt_lock);
+		pthread_join(be->ckpt_thread, NULL);
+	}
+	sconn_close(&be->ckpt);
+	if (be->wr.db) /* a last checkpoint keeps the next open fast */
+		sqlite3_wal_checkpoint_v2(be->wr.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sconn_close(&be->wr);
 	sconn_close(&be->ctl);
 	for (i = 0; i < be->cap; i++)
@@ -308,8 +329,47 @@ static void sq_close(struct store_backend *be)
 	free(be->tab);
 	free(be->touched);
 	pthread_mutex_destroy(&be->ctl_lock);
+	pthread_mutex_destroy(&be->ckpt_lock);
+	pthread_cond_destroy(&be->ckpt_cond);
 	free(be->path);
 	free(be);
+}
+
+static void *checkpointer_main(void *arg)
+{
+	struct store_backend *be = arg;
+
+	pthread_setname_np(pthread_self(), "store-ckpt");
+	pthread_mutex_lock(&be->ckpt_lock);
+	for (;;) {
+		while (!be->ckpt_wanted && !be->ckpt_stop)
+			pthread_cond_wait(&be->ckpt_cond, &be->ckpt_lock);
+		if (be->ckpt_stop)
+			break;
+		be->ckpt_wanted = false;
+		pthread_mutex_unlock(&be->ckpt_lock);
+		/* PASSIVE: never waits for the writer; errors only delay the copy */
+		sqlite3_wal_checkpoint_v2(be->ckpt.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&be->ckpt_lock);
+	}
+	pthread_mutex_unlock(&be->ckpt_lock);
+	return NULL;
+}
+
+/* Called by SQLite on the writer after each commit with the WAL's size in frames. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store_backend *be = arg;
+
+	if (frames >= CHECKPOINT_WRITER_PAGES) {
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (frames >= CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&be->ckpt_lock);
+		be->ckpt_wanted = true;
+		pthread_cond_signal(&be->ckpt_cond);
+		pthread_mutex_unlock(&be->ckpt_lock);
+	}
+	return SQLITE_OK;
 }
 
 static int sq_open(const char *location, struct store_backend **out)
@@ -318,6 +378,8 @@ static int sq_open(const char *location, struct store_backend **out)
 	int r;
 
 	pthread_mutex_init(&be->ctl_lock, NULL);
+	pthread_mutex_init(&be->ckpt_lock, NULL);
+	pthread_cond_init(&be->ckpt_cond, NULL);
 	be->path = xstrdup(location);
 	r = sconn_open(location, WRITER_CACHE_KIB, &be->wr);
 	if (r < 0)
@@ -336,6 +398,15 @@ static int sq_open(const char *location, struct store_backend **out)
 		r = -EIO;
 		goto fail;
 	}
+	r = sconn_open(location, 2048, &be->ckpt);
+	if (r < 0)
+		goto fail;
+	if (pthread_create(&be->ckpt_thread, NULL, checkpointer_main, be) != 0) {
+		r = -EAGAIN;
+		goto fail;
+	}
+	be->ckpt_started = true;
+	sqlite3_wal_hook(be->wr.db, wal_hook, be);
 	*out = be;
 	return 0;
 fail:
