@@ -143,7 +143,7 @@ static double thread_cpu(const char *name)
 			continue;
 		if (fgets(stat, sizeof(stat), f) && (p = strrchr(stat, ')')) &&
 		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			    &st) == 2)
+			   &st) == 2)
 			total += (double)(ut + st) / (double)hz;
 		fclose(f);
 	}
@@ -254,10 +254,10 @@ int main(int argc, char **argv)
 
 		printf("  CPU:          writer thread %.2f us/record, checkpointer %.2f us/record,"
 		       " producer %.2f us/record, process %.2f us/record\n",
-			writer_cpu * per, ckpt_cpu * per, bn.producer_cpu_s * per, cpu * per);
+		       writer_cpu * per, ckpt_cpu * per, bn.producer_cpu_s * per, cpu * per);
 		printf("  machine:      %ld CPUs, load average %.1f at the end (other work shares "
 		       "them)\n",
-			sysconf(_SC_NPROCESSORS_ONLN), load_avg());
+		       sysconf(_SC_NPROCESSORS_ONLN), load_avg());
 	}
 	printf("  database:     %.1f MiB (%.0f bytes/record), WAL %.1f MiB at close\n",
 	       file_size(path) / 1048576.0,

@@ -59,7 +59,7 @@ struct chunk {
 };
 
 struct batch_impl {
-	struct store_batch b;	/* first: the public part */
+	struct store_batch b; /* first: the public part */
 	struct chunk *chunks;
 };
 
@@ -98,8 +98,8 @@ struct store_batch *store_batch_new(const char *host_id, uint32_t stream, size_t
 	return b;
 }
 
-void store_batch_set(struct store_batch *b, size_t i, uint64_t seq, uint32_t kind,
-	int64_t time_ns, uint32_t encoding, const void *payload, size_t len)
+void store_batch_set(struct store_batch *b, size_t i, uint64_t seq, uint32_t kind, int64_t time_ns,
+		     uint32_t encoding, const void *payload, size_t len)
 {
 	struct batch_impl *bi = (struct batch_impl *)b;
 	struct store_record *r = &b->records[i];
