@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAYLOAD_LEN 150
+#define PAYLOAD_LEN 200
 
 struct bench {
 	struct store *st;
@@ -29,6 +29,7 @@ struct bench {
 	_Atomic size_t done;
 	_Atomic size_t failed;
 	double producer_cpu_s;
+	size_t payload_bytes;
 };
 
 static int64_t now_ns(void)
@@ -67,11 +68,14 @@ static void *producer(void *arg)
 			int n = snprintf(
 				payload, sizeof(payload),
 				"{\"type\":\"process_exec\",\"pid\":%zu,\"ppid\":1,\"uid\":1000,"
-				"\"exe\":\"/usr/bin/curl\",\"args\":[\"curl\",\"-s\",\"https://"
+				"\"exe\":\"/usr/bin/"
+				"curl\",\"comm\":\"curl\",\"args\":[\"curl\",\"-s\",\"https://"
 				"example.org/%zu\"],\"cwd\":\"/home/u\"}",
 				i * bn->batch + j, j);
 
 			seq[h]++;
+			bn->payload_bytes +=
+				(size_t)n < sizeof(payload) ? (size_t)n : sizeof(payload) - 1;
 			/* time_ns of the first record carries the batch index for on_done */
 			store_batch_set(b, j, seq[h], IMMUNE__V1__RECORD_KIND__RECORD_EVENT,
 					j == 0 ? (int64_t)i : (int64_t)seq[h],
@@ -236,10 +240,10 @@ int main(int argc, char **argv)
 	lat = bn.latency_ns;
 	qsort(lat, bn.n_batches, sizeof(*lat), cmp_i64);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
-	printf("store_ingest: %zu hosts, %zu records in batches of %zu (%d-byte payloads), "
-	       "%zu MiB in flight\n",
-	       n_hosts, bn.n_batches * batch, batch, PAYLOAD_LEN - 1 > 140 ? 142 : PAYLOAD_LEN,
-	       inflight_mib);
+	printf("store_ingest: %zu hosts, %zu records in batches of %zu (%.0f-byte payloads on "
+	       "average), at most %zu MiB in flight\n",
+	       n_hosts, bn.n_batches * batch, batch,
+	       (double)bn.payload_bytes / (double)(bn.n_batches * batch), inflight_mib);
 	printf("  committed:    %.0f records/s (%llu records in %.2f s), %llu failed batches\n",
 	       (double)stats.records / secs, (unsigned long long)stats.records, secs,
 	       (unsigned long long)atomic_load(&bn.failed));

@@ -372,10 +372,20 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+static void sqlite_configure(void)
+{
+	/* no global allocation statistics: they take a mutex on every allocation */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const char *location, struct store_backend **out)
 {
-	struct store_backend *be = xcalloc(1, sizeof(*be));
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct store_backend *be;
 	int r;
+
+	pthread_once(&once, sqlite_configure);
+	be = xcalloc(1, sizeof(*be));
 
 	pthread_mutex_init(&be->ctl_lock, NULL);
 	pthread_mutex_init(&be->ckpt_lock, NULL);
