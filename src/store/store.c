@@ -91,7 +91,9 @@ struct store_batch *store_batch_new(const char *host_id, uint32_t stream, size_t
 	struct batch_impl *bi = xcalloc(1, sizeof(*bi));
 	struct store_batch *b = &bi->b;
 
-	snprintf(b->host_id, sizeof(b->host_id), "%s", host_id ? host_id : "");
+	/* a longer id is left empty (unknown host) rather than cut to another host's id */
+	if (host_id && strlen(host_id) < sizeof(b->host_id))
+		memcpy(b->host_id, host_id, strlen(host_id) + 1);
 	b->stream = stream;
 	b->records = xcalloc(n ? n : 1, sizeof(*b->records));
 	b->n = n;
