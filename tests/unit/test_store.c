@@ -421,6 +421,14 @@ static void test_ingest_exactly_once(void **state)
 	assert_int_equal(submit_one(c, "0123456789abcdef0123456789abcdef", EVENTS, 1,
 				    IMMUNE__V1__RECORD_KIND__RECORD_EVENT, 1, RAW, "{}", 2),
 			 -ENOENT);
+	{
+		char longer[40];
+
+		snprintf(longer, sizeof(longer), "%s00", id);
+		assert_int_equal(submit_one(c, longer, EVENTS, 1,
+					    IMMUNE__V1__RECORD_KIND__RECORD_EVENT, 1, RAW, "{}", 2),
+				 -ENOENT);
+	}
 	assert_int_equal(
 		submit_one(c, id, 7, 1, IMMUNE__V1__RECORD_KIND__RECORD_EVENT, 1, RAW, "{}", 2),
 		-EINVAL);
