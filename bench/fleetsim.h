@@ -54,6 +54,7 @@ enum fs_phase {
 	PH_INGEST,  /* RecordBatch -> Ack for a duration */
 	PH_STORM,   /* close every connection at once and reconnect */
 	PH_SAMPLES, /* report (host id, acked seq) for every stride-th agent */
+	PH_CLOSE,   /* close every connection, without reconnecting */
 	PH_QUIT,
 };
 

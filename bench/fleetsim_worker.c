@@ -846,6 +846,16 @@ static void ctl_cb(evutil_socket_t fd, short what, void *arg)
 		w->running = false;
 		do_samples(w);
 		break;
+	case PH_CLOSE:
+		for (uint32_t i = 0; i < w->n; i++) {
+			struct agent *a = &w->agents[i];
+			if (a->state == A_READY) {
+				agent_close(a);
+				a->state = A_IDLE;
+			}
+		}
+		phase_finish(w);
+		break;
 	default: _exit(0);
 	}
 }
