@@ -83,15 +83,91 @@ static void hex_sha256(const char *s, size_t n, char out[2 * SHA256_DIGEST_LENGT
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* Facts that change on a live host without anything being reconfigured: left out of the
+ * change digest (they are still in what is spooled when the table changes for another
+ * reason), so counters do not resend a table every collection. */
+static const struct {
+	const char *table;
+	const char *key_column; /* NULL: every row */
+	const char *key;
+	const char *column;
+} volatile_facts[] = {
+	{ "walk", NULL, NULL, "elapsed_ms" },
+	{ "walk", NULL, NULL, "files" },
+	{ "sysctl", "key", "kernel.ns_last_pid", "runtime_value" },
+	{ "sysctl", "key", "kernel.random.uuid", "runtime_value" },
+	{ "sysctl", "key", "kernel.random.boot_id", "runtime_value" },
+	{ "sysctl", "key", "kernel.random.entropy_avail", "runtime_value" },
+	{ "sysctl", "key", "kernel.pty.nr", "runtime_value" },
+	{ "sysctl", "key", "fs.dentry-state", "runtime_value" },
+	{ "sysctl", "key", "fs.file-nr", "runtime_value" },
+	{ "sysctl", "key", "fs.inode-nr", "runtime_value" },
+	{ "sysctl", "key", "fs.inode-state", "runtime_value" },
+	{ "sysctl", "key", "fs.aio-nr", "runtime_value" },
+};
+
+/* Tables whose changes alone do not trigger a scan (they change all the time on a live
+ * host; the scan interval covers them). */
+static const char *const scan_quiet_tables[] = { "processes", "walk" };
+
+static bool has_volatile(const char *table)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(volatile_facts); i++)
+		if (strcmp(volatile_facts[i].table, table) == 0)
+			return true;
+	return false;
+}
+
+/* Returns a copy of rows without the volatile facts of table. */
+static json_t *stable_rows(const char *table, const json_t *rows)
+{
+	json_t *copy = json_deep_copy(rows);
+	size_t i;
+	json_t *row;
+	json_array_foreach(copy, i, row) {
+		for (size_t k = 0; k < ARRAY_SIZE(volatile_facts); k++) {
+			if (strcmp(volatile_facts[k].table, table) != 0)
+				continue;
+			const char *kc = volatile_facts[k].key_column;
+			if (kc && strcmp(json_string_value(json_object_get(row, kc)) ?: "",
+					 volatile_facts[k].key) != 0)
+				continue;
+			json_object_del(row, volatile_facts[k].column);
+		}
+	}
+	return copy;
+}
+
+static bool scan_quiet(const char *table)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(scan_quiet_tables); i++)
+		if (strcmp(scan_quiet_tables[i], table) == 0)
+			return true;
+	return false;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-size_t collect_diff(struct collect_state *st, const struct inventory *inv, int64_t time_ns,
-		    struct agent_records *out)
+static void table_digest(const char *name, const json_t *rows, const char *full,
+			 char hex[2 * SHA256_DIGEST_LENGTH + 1])
 {
-	size_t count = 0, n = json_object_size(inv->tables), i = 0;
+	if (!has_volatile(name)) {
+		hex_sha256(full, strlen(full), hex);
+		return;
+	}
+	json_t *stable = stable_rows(name, rows);
+	_cleanup_free_ char *d = collect_table_json(name, stable);
+	json_decref(stable);
+	hex_sha256(d, strlen(d), hex);
+}
+
+size_t collect_diff(struct collect_state *st, const struct inventory *inv, int64_t time_ns,
+		    struct agent_records *out, size_t *significant)
+{
+	size_t count = 0, sig = 0, n = json_object_size(inv->tables), i = 0;
 	_cleanup_free_ const char **names = xcalloc(n, sizeof(*names));
 	const char *k;
 	json_t *v;
@@ -100,18 +176,20 @@ size_t collect_diff(struct collect_state *st, const struct inventory *inv, int64
 	sort_array(names, n, sizeof(*names), cmp_str);
 
 	for (i = 0; i < n; i++) {
-		_cleanup_free_ char *s =
-			collect_table_json(names[i], json_object_get(inv->tables, names[i]));
+		const json_t *rows = json_object_get(inv->tables, names[i]);
+		_cleanup_free_ char *s = collect_table_json(names[i], rows);
 		char hex[2 * SHA256_DIGEST_LENGTH + 1];
-		size_t len = strlen(s);
-		hex_sha256(s, len, hex);
+		table_digest(names[i], rows, s, hex);
 		const char *old = json_string_value(json_object_get(st->tables, names[i]));
 		if (old && strcmp(old, hex) == 0)
 			continue;
 		agent_records_add(out, IMMUNE__V1__STREAM__STREAM_STATE,
-				  IMMUNE__V1__RECORD_KIND__RECORD_INVENTORY_TABLE, time_ns, s, len);
+				  IMMUNE__V1__RECORD_KIND__RECORD_INVENTORY_TABLE, time_ns, s,
+				  strlen(s));
 		json_object_set_new(st->tables, names[i], json_string(hex));
 		count++;
+		if (!scan_quiet(names[i]))
+			sig++;
 	}
 
 	/* tables spooled before that the inventory no longer has */
@@ -127,7 +205,10 @@ size_t collect_diff(struct collect_state *st, const struct inventory *inv, int64
 				  strlen(s));
 		json_object_del(st->tables, k);
 		count++;
+		sig++;
 	}
+	if (significant)
+		*significant = sig;
 	return count;
 }
 
@@ -214,9 +295,11 @@ static struct collect_result *run_once(struct collector *c, const char *catalog,
 			 c->root, strerror(-r));
 		return res;
 	}
-	res->tables_changed = collect_diff(&c->state, inv, agent_now_ns(), &res->records);
+	size_t significant = 0;
+	res->tables_changed =
+		collect_diff(&c->state, inv, agent_now_ns(), &res->records, &significant);
 	int64_t now = (int64_t)time(NULL);
-	if (force || res->tables_changed > 0 || c->state.last_scan == 0 ||
+	if (force || significant > 0 || c->state.last_scan == 0 ||
 	    now - c->state.last_scan >= (int64_t)interval || now < c->state.last_scan)
 		scan(c, inv, catalog, res);
 	inventory_free(inv);

@@ -35,10 +35,12 @@ void collect_state_free(struct collect_state *st);
 /* Serializes one table as spooled: {"table": name, "rows": rows}, compact, keys sorted. */
 char *collect_table_json(const char *name, const json_t *rows);
 /* Compares inv with st: appends a RECORD_INVENTORY_TABLE for each changed or new table and a
- * RECORD_INVENTORY_GONE for each table of st missing from inv, and updates st. Returns the
- * number of records appended. */
+ * RECORD_INVENTORY_GONE for each table of st missing from inv, and updates st. Counters
+ * that move on a live host (fs.file-nr, the walk's timing...) are left out of the
+ * comparison. Returns the number of records appended; *significant (may be NULL) counts
+ * those that should trigger a scan (not the process list or the walk statistics). */
 size_t collect_diff(struct collect_state *st, const struct inventory *inv, int64_t time_ns,
-		    struct agent_records *out);
+		    struct agent_records *out, size_t *significant);
 
 /* ---- the worker ---- */
 

@@ -67,15 +67,3 @@ void link_set_scan_interval(struct link *l, uint32_t seconds);
 const char *link_catalog_dir(const struct link *l);
 /* A JSON object describing the link and the spool (for STATE/status.json). */
 json_t *link_status(const struct link *l);
-
-/* Saves a catalog sent by the server into STATE/catalog atomically and its digest into
- * STATE/catalog.digest. Names must be base names ending in ".yml". Returns 0, -EINVAL for
- * a bad name, -EBADMSG (message in err) when the files do not load as a catalog, or a file
- * error. */
-struct catalog_file_in {
-	const char *name;
-	const void *data;
-	size_t len;
-};
-int link_save_catalog(const char *state_dir, const struct catalog_file_in *files, size_t n,
-		      const char *digest, char *err, size_t errsize);
