@@ -706,7 +706,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		send_hello(l);
 		return;
 	}
-	char why[256] = "connection closed";
+	char why[256];
+	snprintf(why, sizeof(why), "%s",
+		 l->state == LINK_CONNECTING ? "connection failed" : "connection closed");
 	if (what & BEV_EVENT_ERROR) {
 		unsigned long e = bufferevent_get_openssl_error(bev);
 		if (e)
@@ -792,7 +794,10 @@ int link_new(struct event_base *base, const struct link_options *o, const struct
 	r = load_identity(l, err, errsize);
 	if (r < 0)
 		goto fail;
+	/* segments of at most an eighth of the bound, so a small spool still drops by parts */
 	struct spool_options so = { .max_bytes = o->spool_max };
+	if (o->spool_max && o->spool_max / 8 < SPOOL_DEFAULT_SEGMENT_BYTES)
+		so.segment_bytes = (uint32_t)(o->spool_max / 8);
 	r = spool_open(sd, &so, &l->spool);
 	if (r < 0) {
 		snprintf(err, errsize, "cannot open the spool %s: %s", sd, strerror(-r));
