@@ -157,8 +157,11 @@ static void on_synth(evutil_socket_t fd, short what, void *arg)
 				 pad);
 		int r = link_append_event(a->link, payload, (size_t)n);
 		if (r < 0) {
-			log_errno(r, "synthetic: spooling event %llu", (unsigned long long)seq);
-			break;
+			log_errno(r, "synthetic: spooling event %llu (retrying in 1 s)",
+				  (unsigned long long)seq);
+			struct timeval later = { 1, 0 };
+			event_add(a->ev_synth, &later);
+			return;
 		}
 	}
 	/* a zero timeout lets the loop poll sockets between turns */

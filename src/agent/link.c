@@ -79,7 +79,7 @@ struct link {
 	struct stream_tx tx[SPOOL_STREAMS];
 
 	/* status */
-	uint64_t connects, disconnects, batches_sent, records_sent, protocol_errors;
+	uint64_t connects, disconnects, batches_sent, records_sent, protocol_errors, renewals;
 	char last_error[256];
 	int64_t last_connected, last_disconnected;
 };
@@ -218,33 +218,41 @@ static void carry_clear(struct carry *c)
 	*c = (struct carry){ 0 };
 }
 
-/* Builds and sends one batch of stream s; returns 1 when sent, 0 when nothing to send. */
-static int send_batch(struct link *l, uint32_t s)
+struct batch {
+	Immune__V1__Record *v;
+	size_t n, alloc, bytes;
+};
+
+static void batch_add(struct batch *b, uint64_t seq, uint32_t kind, int64_t time_ns,
+		      uint32_t encoding, unsigned char *payload, size_t len)
+{
+	if (b->n == b->alloc) {
+		b->alloc = b->alloc ? 2 * b->alloc : 256;
+		b->v = xrealloc(b->v, b->alloc * sizeof(*b->v));
+	}
+	Immune__V1__Record *r = &b->v[b->n++];
+	immune__v1__record__init(r);
+	r->seq = seq;
+	r->kind = kind;
+	r->time_ns = time_ns;
+	r->encoding = encoding;
+	r->payload = (ProtobufCBinaryData){ .len = len, .data = payload };
+	b->bytes += len + 32;
+}
+
+/* Takes records of stream s from the carry and the spool into b, within the batch limits. */
+static void batch_fill(struct link *l, uint32_t s, struct batch *b)
 {
 	struct stream_tx *tx = &l->tx[s];
-	size_t max_records = l->max_batch_records;
 	size_t max_bytes = LINK_BATCH_BYTES;
-	if (l->max_frame && l->max_frame > 64 * 1024 && l->max_frame - 64 * 1024 < max_bytes)
+	if (l->max_frame > 64 * 1024 && l->max_frame - 64 * 1024 < max_bytes)
 		max_bytes = l->max_frame - 64 * 1024;
-	Immune__V1__Record *recs = xcalloc(max_records, sizeof(*recs));
-	Immune__V1__Record **ptrs = xcalloc(max_records, sizeof(*ptrs));
-	size_t n = 0, bytes = 0;
-
 	if (tx->carry.valid) {
 		struct carry *c = &tx->carry;
-		immune__v1__record__init(&recs[0]);
-		recs[0].seq = c->seq;
-		recs[0].kind = c->kind;
-		recs[0].time_ns = c->time_ns;
-		recs[0].encoding = c->encoding;
-		recs[0].payload = (ProtobufCBinaryData){ .len = c->len, .data = c->payload };
-		c->payload = NULL;
-		c->valid = false;
-		bytes += c->len + 32;
-		ptrs[n] = &recs[n];
-		n++;
+		batch_add(b, c->seq, c->kind, c->time_ns, c->encoding, c->payload, c->len);
+		*c = (struct carry){ 0 };
 	}
-	while (n < max_records) {
+	while (b->n < l->max_batch_records) {
 		struct spool_record sr;
 		int r = spool_next(l->spool, s, &sr);
 		if (r <= 0) {
@@ -255,7 +263,7 @@ static int send_batch(struct link *l, uint32_t s)
 		}
 		unsigned char *copy = xmalloc(sr.len ? sr.len : 1);
 		memcpy(copy, sr.payload, sr.len);
-		if (n > 0 && bytes + sr.len + 32 > max_bytes) {
+		if (b->n > 0 && b->bytes + sr.len + 32 > max_bytes) {
 			tx->carry = (struct carry){ .valid = true,
 						    .seq = sr.seq,
 						    .kind = sr.kind,
@@ -265,37 +273,47 @@ static int send_batch(struct link *l, uint32_t s)
 						    .len = sr.len };
 			break;
 		}
-		immune__v1__record__init(&recs[n]);
-		recs[n].seq = sr.seq;
-		recs[n].kind = sr.kind;
-		recs[n].time_ns = sr.time_ns;
-		recs[n].encoding = sr.encoding;
-		recs[n].payload = (ProtobufCBinaryData){ .len = sr.len, .data = copy };
-		bytes += sr.len + 32;
-		ptrs[n] = &recs[n];
-		n++;
+		batch_add(b, sr.seq, sr.kind, sr.time_ns, sr.encoding, copy, sr.len);
 	}
-	if (n > 0) {
-		Immune__V1__RecordBatch b = IMMUNE__V1__RECORD_BATCH__INIT;
-		b.stream = s;
-		b.n_records = n;
-		b.records = ptrs;
+}
+
+/* Builds and sends one batch of stream s; returns 1 when sent, 0 when there was nothing to
+ * send, -1 when the connection was dropped. */
+static int send_batch(struct link *l, uint32_t s)
+{
+	struct stream_tx *tx = &l->tx[s];
+	struct batch b = { 0 };
+	batch_fill(l, s, &b);
+	int ret = b.n > 0;
+	if (b.n > 0) {
+		Immune__V1__Record **ptrs = xcalloc(b.n, sizeof(*ptrs));
+		for (size_t i = 0; i < b.n; i++)
+			ptrs[i] = &b.v[i];
+		Immune__V1__RecordBatch rb = IMMUNE__V1__RECORD_BATCH__INIT;
+		rb.stream = s;
+		rb.n_records = b.n;
+		rb.records = ptrs;
 		Frame f = IMMUNE__V1__FRAME__INIT;
 		f.body_case = IMMUNE__V1__FRAME__BODY_BATCH;
-		f.batch = &b;
+		f.batch = &rb;
 		if (send_frame(l, &f) == 0) {
 			tx->win[tx->nwin++] =
-				(struct inflight){ .last_seq = recs[n - 1].seq, .bytes = bytes };
-			tx->win_bytes += bytes;
+				(struct inflight){ .last_seq = b.v[b.n - 1].seq, .bytes = b.bytes };
+			tx->win_bytes += b.bytes;
 			l->batches_sent++;
-			l->records_sent += n;
+			l->records_sent += b.n;
+		} else {
+			ret = -1;
 		}
+		free(ptrs);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(recs[i].payload.data);
-	free(recs);
-	free(ptrs);
-	return n > 0;
+	for (size_t i = 0; i < b.n; i++)
+		free(b.v[i].payload.data);
+	free(b.v);
+	if (ret < 0)
+		/* the records left the spool's send position: start over from the last ack */
+		link_disconnect(l, "a batch could not be encoded");
+	return ret;
 }
 
 static void link_pump(struct link *l)
@@ -311,7 +329,7 @@ static void link_pump(struct link *l)
 		struct stream_tx *tx = &l->tx[s];
 		while (l->bev && tx->nwin < LINK_WINDOW_BATCHES &&
 		       tx->win_bytes < LINK_WINDOW_BYTES)
-			if (send_batch(l, s) == 0)
+			if (send_batch(l, s) <= 0)
 				break;
 	}
 }
@@ -454,8 +472,10 @@ static void on_renewed(struct link *l, const Immune__V1__RenewResponse *rr)
 	r = load_identity(l, err, sizeof(err));
 	if (r < 0)
 		log_error("link: %s", err);
-	else
+	else {
+		l->renewals++;
 		log_info("link: certificate renewed, valid until %lld", (long long)l->cert_na);
+	}
 out:
 	X509_free(cert);
 	EVP_PKEY_free(key);
@@ -860,13 +880,17 @@ json_t *link_status(const struct link *l)
 						(json_int_t)st.acked[s], "next_seq",
 						(json_int_t)st.next_seq[s], "unacked",
 						(json_int_t)(st.next_seq[s] - 1 - st.acked[s])));
-	return json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:s}",
-			 "state", states[l->state], "connected", l->state == LINK_READY, "connects",
-			 (json_int_t)l->connects, "batches_sent", (json_int_t)l->batches_sent,
-			 "records_sent", (json_int_t)l->records_sent, "spool_bytes",
-			 (json_int_t)st.bytes, "spool_records", (json_int_t)st.records, "dropped",
-			 (json_int_t)st.dropped, "gaps", (json_int_t)st.gaps,
-			 "pending_state_records", (json_int_t)l->pending.n, "cert_not_after",
-			 (json_int_t)l->cert_na, "last_error", l->last_error, "streams", streams,
-			 "catalog_digest", l->catalog_digest);
+	json_t *o = json_pack(
+		"{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:s}", "state",
+		states[l->state], "connected", l->state == LINK_READY, "connects",
+		(json_int_t)l->connects, "batches_sent", (json_int_t)l->batches_sent,
+		"records_sent", (json_int_t)l->records_sent, "spool_bytes", (json_int_t)st.bytes,
+		"spool_records", (json_int_t)st.records, "dropped", (json_int_t)st.dropped, "gaps",
+		(json_int_t)st.gaps, "pending_state_records", (json_int_t)l->pending.n,
+		"cert_not_after", (json_int_t)l->cert_na, "last_error", l->last_error, "streams",
+		streams, "catalog_digest", l->catalog_digest);
+	json_object_set_new(o, "renewals", json_integer((json_int_t)l->renewals));
+	json_object_set_new(o, "protocol_errors", json_integer((json_int_t)l->protocol_errors));
+	json_object_set_new(o, "disconnects", json_integer((json_int_t)l->disconnects));
+	return o;
 }

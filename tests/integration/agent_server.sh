@@ -69,7 +69,7 @@ api() { python3 "$tmp/api.py" "$data/client.yaml" "$@"; }
 
 start_server() {
 	"$server" --data "$data" --listen "127.0.0.1:$PA" --api "127.0.0.1:$PB" \
-		--catalog "$src/policies" --log-level info >>"$tmp/server.log" 2>&1 &
+		--catalog "$src/policies" --log-level info "$@" >>"$tmp/server.log" 2>&1 &
 	spid=$!
 	for _ in $(seq 1 100); do
 		if [ -f "$data/client.yaml" ] && api GET /v1/status >/dev/null 2>&1; then
@@ -223,7 +223,78 @@ set -e
 # a restart with nothing new sends no inventory table again (inventory.state)
 [ -s "$state/inventory.state" ] || fail "inventory.state missing"
 
-[ "$mode" = quick ] && { echo "ok (quick)"; exit 0; }
+# ---- renewal: a server issuing 2-minute certificates; a new host renews at once ----
+renewal() {
+	say "renewal of a short-lived certificate"
+	kill "$spid"
+	wait "$spid" 2>/dev/null || true
+	spid=""
+	start_server --cert-lifetime 2m
+	local t2 s2=$tmp/agent2 before after
+	t2=$(token '{"ttl": 600, "uses": 1}')
+	"$agent" enroll --server "127.0.0.1:$PA" --token "$t2" --state "$s2" >/dev/null ||
+		fail "enroll of the second host"
+	before=$(openssl x509 -in "$s2/host.crt" -noout -serial)
+	"$agent" run --state "$s2" --no-collect --synthetic 10 --log-level info \
+		>>"$tmp/agent2.log" 2>&1 &
+	local a2=$!
+	for _ in $(seq 1 300); do
+		after=$(openssl x509 -in "$s2/host.crt" -noout -serial 2>/dev/null || true)
+		[ -n "$after" ] && [ "$after" != "$before" ] && break
+		sleep 0.2
+	done
+	[ "$after" != "$before" ] || { kill "$a2"; fail "the certificate was not renewed"; }
+	openssl x509 -in "$s2/host.crt" -noout -pubkey >"$tmp/crt.pub"
+	openssl pkey -in "$s2/host.key" -pubout >"$tmp/key.pub"
+	cmp -s "$tmp/crt.pub" "$tmp/key.pub" || { kill "$a2"; fail "renewed key and certificate differ"; }
+	[ ! -e "$s2/host.key.next" ] || { kill "$a2"; fail "host.key.next left behind"; }
+	grep -q "certificate renewed" "$tmp/agent2.log" || { kill "$a2"; fail "no renewal logged"; }
+	kill "$a2"
+	wait "$a2" 2>/dev/null || true
+	# the renewed identity connects again
+	"$agent" run --state "$s2" --no-collect --synthetic 20 --log-level info \
+		>>"$tmp/agent2.log" 2>&1 &
+	a2=$!
+	local h2
+	h2=$(grep host_id "$s2/agent.yaml" | cut -d'"' -f2)
+	for _ in $(seq 1 300); do
+		api GET "/v1/hosts/$h2" 2>/dev/null | grep -q '"committed_seq": *20' && break
+		sleep 0.2
+	done
+	kill "$a2"
+	wait "$a2" 2>/dev/null || true
+	api GET "/v1/hosts/$h2" | grep -q '"committed_seq": *20' || fail "renewed host did not deliver"
+	kill "$spid"
+	wait "$spid" 2>/dev/null || true
+	spid=""
+	start_server
+}
+
+# ---- revocation: the running agent is dropped and refused, logs why, keeps running ----
+revocation() {
+	say "revocation"
+	[ -n "$apid" ] || start_agent 0
+	for _ in $(seq 1 100); do
+		api GET "/v1/hosts/$host" 2>/dev/null | grep -q '"connected": *true' && break
+		sleep 0.2
+	done
+	api DELETE "/v1/hosts/$host" >/dev/null || fail "revoke"
+	for _ in $(seq 1 300); do
+		grep -q "removed from the fleet" "$tmp/agent.log" && break
+		sleep 0.2
+	done
+	grep -q "removed from the fleet" "$tmp/agent.log" || fail "revocation not logged"
+	grep -q "will retry only every 15 minutes" "$tmp/agent.log" || fail "revoked: no slower retry"
+	kill -0 "$apid" || fail "the agent exited after revocation"
+	stop_agent
+}
+
+if [ "$mode" = quick ]; then
+	renewal
+	revocation
+	echo "ok (quick)"
+	exit 0
+fi
 
 # ---- kill -9 the server mid-stream, restart: exactly 2N ----
 say "kill -9 the server mid-stream, restart: exactly 2N"
@@ -335,4 +406,7 @@ assert 0 <= missing <= agent_gaps - ev["gaps"], (ev, agent_gaps)
 assert ev["dropped"] > 0, ev
 ' "$tmp/host.json" $N5 "$agent_gaps" || fail "gap: $(head -c 800 "$tmp/host.json")"
 stop_agent
+start_agent $N5
+renewal
+revocation
 echo ok
