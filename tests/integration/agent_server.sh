@@ -232,8 +232,10 @@ renewal() {
 	start_server --cert-lifetime 2m
 	local t2 s2=$tmp/agent2 before after
 	t2=$(token '{"ttl": 600, "uses": 1}')
-	"$agent" enroll --server "127.0.0.1:$PA" --token "$t2" --state "$s2" >/dev/null ||
-		fail "enroll of the second host"
+	# another machine: its own machine id
+	echo 00112233445566778899aabbccddeeff >"$tmp/machine-id2"
+	"$agent" enroll --server "127.0.0.1:$PA" --token "$t2" --state "$s2" \
+		--machine-id-file "$tmp/machine-id2" >/dev/null || fail "enroll of the second host"
 	before=$(openssl x509 -in "$s2/host.crt" -noout -serial)
 	"$agent" run --state "$s2" --no-collect --synthetic 10 --log-level info \
 		>>"$tmp/agent2.log" 2>&1 &
