@@ -7,21 +7,21 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[64];
+static char tmp_dir[64];
 
 static void remove_dir(void)
 {
-	rmdir(dir);
+	rmdir(tmp_dir);
 }
 
 static const char *state_dir(void)
 {
-	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/immune-fuzz-agent-%ld", (long)getpid());
-		agent_state_init(dir);
+	if (!tmp_dir[0]) {
+		snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/immune-fuzz-agent-%ld", (long)getpid());
+		agent_state_init(tmp_dir);
 		atexit(remove_dir);
 	}
-	return dir;
+	return tmp_dir;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
