@@ -105,6 +105,16 @@ static void on_drained(void *arg)
 	}
 }
 
+static void on_resync(void *arg)
+{
+	struct agent *a = arg;
+	if (!a->collector)
+		return;
+	log_warn("sending the whole inventory again");
+	collector_forget(a->collector);
+	request_collection(a, true);
+}
+
 static void on_command(void *arg, const char *name)
 {
 	struct agent *a = arg;
@@ -240,7 +250,11 @@ static int setup(struct agent *a)
 				   .cfg = &a->cfg,
 				   .scan_interval_s = a->o->scan_interval_s };
 	struct link_callbacks cb = {
-		.command = on_command, .config = on_config, .drained = on_drained, .arg = a
+		.command = on_command,
+		.config = on_config,
+		.drained = on_drained,
+		.resync = on_resync,
+		.arg = a,
 	};
 	r = link_new(a->base, &lo, &cb, &a->link, err, sizeof(err));
 	if (r < 0) {

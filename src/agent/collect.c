@@ -219,7 +219,7 @@ struct collector {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* under lock */
-	bool stop, requested, force_scan;
+	bool stop, requested, force_scan, forget;
 	char *catalog;
 	uint32_t scan_interval_s;
 	struct collect_result **queue;
@@ -319,6 +319,11 @@ static void *worker(void *arg)
 			break;
 		bool force = c->force_scan;
 		uint32_t interval = c->scan_interval_s;
+		if (c->forget) {
+			json_object_clear(c->state.tables);
+			c->state.last_scan = 0;
+			c->forget = false;
+		}
 		_cleanup_free_ char *catalog = c->catalog ? xstrdup(c->catalog) : NULL;
 		c->requested = c->force_scan = false;
 		pthread_mutex_unlock(&c->lock);
@@ -378,6 +383,13 @@ void collector_request(struct collector *c, const char *catalog, bool force_scan
 	c->requested = true;
 	c->force_scan |= force_scan;
 	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void collector_forget(struct collector *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->forget = true;
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -75,6 +75,8 @@ int collector_start(const struct collector_options *o, collector_notify_fn notif
  * runs are merged into the next run. */
 void collector_request(struct collector *c, const char *catalog, bool force_scan);
 void collector_set_scan_interval(struct collector *c, uint32_t seconds);
+/* Forgets what was spooled: the next collection sends every table and scans. */
+void collector_forget(struct collector *c);
 /* Returns the next queued result (caller frees with collect_result_free), or NULL. */
 struct collect_result *collector_take(struct collector *c);
 /* Stops the worker (waiting for a collection in progress) and frees everything. */

@@ -531,10 +531,26 @@ static void on_config(struct link *l, const Immune__V1__ConfigUpdate *c)
 
 static void on_welcome(struct link *l, const Immune__V1__Welcome *w)
 {
+	struct spool_stats st;
+	spool_get_stats(l->spool, &st);
+	bool resync = false;
 	for (size_t i = 0; i < w->n_committed; i++) {
 		const Immune__V1__Ack *a = w->committed[i];
 		if (a->stream >= SPOOL_STREAMS)
 			continue;
+		/* The server holds numbers this spool has not reached: the state directory was
+		 * reset while the host kept its id. Numbering continues after the server's; what
+		 * was spooled under the old numbers is acknowledged away, so the collector sends
+		 * its state again. */
+		if (a->committed_seq >= st.next_seq[a->stream] && a->committed_seq > 0) {
+			log_warn("link: the server already holds %llu records of stream %u, more "
+				 "than this spool numbered (%llu): continuing after them",
+				 (unsigned long long)a->committed_seq, a->stream,
+				 (unsigned long long)(st.next_seq[a->stream] - 1));
+			if (a->stream == IMMUNE__V1__STREAM__STREAM_STATE &&
+			    st.next_seq[a->stream] - 1 > st.acked[a->stream])
+				resync = true;
+		}
 		int r = spool_ack(l->spool, a->stream, a->committed_seq);
 		if (r < 0)
 			log_warn("link: spool ack: %s", strerror(-r));
@@ -564,6 +580,8 @@ static void on_welcome(struct link *l, const Immune__V1__Welcome *w)
 	event_add(l->ev_heartbeat, &tv);
 	log_info("link: connected to %s as %s", l->server, l->host_id);
 	flush_pending(l);
+	if (resync && l->cb.resync)
+		l->cb.resync(l->cb.arg);
 	maybe_renew(l);
 	link_pump(l);
 }

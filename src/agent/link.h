@@ -41,6 +41,9 @@ struct link_callbacks {
 	void (*config)(void *arg, uint32_t scan_interval_s, bool catalog_changed);
 	/* state records that waited for spool space are all spooled now */
 	void (*drained)(void *arg);
+	/* state records were lost to a renumbering (the server knew more of the state stream
+	 * than this spool): the whole state must be sent again */
+	void (*resync)(void *arg);
 	void *arg;
 };
 

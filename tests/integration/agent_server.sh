@@ -223,6 +223,37 @@ set -e
 # a restart with nothing new sends no inventory table again (inventory.state)
 [ -s "$state/inventory.state" ] || fail "inventory.state missing"
 
+# ---- the same machine enrolled again with an empty state directory: same host id, the
+# spool continues after what the server holds, and the inventory still arrives ----
+fresh_state() {
+	say "re-enrolling with an empty state directory"
+	local t3 s3=$tmp/agent3 a3
+	t3=$(token '{"ttl": 600, "uses": 1}')
+	out=$("$agent" enroll --server "127.0.0.1:$PA" --token "$t3" --state "$s3")
+	[ "$out" = "enrolled as $host with 127.0.0.1:$PA" ] || fail "fresh re-enroll: $out"
+	"$agent" run --state "$s3" --root "$fx/roots/sys-rhel9-stock" --catalog "$src/policies" \
+		--synthetic 10 --log-level info >>"$tmp/agent3.log" 2>&1 &
+	a3=$!
+	for _ in $(seq 1 300); do
+		api GET "/v1/hosts/$host" >"$tmp/host3.json" 2>/dev/null || true
+		python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["inventory"]["os"][0]["id"] == "rhel"' "$tmp/host3.json" 2>/dev/null && break
+		sleep 0.2
+	done
+	kill "$a3"
+	wait "$a3" 2>/dev/null || true
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["inventory"]["os"][0]["id"] == "rhel", d["inventory"]["os"]
+ev = [x for x in d["streams"] if x["stream"] == "events"][0]
+assert ev["committed_seq"] == int(sys.argv[2]) and ev["records"] == int(sys.argv[2]), ev
+' "$tmp/host3.json" $N || fail "fresh state: $(head -c 600 "$tmp/host3.json")"
+}
+fresh_state
+
 # ---- renewal: a server issuing 2-minute certificates; a new host renews at once ----
 renewal() {
 	say "renewal of a short-lived certificate"

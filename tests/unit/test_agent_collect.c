@@ -336,6 +336,16 @@ static void test_worker_schedule(void **state)
 	assert_int_equal(r->records.n, 0);
 	collect_result_free(r);
 
+	/* forgetting what was spooled (the server renumbered the state stream): everything
+	 * again, with a scan */
+	collector_forget(c);
+	collector_request(c, catalog, false);
+	r = wait_result(c, &w);
+	assert_true(r->scanned);
+	assert_true(r->tables_changed > 1);
+	assert_int_equal(r->records.n, r->tables_changed + 1);
+	collect_result_free(r);
+
 	/* a catalog that cannot load is an error, and the inventory still goes */
 	put(root, "etc/hostname", "web2\n");
 	collector_request(c, "/nonexistent/catalog", true);
