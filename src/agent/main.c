@@ -403,6 +403,8 @@ int main(int argc, char **argv)
 		help();
 		return EXIT_ERROR;
 	}
+	/* a peer closing mid-write is an error to handle, not a reason to die */
+	signal(SIGPIPE, SIG_IGN);
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "enroll") == 0)
 		return cmd_enroll(argc - 1, argv + 1);
