@@ -212,7 +212,8 @@ ev = [x for x in s["streams"] if x["stream"] == "events"][0]
 assert d["running"] and s["connected"] and ev["acked"] == int(sys.argv[2]) and ev["unacked"] == 0, s
 assert d["host_id"] == sys.argv[3] and d["cert_not_after"] > 0
 ' "$tmp/status.json" $N "$host" || fail "status: $(cat "$tmp/status.json")"
-"$agent" status --state "$state" | grep -q "host id: *$host" || fail "status text"
+"$agent" status --state "$state" >"$tmp/status.txt" || fail "status exit $?"
+grep -q "host id: *$host" "$tmp/status.txt" || fail "status text: $(cat "$tmp/status.txt")"
 stop_agent
 set +e
 "$agent" status --state "$state" >/dev/null 2>&1
@@ -294,12 +295,13 @@ renewal() {
 	local h2
 	h2=$(grep host_id "$s2/agent.yaml" | cut -d'"' -f2)
 	for _ in $(seq 1 300); do
-		api GET "/v1/hosts/$h2" 2>/dev/null | grep -q '"committed_seq": *20' && break
+		api GET "/v1/hosts/$h2" >"$tmp/h2.json" 2>/dev/null || true
+		grep -q '"committed_seq": *20[,}]' "$tmp/h2.json" && break
 		sleep 0.2
 	done
 	kill "$a2"
 	wait "$a2" 2>/dev/null || true
-	api GET "/v1/hosts/$h2" | grep -q '"committed_seq": *20' || fail "renewed host did not deliver"
+	grep -q '"committed_seq": *20[,}]' "$tmp/h2.json" || fail "renewed host did not deliver"
 	kill "$spid"
 	wait "$spid" 2>/dev/null || true
 	spid=""
@@ -311,7 +313,8 @@ revocation() {
 	say "revocation"
 	[ -n "$apid" ] || start_agent 0
 	for _ in $(seq 1 100); do
-		api GET "/v1/hosts/$host" 2>/dev/null | grep -q '"connected": *true' && break
+		api GET "/v1/hosts/$host" >"$tmp/h.json" 2>/dev/null || true
+		grep -q '"connected": *true' "$tmp/h.json" && break
 		sleep 0.2
 	done
 	api DELETE "/v1/hosts/$host" >/dev/null || fail "revoke"
