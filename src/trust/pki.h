@@ -48,7 +48,7 @@ int pki_cert_not_before(X509 *cert, int64_t *t);
 
 /* Generates an Ed25519 key. */
 int pki_key_generate(EVP_PKEY **out);
-/* Creates a DER CSR for key with subject CN=cn. Returns 0 with *der/*len (caller frees). */
+/* Creates a DER CSR for key with subject CN=cn. Returns 0 with *der and *len (caller frees). */
 int pki_csr_create(EVP_PKEY *key, const char *cn, unsigned char **der, size_t *len);
 
 /* DER <-> X509. */
