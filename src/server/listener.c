@@ -2,6 +2,9 @@
  * (handshake and first frame) with one timer over a list in deadline order. */
 #include "server/server_int.h"
 #include "lib/log.h"
+#include "lib/str.h"
+
+#include <arpa/inet.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -89,13 +92,42 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	log_warn("accepting an agent connection: %s", evutil_socket_error_to_string(err));
 }
 
+/* Parses "IPv4:PORT", "[IPv6]:PORT" or "localhost:PORT"; the port may be 0 (ephemeral). */
+static int parse_addr(const char *text, struct sockaddr_storage *ss, int *len)
+{
+	const char *colon = strrchr(text, ':');
+	int64_t port;
+	if (!colon || parse_i64(colon + 1, 0, 65535, &port) < 0)
+		return -EINVAL;
+	_cleanup_free_ char *host = xstrndup(text, (size_t)(colon - text));
+	size_t n = strlen(host);
+	memset(ss, 0, sizeof(*ss));
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+		host[n - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
+			return -EINVAL;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	if (inet_pton(AF_INET, strcmp(host, "localhost") ? host : "127.0.0.1", &sin->sin_addr) != 1)
+		return -EINVAL;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	*len = sizeof(*sin);
+	return 0;
+}
+
 /* Binds "ADDR:PORT" (IPv6 as [ADDR]:PORT); *port is the port bound. */
 struct evconnlistener *listener_bind(struct server *s, const char *addr, evconnlistener_cb cb,
 				     void *arg, uint16_t *port)
 {
 	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &len) < 0) {
+	int len = 0;
+	if (parse_addr(addr, &ss, &len) < 0) {
 		log_error("'%s' is not an address (use ADDR:PORT, [ADDR]:PORT for IPv6)", addr);
 		return NULL;
 	}
