@@ -193,7 +193,10 @@ int api_open(struct server *s)
 	evhttp_set_max_body_size(s->http, API_MAX_BODY);
 	evhttp_set_max_headers_size(s->http, 16 * 1024);
 	evhttp_set_timeout(s->http, 30);
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+	/* every method reaches the router, which answers 405 in JSON */
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	struct evconnlistener *l = listener_bind(s, s->opt.api_addr, NULL, NULL, &s->api_port);
 	if (!l)
 		return -EADDRNOTAVAIL;
