@@ -178,10 +178,10 @@ static bool try_send_frame(SSL *ssl, Frame *f)
 	struct buf b;
 	buf_init(&b, FRAME_MAX + FRAME_HEADER_SIZE);
 	assert_int_equal(msg_encode(f, &b), 0);
-	int w = SSL_write(ssl, b.data, (int)b.len);
+	bool ok = SSL_write(ssl, b.data, (int)b.len) == (int)b.len;
 	ERR_clear_error();
 	buf_free(&b);
-	return w == (int)b.len;
+	return ok;
 }
 
 static void send_frame(SSL *ssl, Frame *f)
