@@ -10,6 +10,8 @@
 #include <event2/listener.h>
 #include <unistd.h>
 
+#define ACCEPT_RETRY_MS 100
+
 static void arm_deadline(struct server *s)
 {
 	if (!s->preauth.head) {
@@ -86,10 +88,24 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		close(fd);
 }
 
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	if (s->listener)
+		evconnlistener_enable(s->listener);
+}
+
+/* Out of descriptors or memory: the pending connection stays queued, so accepting again at
+ * once would spin; pause the listener briefly instead. */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
+	struct server *s = arg;
 	int err = EVUTIL_SOCKET_ERROR();
-	log_warn("accepting an agent connection: %s", evutil_socket_error_to_string(err));
+	log_warn("accepting an agent connection: %s (pausing accepts for %d ms)",
+		 evutil_socket_error_to_string(err), ACCEPT_RETRY_MS);
+	evconnlistener_disable(l);
+	struct timeval tv = { .tv_usec = ACCEPT_RETRY_MS * 1000 };
+	evtimer_add(s->accept_retry_ev, &tv);
 }
 
 /* Parses "IPv4:PORT", "[IPv6]:PORT" or "localhost:PORT"; the port may be 0 (ephemeral). */
@@ -151,6 +167,9 @@ int listener_open(struct server *s)
 {
 	s->deadline_ev = evtimer_new(s->base, on_deadline, s);
 	if (!s->deadline_ev)
+		return -ENOMEM;
+	s->accept_retry_ev = evtimer_new(s->base, on_accept_retry, s);
+	if (!s->accept_retry_ev)
 		return -ENOMEM;
 	s->listener = listener_bind(s, s->opt.listen_addr, on_accept, s, &s->agent_port);
 	if (!s->listener)

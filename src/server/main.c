@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 		a.opt.catalog_dir = default_catalog();
 	a.opt.names = (const char *const *)a.names;
 	raise_nofile();
-	signal(SIGPIPE, SIG_IGN);	/* a peer gone mid-write is an error return, not a death */
+	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return, not a death */
 	struct server *s = NULL;
 	r = server_new(&a.opt, &s);
 	if (r == 0) {

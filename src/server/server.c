@@ -181,6 +181,7 @@ void server_free(struct server *s)
 	ingest_fini(s);
 	free_event(&s->stop_ev);
 	free_event(&s->deadline_ev);
+	free_event(&s->accept_retry_ev);
 	free_event(&s->sig_term);
 	free_event(&s->sig_int);
 	catalog_files_free(s->catalog);

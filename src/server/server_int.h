@@ -71,8 +71,9 @@ struct server {
 	struct evhttp *http;
 	struct event *stop_ev;
 	struct event *sig_term, *sig_int;
-	struct event *deadline_ev;   /* fires at the first pre-auth deadline */
-	struct event *completion_ev; /* activated by the writer thread */
+	struct event *accept_retry_ev; /* re-enables accepting after EMFILE */
+	struct event *deadline_ev;     /* fires at the first pre-auth deadline */
+	struct event *completion_ev;   /* activated by the writer thread */
 	uint16_t agent_port, api_port;
 	bool first_start;
 	int64_t started_s;

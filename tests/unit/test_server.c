@@ -78,8 +78,15 @@ static void write_catalog(const char *dir)
 	fclose(f);
 }
 
+/* What a test may change in the server's options (cmocka's prestate). */
+struct tweak {
+	size_t ingest_limit_bytes;
+	uint32_t heartbeat_s;
+};
+
 static int setup(void **state)
 {
+	const struct tweak *tw = *state;
 	struct fx *fx = xcalloc(1, sizeof(*fx));
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/immune-server-test-XXXXXX");
 	assert_non_null(mkdtemp(fx->dir));
@@ -95,6 +102,10 @@ static int setup(void **state)
 		.retention_s = -1,
 		.preauth_deadline_ms = 1000,
 	};
+	if (tw) {
+		opt.ingest_limit_bytes = tw->ingest_limit_bytes;
+		opt.heartbeat_s = tw->heartbeat_s;
+	}
 	assert_int_equal(server_new(&opt, &fx->srv), 0);
 	assert_true(server_first_start(fx->srv));
 	struct stat st;
@@ -721,6 +732,84 @@ static void test_hostile_peers(void **state)
 	agent_free(&good);
 }
 
+static void test_flow_control(void **state)
+{
+	struct fx *fx = *state; /* the store queue's limit is 1 byte: every batch pauses */
+	struct agent a = { 0 };
+	enrolled_agent(fx, &a, "machine-flow");
+	for (uint64_t i = 0; i < 20; i++)
+		assert_int_equal(send_batch(&a, i * 50 + 1, i * 50 + 50), i * 50 + 50);
+	assert_true(ctr(fx, CTR_BATCHES_THROTTLED) >= 1);
+	agent_free(&a);
+}
+
+static Frame *exchange(SSL *ssl, Frame *f)
+{
+	send_frame(ssl, f);
+	return recv_frame(ssl);
+}
+
+static void test_heartbeat_and_renewal(void **state)
+{
+	struct fx *fx = *state;
+	struct agent a = { 0 };
+	enrolled_agent(fx, &a, "machine-renew");
+
+	Immune__V1__Heartbeat hb = IMMUNE__V1__HEARTBEAT__INIT;
+	Frame f = IMMUNE__V1__FRAME__INIT;
+	f.body_case = IMMUNE__V1__FRAME__BODY_HEARTBEAT;
+	f.heartbeat = &hb;
+	Frame *r = exchange(a.ssl, &f);
+	assert_non_null(r);
+	assert_int_equal(r->body_case, IMMUNE__V1__FRAME__BODY_HEARTBEAT);
+	assert_true(r->heartbeat->time_ns > 0);
+	msg_free(r);
+
+	EVP_PKEY *key = NULL;
+	unsigned char *csr = NULL;
+	size_t len = 0;
+	assert_int_equal(pki_key_generate(&key), 0);
+	assert_int_equal(pki_csr_create(key, "renew", &csr, &len), 0);
+	Immune__V1__RenewRequest rr = IMMUNE__V1__RENEW_REQUEST__INIT;
+	rr.csr_der = (ProtobufCBinaryData){ .len = len, .data = csr };
+	f = (Frame)IMMUNE__V1__FRAME__INIT;
+	f.body_case = IMMUNE__V1__FRAME__BODY_RENEW_REQUEST;
+	f.renew_request = &rr;
+	r = exchange(a.ssl, &f);
+	OPENSSL_free(csr);
+	assert_non_null(r);
+	assert_int_equal(r->body_case, IMMUNE__V1__FRAME__BODY_RENEW_RESPONSE);
+	struct agent renewed = { .key = key };
+	assert_int_equal(pki_cert_from_der(r->renew_response->cert_der.data,
+					   r->renew_response->cert_der.len, &renewed.cert),
+			 0);
+	msg_free(r);
+	char cn[65];
+	assert_int_equal(pki_cert_cn(renewed.cert, cn, sizeof(cn)), 0);
+	assert_string_equal(cn, a.host_id);
+	memcpy(renewed.host_id, a.host_id, sizeof(a.host_id));
+	assert_int_equal(ctr(fx, CTR_RENEW_OK), 1);
+
+	/* the new certificate works; the old one is no longer accepted */
+	assert_int_equal(agent_connect(fx, &renewed, NULL), 0);
+	tls_close(a.ssl);
+	a.ssl = NULL;
+	assert_int_equal(agent_connect(fx, &a, NULL), R(IDENTITY_MISMATCH));
+	assert_int_equal(send_batch(&renewed, 1, 1), 1);
+	agent_free(&renewed);
+	agent_free(&a);
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct fx *fx = *state; /* heartbeat 1 s: silent for 3 s means gone */
+	struct agent a = { 0 };
+	enrolled_agent(fx, &a, "machine-idle");
+	assert_null(recv_frame(a.ssl)); /* waits up to 5 s */
+	assert_int_equal(ctr(fx, CTR_IDLE_TIMEOUT), 1);
+	agent_free(&a);
+}
+
 /* ---------------------------------------------------------------- API */
 
 static void test_api_auth(void **state)
@@ -812,6 +901,8 @@ static void test_api_shapes(void **state)
 
 int main(void)
 {
+	static const struct tweak tiny_queue = { .ingest_limit_bytes = 1 };
+	static const struct tweak fast_heartbeat = { .heartbeat_s = 1 };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_hostmap),
@@ -822,6 +913,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_identity_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_peers, setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_flow_control, setup, teardown,
+							 (void *)&tiny_queue),
+		cmocka_unit_test_setup_teardown(test_heartbeat_and_renewal, setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_idle_timeout, setup, teardown,
+							 (void *)&fast_heartbeat),
 		cmocka_unit_test_setup_teardown(test_api_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_shapes, setup, teardown),
 	};
