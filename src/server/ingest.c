@@ -62,6 +62,29 @@ void ingest_forget(struct server *s, struct conn *c)
 	c->throttled = false;
 }
 
+#define RESUME_CHECK_MS 10
+
+/* Resumes paused agents once the queue is back under half its limit. The store lowers its
+ * count after the done callbacks, so while paused this also re-checks on a short timer. */
+static void check_resume(struct server *s)
+{
+	if (!s->throttled)
+		return;
+	if (store_ingest_queued_bytes(s->store) <= s->opt.ingest_limit_bytes / 2) {
+		resume_reading(s);
+		return;
+	}
+	if (!evtimer_pending(s->resume_ev, NULL)) {
+		struct timeval tv = { .tv_usec = RESUME_CHECK_MS * 1000 };
+		evtimer_add(s->resume_ev, &tv);
+	}
+}
+
+static void on_resume_check(evutil_socket_t fd, short what, void *arg)
+{
+	check_resume(arg);
+}
+
 static void send_ack(struct conn *c, uint32_t stream, uint64_t seq)
 {
 	Immune__V1__Ack ack = IMMUNE__V1__ACK__INIT;
@@ -112,8 +135,7 @@ static void on_completions(evutil_socket_t fd, short what, void *arg)
 		free(ordered);
 		ordered = next;
 	}
-	if (s->throttled && store_ingest_queued_bytes(s->store) <= s->opt.ingest_limit_bytes / 2)
-		resume_reading(s);
+	check_resume(s);
 }
 
 void ingest_handle(struct conn *c, const Immune__V1__RecordBatch *batch)
@@ -142,14 +164,17 @@ void ingest_handle(struct conn *c, const Immune__V1__RecordBatch *batch)
 		conn_refuse(c, IMMUNE__V1__REFUSAL__REASON__REASON_OVERLOADED, "server stopping");
 		return;
 	}
-	if (store_ingest_queued_bytes(s->store) > s->opt.ingest_limit_bytes)
+	if (store_ingest_queued_bytes(s->store) > s->opt.ingest_limit_bytes) {
 		pause_reading(c);
+		check_resume(s);
+	}
 }
 
 int ingest_init(struct server *s)
 {
 	s->completion_ev = event_new(s->base, -1, 0, on_completions, s);
-	return s->completion_ev ? 0 : -ENOMEM;
+	s->resume_ev = evtimer_new(s->base, on_resume_check, s);
+	return s->completion_ev && s->resume_ev ? 0 : -ENOMEM;
 }
 
 void ingest_fini(struct server *s)
@@ -164,6 +189,9 @@ void ingest_fini(struct server *s)
 	if (s->completion_ev)
 		event_free(s->completion_ev);
 	s->completion_ev = NULL;
+	if (s->resume_ev)
+		event_free(s->resume_ev);
+	s->resume_ev = NULL;
 	free(s->paused);
 	s->paused = NULL;
 	s->n_paused = s->paused_alloc = 0;
