@@ -74,6 +74,7 @@ struct server {
 	struct event *accept_retry_ev; /* re-enables accepting after EMFILE */
 	struct event *deadline_ev;     /* fires at the first pre-auth deadline */
 	struct event *completion_ev;   /* activated by the writer thread */
+	struct event *resume_ev;       /* re-checks the queue while agents are paused */
 	uint16_t agent_port, api_port;
 	bool first_start;
 	int64_t started_s;
