@@ -10,7 +10,10 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #define CLOSE_FLUSH_TIMEOUT_S 5
 
@@ -19,6 +22,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg);
 
 struct conn *conn_new(struct server *s, int fd)
 {
+	/* small request/response frames: do not wait for the peer's delayed ACK */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	SSL *ssl = SSL_new(s->agent_ctx);
 	if (!ssl)
 		return NULL;
