@@ -82,7 +82,7 @@ static void send_welcome(struct conn *c)
 	conn_send(c, &f);
 }
 
-static void send_catalog(struct conn *c, const char *agent_digest)
+static void send_catalog(struct conn *c, const char *agent_digest, uint32_t agent_max_frame)
 {
 	const struct catalog_files *cat = c->srv->catalog;
 	if (!cat || strcmp(cat->digest, agent_digest ? agent_digest : "") == 0)
@@ -103,7 +103,12 @@ static void send_catalog(struct conn *c, const char *agent_digest)
 	Frame f = IMMUNE__V1__FRAME__INIT;
 	f.body_case = IMMUNE__V1__FRAME__BODY_CONFIG;
 	f.config = &u;
-	conn_send(c, &f);
+	size_t size = protobuf_c_message_get_packed_size(&f.base) + FRAME_HEADER_SIZE;
+	if (agent_max_frame && size > agent_max_frame)
+		log_warn("host %s accepts frames of %u bytes, the catalog needs %zu: not sent",
+			 c->host_id, agent_max_frame, size);
+	else
+		conn_send(c, &f);
 	free(ptrs);
 	free(files);
 }
@@ -153,5 +158,5 @@ void hello_handle(struct conn *c, const Immune__V1__Hello *hello)
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	server_count(s, CTR_CONNECT_OK);
 	send_welcome(c);
-	send_catalog(c, hello->catalog_digest);
+	send_catalog(c, hello->catalog_digest, hello->max_frame);
 }

@@ -7,6 +7,8 @@
 #define R(x) IMMUNE__V1__REFUSAL__REASON__REASON_##x
 #define TOUCH_INTERVAL_S 30 /* last_seen is coalesced to one write per host per interval */
 
+/* Heartbeats keep the idle timeout away; nothing is sent back (docs/protocol.md: the agent
+ * sends them). */
 void heartbeat_handle(struct conn *c, const Immune__V1__Heartbeat *hb)
 {
 	struct server *s = c->srv;
@@ -17,12 +19,6 @@ void heartbeat_handle(struct conn *c, const Immune__V1__Heartbeat *hb)
 			log_errno(r, "recording that host %s was seen", c->host_id);
 		c->touched_s = now;
 	}
-	Immune__V1__Heartbeat reply = IMMUNE__V1__HEARTBEAT__INIT;
-	reply.time_ns = server_now_ns();
-	Frame f = IMMUNE__V1__FRAME__INIT;
-	f.body_case = IMMUNE__V1__FRAME__BODY_HEARTBEAT;
-	f.heartbeat = &reply;
-	conn_send(c, &f);
 }
 
 static int renew_cert(struct server *s, const char *host_id, const Immune__V1__RenewRequest *req,

@@ -759,11 +759,9 @@ static void test_heartbeat_and_renewal(void **state)
 	Frame f = IMMUNE__V1__FRAME__INIT;
 	f.body_case = IMMUNE__V1__FRAME__BODY_HEARTBEAT;
 	f.heartbeat = &hb;
-	Frame *r = exchange(a.ssl, &f);
-	assert_non_null(r);
-	assert_int_equal(r->body_case, IMMUNE__V1__FRAME__BODY_HEARTBEAT);
-	assert_true(r->heartbeat->time_ns > 0);
-	msg_free(r);
+	send_frame(a.ssl, &f); /* no answer; the connection goes on */
+	assert_int_equal(send_batch(&a, 1, 5), 5);
+	Frame *r;
 
 	EVP_PKEY *key = NULL;
 	unsigned char *csr = NULL;
@@ -795,7 +793,7 @@ static void test_heartbeat_and_renewal(void **state)
 	tls_close(a.ssl);
 	a.ssl = NULL;
 	assert_int_equal(agent_connect(fx, &a, NULL), R(IDENTITY_MISMATCH));
-	assert_int_equal(send_batch(&renewed, 1, 1), 1);
+	assert_int_equal(send_batch(&renewed, 6, 6), 6);
 	agent_free(&renewed);
 	agent_free(&a);
 }
