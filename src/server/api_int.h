@@ -4,6 +4,7 @@
 #include <jansson.h>
 
 #include "server/server_int.h"
+#include "store/store.h"
 
 struct evhttp_request;
 
@@ -19,6 +20,15 @@ json_t *api_body_object(struct evhttp_request *req);
 json_t *api_time(int64_t t);
 
 /* api_tokens.c */
+struct api_token_request {
+	int64_t ttl;
+	int64_t uses;				   /* 0: unlimited */
+	struct store_label labels[MSG_MAX_LABELS]; /* borrowed from the body */
+	size_t n_labels;
+};
+/* Checks a POST /v1/tokens body (a JSON object) into t (defaults: 1 h, one use). Returns
+ * NULL, or what is wrong (a static message). */
+const char *api_token_request_parse(json_t *body, struct api_token_request *t);
 void api_tokens_create(struct server *s, struct evhttp_request *req);
 void api_tokens_list(struct server *s, struct evhttp_request *req);
 /* api_hosts.c */

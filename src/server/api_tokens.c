@@ -10,13 +10,6 @@
 #define TTL_MAX_S (366 * 86400)
 #define USES_MAX 1000000000
 
-struct token_request {
-	int64_t ttl;
-	int64_t uses;
-	struct store_label labels[MSG_MAX_LABELS];
-	size_t n_labels;
-};
-
 static const char *parse_ttl(json_t *v, int64_t *ttl)
 {
 	if (json_is_integer(v)) {
@@ -29,7 +22,7 @@ static const char *parse_ttl(json_t *v, int64_t *ttl)
 	return "ttl must be seconds, or a duration such as \"1h\" or \"7d\"";
 }
 
-static const char *parse_labels(json_t *v, struct token_request *t)
+static const char *parse_labels(json_t *v, struct api_token_request *t)
 {
 	if (!json_is_object(v))
 		return "labels must be an object of strings";
@@ -48,10 +41,11 @@ static const char *parse_labels(json_t *v, struct token_request *t)
 	return NULL;
 }
 
-static const char *parse_request(json_t *body, struct token_request *t)
+const char *api_token_request_parse(json_t *body, struct api_token_request *t)
 {
 	const char *key;
 	json_t *v;
+	*t = (struct api_token_request){ .ttl = 3600, .uses = 1 };
 	json_object_foreach(body, key, v) {
 		const char *err = NULL;
 		if (!strcmp(key, "ttl"))
@@ -84,8 +78,8 @@ void api_tokens_create(struct server *s, struct evhttp_request *req)
 	json_t *body = api_body_object(req);
 	if (!body)
 		return;
-	struct token_request t = { .ttl = 3600, .uses = 1 };
-	const char *err = parse_request(body, &t);
+	struct api_token_request t;
+	const char *err = api_token_request_parse(body, &t);
 	if (err) {
 		api_error(req, 400, "%s", err);
 		json_decref(body);
