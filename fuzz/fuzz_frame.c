@@ -6,6 +6,39 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* True when m or a message inside it kept unknown fields: protobuf-c re-emits them as they
+ * came, and accepts on input some it refuses when re-reading (a field number 0 whose tag is
+ * an over-long varint), so such frames may not survive a round trip. */
+static bool has_unknown(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	if (m->n_unknown_fields > 0)
+		return true;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[i];
+		const char *base = (const char *)m;
+		if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + fd->quantifier_offset);
+			ProtobufCMessage *const *v =
+				*(ProtobufCMessage *const *const *)(base + fd->offset);
+			for (size_t k = 0; k < n; k++)
+				if (v[k] && has_unknown(v[k]))
+					return true;
+			continue;
+		}
+		if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
+			continue;
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + fd->offset);
+		if (sub && has_unknown(sub))
+			return true;
+	}
+	return false;
+}
+
 static void reencode(Frame *f)
 {
 	struct buf b;
@@ -25,7 +58,7 @@ static void reencode(Frame *f)
 		if (g->body_case != f->body_case)
 			abort();
 		msg_free(g);
-	} else if (r != -ENOMEM) {
+	} else if (r != -ENOMEM && !has_unknown(&f->base)) {
 		abort();
 	}
 	buf_free(&b);

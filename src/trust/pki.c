@@ -431,11 +431,35 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 	return ok ? 0 : -EINVAL;
 }
 
+/* Copies an Ed25519 SubjectPublicKeyInfo into x without going through OpenSSL 3's key
+ * encoders, which cost more than the signature itself. */
+static int set_pubkey_raw(X509 *x, X509_PUBKEY *src)
+{
+	const unsigned char *pk;
+	unsigned char *copy;
+	int len;
+	ASN1_OBJECT *obj;
+
+	if (X509_PUBKEY_get0_param(&obj, &pk, &len, NULL, src) != 1 ||
+	    OBJ_obj2nid(obj) != NID_ED25519 || len != 32)
+		return -EINVAL;
+	copy = OPENSSL_memdup(pk, (size_t)len);
+	if (!copy)
+		return -ENOMEM;
+	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF,
+				   NULL, copy, len) != 1) {
+		OPENSSL_free(copy);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 struct cert_spec {
 	const char *cn;
 	EVP_PKEY *pub;
-	X509 *issuer;	    /* NULL: self-signed */
-	EVP_PKEY *sign_key; /* issuer's key */
+	X509_PUBKEY *pub_raw; /* when set, used instead of pub */
+	X509 *issuer;	      /* NULL: self-signed */
+	EVP_PKEY *sign_key;   /* issuer's key */
 	long lifetime_s;
 	const char *const *exts; /* pairs of (NID as text, value), NULL-terminated */
 	const int *nids;
@@ -460,7 +484,7 @@ static int cert_build(const struct cert_spec *s, X509 **out)
 	if (X509_set_issuer_name(x, X509_get_subject_name(issuer)) != 1 ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_S) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), s->lifetime_s) ||
-	    X509_set_pubkey(x, s->pub) != 1)
+	    (s->pub_raw ? set_pubkey_raw(x, s->pub_raw) < 0 : X509_set_pubkey(x, s->pub) != 1))
 		goto fail;
 	for (size_t i = 0; i < s->n_exts; i++)
 		if (add_ext(x, issuer, s->nids[i], s->exts[i]) < 0)
@@ -598,13 +622,28 @@ int pki_ca_issue_host(struct pki_ca *ca, const void *csr_der, size_t csr_len, co
 		goto bad;
 	struct cert_spec s = { .cn = host_id,
 			       .pub = pub,
+			       .pub_raw = X509_REQ_get_X509_PUBKEY(req),
 			       .issuer = ca->cert,
 			       .sign_key = ca->key,
 			       .lifetime_s = (long)lifetime_s,
 			       .exts = exts,
 			       .nids = nids,
 			       .n_exts = ARRAY_SIZE(nids) };
-	return cert_build(&s, cert);
+	X509 *built;
+	unsigned char *der = NULL;
+	int n, r = cert_build(&s, &built);
+	if (r < 0)
+		return r;
+	/* Re-read the DER so the certificate carries its decoded public key. */
+	n = i2d_X509(built, &der);
+	X509_free(built);
+	if (n <= 0) {
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	r = pki_cert_from_der(der, (size_t)n, cert);
+	OPENSSL_free(der);
+	return r;
 bad:
 	ERR_clear_error();
 	return -EBADMSG;
@@ -690,6 +729,23 @@ static int load_or_create_ca(struct pki_ca *ca, const char *key_path, const char
 	return 0;
 }
 
+/* True when every configured name is in the certificate's subjectAltName. */
+static bool has_names(X509 *cert, const char *const *names)
+{
+	unsigned char addr[16];
+
+	for (size_t i = 0; names && names[i]; i++) {
+		const char *n = names[i];
+		bool ip = inet_pton(AF_INET, n, addr) == 1 || inet_pton(AF_INET6, n, addr) == 1;
+		int r = ip ? X509_check_ip_asc(cert, n, 0) : X509_check_host(cert, n, 0, 0, NULL);
+		if (r != 1) {
+			ERR_clear_error();
+			return false;
+		}
+	}
+	return true;
+}
+
 static int load_or_create_server(struct pki_ca *ca, const char *const *names, const char *key_path,
 				 const char *crt_path)
 {
@@ -708,9 +764,10 @@ static int load_or_create_server(struct pki_ca *ca, const char *const *names, co
 		if (!issued_by(ca->server_cert, ca->cert))
 			return -EKEYREJECTED;
 		if (pki_cert_not_after(ca->server_cert, &not_after) == 0 &&
-		    not_after - SERVER_RENEW_BEFORE_S > (int64_t)time(NULL))
+		    not_after - SERVER_RENEW_BEFORE_S > (int64_t)time(NULL) &&
+		    has_names(ca->server_cert, names))
 			return 0;
-		/* Expiring: issue a new certificate for the same key. */
+		/* Expiring, or names were added: a new certificate for the same key. */
 		X509_free(ca->server_cert);
 		ca->server_cert = NULL;
 	}

@@ -33,8 +33,8 @@ const char *pki_ca_pin(const struct pki_ca *ca);
 /* Checks the CSR (DER, signature valid, Ed25519 key) and issues a certificate for host_id
  * valid from now-60s for lifetime_s seconds. Returns 0 with *cert (caller frees), or
  * -EBADMSG for an unusable CSR. The CSR's own subject is ignored: the CN is host_id. */
-int pki_ca_issue_host(struct pki_ca *ca, const void *csr_der, size_t csr_len,
-	const char *host_id, uint32_t lifetime_s, X509 **cert);
+int pki_ca_issue_host(struct pki_ca *ca, const void *csr_der, size_t csr_len, const char *host_id,
+		      uint32_t lifetime_s, X509 **cert);
 
 /* Computes the pin of any certificate's public key into out (PKI_PIN_LEN + 1 bytes). */
 int pki_cert_pin(X509 *cert, char *out);

@@ -86,6 +86,18 @@ static void test_ca_open_reopen(void **state)
 	assert_int_equal(X509_cmp(pki_ca_cert(again), pki_ca_cert(ca)), 0);
 	assert_int_equal(X509_cmp(pki_ca_server_cert(again), pki_ca_server_cert(ca)), 0);
 	pki_ca_free(again);
+	/* A name added later gets a new server certificate for the same key. */
+	const char *more[] = { "fleet.example.com", "10.1.2.3", "new.example.com", NULL };
+	assert_int_equal(pki_ca_open(sub, more, &again), 0);
+	assert_int_not_equal(X509_cmp(pki_ca_server_cert(again), pki_ca_server_cert(ca)), 0);
+	assert_int_equal(X509_check_host(pki_ca_server_cert(again), "new.example.com", 0, 0, NULL),
+			 1);
+	assert_true(EVP_PKEY_eq(pki_ca_server_key(again), pki_ca_server_key(ca)) == 1);
+	assert_string_equal(pki_ca_pin(again), pki_ca_pin(ca));
+	pki_ca_free(again);
+	/* Bad names are refused. */
+	const char *bad[] = { "a,b", NULL };
+	assert_int_equal(pki_ca_open(sub, bad, &again), -EINVAL);
 
 	/* A server key that does not match its certificate is refused. */
 	EVP_PKEY *other;
