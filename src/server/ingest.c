@@ -30,6 +30,7 @@ static void pause_reading(struct conn *c)
 		s->paused_alloc = s->paused_alloc ? 2 * s->paused_alloc : 64;
 		s->paused = xrealloc(s->paused, s->paused_alloc * sizeof(*s->paused));
 	}
+	c->paused_at = (uint32_t)s->n_paused;
 	s->paused[s->n_paused++] = c;
 	c->throttled = true;
 	s->throttled = true;
@@ -54,11 +55,9 @@ void ingest_forget(struct server *s, struct conn *c)
 {
 	if (!c->throttled)
 		return;
-	for (size_t i = 0; i < s->n_paused; i++)
-		if (s->paused[i] == c) {
-			s->paused[i] = s->paused[--s->n_paused];
-			break;
-		}
+	struct conn *last = s->paused[--s->n_paused];
+	s->paused[c->paused_at] = last;
+	last->paused_at = c->paused_at;
 	c->throttled = false;
 }
 

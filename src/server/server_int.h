@@ -33,7 +33,7 @@ struct conn_list {
 	struct conn *head, *tail;
 };
 
-/* One agent connection. Kept small: 100,000 of these must fit with their TLS state. */
+/* One agent connection (96 bytes). Kept small: 100,000 of these must fit with their TLS state. */
 struct conn {
 	struct server *srv;
 	struct bufferevent *bev;  /* owns the SSL and the socket */
@@ -41,10 +41,11 @@ struct conn {
 	uint64_t id;		  /* unique per server run: acks find their connection */
 	int64_t deadline_ms;	  /* pre-auth: handshake and first frame */
 	int64_t touched_s;	  /* last store_host_touch() */
+	char host_id[33];	  /* established connections */
 	uint8_t state;		  /* enum conn_state */
 	uint8_t list;		  /* enum conn_list_id */
-	bool throttled;		  /* reading paused by flow control */
-	char host_id[33];	  /* established connections */
+	bool throttled;		  /* reading paused by flow control: s->paused[paused_at] */
+	uint32_t paused_at;
 };
 
 /* A batch committed (or failed) on the writer thread, queued for the loop. */

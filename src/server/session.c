@@ -68,13 +68,11 @@ void conns_close_all(struct server *s)
 		conn_free(s->preauth.head);
 	while (s->closing.head)
 		conn_free(s->closing.head);
-	while (s->hosts.n) {
-		for (size_t i = 0; i < s->hosts.cap; i++)
-			if (s->hosts.slots[i]) {
-				conn_free(s->hosts.slots[i]);
-				break;
-			}
-	}
+	/* one pass: removing slot i only ever shifts later members of its run into i, and
+	 * every slot before i is already empty */
+	for (size_t i = 0; i < s->hosts.cap; i++)
+		while (s->hosts.slots[i])
+			conn_free(s->hosts.slots[i]);
 }
 
 int conn_send(struct conn *c, Frame *f)
