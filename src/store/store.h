@@ -176,6 +176,7 @@ struct store_stats {
 	uint64_t duplicates;	/* skipped as already stored */
 	uint64_t transactions;
 	uint64_t retention_deleted;
+	uint64_t records_unparsed;	/* stored but their payload could not be parsed */
 };
 void store_get_stats(struct store *st, struct store_stats *out);
 
