@@ -5,7 +5,10 @@
 #include "store/store.h"
 #include "trust/token.h"
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #define R(x) IMMUNE__V1__REFUSAL__REASON__REASON_##x
 
@@ -84,11 +87,24 @@ static int issue(struct server *s, const Immune__V1__EnrollRequest *req, const c
 	return 0;
 }
 
-/* Records the host; the store decides its id (a re-enrolling machine keeps its own), so the
- * certificate is issued again when the id differs from the provisional one. */
+/* Checks the CSR before the token is used up: DER, an Ed25519 key, a valid signature
+ * (pki_ca_issue_host checks it again when it issues). */
+static bool csr_usable(const ProtobufCBinaryData *der)
+{
+	const unsigned char *p = der->data;
+	X509_REQ *req = der->len ? d2i_X509_REQ(NULL, &p, (long)der->len) : NULL;
+	bool ok = req && p == der->data + der->len;
+	EVP_PKEY *key = ok ? X509_REQ_get0_pubkey(req) : NULL;
+	ok = key && EVP_PKEY_get_id(key) == EVP_PKEY_ED25519 && X509_REQ_verify(req, key) == 1;
+	X509_REQ_free(req);
+	ERR_clear_error();
+	return ok;
+}
+
+/* Records the host (the store decides its id: a re-enrolling machine keeps its own), then
+ * issues its certificate and records that serial as the only one accepted. */
 static int enroll_host(struct server *s, const Immune__V1__EnrollRequest *req,
-		       const struct store_token *tok, const char *prov_id, X509 **cert,
-		       char **serial, int64_t *not_after, char **id)
+		       const struct store_token *tok, X509 **cert, char **id)
 {
 	char anon[64];
 	const char *machine = req->machine_id;
@@ -97,17 +113,14 @@ static int enroll_host(struct server *s, const Immune__V1__EnrollRequest *req,
 		random_hex(anon + 10, 16);
 		machine = anon;
 	}
+	_cleanup_free_ char *serial = NULL;
+	int64_t not_after = 0;
 	int r = store_host_enroll(s->store, machine, req->hostname, tok->labels, tok->n_labels,
-				  *serial, *not_after, server_now_s(), id);
-	if (r < 0 || strcmp(*id, prov_id) == 0)
-		return r;
-	X509_free(*cert);
-	*cert = NULL;
-	free(*serial);
-	*serial = NULL;
-	r = issue(s, req, *id, cert, serial, not_after);
+				  "pending", 0, server_now_s(), id);
 	if (r == 0)
-		r = store_host_set_cert(s->store, *id, *serial, *not_after);
+		r = issue(s, req, *id, cert, &serial, &not_after);
+	if (r == 0)
+		r = store_host_set_cert(s->store, *id, serial, not_after);
 	return r;
 }
 
@@ -120,12 +133,7 @@ void enroll_handle(struct conn *c, const Immune__V1__EnrollRequest *req)
 		conn_refuse(c, R(BAD_TOKEN), "malformed join token");
 		return;
 	}
-	char prov_id[33];
-	random_hex(prov_id, 16);
-	X509 *cert = NULL;
-	_cleanup_free_ char *serial = NULL, *id = NULL;
-	int64_t not_after = 0;
-	if (issue(s, req, prov_id, &cert, &serial, &not_after) < 0) {
+	if (!csr_usable(&req->csr_der)) {
 		token_wipe(&t);
 		server_count(s, CTR_ENROLL_BAD_CSR);
 		conn_refuse(c, R(BAD_CSR),
@@ -137,13 +145,16 @@ void enroll_handle(struct conn *c, const Immune__V1__EnrollRequest *req)
 	struct store_token tok = { 0 };
 	int r = store_token_consume(s->store, t.id, hash, server_now_s(), &tok);
 	token_wipe(&t);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	X509 *cert = NULL;
+	_cleanup_free_ char *id = NULL;
 	if (!token_refused(c, r)) {
-		r = enroll_host(s, req, &tok, prov_id, &cert, &serial, &not_after, &id);
+		r = enroll_host(s, req, &tok, &cert, &id);
 		if (r < 0) {
 			log_errno(r, "enrolling host %s", req->hostname);
 			conn_refuse(c, R(UNSPECIFIED), "server error");
 		} else {
-			log_info("enrolled host %s (%s)", id, req->hostname);
+			log_debug("enrolled host %s (%s)", id, req->hostname);
 			send_response(c, id, cert);
 		}
 	}

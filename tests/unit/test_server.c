@@ -321,8 +321,8 @@ static void agent_free(struct agent *a)
 
 /* Enrolls with token (its own pin unless pin is given). Returns the answer: an
  * EnrollResponse is kept in a, a refusal's reason is returned, -2 for a failed handshake. */
-static int enroll(struct fx *fx, struct agent *a, const char *token, const char *pin,
-		  const char *machine_id)
+static int enroll_csr(struct fx *fx, struct agent *a, const char *token, const char *pin,
+		      const char *machine_id, bool bad_csr)
 {
 	struct join_token jt;
 	if (!pin) {
@@ -342,6 +342,8 @@ static int enroll(struct fx *fx, struct agent *a, const char *token, const char 
 		Immune__V1__EnrollRequest req = IMMUNE__V1__ENROLL_REQUEST__INIT;
 		req.token = (char *)token;
 		req.csr_der = (ProtobufCBinaryData){ .len = csr_len, .data = csr };
+		if (bad_csr)
+			req.csr_der.len /= 2;
 		req.hostname = "test-host";
 		req.machine_id = (char *)machine_id;
 		Frame f = IMMUNE__V1__FRAME__INIT;
@@ -368,6 +370,12 @@ static int enroll(struct fx *fx, struct agent *a, const char *token, const char 
 	SSL_CTX_free(ctx);
 	OPENSSL_free(csr);
 	return result;
+}
+
+static int enroll(struct fx *fx, struct agent *a, const char *token, const char *pin,
+		  const char *machine_id)
+{
+	return enroll_csr(fx, a, token, pin, machine_id, false);
 }
 
 static bool send_hello(SSL *ssl, const char *host_id, const char *digest)
@@ -549,6 +557,10 @@ static void test_enroll_refused(void **state)
 	assert_int_equal(enroll(fx, &a, text, NULL, "m"), R(BAD_TOKEN));
 	assert_int_equal(enroll(fx, &a, "imt1.nonsense", jt.pin, "m"), R(BAD_TOKEN));
 	assert_int_equal(ctr(fx, CTR_ENROLL_BAD_TOKEN), 2);
+
+	/* an unusable CSR does not use the token up */
+	assert_int_equal(enroll_csr(fx, &a, tok, NULL, "m", true), R(BAD_CSR));
+	assert_int_equal(ctr(fx, CTR_ENROLL_BAD_CSR), 1);
 
 	/* used up */
 	assert_int_equal(enroll(fx, &a, tok, NULL, "m"), 0);
