@@ -148,15 +148,22 @@ static const char *default_catalog(void)
 	return stat(IMMUNE_POLICY_DIR, &st) == 0 ? IMMUNE_POLICY_DIR : IMMUNE_SOURCE_POLICY_DIR;
 }
 
+/* Length of the host part of "ADDR:PORT". */
+static int host_len(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	return colon ? (int)(colon - addr) : (int)strlen(addr);
+}
+
 static void print_ready(struct server *s, const struct server_options *o)
 {
-	printf("immune-server: listening for agents on port %u (%s), API on port %u (%s), data "
-	       "in %s\n",
-	       server_agent_port(s), o->listen_addr, server_api_port(s), o->api_addr, o->data_dir);
+	printf("immune-server: listening for agents on %.*s:%u, API on %.*s:%u, data in %s\n",
+	       host_len(o->listen_addr), o->listen_addr, server_agent_port(s),
+	       host_len(o->api_addr), o->api_addr, server_api_port(s), o->data_dir);
 	if (server_first_start(s))
 		printf("immune-server: first start: operator credentials in %s/client.yaml\n"
-		       "  create a join token: immune --server-config %s/client.yaml token "
-		       "create\n",
+		       "  create a join token: immune token create --server-config "
+		       "%s/client.yaml\n",
 		       o->data_dir, o->data_dir);
 	fflush(stdout);
 }

@@ -21,7 +21,7 @@ start() {
 		sleep 0.1
 	done
 	grep -q "listening for agents" "$tmp/out" || fail "no ready line: $(cat "$tmp/out" "$tmp/err")"
-	api_port=$(sed -n 's/.*API on port \([0-9]*\).*/\1/p' "$tmp/out" | head -1)
+	api_port=$(sed -n 's/.*API on [^ ]*:\([0-9]*\),.*/\1/p' "$tmp/out" | head -1)
 	[ -n "$api_port" ] || fail "no API port in: $(cat "$tmp/out")"
 }
 
