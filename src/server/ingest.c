@@ -67,7 +67,7 @@ void ingest_forget(struct server *s, struct conn *c)
  * count after the done callbacks, so while paused this also re-checks on a short timer. */
 static void check_resume(struct server *s)
 {
-	if (!s->throttled)
+	if (!s->throttled || !s->store)
 		return;
 	if (store_ingest_queued_bytes(s->store) <= s->opt.ingest_limit_bytes / 2) {
 		resume_reading(s);

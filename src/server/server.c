@@ -178,6 +178,10 @@ void server_free(struct server *s)
 	api_close(s);
 	conns_close_all(s);
 	store_close(s->store); /* commits what is queued; completions land in the list */
+	s->store = NULL;
+	/* bufferevents freed with callbacks still deferred finish on the loop: let it run */
+	for (int i = 0; s->base && i < 4; i++)
+		event_base_loop(s->base, EVLOOP_NONBLOCK);
 	ingest_fini(s);
 	free_event(&s->stop_ev);
 	free_event(&s->deadline_ev);

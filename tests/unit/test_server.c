@@ -932,5 +932,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_api_shapes, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
