@@ -82,6 +82,7 @@ static void write_catalog(const char *dir)
 struct tweak {
 	size_t ingest_limit_bytes;
 	uint32_t heartbeat_s;
+	uint32_t max_agents;
 };
 
 static int setup(void **state)
@@ -105,6 +106,7 @@ static int setup(void **state)
 	if (tw) {
 		opt.ingest_limit_bytes = tw->ingest_limit_bytes;
 		opt.heartbeat_s = tw->heartbeat_s;
+		opt.max_agents = tw->max_agents;
 	}
 	assert_int_equal(server_new(&opt, &fx->srv), 0);
 	assert_true(server_first_start(fx->srv));
@@ -653,6 +655,47 @@ static void test_identity_checks(void **state)
 	agent_free(&b);
 }
 
+static void test_unknown_host(void **state)
+{
+	struct fx *fx = *state;
+	/* a certificate from the fleet CA for a host id the store does not know */
+	char data[96];
+	snprintf(data, sizeof(data), "%s/data", fx->dir);
+	struct pki_ca *ca = NULL;
+	assert_int_equal(pki_ca_open(data, NULL, &ca), 0);
+	struct agent a = { 0 };
+	assert_int_equal(pki_key_generate(&a.key), 0);
+	unsigned char *csr = NULL;
+	size_t len = 0;
+	assert_int_equal(pki_csr_create(a.key, "x", &csr, &len), 0);
+	const char *id = "0123456789abcdef0123456789abcdef";
+	assert_int_equal(pki_ca_issue_host(ca, csr, len, id, 3600, &a.cert), 0);
+	OPENSSL_free(csr);
+	pki_ca_free(ca);
+	memcpy(a.host_id, id, strlen(id) + 1);
+	assert_int_equal(agent_connect(fx, &a, NULL), R(IDENTITY_MISMATCH));
+	assert_int_equal(ctr(fx, CTR_CONNECT_UNKNOWN_HOST), 1);
+	agent_free(&a);
+}
+
+static void test_max_agents(void **state)
+{
+	struct fx *fx = *state; /* --max-agents 2 */
+	struct agent a = { 0 };
+	enrolled_agent(fx, &a, "machine-max");
+	/* the agent's connection and a pending one fill the server (the enrollment connection
+	 * may still be closing: then the pending one is refused already) */
+	char byte;
+	int pending = tcp_connect(server_agent_port(fx->srv));
+	int fd = tcp_connect(server_agent_port(fx->srv));
+	assert_int_equal(read(fd, &byte, 1), 0);
+	close(fd);
+	close(pending);
+	assert_true(ctr(fx, CTR_CONNECTIONS_REFUSED) >= 1);
+	assert_int_equal(send_batch(&a, 1, 3), 3);
+	agent_free(&a);
+}
+
 static void test_revocation(void **state)
 {
 	struct fx *fx = *state;
@@ -913,6 +956,7 @@ int main(void)
 {
 	static const struct tweak tiny_queue = { .ingest_limit_bytes = 1 };
 	static const struct tweak fast_heartbeat = { .heartbeat_s = 1 };
+	static const struct tweak two_conns = { .max_agents = 2 };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_hostmap),
@@ -921,6 +965,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_enroll_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_and_resend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_host, setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_max_agents, setup, teardown,
+							 (void *)&two_conns),
 		cmocka_unit_test_setup_teardown(test_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_peers, setup, teardown),
 		cmocka_unit_test_prestate_setup_teardown(test_flow_control, setup, teardown,
