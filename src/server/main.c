@@ -33,7 +33,7 @@ static void print_help(void)
 	       "  --api ADDR:PORT          API listener (default 127.0.0.1:7444)\n"
 	       "  --name NAME              extra DNS name or IP address of the server "
 	       "certificate\n"
-	       "                           (first start only; repeatable)\n"
+	       "                           (repeatable; a new name reissues the certificate)\n"
 	       "  --cert-lifetime DURATION host certificates' lifetime (default 24h)\n"
 	       "  --catalog DIR            catalog sent to agents (default: the installed one)\n"
 	       "  --retention DURATION     how long telemetry is kept (default 30d; 0: for ever)\n"
