@@ -405,7 +405,8 @@ static uint64_t gap_last(const struct gap_set *g)
 	return g->n ? g->iv[g->n - 1].last : 0;
 }
 
-/* Adds a dropped record to g; a dropped gap record adds the range it reported. */
+/* Adds a dropped record to g; a dropped gap record adds the range it reported and counts
+ * itself, so every number is either delivered or counted by exactly one delivered gap. */
 static void gap_add_record(struct gap_set *g, const struct spool_record *r)
 {
 	if (r->kind == IMMUNE__V1__RECORD_KIND__RECORD_GAP) {
@@ -414,7 +415,7 @@ static void gap_add_record(struct gap_set *g, const struct spool_record *r)
 			gap_add_range(g, old->first_seq, old->last_seq, old->count,
 				      old->first_time_ns, old->last_time_ns,
 				      old->first_time_ns <= old->last_time_ns);
-			gap_add_range(g, r->seq, r->seq, 0, 0, 0, false);
+			gap_add_range(g, r->seq, r->seq, 1, 0, 0, false);
 			immune__v1__gap__free_unpacked(old, NULL);
 			return;
 		}

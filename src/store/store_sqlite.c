@@ -7,6 +7,8 @@
 #include "store/store_backend.h"
 #include "store/ingest_parse.h"
 
+#include "lib/buf.h"
+
 #include "proto/immune.pb-c.h"
 
 #include <jansson.h>
@@ -17,6 +19,7 @@
 #include <sqlite3.h>
 
 #define STMT_CACHE 48
+#define MULTI_ROWS 32
 #define N_STREAMS 3
 #define BUSY_TIMEOUT_MS 10000
 #define PAGE_SIZE 8192
@@ -135,6 +138,9 @@ struct store_backend {
 	struct hentry **touched;
 	size_t n_touched, touched_alloc;
 	sqlite3_stmt *ins_record;
+	sqlite3_stmt *ins_multi; /* MULTI_ROWS rows */
+	const struct store_record **scratch;
+	size_t scratch_alloc;
 
 	/* the checkpointer thread: copies the WAL into the database off the writer's path */
 	struct sconn ckpt;
@@ -320,6 +326,7 @@ static void sq_close(struct store_backend *be)
 		pthread_join(be->ckpt_thread, NULL);
 	}
 	sconn_close(&be->ckpt);
+	sqlite3_finalize(be->ins_multi);
 	if (be->wr.db) /* a last checkpoint keeps the next open fast */
 		sqlite3_wal_checkpoint_v2(be->wr.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sconn_close(&be->wr);
@@ -328,6 +335,7 @@ static void sq_close(struct store_backend *be)
 		free(be->tab ? be->tab[i] : NULL);
 	free(be->tab);
 	free(be->touched);
+	free(be->scratch);
 	pthread_mutex_destroy(&be->ctl_lock);
 	pthread_mutex_destroy(&be->ckpt_lock);
 	pthread_cond_destroy(&be->ckpt_cond);
@@ -372,6 +380,24 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
+/* The insert of MULTI_ROWS records in one statement. */
+static int prepare_multi(struct store_backend *be)
+{
+	struct buf sql;
+	size_t i;
+	int rc;
+
+	buf_init(&sql, 8192);
+	buf_puts(&sql, "INSERT OR IGNORE INTO records(host, stream, seq, kind, time_ns, encoding,"
+		       " payload) VALUES");
+	for (i = 0; i < MULTI_ROWS; i++)
+		buf_puts(&sql, i ? ",(?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?)");
+	rc = sqlite3_prepare_v3(be->wr.db, buf_str(&sql), -1, SQLITE_PREPARE_PERSISTENT,
+				&be->ins_multi, NULL);
+	buf_free(&sql);
+	return rc == SQLITE_OK ? 0 : -EIO;
+}
+
 static void sqlite_configure(void)
 {
 	/* no global allocation statistics: they take a mutex on every allocation */
@@ -404,7 +430,7 @@ static int sq_open(const char *location, struct store_backend **out)
 		&be->wr,
 		"INSERT OR IGNORE INTO records(host, stream, seq, kind, time_ns, encoding, payload)"
 		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-	if (!be->ins_record) {
+	if (!be->ins_record || prepare_multi(be) < 0) {
 		r = -EIO;
 		goto fail;
 	}
@@ -1450,13 +1476,75 @@ static int stream_update(struct store_backend *be, int64_t hid, uint32_t stream,
 
 /* One batch inside the writer's transaction. Returns 0, -ENOENT (unknown host), -EINVAL
  * (unknown stream), or -EIO (the transaction must be rolled back). */
+/* Inserts the records v[0..n) of one host and stream, MULTI_ROWS per statement where it
+ * can (fewer statement executions per row); *stored counts the rows inserted. */
+static int insert_records(struct store_backend *be, int64_t hid, uint32_t stream,
+			  const struct store_record *const *v, size_t n, size_t *stored)
+{
+	size_t i = 0, j, total = 0;
+	bool one;
+	int rc;
+
+	while (i + MULTI_ROWS <= n) {
+		sqlite3_stmt *s = be->ins_multi;
+
+		for (j = 0; j < MULTI_ROWS; j++) {
+			const struct store_record *rec = v[i + j];
+			int k = (int)j * 7;
+
+			sqlite3_bind_int64(s, k + 1, hid);
+			sqlite3_bind_int64(s, k + 2, stream);
+			sqlite3_bind_int64(s, k + 3, (int64_t)rec->seq);
+			sqlite3_bind_int64(s, k + 4, rec->kind);
+			sqlite3_bind_int64(s, k + 5, rec->time_ns);
+			sqlite3_bind_int64(s, k + 6, rec->encoding);
+			sqlite3_bind_blob(s, k + 7, rec->payload, (int)rec->len, SQLITE_STATIC);
+		}
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return -EIO;
+		total += (size_t)sqlite3_changes(be->wr.db);
+		i += MULTI_ROWS;
+	}
+	for (; i < n; i++) {
+		if (insert_record(be, hid, stream, v[i], &one) < 0)
+			return -EIO;
+		total += one;
+	}
+	*stored = total;
+	return 0;
+}
+
+/* The records of b above the committed number, in order, into be->scratch. */
+static size_t new_records(struct store_backend *be, const struct store_batch *b, uint64_t cur)
+{
+	size_t i, n = 0;
+
+	if (b->n > be->scratch_alloc) {
+		be->scratch_alloc = b->n;
+		be->scratch = xrealloc(be->scratch, b->n * sizeof(*be->scratch));
+	}
+	for (i = 0; i < b->n; i++) {
+		const struct store_record *rec = &b->records[i];
+
+		if (rec->seq <= cur || rec->seq > INT64_MAX)
+			continue;
+		be->scratch[n++] = rec;
+		cur = rec->seq;
+	}
+	return n;
+}
+
+/* One batch inside the writer's transaction. Returns 0, -ENOENT (unknown host), -EINVAL
+ * (unknown stream), or -EIO (the transaction must be rolled back). */
 static int ingest_batch(struct store_backend *be, const struct store_batch *b, uint64_t *committed,
 			struct store_ingest_counts *c)
 {
 	struct stream_delta d = { 0 };
 	struct hentry *e;
 	uint64_t cur;
-	size_t i;
+	size_t i, n, stored;
 	int r;
 
 	r = host_entry(be, b->host_id, &e);
@@ -1468,37 +1556,35 @@ static int ingest_batch(struct store_backend *be, const struct store_batch *b, u
 	if (r < 0)
 		return r;
 	cur = e->pending[b->stream];
-	for (i = 0; i < b->n; i++) {
-		const struct store_record *rec = &b->records[i];
-		bool stored = true;
-
-		if (rec->seq <= cur || rec->seq > INT64_MAX) {
-			c->duplicates++;
-			continue;
-		}
-		if (b->stream != IMMUNE__V1__STREAM__STREAM_STATE) {
-			r = insert_record(be, e->hid, b->stream, rec, &stored);
-			if (r < 0)
-				return r;
-		}
-		if (!stored) {
-			c->duplicates++;
-		} else {
-			r = apply_record(be, e->hid, b->stream, rec, &d, c);
-			if (r < 0)
-				return -EIO;
-			d.records++;
-			c->records++;
-		}
-		cur = rec->seq;
+	n = new_records(be, b, cur);
+	c->duplicates += b->n - n;
+	if (n == 0) {
+		*committed = cur;
+		return 0;
 	}
-	if (cur != e->pending[b->stream] || d.records) {
-		r = stream_update(be, e->hid, b->stream, cur, &d);
+	if (b->stream != IMMUNE__V1__STREAM__STREAM_STATE) {
+		/* rows already present (a committed number behind the table) count as
+		 * duplicates */
+		r = insert_records(be, e->hid, b->stream, be->scratch, n, &stored);
 		if (r < 0)
 			return r;
-		e->pending[b->stream] = cur;
-		touch(be, e);
+		c->duplicates += n - stored;
+		d.records = stored;
+	} else {
+		d.records = n;
 	}
+	for (i = 0; i < n; i++) {
+		r = apply_record(be, e->hid, b->stream, be->scratch[i], &d, c);
+		if (r < 0)
+			return -EIO;
+	}
+	c->records += d.records;
+	cur = be->scratch[n - 1]->seq;
+	r = stream_update(be, e->hid, b->stream, cur, &d);
+	if (r < 0)
+		return r;
+	e->pending[b->stream] = cur;
+	touch(be, e);
 	*committed = cur;
 	return 0;
 }
