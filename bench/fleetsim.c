@@ -654,7 +654,9 @@ static void phase_connect(struct ctl *c)
 	print_gave_up(c, &s);
 	print_fails(c, &s);
 	if (c->o.fetch_catalog)
-		fprintf(c->out, "connect: %llu agents received the catalog (%.1f KiB each)\n",
+		fprintf(c->out,
+			"connect: %llu agents had received the catalog (%.1f KiB) when the phase "
+			"ended\n",
 			(unsigned long long)s.catalogs, (double)s.catalog_bytes / 1024);
 	else
 		fprintf(c->out,
