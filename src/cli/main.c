@@ -11,6 +11,12 @@ static const struct cli_command commands[] = {
 	{ "inventory", "collect and print this host's inventory", cmd_inventory },
 	{ "scan", "evaluate the compliance catalog against this host", cmd_scan },
 	{ "checks", "list or show the checks of the compliance catalog", cmd_checks },
+	{ "token", "create or list join tokens for enrolling hosts (fleet)", cmd_token },
+	{ "hosts", "list the fleet's hosts with their posture score", cmd_hosts },
+	{ "host", "show a host (inventory, failing checks) or remove it", cmd_host },
+	{ "findings", "list the results of the hosts' latest scans", cmd_findings },
+	{ "report", "fleet compliance report for a framework (json, html, oscal)", cmd_report },
+	{ "server", "show the server's status and counters", cmd_server },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -36,7 +42,11 @@ static void usage(FILE *f)
 	fprintf(f, "usage: immune <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nRun 'immune <command> --help' for a command's options.\n");
+	fprintf(f,
+		"\nThe fleet commands talk to immune-server; they read its client configuration\n"
+		"from --server-config FILE, $IMMUNE_SERVER_CONFIG or\n"
+		"~/.config/immune/server.yaml (docs/cli.md).\n"
+		"Run 'immune <command> --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv)
