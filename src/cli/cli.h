@@ -59,6 +59,7 @@ int fleet_parse_duration(const char *s, int64_t max, int64_t *out);
 /* An aligned table for a terminal: cells are copied through fleet_safe(). */
 struct table {
 	size_t ncols, nrows;
+	int indent;	     /* spaces before each line */
 	char **cells;	     /* nrows * ncols, row 0 is the header */
 	const char **colors; /* ANSI colour per cell or NULL */
 };

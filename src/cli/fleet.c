@@ -196,6 +196,7 @@ void table_print(const struct table *t, FILE *f, bool color)
 			w[c] = x > w[c] ? x : w[c];
 		}
 	for (size_t r = 0; r < t->nrows; r++) {
+		fprintf(f, "%*s", t->indent, "");
 		if (color && r == 0)
 			fputs("\033[1m", f);
 		for (size_t c = 0; c < t->ncols; c++) {

@@ -48,7 +48,7 @@ static void print_host(const json_t *h, bool color)
 	const json_t *score = json_object_get(h, "score");
 	_cleanup_free_ char *sc =
 		json_is_number(score)
-			? xasprintf("%.1f (%" JSON_INTEGER_FORMAT " checks failed, scanned %s)",
+			? xasprintf("%.1f (%" JSON_INTEGER_FORMAT " failing checks, scanned %s)",
 				    json_number_value(score),
 				    json_integer_value(json_object_get(h, "checks_failed")),
 				    scanned)
@@ -94,6 +94,7 @@ static void print_inventory(const json_t *inv, bool color)
 		const char *cells[] = { k, n };
 		table_row(&tb, cells);
 	}
+	tb.indent = 2;
 	table_print(&tb, stdout, color);
 	table_free(&tb);
 }
@@ -122,11 +123,12 @@ static void print_streams(const json_t *streams, bool color)
 		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
 			free(cells[k]);
 	}
+	tb.indent = 2;
 	table_print(&tb, stdout, color);
 	table_free(&tb);
 }
 
-static void print_evidence(const json_t *ev)
+static void print_evidence(const json_t *ev, const json_t *finding_msg)
 {
 	const json_t *file = json_object_get(ev, "file"), *line = json_object_get(ev, "line");
 	_cleanup_free_ char *msg = fleet_text(json_object_get(ev, "message"));
@@ -139,7 +141,12 @@ static void print_evidence(const json_t *ev)
 		loc = xstrdup(json_string_value(file));
 	else if (json_is_string(json_object_get(ev, "path")))
 		loc = xstrdup(json_string_value(json_object_get(ev, "path")));
-	text = loc ? xasprintf("%s  %s", loc, msg) : xstrdup(msg);
+	if (json_equal(json_object_get(ev, "message"), finding_msg))
+		text = loc ? xasprintf("at %s", loc) : NULL;
+	else
+		text = loc ? xasprintf("%s  %s", loc, msg) : xstrdup(msg);
+	if (!text)
+		return;
 	safe = fleet_safe(text);
 	printf("      %s\n", safe);
 }
@@ -175,11 +182,7 @@ static void print_findings(const json_t *findings, bool color)
 		msg = fleet_safe(m);
 		printf("      %s\n", msg);
 		json_array_foreach(json_object_get(f, "evidence"), j, ev)
-			if (j > 0 ||
-			    !json_equal(json_object_get(ev, "message"),
-					json_object_get(f, "message")) ||
-			    json_is_string(json_object_get(ev, "file")))
-				print_evidence(ev);
+			print_evidence(ev, json_object_get(f, "message"));
 	}
 }
 

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The fleet commands of immune (token, hosts, host, findings, report, server): usage errors,
+# configuration errors, a server that is not running, TLS verification failures, and the
+# commands' output against a stand-in HTTPS server (openssl s_server -WWW serving the API
+# answers of tests/fixtures/fleet/ under the fleet CA made here).
+set -euo pipefail
+immune=$1
+fx=$IMMUNE_FIXTURES/fleet
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+run() { set +e; timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; set -e; }
+expect() { # expect RC PATTERN-IN-STDERR command...
+	local want=$1 pat=$2; shift 2
+	run "$@"
+	[ $rc -eq "$want" ] || fail "$* exit $rc, expected $want: $(cat "$tmp/err")"
+	grep -q -- "$pat" "$tmp/err" || fail "$*: stderr lacks '$pat': $(cat "$tmp/err")"
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+token=$(printf '%064d' 7)
+
+# ---- usage errors: exit 2, say what was wrong ----
+expect 2 "missing verb (create or list)" "$immune" token
+expect 2 "unknown verb 'delete'" "$immune" token delete
+expect 2 "--ttl '5x' is not a duration" "$immune" token create --ttl 5x
+expect 2 "--uses '-1' is not a number" "$immune" token create --uses -1
+expect 2 "--label wants KEY=VALUE" "$immune" token create --label novalue
+expect 2 "are for 'token create'" "$immune" token list --ttl 1h
+expect 2 "unexpected argument 'extra'" "$immune" hosts extra
+expect 2 "missing verb (show or remove)" "$immune" host
+expect 2 "show wants a host id" "$immune" host show
+expect 2 "--table is for 'host show'" "$immune" host remove abc --table users
+expect 2 "unknown status 'broken'" "$immune" findings --status broken
+expect 2 "unknown framework 'nope' (valid: cis" "$immune" findings --framework nope
+expect 2 "--framework KEY is required" "$immune" report
+expect 2 "unknown format 'pdf'" "$immune" report --framework cis --format pdf
+expect 2 "unknown verb 'stop'" "$immune" server stop
+expect 2 "invalid option" "$immune" hosts --bogus
+for c in "token --help" "hosts --help" "host --help" "findings --help" "report --help" "server --help"; do
+	run "$immune" $c
+	[ $rc -eq 0 ] && grep -q "^usage: immune" "$tmp/out" || fail "$c ($rc)"
+done
+run "$immune" --help
+for c in token hosts host findings report server; do
+	grep -q "^  $c " "$tmp/out" || fail "immune --help lacks $c"
+done
+
+# ---- configuration ----
+export HOME=$tmp/home
+unset IMMUNE_SERVER_CONFIG
+expect 2 "cannot read the server configuration $tmp/home/.config/immune/server.yaml" "$immune" hosts
+printf 'api: https://127.0.0.1:1\nca: ca.crt\ntoken: %s\nagent: x\n' "$token" >"$tmp/bad.yaml"
+expect 2 "$tmp/bad.yaml:4:1: unknown key 'agent'" "$immune" hosts --server-config "$tmp/bad.yaml"
+printf 'api: https://127.0.0.1:1\nca: ca.crt\n' >"$tmp/notoken.yaml"
+IMMUNE_SERVER_CONFIG=$tmp/notoken.yaml expect 2 "notoken.yaml:1:1: missing 'token'" "$immune" server status
+
+# ---- no server running: cannot reach, exit 2 ----
+port=$(free_port)
+printf 'api: https://127.0.0.1:%s\nagents: 127.0.0.1:7443\nca: %s\ntoken: %s\n' "$port" "$fx/ca.crt" "$token" >"$tmp/down.yaml"
+for c in "hosts" "token list" "findings" "server status" "host show abc" "report --framework cis"; do
+	expect 2 "cannot reach the server at https://127.0.0.1:$port: Connection refused" \
+		"$immune" $c --server-config "$tmp/down.yaml"
+	grep -q "immune-server must be running" "$tmp/err" || fail "$c: no hint"
+done
+
+command -v openssl >/dev/null || { echo "openssl missing: skipping the TLS part"; exit 0; }
+
+# ---- a stand-in server: the fleet CA, a server certificate for 127.0.0.1 ----
+cd "$tmp"
+openssl req -x509 -newkey ed25519 -keyout ca.key -out ca.crt -days 2 -nodes -subj /CN=fleet-ca 2>/dev/null
+openssl req -newkey ed25519 -keyout srv.key -out srv.csr -nodes -subj /CN=immune-server 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext
+openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 2 -extfile ext 2>/dev/null
+openssl req -x509 -newkey ed25519 -keyout other.key -out other.crt -days 2 -nodes -subj /CN=other \
+	-addext subjectAltName=IP:127.0.0.1 2>/dev/null
+# s_server -WWW maps /v1/hosts to the file www/v1/hosts: /v1/hosts/ID is served from www2
+mkdir -p www/v1 www2/v1/hosts
+cp "$fx/hosts.json" www/v1/hosts
+cp "$fx/findings.json" "www/v1/findings?framework=cis&status=all"
+cp "$fx/findings.json" www/v1/findings
+python3 - "$fx" <<'PY'
+import json, sys
+fx = sys.argv[1]
+hosts = json.load(open(fx + "/hosts.json"))["hosts"]
+finds = json.load(open(fx + "/findings.json"))["findings"]
+web = [h for h in hosts if h["hostname"] == "web-1"][0]
+show = {"host": web, "inventory": {"users": [{"name": "root", "uid": 0}, {"name": "bob\u001b[31m", "uid": 1000}]},
+        "streams": [{"stream": "events", "committed_seq": 12, "records": 12, "gaps": 0, "dropped": 0}],
+        "findings": [f for f in finds if f["host"] == web["id"] and f["status"] in ("fail", "error")]}
+json.dump(show, open("www2/v1/hosts/" + web["id"], "w"))
+json.dump({"version": "0.1.0", "uptime_s": 3700, "agents_connected": 2, "hosts": 3,
+           "counters": {"enroll_ok": 3, "tls_handshake_failed": 1}}, open("www/v1/status", "w"))
+json.dump({"tokens": [{"id": "0123456789abcdef", "created": "2026-11-23T10:00:00Z",
+           "expires": "2026-11-23T11:00:00Z", "uses_left": 1, "uses": 1, "labels": {"env": "prod"}}]},
+          open("www/v1/tokens", "w"))
+PY
+
+start_server() { # cert key [www directory]
+	port=$(free_port)
+	(cd "${3:-www}" && exec openssl s_server -accept "127.0.0.1:$port" -cert "$tmp/$1" -key "$tmp/$2" \
+		-tls1_3 -WWW -quiet) >"$tmp/s_server.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do
+		python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "s_server did not start: $(cat "$tmp/s_server.log")"
+}
+stop_server() { kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'; }
+
+# a server whose certificate the fleet CA did not issue: TLS verification fails, exit 2
+start_server other.crt other.key
+printf 'api: https://127.0.0.1:%s\nagents: 127.0.0.1:7443\nca: ca.crt\ntoken: %s\n' "$port" "$token" >"$tmp/c.yaml"
+expect 2 "TLS verification of the server at https://127.0.0.1:$port failed" "$immune" hosts --server-config "$tmp/c.yaml"
+stop_server
+
+# the stand-in API
+start_server srv.crt srv.key
+printf 'api: https://127.0.0.1:%s\nagents: 127.0.0.1:7443\nca: ca.crt\ntoken: %s\n' "$port" "$token" >"$tmp/c.yaml"
+export IMMUNE_SERVER_CONFIG=$tmp/c.yaml
+
+run "$immune" server status
+[ $rc -eq 0 ] && grep -q "agents connected  2" out && grep -q "tls_handshake_failed  1" out \
+	|| fail "server status ($rc): $(cat out err)"
+run "$immune" server status --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["hosts"]==3' out || fail "server status --json"
+
+run "$immune" token list
+[ $rc -eq 0 ] && grep -q "^0123456789abcdef  2026-11-23T10:00:00Z" out && grep -q "env=prod" out \
+	|| fail "token list ($rc): $(cat out err)"
+
+run "$immune" findings
+[ $rc -eq 1 ] || fail "findings with failures listed: exit $rc"
+head -1 out | grep -q "^HOST  *STATUS  *SEVERITY  *CHECK  *MESSAGE" || fail "findings header: $(head -1 out)"
+grep -q "^web-1  *error  *medium  *audit-enabled" out || fail "findings rows: $(cat out)"
+run "$immune" findings --json
+[ $rc -eq 1 ] && python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["findings"])==9' out \
+	|| fail "findings --json ($rc)"
+
+run "$immune" hosts
+[ $rc -eq 0 ] || fail "hosts exit $rc: $(cat err)"
+head -1 out | grep -q "^ID  *NAME  *OS  *LABELS  *CONNECTED  *LAST SEEN  *SCORE  *FAILED" || fail "hosts header: $(cat out)"
+grep -q "^5555eeee6666ffff  db-1  .*  never  *not scanned  *0$" out || fail "hosts: db-1 row: $(cat out)"
+grep -q "^1111aaaa2222bbbb  web-1  *Debian GNU/Linux 12 (bookworm)  *env=prod  *yes .* 33.3  *1$" out || fail "hosts: web-1 row: $(cat out)"
+run "$immune" hosts --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["hosts"])==3' out || fail "hosts --json"
+
+for fmt in json html oscal; do
+	run "$immune" report --framework cis --format $fmt -o "report.$fmt"
+	[ $rc -eq 0 ] || fail "report $fmt exit $rc: $(cat err)"
+	grep -q "3 hosts, 5 controls, fleet score 50.0" err || fail "report $fmt summary: $(cat err)"
+done
+python3 - <<'PY' || fail "report content"
+import json
+d = json.load(open("report.json"))
+assert d["schema"] == "immune.fleet-report/v1"
+assert d["summary"]["score"] == 50.0 and d["summary"]["hosts_scanned"] == 2, d["summary"]
+assert [c["id"] for c in d["controls"]] == ["4.1.1", "5.1.6", "5.1.10", "5.1.20", "6.2.1.1"]
+o = json.load(open("report.oscal"))["assessment-results"]
+assert len(o["results"]) == 1 and len(o["results"][0]["findings"]) == 5
+h = open("report.html").read()
+assert "<script>" not in h and "&lt;script&gt;" in h
+PY
+# host show: from the second document tree
+stop_server
+start_server srv.crt srv.key www2
+printf 'api: https://127.0.0.1:%s\nagents: 127.0.0.1:7443\nca: ca.crt\ntoken: %s\n' "$port" "$token" >"$tmp/c.yaml"
+run "$immune" host show 1111aaaa2222bbbb
+[ $rc -eq 0 ] || fail "host show exit $rc: $(cat err)"
+grep -q "Host web-1 (id 1111aaaa2222bbbb)" out && grep -q "Failing checks (3)" out \
+	&& grep -q "at /etc/ssh/sshd_config:32" out && grep -q "^  users  2" out || fail "host show: $(cat out)"
+run "$immune" host show 1111aaaa2222bbbb --table users
+[ $rc -eq 0 ] && grep -q "^bob?\[31m  1000" out || fail "host show --table ($rc): $(cat -v out)"
+! grep -q $'\e' out || fail "control bytes from the server reached the terminal"
+expect 2 "has no inventory table 'nope'" "$immune" host show 1111aaaa2222bbbb --table nope
+exit 0
