@@ -45,6 +45,7 @@ static void print_status(const struct api_config *cfg, const json_t *st, bool co
 
 	printf("%simmune-server at %s%s\n", color ? "\033[1m" : "", api, color ? "\033[0m" : "");
 	table_init(&tb, 2, head);
+	tb.indent = 2;
 	{
 		const char *rows[][2] = { { "version", ver },
 					  { "uptime", up },
