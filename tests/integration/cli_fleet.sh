@@ -69,6 +69,11 @@ for c in "hosts" "token list" "findings" "server status" "host show abc" "report
 	grep -q "immune-server must be running" "$tmp/err" || fail "$c: no hint"
 done
 
+# the configuration named before the command, as immune-server's first start prints it
+expect 2 "cannot reach the server at https://127.0.0.1:$port" "$immune" --server-config "$tmp/down.yaml" hosts
+expect 2 "cannot read the server configuration /nonexistent.yaml" "$immune" --server-config=/nonexistent.yaml token list
+expect 2 "wants a FILE" "$immune" --server-config
+
 command -v openssl >/dev/null || { echo "openssl missing: skipping the TLS part"; exit 0; }
 
 # ---- a stand-in server: the fleet CA, a server certificate for 127.0.0.1 ----
