@@ -182,7 +182,9 @@ static void test_build_odd_input(void **state)
 		"host", "gone", "id", "c1", "status", "pass", "mappings", "cis", "1.1", "host", 3,
 		7, "host", "h", "id", "c2", "status", "pass", "mappings", "cis", "1.2");
 
-	assert_int_equal(fleet_report_build(hosts, json_object(), "cis", 0, &doc), -EINVAL);
+	json_t *empty = json_object();
+
+	assert_int_equal(fleet_report_build(hosts, empty, "cis", 0, &doc), -EINVAL);
 	assert_int_equal(fleet_report_build(hosts, findings, "", 0, &doc), -EINVAL);
 	assert_int_equal(fleet_report_build(hosts, findings, "cis", 0, &doc), 0);
 	/* an unknown status counts as error; the repeated pair is ignored; the finding's host
@@ -198,7 +200,10 @@ static void test_build_odd_input(void **state)
 	json_decref(doc);
 	json_decref(hosts);
 	json_decref(findings);
-	assert_int_equal(fleet_report_write_html(json_object(), stdout), -EINVAL);
+	assert_int_equal(fleet_report_write_html(empty, stdout), -EINVAL);
+	assert_int_equal(fleet_report_write_oscal(empty, stdout), -EINVAL);
+	assert_int_equal(fleet_report_write_json(empty, stdout), -EINVAL);
+	json_decref(empty);
 }
 
 static void test_json_writer(void **state)
