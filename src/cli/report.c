@@ -156,7 +156,8 @@ int cmd_report(int argc, char **argv)
 		r = write_out(write, doc, output);
 	if (r == 0 && output) {
 		const json_t *sum = json_object_get(doc, "summary");
-		_cleanup_free_ char *score = fleet_text(json_object_get(sum, "score"));
+		const json_t *sc = json_object_get(sum, "score");
+		_cleanup_free_ char *score = json_is_number(sc) ? fleet_text(sc) : xstrdup("n/a");
 		fprintf(stderr,
 			"immune report: wrote %s: %" JSON_INTEGER_FORMAT
 			" hosts, %" JSON_INTEGER_FORMAT " controls, fleet score %s\n",

@@ -152,7 +152,7 @@ static int do_create(const struct api_config *cfg, const struct token_args *a)
 static int do_list(const struct api_config *cfg, bool json)
 {
 	static const char *const head[] = { "ID",	 "CREATED", "EXPIRES",
-					    "USES LEFT", "USES",    "LABELS" };
+					    "USES LEFT", "USED",    "LABELS" };
 	static const char *const keys[] = { "id",	 "created", "expires",
 					    "uses_left", "uses",    "labels" };
 	json_t *ans = NULL, *t;

@@ -184,4 +184,73 @@ run "$immune" host show 1111aaaa2222bbbb --table users
 [ $rc -eq 0 ] && grep -q "^bob?\[31m  1000" out || fail "host show --table ($rc): $(cat -v out)"
 ! grep -q $'\e' out || fail "control bytes from the server reached the terminal"
 expect 2 "has no inventory table 'nope'" "$immune" host show 1111aaaa2222bbbb --table nope
+stop_server
+unset IMMUNE_SERVER_CONFIG
+
+# ---- the real immune-server (built next to immune), on free loopback ports ----
+server=${IMMUNE_SERVER_BIN:-$(dirname "$immune")/immune-server}
+if [ ! -x "$server" ]; then
+	echo "immune-server not built: skipping the run against the real server"
+	exit 0
+fi
+aport=$(free_port)
+port=$(free_port)
+"$server" --data "$tmp/data" --listen "127.0.0.1:$aport" --api "127.0.0.1:$port" \
+	>"$tmp/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do
+	[ -s "$tmp/data/client.yaml" ] && python3 -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null && break
+	kill -0 "${pids[-1]}" 2>/dev/null || fail "immune-server exited: $(cat "$tmp/server.log")"
+	sleep 0.1
+done
+[ -s "$tmp/data/client.yaml" ] || fail "immune-server wrote no client.yaml: $(cat "$tmp/server.log")"
+cfg=$tmp/data/client.yaml
+
+run "$immune" --server-config "$cfg" token create --ttl 1h --uses 2 --label env=test
+[ $rc -eq 0 ] || fail "token create exit $rc: $(cat err)"
+grep -q "immune-agent enroll --server 127.0.0.1:$aport --token imt1\." out || fail "token create: $(cat out)"
+secret=$(grep -o 'imt1\.[^ ]*' out | head -1)
+run "$immune" token create --json --server-config "$cfg"
+[ $rc -eq 0 ] || fail "token create --json exit $rc: $(cat err)"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["token"].startswith("imt1.") and d["uses"]==1, d' out \
+	|| fail "token create --json: $(cat out)"
+run "$immune" token list --server-config "$cfg"
+[ $rc -eq 0 ] && grep -q "env=test" out || fail "token list ($rc): $(cat out err)"
+run "$immune" token list --json --server-config "$cfg"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["tokens"])==2, d' out || fail "token list --json"
+! grep -qF "$(echo "$secret" | cut -d. -f3)" out || fail "token list shows a secret"
+
+run "$immune" hosts --server-config "$cfg"
+[ $rc -eq 0 ] && grep -q "No hosts are enrolled" out || fail "hosts ($rc): $(cat out err)"
+run "$immune" hosts --json --server-config "$cfg"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))=={"hosts":[]}' out || fail "hosts --json: $(cat out)"
+run "$immune" findings --server-config "$cfg"
+[ $rc -eq 0 ] && grep -q "No findings" out || fail "findings ($rc): $(cat out err)"
+run "$immune" findings --json --framework cis --status all --server-config "$cfg"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))=={"findings":[]}' out || fail "findings --json: $(cat out)"
+run "$immune" server status --server-config "$cfg"
+[ $rc -eq 0 ] && grep -q "agents connected  0" out && grep -q "enroll_ok" out || fail "server status ($rc): $(cat out err)"
+run "$immune" server status --json --server-config "$cfg"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["hosts"]==0 and "enroll_ok" in d["counters"], d' out \
+	|| fail "server status --json: $(cat out)"
+
+for fmt in json html oscal; do
+	run "$immune" report --framework cis --format $fmt -o "real.$fmt" --server-config "$cfg"
+	[ $rc -eq 0 ] || fail "report $fmt against the server: exit $rc: $(cat err)"
+done
+python3 - <<'PY' || fail "reports against the server"
+import json
+d = json.load(open("real.json"))
+assert d["schema"] == "immune.fleet-report/v1" and d["summary"]["hosts"] == 0, d["summary"]
+assert d["summary"]["score"] is None and d["controls"] == []
+o = json.load(open("real.oscal"))["assessment-results"]
+assert o["metadata"]["oscal-version"] == "1.1.2" and len(o["results"]) == 1
+assert open("real.html").read().startswith("<!DOCTYPE html>")
+PY
+
+expect 2 "DELETE /v1/hosts/0000000000000000: the server answered 404" \
+	"$immune" host remove 0000000000000000 --server-config "$cfg"
+expect 2 "GET /v1/hosts/nosuch: the server answered 404" "$immune" host show nosuch --server-config "$cfg"
+sed "s/^token: .*/token: $token/" "$cfg" >"$tmp/wrong-token.yaml"
+expect 2 "refused the token in $tmp/wrong-token.yaml (401" "$immune" hosts --server-config "$tmp/wrong-token.yaml"
 exit 0
