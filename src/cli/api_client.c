@@ -441,7 +441,7 @@ static enum evhttp_cmd_type method_type(const char *m)
 	return EVHTTP_REQ_GET;
 }
 
-static int send_request(struct request *rq, const struct api_config *cfg, const char *host,
+static int send_request(struct request *rq, const struct api_config *cfg, const char *authority,
 			const char *method, const char *path, const json_t *body,
 			struct api_error *err)
 {
@@ -451,7 +451,7 @@ static int send_request(struct request *rq, const struct api_config *cfg, const 
 	int r;
 
 	evhttp_request_set_error_cb(req, error_cb);
-	evhttp_add_header(h, "Host", host);
+	evhttp_add_header(h, "Host", authority);
 	evhttp_add_header(h, "Authorization", auth);
 	evhttp_add_header(h, "Accept", "application/json");
 	evhttp_add_header(h, "Connection", "close");
@@ -482,7 +482,9 @@ int api_request(const struct api_config *cfg, const char *method, const char *pa
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
 	struct bufferevent *bev;
-	const char *host;
+	_cleanup_free_ char *host = NULL, *authority = NULL;
+	const char *h;
+	size_t hn;
 	int port, r;
 
 	*err = (struct api_error){ 0 };
@@ -491,8 +493,12 @@ int api_request(const struct api_config *cfg, const char *method, const char *pa
 		r = -EINVAL;
 		goto out;
 	}
-	host = evhttp_uri_get_host(uri);
+	/* an IPv6 literal comes bracketed: the brackets stay in Host, not in the address */
+	h = evhttp_uri_get_host(uri);
+	hn = strlen(h);
 	port = evhttp_uri_get_port(uri) > 0 ? evhttp_uri_get_port(uri) : 443;
+	host = hn > 2 && h[0] == '[' && h[hn - 1] == ']' ? xstrndup(h + 1, hn - 2) : xstrdup(h);
+	authority = xasprintf("%s:%d", h, port);
 	ctx = client_ctx(cfg, err);
 	if (!ctx) {
 		r = -ENOENT;
@@ -523,7 +529,7 @@ int api_request(const struct api_config *cfg, const char *method, const char *pa
 	evhttp_connection_set_timeout(rq.evcon, API_TIMEOUT_S);
 	evhttp_connection_set_max_body_size(rq.evcon, API_ANSWER_MAX);
 	evhttp_connection_set_retries(rq.evcon, 0);
-	r = send_request(&rq, cfg, host, method, path, body, err);
+	r = send_request(&rq, cfg, authority, method, path, body, err);
 	if (r < 0)
 		goto out;
 	event_base_dispatch(rq.base);
