@@ -13,15 +13,15 @@ struct evbuffer;
 
 #define PROTO_VERSION 1
 #define FRAME_HEADER_SIZE 4
-#define FRAME_MAX_PREAUTH (16u * 1024)	/* before the peer has a verified identity */
-#define FRAME_MAX (4u * 1024 * 1024)	/* after */
+#define FRAME_MAX_PREAUTH (16u * 1024) /* before the peer has a verified identity */
+#define FRAME_MAX (4u * 1024 * 1024)   /* after */
 
 /* Limits on fields (msg_check). */
-#define MSG_MAX_ID 64			/* host id, token id, labels' keys */
-#define MSG_MAX_STRING 1024		/* hostname, label values, messages, versions */
+#define MSG_MAX_ID 64	    /* host id, token id, labels' keys */
+#define MSG_MAX_STRING 1024 /* hostname, label values, messages, versions */
 #define MSG_MAX_TOKEN 256
 #define MSG_MAX_LABELS 64
-#define MSG_MAX_DER 8192		/* CSR and certificates */
+#define MSG_MAX_DER 8192 /* CSR and certificates */
 #define MSG_MAX_BATCH_RECORDS 16384
 #define MSG_MAX_PAYLOAD (1024u * 1024)
 #define MSG_MAX_CATALOG_FILES 256

@@ -33,8 +33,8 @@ const char *pki_ca_pin(const struct pki_ca *ca);
 /* Checks the CSR (DER, signature valid, Ed25519 key) and issues a certificate for host_id
  * valid from now-60s for lifetime_s seconds. Returns 0 with *cert (caller frees), or
  * -EBADMSG for an unusable CSR. The CSR's own subject is ignored: the CN is host_id. */
-int pki_ca_issue_host(struct pki_ca *ca, const void *csr_der, size_t csr_len,
-	const char *host_id, uint32_t lifetime_s, X509 **cert);
+int pki_ca_issue_host(struct pki_ca *ca, const void *csr_der, size_t csr_len, const char *host_id,
+		      uint32_t lifetime_s, X509 **cert);
 
 /* Computes the pin of any certificate's public key into out (PKI_PIN_LEN + 1 bytes). */
 int pki_cert_pin(X509 *cert, char *out);
@@ -48,7 +48,7 @@ int pki_cert_not_before(X509 *cert, int64_t *t);
 
 /* Generates an Ed25519 key. */
 int pki_key_generate(EVP_PKEY **out);
-/* Creates a DER CSR for key with subject CN=cn. Returns 0 with *der/*len (caller frees). */
+/* Creates a DER CSR for key with subject CN=cn. Returns 0 with *der and *len (caller frees). */
 int pki_csr_create(EVP_PKEY *key, const char *cn, unsigned char **der, size_t *len);
 
 /* DER <-> X509. */
