@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #define API_TIMEOUT_S 30
-#define API_ANSWER_MAX (64u << 20) /* answers larger than this are refused */
+#define API_ANSWER_MAX (256u << 20) /* answers larger than this are refused */
 #define API_CONFIG_MAX (64u << 10)
 
 struct api_config {

@@ -294,7 +294,7 @@ static json_t *check_entry(struct builder *b, const char *id, struct tally *ct, 
 		ct->n[st]++;
 		if (*worst < 0 || status_weight(st) > status_weight(*worst))
 			*worst = st;
-		json_array_append_new(hosts, json_deep_copy(r));
+		json_array_append(hosts, r); /* shared: results are not changed once built */
 	}
 	tally_set(c, &t, b->scored);
 	json_object_set_new(c, "hosts", hosts);
