@@ -253,4 +253,57 @@ expect 2 "DELETE /v1/hosts/0000000000000000: the server answered 404" \
 expect 2 "GET /v1/hosts/nosuch: the server answered 404" "$immune" host show nosuch --server-config "$cfg"
 sed "s/^token: .*/token: $token/" "$cfg" >"$tmp/wrong-token.yaml"
 expect 2 "refused the token in $tmp/wrong-token.yaml (401" "$immune" hosts --server-config "$tmp/wrong-token.yaml"
+
+# ---- with immune-agent built too: a real host enrolls, scans a fixture root, is removed ----
+agent=${IMMUNE_AGENT_BIN:-$(dirname "$immune")/immune-agent}
+if [ ! -x "$agent" ]; then
+	echo "immune-agent not built: skipping the enrolled-host part"
+	exit 0
+fi
+run "$immune" token create --label env=ci --server-config "$cfg"
+[ $rc -eq 0 ] || fail "token create for the agent: $(cat err)"
+jt=$(grep -o 'imt1\.[^ ]*' out | head -1)
+run "$agent" enroll --server "127.0.0.1:$aport" --token "$jt" --state "$tmp/agent"
+[ $rc -eq 0 ] || fail "agent enroll exit $rc: $(cat out err)"
+"$agent" run --state "$tmp/agent" --root "$IMMUNE_FIXTURES/os/debian12-hardened" \
+	--catalog "$IMMUNE_SOURCE_DIR/policies" >"$tmp/agent.log" 2>&1 &
+pids+=($!)
+# wait (bounded) until the server has the host's scan
+for _ in $(seq 600); do
+	"$immune" hosts --json --server-config "$cfg" >hosts.json 2>/dev/null || true
+	python3 -c 'import json,sys; h=json.load(open("hosts.json"))["hosts"]; sys.exit(0 if h and h[0]["scanned_at"] else 1)' 2>/dev/null && break
+	sleep 0.2
+done
+python3 - <<'PY' || fail "hosts after the agent scanned: $(cat hosts.json) $(cat "$tmp/agent.log")"
+import json
+h = json.load(open("hosts.json"))["hosts"]
+assert len(h) == 1 and h[0]["labels"].get("env") == "ci" and h[0]["scanned_at"], h
+open("host.id", "w").write(h[0]["id"])
+PY
+hid=$(cat host.id)
+run "$immune" hosts --server-config "$cfg"
+[ $rc -eq 0 ] && grep -q "^$hid .*env=ci  *yes" out || fail "hosts row: $(cat out)"
+run "$immune" host show "$hid" --server-config "$cfg"
+[ $rc -eq 0 ] && grep -q "^Host .* (id $hid)" out && grep -q "^Inventory (" out && grep -q "^Failing checks (" out \
+	|| fail "host show of the enrolled host ($rc): $(cat out err)"
+run "$immune" host show "$hid" --table os --json --server-config "$cfg"
+[ $rc -eq 0 ] && python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))[0]["id"]=="debian"' out \
+	|| fail "host show --table os --json ($rc): $(cat out err)"
+run "$immune" findings --host "$hid" --framework cis --status all --json --server-config "$cfg"
+[ $rc -eq 0 ] || [ $rc -eq 1 ] || fail "findings of the host exit $rc: $(cat err)"
+run "$immune" report --framework cis --format json -o host-report.json --server-config "$cfg"
+[ $rc -eq 0 ] || fail "report with a host exit $rc: $(cat err)"
+python3 - "$hid" <<'PY' || fail "report with a host"
+import json, sys
+d = json.load(open("host-report.json"))
+s = d["summary"]
+assert s["hosts"] == 1 and s["hosts_scanned"] == 1 and s["controls"] > 0, s
+assert s["results"] == s["pass"] + s["fail"] + s["error"] + s["not_applicable"] > 0, s
+assert d["hosts"][0]["id"] == sys.argv[1]
+PY
+run "$immune" host remove "$hid" --server-config "$cfg"
+[ $rc -eq 0 ] && grep -q "^Host $hid revoked" out || fail "host remove ($rc): $(cat out err)"
+run "$immune" hosts --json --server-config "$cfg"
+python3 -c 'import json,sys; h=json.load(open(sys.argv[1]))["hosts"]; assert h[0]["revoked"] is True, h' out \
+	|| fail "the removed host is not revoked: $(cat out)"
 exit 0
