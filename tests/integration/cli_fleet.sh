@@ -106,10 +106,10 @@ json.dump({"tokens": [{"id": "0123456789abcdef", "created": "2026-11-23T10:00:00
           open("www/v1/tokens", "w"))
 PY
 
-start_server() { # cert key [www directory]
+start_server() { # cert key [www directory [protocol]]
 	port=$(free_port)
 	(cd "${3:-www}" && exec openssl s_server -accept "127.0.0.1:$port" -cert "$tmp/$1" -key "$tmp/$2" \
-		-tls1_3 -WWW -quiet) >"$tmp/s_server.log" 2>&1 &
+		"${4:--tls1_3}" -WWW -quiet) >"$tmp/s_server.log" 2>&1 &
 	pids+=($!)
 	for _ in $(seq 100); do
 		python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null && return 0
@@ -123,6 +123,12 @@ stop_server() { kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unse
 start_server other.crt other.key
 printf 'api: https://127.0.0.1:%s\nagents: 127.0.0.1:7443\nca: ca.crt\ntoken: %s\n' "$port" "$token" >"$tmp/c.yaml"
 expect 2 "TLS verification of the server at https://127.0.0.1:$port failed" "$immune" hosts --server-config "$tmp/c.yaml"
+stop_server
+
+# a server that offers only TLS 1.2: the handshake fails (TLS 1.3 only), exit 2
+start_server srv.crt srv.key www -tls1_2
+printf 'api: https://127.0.0.1:%s\nagents: 127.0.0.1:7443\nca: ca.crt\ntoken: %s\n' "$port" "$token" >"$tmp/c.yaml"
+expect 2 "TLS handshake with the server at https://127.0.0.1:$port failed" "$immune" hosts --server-config "$tmp/c.yaml"
 stop_server
 
 # the stand-in API
