@@ -38,20 +38,20 @@ struct spool_record {
 	uint32_t kind;
 	int64_t time_ns;
 	uint32_t encoding;
-	const void *payload;	/* valid until the next call on the spool */
+	const void *payload; /* valid until the next call on the spool */
 	size_t len;
 };
 
 /* Opens or creates the spool in dir, recovering segments (a torn or corrupt tail of the
- * open segment is cut; corrupt sealed segments are set aside as ".bad" and accounted as a
- * gap on the events stream). */
+ * open segment is cut; corrupt sealed segments are set aside as ".bad"; the numbers lost to
+ * corruption are accounted by a gap record on the stream that held them). */
 int spool_open(const char *dir, const struct spool_options *opt, struct spool **out);
 void spool_close(struct spool *sp);
 
 /* Appends one record to stream and returns its sequence number in *seq. -EMSGSIZE above
  * SPOOL_MAX_RECORD; -ENOSPC as described above; -EIO on a write error. */
 int spool_append(struct spool *sp, uint32_t stream, uint32_t kind, int64_t time_ns,
-	uint32_t encoding, const void *payload, size_t len, uint64_t *seq);
+		 uint32_t encoding, const void *payload, size_t len, uint64_t *seq);
 /* fsyncs the open segments. */
 int spool_sync(struct spool *sp);
 
@@ -67,11 +67,11 @@ void spool_rewind(struct spool *sp, uint32_t stream);
 int spool_ack(struct spool *sp, uint32_t stream, uint64_t committed_seq);
 
 struct spool_stats {
-	uint64_t bytes;		/* on disk, all streams */
-	uint64_t records;	/* not yet acknowledged, all streams */
-	uint64_t dropped;	/* telemetry records dropped since open */
-	uint64_t gaps;		/* gap records written since open */
-	uint64_t next_seq[SPOOL_STREAMS];	/* number the next append gets */
+	uint64_t bytes;			  /* on disk, all streams */
+	uint64_t records;		  /* not yet acknowledged, all streams */
+	uint64_t dropped;		  /* telemetry records dropped since open */
+	uint64_t gaps;			  /* gap records written since open */
+	uint64_t next_seq[SPOOL_STREAMS]; /* number the next append gets */
 	uint64_t acked[SPOOL_STREAMS];
 };
 void spool_get_stats(const struct spool *sp, struct spool_stats *out);

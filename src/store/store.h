@@ -43,58 +43,59 @@ struct store_label {
 
 struct store_token {
 	char *id;
-	int64_t created;	/* Unix seconds */
+	int64_t created; /* Unix seconds */
 	int64_t expires;
-	int64_t uses_left;	/* -1: unlimited */
-	int64_t uses;		/* enrollments so far */
+	int64_t uses_left; /* -1: unlimited */
+	int64_t uses;	   /* enrollments so far */
 	struct store_label *labels;
 	size_t n_labels;
 };
 
 int store_token_add(struct store *st, const char *id, const unsigned char secret_hash[32],
-	int64_t expires, int64_t uses_left, const struct store_label *labels, size_t n_labels);
+		    int64_t expires, int64_t uses_left, const struct store_label *labels,
+		    size_t n_labels);
 /* Atomically checks and uses one enrollment of token id at time now. Returns 0 with *out
  * (the token's labels; caller frees with store_token_free), -ENOENT (no such token or the
  * secret hash differs), -EKEYEXPIRED (expired), -EUSERS (no uses left). */
 int store_token_consume(struct store *st, const char *id, const unsigned char secret_hash[32],
-	int64_t now, struct store_token *out);
+			int64_t now, struct store_token *out);
 int store_tokens_list(struct store *st, struct store_token **out, size_t *n);
 void store_token_free(struct store_token *t);
 void store_tokens_free(struct store_token *t, size_t n);
 
 /* ---- hosts ---- */
 struct store_host {
-	char *id;		/* 32 lowercase hex characters */
+	char *id; /* 32 lowercase hex characters */
 	char *hostname;
 	char *machine_id;
-	char *os;		/* "Debian GNU/Linux 12 (bookworm)" from the latest inventory */
+	char *os; /* "Debian GNU/Linux 12 (bookworm)" from the latest inventory */
 	char *agent_version;
-	char *cert_serial;	/* the only certificate serial accepted for this host */
+	char *cert_serial; /* the only certificate serial accepted for this host */
 	int64_t cert_not_after;
 	int64_t enrolled_at;
-	int64_t last_seen;	/* 0: never connected */
+	int64_t last_seen; /* 0: never connected */
 	bool revoked;
-	struct store_label *labels;	/* token labels then agent labels, key order, unique keys */
+	struct store_label *labels; /* token labels then agent labels, key order, unique keys */
 	size_t n_labels;
-	double score;		/* posture score of the latest scan; NAN without one */
-	int64_t checks_failed;	/* in the latest scan */
-	int64_t scanned_at;	/* 0: no scan yet */
+	double score;	       /* posture score of the latest scan; NAN without one */
+	int64_t checks_failed; /* in the latest scan */
+	int64_t scanned_at;    /* 0: no scan yet */
 };
 
 /* Enrolls a machine: the non-revoked host with this machine_id keeps its id (its hostname,
  * labels and certificate are replaced), otherwise a new host is created. *id_out (caller
  * frees) is its id. */
 int store_host_enroll(struct store *st, const char *machine_id, const char *hostname,
-	const struct store_label *labels, size_t n_labels, const char *cert_serial,
-	int64_t cert_not_after, int64_t now, char **id_out);
+		      const struct store_label *labels, size_t n_labels, const char *cert_serial,
+		      int64_t cert_not_after, int64_t now, char **id_out);
 /* Records a renewed certificate: from then on only that serial is accepted. */
 int store_host_set_cert(struct store *st, const char *id, const char *cert_serial,
-	int64_t cert_not_after);
+			int64_t cert_not_after);
 /* Updates what a Hello says (hostname, agent version, agent labels merged over the
  * token's) and last_seen. */
 int store_host_hello(struct store *st, const char *id, const char *hostname,
-	const char *agent_version, const struct store_label *labels, size_t n_labels,
-	int64_t now);
+		     const char *agent_version, const struct store_label *labels, size_t n_labels,
+		     int64_t now);
 int store_host_touch(struct store *st, const char *id, int64_t now);
 /* Marks the host revoked (it can neither connect nor renew). -ENOENT if unknown. */
 int store_host_revoke(struct store *st, const char *id, int64_t now);
@@ -108,20 +109,20 @@ void store_hosts_free(struct store_host *h, size_t n);
 int store_host_inventory(struct store *st, const char *id, struct json_t **out);
 
 struct store_finding_filter {
-	const char *host;	/* NULL: every host */
-	const char *framework;	/* NULL: any; else only checks mapped to it */
-	const char *status;	/* NULL: fail and error; "all"; or one status */
+	const char *host;      /* NULL: every host */
+	const char *framework; /* NULL: any; else only checks mapped to it */
+	const char *status;    /* NULL: fail and error; "all"; or one status */
 };
 
 /* Results of each host's latest scan as a JSON array of objects {host, hostname, id,
  * title, section, severity, status, message, mappings, evidence, scanned_at}, sorted by
  * host then check id (caller decrefs). */
 int store_findings(struct store *st, const struct store_finding_filter *filter,
-	struct json_t **out);
+		   struct json_t **out);
 
 struct store_stream {
 	uint32_t stream;
-	uint64_t committed_seq;	/* 0: nothing yet */
+	uint64_t committed_seq; /* 0: nothing yet */
 	uint64_t records;	/* records stored */
 	uint64_t gaps;		/* gap records received */
 	uint64_t dropped;	/* records the gaps account for */
@@ -133,34 +134,34 @@ int store_host_streams(struct store *st, const char *id, struct store_stream out
 /* ---- ingest ---- */
 struct store_record {
 	uint64_t seq;
-	uint32_t kind;		/* Immune__V1__RecordKind */
+	uint32_t kind; /* Immune__V1__RecordKind */
 	int64_t time_ns;
 	uint32_t encoding;	/* Immune__V1__Encoding of payload */
-	unsigned char *payload;	/* owned by the batch */
+	unsigned char *payload; /* owned by the batch */
 	size_t len;
 };
 
 struct store_batch;
 typedef void (*store_batch_done_fn)(struct store_batch *b, int result, uint64_t committed_seq,
-	void *userdata);
+				    void *userdata);
 
 struct store_batch {
 	char host_id[33];
 	uint32_t stream;
-	struct store_record *records;	/* increasing seq */
+	struct store_record *records; /* increasing seq */
 	size_t n;
-	size_t bytes;			/* payload bytes, for the queue's budget */
-	store_batch_done_fn done;	/* called once, on the writer thread, after commit */
+	size_t bytes;		  /* payload bytes, for the queue's budget */
+	store_batch_done_fn done; /* called once, on the writer thread, after commit */
 	void *userdata;
-	struct store_batch *next;	/* queue link, owned by the store while queued */
+	struct store_batch *next; /* queue link, owned by the store while queued */
 };
 
 /* Allocates a batch with room for n records (records' payloads are copied in by the caller
  * with store_batch_set()). */
 struct store_batch *store_batch_new(const char *host_id, uint32_t stream, size_t n);
 /* Copies one record in at index i. */
-void store_batch_set(struct store_batch *b, size_t i, uint64_t seq, uint32_t kind,
-	int64_t time_ns, uint32_t encoding, const void *payload, size_t len);
+void store_batch_set(struct store_batch *b, size_t i, uint64_t seq, uint32_t kind, int64_t time_ns,
+		     uint32_t encoding, const void *payload, size_t len);
 void store_batch_free(struct store_batch *b);
 
 /* Queues b (ownership passes to the store, which frees it after calling done). Never
@@ -172,10 +173,11 @@ size_t store_ingest_queued_bytes(struct store *st);
 
 struct store_stats {
 	uint64_t batches;
-	uint64_t records;	/* stored */
-	uint64_t duplicates;	/* skipped as already stored */
+	uint64_t records;    /* stored */
+	uint64_t duplicates; /* skipped as already stored */
 	uint64_t transactions;
 	uint64_t retention_deleted;
+	uint64_t records_unparsed; /* stored but their payload could not be parsed */
 };
 void store_get_stats(struct store *st, struct store_stats *out);
 

@@ -4,7 +4,7 @@
 # commands' output against a stand-in HTTPS server (openssl s_server -WWW serving the API
 # answers of tests/fixtures/fleet/ under the fleet CA made here).
 set -euo pipefail
-immune=$1
+immune=$1	# $2, $3: immune-server and immune-agent (default: next to immune)
 fx=$IMMUNE_FIXTURES/fleet
 fail() { echo "FAIL: $*" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -194,7 +194,7 @@ stop_server
 unset IMMUNE_SERVER_CONFIG
 
 # ---- the real immune-server (built next to immune), on free loopback ports ----
-server=${IMMUNE_SERVER_BIN:-$(dirname "$immune")/immune-server}
+server=${2:-${IMMUNE_SERVER_BIN:-$(dirname "$immune")/immune-server}}
 if [ ! -x "$server" ]; then
 	echo "immune-server not built: skipping the run against the real server"
 	exit 0
@@ -261,7 +261,7 @@ sed "s/^token: .*/token: $token/" "$cfg" >"$tmp/wrong-token.yaml"
 expect 2 "refused the token in $tmp/wrong-token.yaml (401" "$immune" hosts --server-config "$tmp/wrong-token.yaml"
 
 # ---- with immune-agent built too: a real host enrolls, scans a fixture root, is removed ----
-agent=${IMMUNE_AGENT_BIN:-$(dirname "$immune")/immune-agent}
+agent=${3:-${IMMUNE_AGENT_BIN:-$(dirname "$immune")/immune-agent}}
 if [ ! -x "$agent" ]; then
 	echo "immune-agent not built: skipping the enrolled-host part"
 	exit 0

@@ -1,0 +1,315 @@
+#include "agent/agent.h"
+#include "agent/agent_config.h"
+#include "agent/collect.h"
+#include "agent/link.h"
+#include "config.h"
+#include "lib/log.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct agent {
+	const struct agent_run_options *o;
+	struct event_base *base;
+	struct agent_config cfg;
+	struct link *link;
+	struct collector *collector;
+	struct event *ev_collected, *ev_inventory, *ev_synth, *ev_status, *ev_sigint, *ev_sigterm;
+	char *state_path;
+	char *deferred_state; /* inventory state to save once pending records are spooled */
+	/* collector status */
+	int64_t last_collection, last_scan;
+	size_t last_changed;
+	uint64_t collections;
+	char last_error[512];
+	bool synth_done;
+};
+
+static const char *catalog_path(const struct agent *a)
+{
+	struct stat st;
+	const char *dir = link_catalog_dir(a->link);
+	if (dir)
+		return dir;
+	if (a->o->catalog)
+		return a->o->catalog;
+	return stat(IMMUNE_POLICY_DIR, &st) == 0 ? IMMUNE_POLICY_DIR : IMMUNE_SOURCE_POLICY_DIR;
+}
+
+static void request_collection(struct agent *a, bool force_scan)
+{
+	if (a->collector)
+		collector_request(a->collector, catalog_path(a), force_scan);
+}
+
+static void save_state(struct agent *a, const char *dump)
+{
+	int r = collect_state_save(a->state_path, dump);
+	if (r < 0)
+		log_errno(r, "saving %s", a->state_path);
+}
+
+/* ---- collector -> link ---- */
+
+static void collector_notify(void *arg)
+{
+	/* worker thread: wake the loop (the base was made thread-aware) */
+	struct agent *a = arg;
+	event_active(a->ev_collected, EV_READ, 0);
+}
+
+static void on_collected(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	struct collect_result *res;
+	while ((res = collector_take(a->collector))) {
+		a->collections++;
+		a->last_collection = (int64_t)time(NULL);
+		if (res->error) {
+			snprintf(a->last_error, sizeof(a->last_error), "%s", res->message);
+			log_error("collector: %s", res->message);
+		} else {
+			a->last_error[0] = '\0';
+		}
+		if (res->scanned)
+			a->last_scan = (int64_t)time(NULL);
+		a->last_changed = res->tables_changed;
+		log_info("collector: %zu table(s) changed%s, %zu record(s) in %.0f ms",
+			 res->tables_changed, res->scanned ? ", scanned" : "", res->records.n,
+			 res->elapsed_ms);
+		int pending = link_submit(a->link, &res->records);
+		if (res->state_dump) {
+			if (pending) {
+				free(a->deferred_state);
+				a->deferred_state = res->state_dump;
+				res->state_dump = NULL;
+			} else {
+				save_state(a, res->state_dump);
+			}
+		}
+		collect_result_free(res);
+	}
+}
+
+static void on_drained(void *arg)
+{
+	struct agent *a = arg;
+	if (a->deferred_state) {
+		save_state(a, a->deferred_state);
+		free(a->deferred_state);
+		a->deferred_state = NULL;
+	}
+}
+
+static void on_resync(void *arg)
+{
+	struct agent *a = arg;
+	if (!a->collector)
+		return;
+	log_warn("sending the whole inventory again");
+	collector_forget(a->collector);
+	request_collection(a, true);
+}
+
+static void on_command(void *arg, const char *name)
+{
+	struct agent *a = arg;
+	if (strcmp(name, "scan-now") == 0)
+		request_collection(a, true);
+	else if (strcmp(name, "inventory-now") == 0)
+		request_collection(a, false);
+	else
+		log_warn("unknown command '%s' from the server ignored", name);
+}
+
+static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed)
+{
+	struct agent *a = arg;
+	if (scan_interval_s && a->collector) {
+		collector_set_scan_interval(a->collector, scan_interval_s);
+		link_set_scan_interval(a->link, scan_interval_s);
+		log_info("scan interval is now %u s", scan_interval_s);
+	}
+	if (catalog_changed)
+		request_collection(a, true);
+}
+
+static void on_inventory_timer(evutil_socket_t fd, short what, void *arg)
+{
+	request_collection(arg, false);
+}
+
+/* ---- synthetic load ---- */
+
+static void on_synth(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	char payload[256];
+	static const char pad[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghij"
+				  "klmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz";
+	for (unsigned i = 0; i < AGENT_SYNTHETIC_PER_TURN; i++) {
+		uint64_t seq = link_events_next_seq(a->link);
+		if (seq > a->o->synthetic) {
+			if (!a->synth_done)
+				log_info("synthetic: %llu events spooled",
+					 (unsigned long long)a->o->synthetic);
+			a->synth_done = true;
+			return;
+		}
+		int n = snprintf(payload, sizeof(payload),
+				 "{\"type\":\"synthetic\",\"n\":%llu,\"host\":\"%s\",\"time_ns\":"
+				 "%lld,\"pad\":\"%s\"}",
+				 (unsigned long long)seq, a->cfg.host_id, (long long)agent_now_ns(),
+				 pad);
+		int r = link_append_event(a->link, payload, (size_t)n);
+		if (r < 0) {
+			log_errno(r, "synthetic: spooling event %llu (retrying in 1 s)",
+				  (unsigned long long)seq);
+			struct timeval later = { 1, 0 };
+			event_add(a->ev_synth, &later);
+			return;
+		}
+	}
+	/* a zero timeout lets the loop poll sockets between turns */
+	struct timeval tv = { 0, 0 };
+	event_add(a->ev_synth, &tv);
+}
+
+/* ---- status file ---- */
+
+static void write_status(struct agent *a)
+{
+	json_t *coll = json_pack("{s:b, s:I, s:I, s:I, s:I, s:s}", "enabled", a->collector != NULL,
+				 "collections", (json_int_t)a->collections, "last_collection",
+				 (json_int_t)a->last_collection, "last_scan",
+				 (json_int_t)a->last_scan, "last_tables_changed",
+				 (json_int_t)a->last_changed, "last_error", a->last_error);
+	json_t *doc = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:o}", "schema",
+				"immune.agent-status/v1", "pid", (int)getpid(), "updated",
+				(json_int_t)time(NULL), "version", IMMUNE_VERSION, "host_id",
+				a->cfg.host_id, "server", a->cfg.server, "link",
+				link_status(a->link), "collector", coll);
+	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(doc);
+	if (!s)
+		return;
+	_cleanup_free_ char *path = agent_state_path(a->o->state_dir, "status.json");
+	int r = agent_write_file(path, s, strlen(s), 0600);
+	free(s);
+	if (r < 0)
+		log_debug("writing %s: %s", path, strerror(-r));
+}
+
+static void on_status(evutil_socket_t fd, short what, void *arg)
+{
+	write_status(arg);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct agent *a = arg;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopexit(a->base, NULL);
+}
+
+/* ---- set-up ---- */
+
+static int start_collector(struct agent *a)
+{
+	struct collector_options co = { .root = a->o->root,
+					.state_path = a->state_path,
+					.scan_interval_s = a->o->scan_interval_s };
+	int r = collector_start(&co, collector_notify, a, &a->collector);
+	if (r < 0)
+		return log_errno(r, "starting the collector");
+	struct timeval tv = { .tv_sec = a->o->inventory_interval_s };
+	a->ev_inventory = event_new(a->base, -1, EV_PERSIST, on_inventory_timer, a);
+	event_add(a->ev_inventory, &tv);
+	request_collection(a, false);
+	return 0;
+}
+
+static int setup(struct agent *a)
+{
+	char err[1024];
+	int r = agent_config_load(a->o->state_dir, &a->cfg, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s%s", err, r == -ENOENT ? " (run 'immune-agent enroll' first)" : "");
+		return r;
+	}
+	if (evthread_use_pthreads() < 0 || !(a->base = event_base_new())) {
+		log_error("cannot create the event loop");
+		return -ENOMEM;
+	}
+	struct link_options lo = { .state_dir = a->o->state_dir,
+				   .spool_max = a->o->spool_max,
+				   .cfg = &a->cfg,
+				   .scan_interval_s = a->o->scan_interval_s };
+	struct link_callbacks cb = {
+		.command = on_command,
+		.config = on_config,
+		.drained = on_drained,
+		.resync = on_resync,
+		.arg = a,
+	};
+	r = link_new(a->base, &lo, &cb, &a->link, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	a->state_path = agent_state_path(a->o->state_dir, "inventory.state");
+	a->ev_collected = event_new(a->base, -1, 0, on_collected, a);
+	a->ev_synth = evtimer_new(a->base, on_synth, a);
+	a->ev_status = event_new(a->base, -1, EV_PERSIST, on_status, a);
+	a->ev_sigint = evsignal_new(a->base, SIGINT, on_signal, a);
+	a->ev_sigterm = evsignal_new(a->base, SIGTERM, on_signal, a);
+	event_add(a->ev_sigint, NULL);
+	event_add(a->ev_sigterm, NULL);
+	struct timeval tv = { .tv_sec = AGENT_STATUS_INTERVAL_S };
+	event_add(a->ev_status, &tv);
+	if (!a->o->no_collect && (r = start_collector(a)) < 0)
+		return r;
+	if (a->o->synthetic) {
+		struct timeval zero = { 0, 0 };
+		event_add(a->ev_synth, &zero);
+	}
+	link_start(a->link);
+	return 0;
+}
+
+static void teardown(struct agent *a)
+{
+	collector_stop(a->collector);
+	if (a->link) {
+		write_status(a);
+		link_free(a->link);
+	}
+	struct event *evs[] = { a->ev_collected, a->ev_inventory, a->ev_synth,
+				a->ev_status,	 a->ev_sigint,	  a->ev_sigterm };
+	for (size_t i = 0; i < ARRAY_SIZE(evs); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (a->base)
+		event_base_free(a->base);
+	free(a->deferred_state);
+	free(a->state_path);
+	agent_config_free(&a->cfg);
+}
+
+int agent_run(const struct agent_run_options *o)
+{
+	struct agent a = { .o = o };
+	signal(SIGPIPE, SIG_IGN);
+	int r = setup(&a);
+	if (r == 0) {
+		log_info("immune-agent %s running for %s (state %s)", IMMUNE_VERSION, a.cfg.host_id,
+			 o->state_dir);
+		event_base_dispatch(a.base);
+	}
+	teardown(&a);
+	return r;
+}

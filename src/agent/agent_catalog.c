@@ -1,0 +1,115 @@
+#include "agent/agent_catalog.h"
+#include "agent/agent_config.h"
+#include "policy/catalog.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool catalog_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 4 && n <= 255 && name[0] != '.' && !strchr(name, '/') &&
+	       str_has_suffix(name, ".yml") && str_is_text(name, n);
+}
+
+static int empty_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *e;
+	int r = 0;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) < 0 && r == 0)
+			r = -errno;
+	}
+	closedir(d);
+	return r;
+}
+
+static int remove_dir(const char *dir)
+{
+	int r = empty_dir(dir);
+	if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+int agent_catalog_save(const char *state_dir, const struct agent_catalog_file *files, size_t n,
+		       const char *digest, char *err, size_t errsize)
+{
+	_cleanup_free_ char *dir = agent_state_path(state_dir, "catalog");
+	_cleanup_free_ char *tmp = agent_state_path(state_dir, "catalog.new");
+	_cleanup_free_ char *dp = agent_state_path(state_dir, "catalog.digest");
+	for (size_t i = 0; i < n; i++)
+		if (!catalog_name_ok(files[i].name)) {
+			snprintf(err, errsize, "invalid catalog file name");
+			return -EINVAL;
+		}
+	int r = remove_dir(tmp);
+	if (r < 0 || (mkdir(tmp, 0700) < 0 && (r = -errno) < 0)) {
+		snprintf(err, errsize, "cannot create %s: %s", tmp, strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		_cleanup_free_ char *p = agent_state_path(tmp, files[i].name);
+		r = agent_write_file(p, files[i].data, files[i].len, 0600);
+		if (r < 0)
+			snprintf(err, errsize, "cannot write %s: %s", p, strerror(-r));
+	}
+	if (r == 0) {
+		struct catalog *cat = NULL;
+		struct catalog_error ce;
+		r = catalog_load(tmp, &cat, &ce);
+		catalog_free(cat);
+		if (r < 0) {
+			char msg[1024];
+			snprintf(err, errsize, "%s", catalog_error_format(&ce, msg, sizeof(msg)));
+			r = -EBADMSG;
+		}
+	}
+	if (r < 0) {
+		remove_dir(tmp);
+		return r;
+	}
+	/* the old catalog's digest goes first, so a crash never pairs it with new files */
+	unlink(dp);
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0)
+		remove_dir(tmp);
+	else if (rename(tmp, dir) < 0) {
+		r = -errno;
+		snprintf(err, errsize, "cannot move %s to %s: %s", tmp, dir, strerror(-r));
+		return r;
+	}
+	_cleanup_free_ char *line = xasprintf("%s\n", digest);
+	r = agent_write_file(dp, line, strlen(line), 0600);
+	if (r < 0)
+		snprintf(err, errsize, "cannot write %s: %s", dp, strerror(-r));
+	return r;
+}
+
+int agent_catalog_current(const char *state_dir, char *digest, size_t size)
+{
+	_cleanup_free_ char *dir = agent_state_path(state_dir, "catalog");
+	_cleanup_free_ char *dp = agent_state_path(state_dir, "catalog.digest");
+	struct buf b = { 0 };
+	struct stat st;
+	int r = agent_read_file(dp, 256, &b);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *s = buf_steal(&b);
+	char *t = str_trim(s);
+	if (!*t || strlen(t) >= size)
+		return -EBADMSG;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	snprintf(digest, size, "%s", t);
+	return 0;
+}

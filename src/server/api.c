@@ -1,0 +1,215 @@
+/* The operators' HTTPS JSON API (docs/api.md): evhttp on the server's loop, TLS with the
+ * server certificate (no client certificates), bearer tokens checked against the store. */
+#include "server/api_int.h"
+#include "lib/log.h"
+#include "store/store.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <stdarg.h>
+#include <time.h>
+
+void api_reply(struct evhttp_request *req, int code, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	struct evbuffer *out = evbuffer_new();
+	if (!text || !out) {
+		free(text);
+		if (out)
+			evbuffer_free(out);
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evbuffer_add(out, text, strlen(text));
+	evbuffer_add(out, "\n", 1);
+	free(text);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	evhttp_send_reply(req, code, NULL, out);
+	evbuffer_free(out);
+}
+
+void api_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	api_reply(req, code, json_pack("{s:s}", "error", msg));
+}
+
+json_t *api_body_object(struct evhttp_request *req)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	if (len == 0)
+		return json_object();
+	if (len > API_MAX_BODY) {
+		api_error(req, 413, "request body larger than %u bytes", API_MAX_BODY);
+		return NULL;
+	}
+	json_error_t err;
+	json_t *obj = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES,
+				 &err);
+	if (!obj || !json_is_object(obj)) {
+		json_decref(obj);
+		api_error(req, 400, "the body must be a JSON object (%s)",
+			  obj ? "not an object" : err.text);
+		return NULL;
+	}
+	return obj;
+}
+
+json_t *api_time(int64_t t)
+{
+	if (t == 0)
+		return json_null();
+	struct tm tm;
+	time_t tt = (time_t)t;
+	char out[32];
+	if (!gmtime_r(&tt, &tm))
+		return json_null();
+	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(out);
+}
+
+/* Checks "Authorization: Bearer TOKEN"; replies 401 and returns false otherwise. */
+static bool authorized(struct server *s, struct evhttp_request *req)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	if (!h || strncmp(h, "Bearer ", 7) != 0 || !h[7] || strlen(h + 7) > 256) {
+		api_error(req, 401,
+			  "missing or malformed 'Authorization: Bearer TOKEN' "
+			  "(the token is in the server's client.yaml)");
+		return false;
+	}
+	unsigned char hash[32];
+	EVP_Digest(h + 7, strlen(h + 7), hash, NULL, EVP_sha256(), NULL);
+	char *name = NULL;
+	int r = store_operator_find(s->store, hash, &name);
+	free(name);
+	if (r == 0)
+		return true;
+	if (r == -ENOENT)
+		api_error(req, 401, "unknown operator token");
+	else
+		api_error(req, 500, "cannot check the operator token");
+	return false;
+}
+
+static void method_not_allowed(struct evhttp_request *req)
+{
+	api_error(req, 405, "method not allowed on %s", evhttp_request_get_uri(req));
+}
+
+static void route_host(struct server *s, struct evhttp_request *req, const char *id)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	if (!*id || strchr(id, '/'))
+		api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
+	else if (m == EVHTTP_REQ_GET)
+		api_host_show(s, req, id);
+	else if (m == EVHTTP_REQ_DELETE)
+		api_host_delete(s, req, id);
+	else
+		method_not_allowed(req);
+}
+
+static void route(struct server *s, struct evhttp_request *req, const char *path, const char *query)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	bool get = m == EVHTTP_REQ_GET;
+	if (query && strcmp(path, "/v1/findings") != 0 && *query)
+		api_error(req, 400, "%s takes no query parameters", path);
+	else if (!strcmp(path, "/v1/tokens") && m == EVHTTP_REQ_POST)
+		api_tokens_create(s, req);
+	else if (!strcmp(path, "/v1/tokens") && get)
+		api_tokens_list(s, req);
+	else if (!strcmp(path, "/v1/hosts") && get)
+		api_hosts_list(s, req);
+	else if (!strncmp(path, "/v1/hosts/", 10))
+		route_host(s, req, path + 10);
+	else if (!strcmp(path, "/v1/findings") && get)
+		api_findings(s, req, query);
+	else if (!strcmp(path, "/v1/status") && get)
+		api_status(s, req);
+	else if (!strcmp(path, "/v1/tokens") || !strcmp(path, "/v1/hosts") ||
+		 !strcmp(path, "/v1/findings") || !strcmp(path, "/v1/status"))
+		method_not_allowed(req);
+	else
+		api_error(req, 404, "no such endpoint: %s", path);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct server *s = arg;
+	if (!authorized(s, req))
+		return;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	if (!path) {
+		api_error(req, 400, "malformed request URI");
+		return;
+	}
+	_cleanup_free_ char *decoded = evhttp_uridecode(path, 0, NULL);
+	if (!decoded) {
+		api_error(req, 400, "malformed request URI");
+		return;
+	}
+	route(s, req, decoded, evhttp_uri_get_query(uri));
+}
+
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+	struct server *s = arg;
+	SSL *ssl = SSL_new(s->api_ctx);
+	if (!ssl)
+		return NULL;
+	SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL); /* operators present bearer tokens */
+	struct bufferevent *bev =
+		bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (!bev)
+		SSL_free(ssl);
+	else
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+int api_open(struct server *s)
+{
+	s->http = evhttp_new(s->base);
+	if (!s->http)
+		return -ENOMEM;
+	evhttp_set_bevcb(s->http, make_bev, s);
+	evhttp_set_gencb(s->http, on_request, s);
+	evhttp_set_max_body_size(s->http, API_MAX_BODY);
+	evhttp_set_max_headers_size(s->http, 16 * 1024);
+	evhttp_set_timeout(s->http, 30);
+	/* every method reaches the router, which answers 405 in JSON */
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	struct evconnlistener *l = listener_bind(s, s->opt.api_addr, NULL, NULL, &s->api_port);
+	if (!l)
+		return -EADDRNOTAVAIL;
+	if (!evhttp_bind_listener(s->http, l)) {
+		evconnlistener_free(l);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void api_close(struct server *s)
+{
+	if (s->http)
+		evhttp_free(s->http);
+	s->http = NULL;
+}

@@ -1,0 +1,39 @@
+/* The API's internals shared by api.c (transport, routing, auth) and its handlers. */
+#pragma once
+
+#include <jansson.h>
+
+#include "server/server_int.h"
+#include "store/store.h"
+
+struct evhttp_request;
+
+#define API_MAX_BODY (64u * 1024)
+
+/* Sends obj (reference stolen) with code. */
+void api_reply(struct evhttp_request *req, int code, json_t *obj);
+/* Sends {"error": message} with code. */
+void api_error(struct evhttp_request *req, int code, const char *fmt, ...) _printf_(3, 4);
+/* The request body as a JSON object (an empty body is {}); NULL after replying 400. */
+json_t *api_body_object(struct evhttp_request *req);
+/* Unix seconds as RFC 3339 (UTC), or JSON null for 0. */
+json_t *api_time(int64_t t);
+
+/* api_tokens.c */
+struct api_token_request {
+	int64_t ttl;
+	int64_t uses;				   /* 0: unlimited */
+	struct store_label labels[MSG_MAX_LABELS]; /* borrowed from the body */
+	size_t n_labels;
+};
+/* Checks a POST /v1/tokens body (a JSON object) into t (defaults: 1 h, one use). Returns
+ * NULL, or what is wrong (a static message). */
+const char *api_token_request_parse(json_t *body, struct api_token_request *t);
+void api_tokens_create(struct server *s, struct evhttp_request *req);
+void api_tokens_list(struct server *s, struct evhttp_request *req);
+/* api_hosts.c */
+void api_hosts_list(struct server *s, struct evhttp_request *req);
+void api_host_show(struct server *s, struct evhttp_request *req, const char *id);
+void api_host_delete(struct server *s, struct evhttp_request *req, const char *id);
+void api_findings(struct server *s, struct evhttp_request *req, const char *query);
+void api_status(struct server *s, struct evhttp_request *req);

@@ -1,0 +1,115 @@
+/* Loads the catalog directory the server hands to agents (see catalog_files.h). */
+#include "server/catalog_files.h"
+#include "lib/str.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct catalog_file *)a)->name,
+		      ((const struct catalog_file *)b)->name);
+}
+
+static int read_file(int dirfd, const char *name, struct catalog_file *out)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return 0; /* skipped */
+	if (st.st_size > (off_t)CATALOG_FILE_MAX)
+		return -EFBIG;
+	size_t len = (size_t)st.st_size;
+	unsigned char *p = xmalloc(len ? len : 1);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = read(fd, p + got, len - got);
+		if (r <= 0) {
+			free(p);
+			return r < 0 ? -errno : -EIO;
+		}
+		got += (size_t)r;
+	}
+	*out = (struct catalog_file){ .name = xstrdup(name), .content = p, .len = len };
+	return 1;
+}
+
+static int load_entries(DIR *d, struct catalog_files *c)
+{
+	size_t total = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || !str_has_suffix(e->d_name, ".yml"))
+			continue;
+		if (c->n == CATALOG_FILES_MAX)
+			return -EFBIG;
+		c->files = xrealloc(c->files, (c->n + 1) * sizeof(*c->files));
+		int r = read_file(dirfd(d), e->d_name, &c->files[c->n]);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			continue;
+		total += c->files[c->n].len;
+		c->n++;
+		if (total > CATALOG_TOTAL_MAX)
+			return -EFBIG;
+	}
+	return 0;
+}
+
+int catalog_files_load(const char *dir, struct catalog_files **out)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	struct catalog_files *c = xcalloc(1, sizeof(*c));
+	int r = load_entries(d, c);
+	closedir(d);
+	if (r < 0) {
+		catalog_files_free(c);
+		return r;
+	}
+	sort_array(c->files, c->n, sizeof(*c->files), cmp_file);
+	catalog_files_digest(c->files, c->n, c->digest);
+	*out = c;
+	return 0;
+}
+
+void catalog_files_digest(const struct catalog_file *files, size_t n,
+			  char hex[CATALOG_DIGEST_HEX + 1])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md)
+		abort();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char len[8];
+		for (int k = 0; k < 8; k++)
+			len[k] = (unsigned char)((uint64_t)files[i].len >> (56 - 8 * k));
+		EVP_DigestUpdate(md, files[i].name, strlen(files[i].name) + 1);
+		EVP_DigestUpdate(md, len, sizeof(len));
+		EVP_DigestUpdate(md, files[i].content, files[i].len);
+	}
+	unsigned char h[32];
+	EVP_DigestFinal_ex(md, h, NULL);
+	EVP_MD_CTX_free(md);
+	for (size_t i = 0; i < sizeof(h); i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+}
+
+void catalog_files_free(struct catalog_files *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->files[i].name);
+		free(c->files[i].content);
+	}
+	free(c->files);
+	free(c);
+}

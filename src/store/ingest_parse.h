@@ -1,0 +1,78 @@
+/* Parsing of the record payloads agents send (the store's ingest path).
+ *
+ * Payloads come from the network: every function here is bounded and never trusts sizes or
+ * shapes. A payload is first decoded (ENCODING_ZSTD is decompressed, at most
+ * INGEST_MAX_DECOMPRESSED bytes), then parsed by kind. */
+#pragma once
+
+#include "lib/common.h"
+
+#include <jansson.h>
+
+#define INGEST_MAX_DECOMPRESSED (16u * 1024 * 1024)
+#define INGEST_MAX_TABLE_NAME 64
+#define INGEST_MAX_RESULTS 100000
+#define INGEST_MAX_ROWS 1000000
+
+/* Returns 0 with *out and *out_len the plain payload: payload itself for ENCODING_RAW (*owned
+ * NULL), else a decompressed copy that *owned holds (caller frees). -EBADMSG when the bytes
+ * are not a valid zstd frame, -EMSGSIZE above the cap, -EPROTONOSUPPORT for an unknown
+ * encoding. */
+int ingest_decode(uint32_t encoding, const void *payload, size_t len, void **owned,
+		  const void **out, size_t *out_len);
+
+/* One result of a scan (strings borrowed from the parsed document; NULL when absent). */
+struct ingest_finding {
+	const char *id;
+	const char *title;
+	const char *section;
+	const char *severity;
+	const char *status;
+	const char *message;
+	json_t *mappings; /* object or NULL (borrowed) */
+	json_t *evidence; /* array or NULL (borrowed) */
+};
+
+struct ingest_scan {
+	json_t *root;	 /* owns everything below */
+	const char *os;	 /* host.os, NULL when absent */
+	json_t *summary; /* borrowed object */
+	double score;	 /* NAN when null */
+	int64_t checks_failed;
+	int64_t started_at; /* Unix seconds, 0 when absent or unparseable */
+	struct ingest_finding *findings;
+	size_t n_findings;
+};
+
+/* Parses an immune.scan/v1 document. Returns 0 with *out (free with ingest_scan_free), or
+ * -EBADMSG when it is not one (results that are not objects with string id and status make
+ * the whole document invalid). */
+int ingest_parse_scan(const void *p, size_t len, struct ingest_scan *out);
+void ingest_scan_free(struct ingest_scan *s);
+
+struct ingest_inventory {
+	json_t *root;	       /* owns everything below */
+	const char *table;     /* [a-z0-9_], 1..INGEST_MAX_TABLE_NAME characters */
+	json_t *rows;	       /* borrowed array of objects; NULL for RECORD_INVENTORY_GONE */
+	const char *os_pretty; /* table "os": the first row's pretty_name, else NULL */
+};
+
+/* Parses {"table": name, "rows": [{...}...]} (gone: {"table": name}, rows ignored).
+ * Returns 0 with *out (free with ingest_inventory_free) or -EBADMSG. */
+int ingest_parse_inventory(const void *p, size_t len, bool gone, struct ingest_inventory *out);
+void ingest_inventory_free(struct ingest_inventory *inv);
+
+struct ingest_gap {
+	uint64_t first_seq;
+	uint64_t last_seq;
+	uint64_t count;
+	int64_t first_time_ns;
+	int64_t last_time_ns;
+};
+
+/* Parses a serialized immune.v1.Gap. Returns 0 with *out, or -EBADMSG (undecodable, or
+ * first_seq > last_seq). */
+int ingest_parse_gap(const void *p, size_t len, struct ingest_gap *out);
+
+/* Formats Unix seconds as RFC 3339 UTC ("2026-11-23T13:45:40Z") into buf (>= 21 bytes). */
+void ingest_format_time(int64_t t, char *buf, size_t size);
