@@ -20,8 +20,55 @@ bool cli_color(void);
 int cmd_inventory(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_checks(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_hosts(int argc, char **argv);
+int cmd_host(int argc, char **argv);
+int cmd_findings(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 
 struct catalog;
 /* Loads the catalog at path (NULL: the installed catalog, else the source tree's), printing
  * "file:line:col: check ID: message" on error. Returns 0 or a negative errno (logged). */
 int cli_load_catalog(const char *path, struct catalog **out);
+
+/* ---- fleet commands (fleet.c): the server's API through cli/api_client.h ---- */
+
+#include <jansson.h>
+
+struct api_config;
+/* Loads the client configuration (--server-config path, else $IMMUNE_SERVER_CONFIG, else
+ * ~/.config/immune/server.yaml), printing "immune <cmd>: what and where" on error. Returns
+ * 0 or EXIT_ERROR. */
+int fleet_config(const char *cmd, const char *path, struct api_config **out);
+/* Performs one API request (api_request()), printing "immune <cmd>: why" on error.
+ * Returns 0 with *answer, or EXIT_ERROR. */
+int fleet_call(const char *cmd, const struct api_config *cfg, const char *method, const char *path,
+	       const json_t *body, json_t **answer);
+/* Prints doc indented on standard output; returns EXIT_OK or EXIT_ERROR on a write error. */
+int fleet_print_json(const json_t *doc);
+/* Returns s with control characters (C0, DEL, C1) replaced by '?', for a terminal (new). */
+char *fleet_safe(const char *s);
+/* A JSON value as short text: strings as they are, null as "-", objects as k=v,k=v. */
+char *fleet_text(const json_t *v);
+/* "12s ago", "5m ago", "3h ago", "2d ago" for an RFC 3339 time, "never" for null. */
+char *fleet_ago(const json_t *v);
+/* Parses a duration ("90", "90s", "30m", "1h", "7d") into seconds within [1, max]. */
+int fleet_parse_duration(const char *s, int64_t max, int64_t *out);
+
+/* An aligned table for a terminal: cells are copied through fleet_safe(). */
+struct table {
+	size_t ncols, nrows;
+	int indent;	     /* spaces before each line */
+	char **cells;	     /* nrows * ncols, row 0 is the header */
+	const char **colors; /* ANSI colour per cell or NULL */
+};
+void table_init(struct table *t, size_t ncols, const char *const *headers);
+/* Adds a row of ncols cells (NULL prints as "-"). */
+void table_row(struct table *t, const char *const *cells);
+/* Colours cell col of the last row (only used when colour is on). */
+void table_color(struct table *t, size_t col, const char *ansi);
+void table_print(const struct table *t, FILE *f, bool color);
+void table_free(struct table *t);
+/* ANSI colour of a check status (pass green, fail red, error yellow, others dim). */
+const char *status_color(const char *status);

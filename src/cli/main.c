@@ -11,6 +11,12 @@ static const struct cli_command commands[] = {
 	{ "inventory", "collect and print this host's inventory", cmd_inventory },
 	{ "scan", "evaluate the compliance catalog against this host", cmd_scan },
 	{ "checks", "list or show the checks of the compliance catalog", cmd_checks },
+	{ "token", "create or list join tokens for enrolling hosts (fleet)", cmd_token },
+	{ "hosts", "list the fleet's hosts with their posture score", cmd_hosts },
+	{ "host", "show a host (inventory, failing checks) or remove it", cmd_host },
+	{ "findings", "list the results of the hosts' latest scans", cmd_findings },
+	{ "report", "fleet compliance report for a framework (json, html, oscal)", cmd_report },
+	{ "server", "show the server's status and counters", cmd_server },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -33,14 +39,48 @@ bool cli_color(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: immune <command> [options]\n\ncommands:\n");
+	fprintf(f, "usage: immune [--server-config FILE] <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nRun 'immune <command> --help' for a command's options.\n");
+	fprintf(f,
+		"\nThe fleet commands talk to immune-server; they read its client configuration\n"
+		"from --server-config FILE, $IMMUNE_SERVER_CONFIG or\n"
+		"~/.config/immune/server.yaml (docs/cli.md).\n"
+		"Run 'immune <command> --help' for a command's options.\n");
+}
+
+/* "immune --server-config FILE <command> ..." : the fleet commands' configuration given before
+ * the command, as immune-server's first-start message writes it. Returns the number of
+ * arguments consumed (0, 1 or 2), or -1 when FILE is missing. */
+static int global_server_config(int argc, char **argv)
+{
+	const char *opt = "--server-config";
+	size_t n = strlen(opt);
+
+	if (argc < 2 || strncmp(argv[1], opt, n) != 0)
+		return 0;
+	if (argv[1][n] == '=') {
+		setenv("IMMUNE_SERVER_CONFIG", argv[1] + n + 1, 1);
+		return 1;
+	}
+	if (argv[1][n] != '\0')
+		return 0;
+	if (argc < 3)
+		return -1;
+	setenv("IMMUNE_SERVER_CONFIG", argv[2], 1);
+	return 2;
 }
 
 int main(int argc, char **argv)
 {
+	int shift = global_server_config(argc, argv);
+
+	if (shift < 0) {
+		fprintf(stderr, "immune: --server-config wants a FILE\n");
+		return EXIT_ERROR;
+	}
+	argc -= shift;
+	argv += shift;
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_ERROR;

@@ -10,12 +10,12 @@
  *   newline pass through (text blocks use white-space: pre-wrap).
  * - Only fixed strings of this file become markup or class names; anchors built from ids
  *   are re-encoded to [A-Za-z0-9.-] plus _XX escapes. */
+#include "policy/html_util.h"
 #include "policy/report.h"
 
 #define SCAN_SCHEMA "immune.scan/v1"
 
-/* Writes n bytes of document text as HTML text or attribute content. */
-static void html_text(FILE *f, const char *s, size_t n)
+void html_text(FILE *f, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -196,7 +196,7 @@ static void html_counts(FILE *f, const json_t *o)
 	fputs(" n.a.</span></p>", f);
 }
 
-static const char css[] =
+const char report_html_css[] =
 	":root{--pass:#1a7f37;--fail:#cf222e;--error:#bc4c00;--na:#6e7781;--line:#d0d7de;"
 	"--bg2:#f6f8fa}\n"
 	"*{box-sizing:border-box}\n"
@@ -269,7 +269,7 @@ static void write_head(FILE *f, const json_t *scan)
 	fputs(" (", f);
 	html_value(f, get(scan, "started_at"));
 	fputs(")</title>\n<style>\n", f);
-	fputs(css, f);
+	fputs(report_html_css, f);
 	fputs("</style>\n</head>\n<body>\n", f);
 }
 

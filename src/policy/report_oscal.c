@@ -51,12 +51,10 @@
  *   - All UUIDs are random (version 4, OpenSSL RAND_bytes), new for every document. */
 #include "policy/report.h"
 
-#include <openssl/rand.h>
+#include "policy/oscal_util.h"
 #include <time.h>
 
 #define SCAN_SCHEMA "immune.scan/v1"
-#define OSCAL_VERSION "1.1.2"
-#define IMMUNE_NS "urn:immune:oscal"
 
 struct oscal {
 	int err;	   /* first error (sticky) */
@@ -79,167 +77,9 @@ static const char *get_str(const json_t *o, const char *key)
 	return s ? s : "";
 }
 
-/* Returns a new random version 4 UUID as a JSON string; on failure records -EIO. */
 static json_t *new_uuid(struct oscal *c)
 {
-	unsigned char b[16];
-	char s[37];
-
-	if (RAND_bytes(b, sizeof(b)) != 1) {
-		if (!c->err)
-			c->err = -EIO;
-		memset(b, 0, sizeof(b));
-	}
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(s, sizeof(s),
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
-	return json_string(s);
-}
-
-/* Copies document text for a free-text OSCAL field (title, description, remarks); never
- * NULL, dflt when the text is absent or empty. */
-static json_t *text_or(const json_t *v, const char *dflt)
-{
-	if (json_is_string(v) && json_string_length(v) > 0)
-		return json_stringn(json_string_value(v), json_string_length(v));
-	return json_string(dflt);
-}
-
-/* Returns s as an OSCAL StringDatatype (control characters become spaces, outer white space
- * trimmed), or NULL when nothing is left. Only ASCII bytes are replaced: UTF-8 stays valid. */
-static json_t *string_datatype(const char *s, size_t n)
-{
-	_cleanup_free_ char *t = xstrndup(s, n); /* stops at an embedded NUL */
-	size_t len = 0;
-	char *p = t;
-
-	n = strlen(t);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
-			t[i] = ' ';
-	while (*p == ' ')
-		p++;
-	len = strlen(p);
-	while (len > 0 && p[len - 1] == ' ')
-		len--;
-	return len > 0 ? json_stringn(p, len) : NULL;
-}
-
-static bool token_start(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static bool token_char(unsigned char c)
-{
-	return token_start(c) || (c >= '0' && c <= '9') || c == '.' || c == '-';
-}
-
-/* Appends s to a token being built: token characters as they are, others as '_'. */
-static void token_append(char *dst, size_t *len, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		dst[(*len)++] = token_char((unsigned char)s[i]) ? s[i] : '_';
-	dst[*len] = '\0';
-}
-
-/* NIST SP 800-53 id as in NIST's OSCAL catalog: lower case, "(n)" -> ".n". NULL if the
- * result is not a token starting with a letter. */
-static char *nist_token(const char *s, size_t n)
-{
-	char *t = xmalloc(n + 1);
-	size_t len = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == ')' || ch == ' ')
-			continue;
-		if (ch == '(')
-			ch = '.';
-		else if (ch >= 'A' && ch <= 'Z')
-			ch = (unsigned char)(ch - 'A' + 'a');
-		t[len++] = token_char(ch) ? (char)ch : '_';
-	}
-	t[len] = '\0';
-	if (len == 0 || !token_start((unsigned char)t[0])) {
-		free(t);
-		return NULL;
-	}
-	return t;
-}
-
-/* Returns the OSCAL control-id token for a framework's control id (see the file comment). */
-static char *control_token(const char *fw, const json_t *id)
-{
-	const char *s = json_string_value(id);
-	size_t n = json_string_length(id), fwn = strlen(fw), len = 0;
-	char *t;
-
-	if (strcmp(fw, "nist_800_53") == 0) {
-		t = nist_token(s, n);
-		if (t)
-			return t;
-	}
-	t = xmalloc(fwn + n + 3);
-	if (fwn == 0 || !token_start((unsigned char)fw[0]))
-		t[len++] = '_';
-	token_append(t, &len, fw, fwn);
-	token_append(t, &len, "-", 1);
-	token_append(t, &len, s, n);
-	return t;
-}
-
-/* Returns the objective-id token for a check id. */
-static char *check_token(const json_t *id)
-{
-	const char *s = json_string_value(id);
-	size_t n = json_string_length(id), len = 0;
-	char *t = xmalloc(n + 8);
-
-	if (n == 0 || !token_start((unsigned char)s[0]))
-		token_append(t, &len, "check-", 6);
-	token_append(t, &len, s, n);
-	return t;
-}
-
-/* Appends {name, ns, value[, class]} to props when value is a usable StringDatatype. */
-static void prop_add(json_t *props, const char *name, const char *cls, const char *v, size_t n)
-{
-	json_t *value = string_datatype(v, n);
-	json_t *p;
-
-	if (!value)
-		return;
-	p = json_pack("{s:s, s:s, s:o}", "name", name, "ns", IMMUNE_NS, "value", value);
-	if (cls)
-		json_object_set_new(p, "class", json_string(cls));
-	json_array_append_new(props, p);
-}
-
-static void prop_add_json(json_t *props, const char *name, const json_t *v)
-{
-	if (json_is_string(v))
-		prop_add(props, name, NULL, json_string_value(v), json_string_length(v));
-}
-
-/* Sets key to arr unless arr is empty (OSCAL arrays have at least one item). */
-static void set_array(json_t *o, const char *key, json_t *arr)
-{
-	if (json_array_size(arr) > 0)
-		json_object_set_new(o, key, arr);
-	else
-		json_decref(arr);
-}
-
-static void format_time(time_t t, char out[32])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return oscal_uuid(&c->err);
 }
 
 /* Parses started_at ("YYYY-MM-DDTHH:MM:SS[.frac]Z") and derives start and end. */
@@ -266,11 +106,11 @@ static int scan_times(struct oscal *c)
 	t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -EINVAL;
-	format_time(t, c->start);
+	oscal_format_time(t, c->start);
 	if (ms < 0 || ms > 1e12)
 		ms = 0;
-	format_time(t + (time_t)((ms + 999) / 1000), c->end);
-	format_time(time(NULL), c->now);
+	oscal_format_time(t + (time_t)((ms + 999) / 1000), c->end);
+	oscal_format_time(time(NULL), c->now);
 	return 0;
 }
 
@@ -279,7 +119,7 @@ static json_t *build_metadata(struct oscal *c)
 	const json_t *host = get(c->scan, "host"), *tool = get(c->scan, "tool");
 	const json_t *ver = get(tool, "version");
 	json_t *version = json_is_string(ver)
-				  ? string_datatype(json_string_value(ver), json_string_length(ver))
+				  ? oscal_string(json_string_value(ver), json_string_length(ver))
 				  : NULL;
 	json_t *m = json_object();
 	_cleanup_free_ char *title =
@@ -300,7 +140,7 @@ static json_t *component(json_t *uuid, const char *type, json_t *title, json_t *
 	json_object_set_new(o, "type", json_string(type));
 	json_object_set_new(o, "title", title);
 	json_object_set_new(o, "description", desc);
-	set_array(o, "props", props);
+	oscal_set_array(o, "props", props);
 	json_object_set_new(o, "status", json_pack("{s:s}", "state", "operational"));
 	return o;
 }
@@ -331,9 +171,9 @@ static json_t *build_local_definitions(struct oscal *c)
 		for (j = 0; name[j]; j++)
 			if (name[j] == '_')
 				name[j] = '-';
-		prop_add_json(props, name, v);
+		oscal_prop_add_json(props, name, v);
 	}
-	prop_add_json(tprops, "version", get(tool, "version"));
+	oscal_prop_add_json(tprops, "version", get(tool, "version"));
 
 	platform =
 		json_pack("{s:o, s:s, s:[{s:O}]}", "uuid", new_uuid(c), "title",
@@ -342,13 +182,13 @@ static json_t *build_local_definitions(struct oscal *c)
 	json_object_set_new(
 		assets, "components",
 		json_pack("[o]", component(json_incref(c->tool_uuid), "software",
-					   text_or(get(tool, "name"), "immune"),
+					   oscal_text_or(get(tool, "name"), "immune"),
 					   json_string(tdesc) ?: json_string("scanner"), tprops)));
 	json_object_set_new(assets, "assessment-platforms", json_pack("[o]", platform));
 
 	return json_pack("{s:[o], s:o}", "components",
 			 component(json_incref(c->host_uuid), "this-system",
-				   text_or(get(host, "hostname"), "host"),
+				   oscal_text_or(get(host, "hostname"), "host"),
 				   json_string(desc) ?: json_string("scanned host"), props),
 			 "assessment-assets", assets);
 }
@@ -366,21 +206,22 @@ static json_t *build_reviewed_controls(struct oscal *c)
 		json_t *props = json_array();
 		size_t j;
 
-		json_object_set_new(sel, "description", text_or(get(fw, "name"), "framework"));
-		prop_add_json(props, "framework", get(fw, "key"));
-		set_array(sel, "props", props);
+		json_object_set_new(sel, "description",
+				    oscal_text_or(get(fw, "name"), "framework"));
+		oscal_prop_add_json(props, "framework", get(fw, "key"));
+		oscal_set_array(sel, "props", props);
 		json_array_foreach(controls, j, ctl) {
 			_cleanup_free_ char *tok = NULL;
 			if (!json_is_string(get(ctl, "id")))
 				continue;
-			tok = control_token(get_str(fw, "key"), get(ctl, "id"));
+			tok = oscal_control_token(get_str(fw, "key"), get(ctl, "id"));
 			if (json_object_get(seen, tok))
 				continue;
 			json_object_set_new(seen, tok, json_true());
 			json_array_append_new(include, json_pack("{s:s}", "control-id", tok));
 		}
 		json_decref(seen);
-		set_array(sel, "include-controls", include);
+		oscal_set_array(sel, "include-controls", include);
 		json_array_append_new(selections, sel);
 	}
 	if (json_array_size(selections) == 0)
@@ -393,47 +234,6 @@ static json_t *build_reviewed_controls(struct oscal *c)
 			 "control-selections", selections);
 }
 
-/* "file:line value" for a row read from a file; otherwise the entry's message, or what it
- * carries (table, path, error, expectation). */
-static json_t *evidence_description(const json_t *ev)
-{
-	const json_t *line = get(ev, "line"), *value = get(ev, "value");
-	_cleanup_free_ char *val = NULL, *loc = NULL;
-	char *s;
-	json_t *out;
-
-	if (json_is_string(value))
-		val = xstrndup(json_string_value(value), json_string_length(value));
-	else if (value && !json_is_null(value))
-		val = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-
-	if (*get_str(ev, "file")) {
-		if (json_is_integer(line))
-			loc = xasprintf("%s:%" JSON_INTEGER_FORMAT, get_str(ev, "file"),
-					json_integer_value(line));
-		else
-			loc = xstrdup(get_str(ev, "file"));
-	} else if (*get_str(ev, "path")) {
-		loc = xstrdup(get_str(ev, "path"));
-	} else {
-		loc = xasprintf("table %s", get_str(ev, "table"));
-	}
-
-	if (*get_str(ev, "error"))
-		s = xasprintf("%s: error: %s", loc, get_str(ev, "error"));
-	else if (!*get_str(ev, "file") && *get_str(ev, "message"))
-		s = xstrdup(get_str(ev, "message"));
-	else if (val)
-		s = xasprintf("%s %s", loc, val);
-	else if (*get_str(ev, "expected"))
-		s = xasprintf("%s: no matching rows (expected %s)", loc, get_str(ev, "expected"));
-	else
-		s = xstrdup(loc);
-	out = json_string(s);
-	free(s);
-	return out ? out : json_string("evidence");
-}
-
 static json_t *build_observation(struct oscal *c, const json_t *r, json_t *uuid)
 {
 	const json_t *ev, *evidence = get(r, "evidence");
@@ -444,84 +244,64 @@ static json_t *build_observation(struct oscal *c, const json_t *r, json_t *uuid)
 	size_t i;
 
 	json_object_set_new(o, "uuid", uuid);
-	json_object_set_new(o, "title", text_or(get(r, "title"), get_str(r, "id")));
-	json_object_set_new(o, "description", json_string(desc) ?: text_or(get(r, "id"), "?"));
-	prop_add_json(props, "check-id", get(r, "id"));
-	prop_add_json(props, "result", get(r, "status"));
-	prop_add_json(props, "severity", get(r, "severity"));
-	prop_add_json(props, "section", get(r, "section"));
-	set_array(o, "props", props);
+	json_object_set_new(o, "title", oscal_text_or(get(r, "title"), get_str(r, "id")));
+	json_object_set_new(o, "description",
+			    json_string(desc) ?: oscal_text_or(get(r, "id"), "?"));
+	oscal_prop_add_json(props, "check-id", get(r, "id"));
+	oscal_prop_add_json(props, "result", get(r, "status"));
+	oscal_prop_add_json(props, "severity", get(r, "severity"));
+	oscal_prop_add_json(props, "section", get(r, "section"));
+	oscal_set_array(o, "props", props);
 	json_object_set_new(o, "methods", json_pack("[s]", "TEST"));
 	json_object_set_new(o, "origins",
 			    json_pack("[{s:[{s:s, s:O}]}]", "actors", "type", "tool", "actor-uuid",
 				      c->tool_uuid));
-	json_object_set_new(o, "subjects",
-			    json_pack("[{s:O, s:s, s:o}]", "subject-uuid", c->host_uuid, "type",
-				      "component", "title",
-				      text_or(get(get(c->scan, "host"), "hostname"), "host")));
+	json_object_set_new(
+		o, "subjects",
+		json_pack("[{s:O, s:s, s:o}]", "subject-uuid", c->host_uuid, "type", "component",
+			  "title", oscal_text_or(get(get(c->scan, "host"), "hostname"), "host")));
 	json_array_foreach(evidence, i, ev) {
-		json_t *e = json_pack("{s:o}", "description", evidence_description(ev));
+		json_t *e = json_pack("{s:o}", "description", oscal_evidence_description(ev));
 		if (*get_str(ev, "file") && *get_str(ev, "message"))
-			json_object_set_new(e, "remarks", text_or(get(ev, "message"), ""));
+			json_object_set_new(e, "remarks", oscal_text_or(get(ev, "message"), ""));
 		json_array_append_new(rel, e);
 	}
-	set_array(o, "relevant-evidence", rel);
+	oscal_set_array(o, "relevant-evidence", rel);
 	json_object_set_new(o, "collected", json_string(c->start));
 	return o;
-}
-
-static json_t *target_status(const json_t *status)
-{
-	const char *s = json_string_value(status);
-
-	if (s && strcmp(s, "pass") == 0)
-		return json_pack("{s:s, s:s}", "state", "satisfied", "reason", "pass");
-	if (s && strcmp(s, "fail") == 0)
-		return json_pack("{s:s, s:s}", "state", "not-satisfied", "reason", "fail");
-	if (s && strcmp(s, "not_applicable") == 0)
-		return json_pack("{s:s, s:s, s:s}", "state", "satisfied", "reason", "other",
-				 "remarks", "Not applicable to this host.");
-	return json_pack("{s:s, s:s, s:s}", "state", "not-satisfied", "reason", "other", "remarks",
-			 s && strcmp(s, "error") == 0
-				 ? "The check could not be evaluated (unreadable input)."
-				 : "Unknown check status.");
 }
 
 static json_t *build_finding(struct oscal *c, const json_t *r, const json_t *obs_uuid)
 {
 	const json_t *mappings = get(r, "mappings");
 	json_t *f = json_object(), *props = json_array(), *target = json_object();
-	_cleanup_free_ char *tok = check_token(get(r, "id"));
+	_cleanup_free_ char *tok = oscal_check_token(get(r, "id"));
 	const char *fw;
 	json_t *ids;
 
 	json_object_set_new(f, "uuid", new_uuid(c));
-	json_object_set_new(f, "title", text_or(get(r, "title"), get_str(r, "id")));
+	json_object_set_new(f, "title", oscal_text_or(get(r, "title"), get_str(r, "id")));
 	json_object_set_new(f, "description",
-			    text_or(get(r, "message"), get_str(r, "description")));
-	prop_add_json(props, "check-id", get(r, "id"));
-	prop_add_json(props, "severity", get(r, "severity"));
+			    oscal_text_or(get(r, "message"), get_str(r, "description")));
+	oscal_prop_add_json(props, "check-id", get(r, "id"));
+	oscal_prop_add_json(props, "severity", get(r, "severity"));
 	json_object_foreach((json_t *)mappings, fw, ids) {
 		const json_t *id;
 		size_t i;
 		json_array_foreach(ids, i, id) {
 			_cleanup_free_ char *ctl = NULL, *cls = NULL;
-			size_t len = 0;
 			if (!json_is_string(id))
 				continue;
-			ctl = control_token(fw, id);
-			cls = xmalloc(strlen(fw) + 2);
-			if (!token_start((unsigned char)fw[0]))
-				cls[len++] = '_';
-			token_append(cls, &len, fw, strlen(fw));
-			prop_add(props, "control-id", cls, ctl, strlen(ctl));
+			ctl = oscal_control_token(fw, id);
+			cls = oscal_class_token(fw);
+			oscal_prop_add(props, "control-id", cls, ctl, strlen(ctl));
 		}
 	}
-	set_array(f, "props", props);
+	oscal_set_array(f, "props", props);
 
 	json_object_set_new(target, "type", json_string("objective-id"));
 	json_object_set_new(target, "target-id", json_string(tok));
-	json_object_set_new(target, "status", target_status(get(r, "status")));
+	json_object_set_new(target, "status", oscal_target_status(get(r, "status")));
 	if (strcmp(get_str(r, "status"), "not_applicable") == 0)
 		json_object_set_new(target, "implementation-status",
 				    json_pack("{s:s}", "state", "not-applicable"));
@@ -529,7 +309,7 @@ static json_t *build_finding(struct oscal *c, const json_t *r, const json_t *obs
 	json_object_set_new(f, "related-observations",
 			    json_pack("[{s:O}]", "observation-uuid", obs_uuid));
 	if (*get_str(r, "remediation"))
-		json_object_set_new(f, "remarks", text_or(get(r, "remediation"), ""));
+		json_object_set_new(f, "remarks", oscal_text_or(get(r, "remediation"), ""));
 	return f;
 }
 
@@ -560,10 +340,10 @@ static json_t *build_result(struct oscal *c)
 			    json_string(desc) ?: json_string("Immune scan results"));
 	json_object_set_new(res, "start", json_string(c->start));
 	json_object_set_new(res, "end", json_string(c->end));
-	prop_add(props, "score", NULL, score_s, strlen(score_s));
-	prop_add_json(props, "filter-framework", get(get(c->scan, "filter"), "framework"));
-	prop_add_json(props, "filter-check", get(get(c->scan, "filter"), "check"));
-	set_array(res, "props", props);
+	oscal_prop_add(props, "score", NULL, score_s, strlen(score_s));
+	oscal_prop_add_json(props, "filter-framework", get(get(c->scan, "filter"), "framework"));
+	oscal_prop_add_json(props, "filter-check", get(get(c->scan, "filter"), "check"));
+	oscal_set_array(res, "props", props);
 	json_object_set_new(res, "local-definitions", build_local_definitions(c));
 	json_object_set_new(res, "reviewed-controls", build_reviewed_controls(c));
 
@@ -572,8 +352,8 @@ static json_t *build_result(struct oscal *c)
 		json_array_append_new(findings, build_finding(c, r, obs_uuid));
 		json_array_append_new(observations, build_observation(c, r, obs_uuid));
 	}
-	set_array(res, "observations", observations);
-	set_array(res, "findings", findings);
+	oscal_set_array(res, "observations", observations);
+	oscal_set_array(res, "findings", findings);
 	return res;
 }
 
