@@ -198,7 +198,7 @@ static void write_status(struct agent *a)
 	if (!s)
 		return;
 	_cleanup_free_ char *path = agent_state_path(a->o->state_dir, "status.json");
-	int r = agent_write_file(path, s, strlen(s), 0600);
+	int r = file_write_atomic(path, s, strlen(s), 0600);
 	free(s);
 	if (r < 0)
 		log_debug("writing %s: %s", path, strerror(-r));

@@ -58,7 +58,7 @@ int agent_catalog_save(const char *state_dir, const struct agent_catalog_file *f
 	}
 	for (size_t i = 0; i < n && r == 0; i++) {
 		_cleanup_free_ char *p = agent_state_path(tmp, files[i].name);
-		r = agent_write_file(p, files[i].data, files[i].len, 0600);
+		r = file_write_atomic(p, files[i].data, files[i].len, 0600);
 		if (r < 0)
 			snprintf(err, errsize, "cannot write %s: %s", p, strerror(-r));
 	}
@@ -87,7 +87,7 @@ int agent_catalog_save(const char *state_dir, const struct agent_catalog_file *f
 		return r;
 	}
 	_cleanup_free_ char *line = xasprintf("%s\n", digest);
-	r = agent_write_file(dp, line, strlen(line), 0600);
+	r = file_write_atomic(dp, line, strlen(line), 0600);
 	if (r < 0)
 		snprintf(err, errsize, "cannot write %s: %s", dp, strerror(-r));
 	return r;
@@ -99,7 +99,7 @@ int agent_catalog_current(const char *state_dir, char *digest, size_t size)
 	_cleanup_free_ char *dp = agent_state_path(state_dir, "catalog.digest");
 	struct buf b = { 0 };
 	struct stat st;
-	int r = agent_read_file(dp, 256, &b);
+	int r = file_read_capped(dp, 256, &b);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *s = buf_steal(&b);

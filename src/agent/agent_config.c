@@ -49,85 +49,6 @@ char *agent_state_path(const char *dir, const char *name)
 	return xasprintf("%s/%s", dir, name);
 }
 
-static int fsync_dir_of(const char *path)
-{
-	_cleanup_free_ char *copy = xstrdup(path);
-	_cleanup_close_ int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	return fsync(fd) < 0 ? -errno : 0;
-}
-
-int agent_write_file(const char *path, const void *data, size_t len, unsigned mode)
-{
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
-	int r = 0;
-	const char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (r == 0 && fchmod(fd, mode) < 0)
-		r = -errno;
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return r;
-	}
-	return fsync_dir_of(path);
-}
-
-int agent_read_file(const char *path, size_t cap, struct buf *out)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size > cap)
-		return -EFBIG;
-	struct buf b;
-	buf_init(&b, cap);
-	char chunk[4096];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-			buf_free(&b);
-			return r;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(&b, chunk, (size_t)n) < 0) {
-			buf_free(&b);
-			return -EFBIG;
-		}
-	}
-	buf_free(out);
-	*out = b;
-	return 0;
-}
-
 /* ---- labels ---- */
 
 static bool label_key_ok(const char *k, size_t n)
@@ -237,7 +158,7 @@ int agent_config_load(const char *dir, struct agent_config *cfg, char *err, size
 {
 	_cleanup_free_ char *path = agent_state_path(dir, "agent.yaml");
 	struct buf b = { 0 };
-	int r = agent_read_file(path, CONFIG_MAX_SIZE, &b);
+	int r = file_read_capped(path, CONFIG_MAX_SIZE, &b);
 	if (r < 0) {
 		snprintf(err, errsize, "%s: %s", path, strerror(-r));
 		return r;
@@ -294,7 +215,7 @@ int agent_config_save(const char *dir, const struct agent_config *cfg)
 		return -EMSGSIZE;
 	}
 	_cleanup_free_ char *path = agent_state_path(dir, "agent.yaml");
-	r = agent_write_file(path, buf_str(&b), buf_len(&b), 0600);
+	r = file_write_atomic(path, buf_str(&b), buf_len(&b), 0600);
 	buf_free(&b);
 	return r;
 }
@@ -315,7 +236,7 @@ static bool id_ok(const char *s, size_t min)
 static int read_id(const char *path, size_t min, char *out)
 {
 	struct buf b = { 0 };
-	int r = agent_read_file(path, 1024, &b);
+	int r = file_read_capped(path, 1024, &b);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *s = buf_steal(&b);
@@ -344,7 +265,7 @@ int agent_machine_id(const char *dir, const char *machine_id_file, char *out)
 	}
 	char line[AGENT_MACHINE_ID_MAX + 2];
 	int n = snprintf(line, sizeof(line), "%s\n", id);
-	int r = agent_write_file(path, line, (size_t)n, 0600);
+	int r = file_write_atomic(path, line, (size_t)n, 0600);
 	if (r < 0)
 		return r;
 	memcpy(out, id, sizeof(id));

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "lib/buf.h"
+#include "lib/fileio.h"
 #include "lib/str.h"
 
 #define AGENT_DEFAULT_STATE_DIR "/var/lib/immune-agent"
@@ -35,13 +36,6 @@ struct agent_config {
 int agent_state_init(const char *dir);
 /* Returns a new string "dir/name". */
 char *agent_state_path(const char *dir, const char *name);
-
-/* Writes len bytes to path atomically with mode (temporary file in the same directory,
- * fsync, rename, fsync of the directory). Returns 0 or a negative errno. */
-int agent_write_file(const char *path, const void *data, size_t len, unsigned mode);
-/* Reads a whole file of at most cap bytes into out (which must be empty). Returns 0,
- * -ENOENT, -EFBIG or another negative errno. */
-int agent_read_file(const char *path, size_t cap, struct buf *out);
 
 /* Parses "key=value" (key: 1..64 of [A-Za-z0-9_.-], value: printable, at most 1024 bytes)
  * and adds or replaces the label in cfg. Returns 0 or -EINVAL. */

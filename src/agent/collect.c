@@ -17,7 +17,7 @@ int collect_state_load(const char *path, struct collect_state *st)
 {
 	*st = (struct collect_state){ .tables = json_object() };
 	struct buf b = { 0 };
-	int r = agent_read_file(path, STATE_MAX_SIZE, &b);
+	int r = file_read_capped(path, STATE_MAX_SIZE, &b);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -54,7 +54,7 @@ char *collect_state_dump(const struct collect_state *st)
 
 int collect_state_save(const char *path, const char *dump)
 {
-	return agent_write_file(path, dump, strlen(dump), 0600);
+	return file_write_atomic(path, dump, strlen(dump), 0600);
 }
 
 void collect_state_free(struct collect_state *st)

@@ -276,7 +276,7 @@ static json_t *load_status(const char *dir)
 {
 	_cleanup_free_ char *p = agent_state_path(dir, "status.json");
 	struct buf b = { 0 };
-	if (agent_read_file(p, 1u << 20, &b) < 0)
+	if (file_read_capped(p, 1u << 20, &b) < 0)
 		return NULL;
 	json_t *doc = json_loadb(buf_str(&b), buf_len(&b), 0, NULL);
 	buf_free(&b);

@@ -2,6 +2,7 @@
  * (docs/api.md "Client configuration"). */
 #include "server/server_int.h"
 #include "lib/buf.h"
+#include "lib/fileio.h"
 #include "store/store.h"
 
 #include <fcntl.h>
@@ -45,25 +46,6 @@ static char *dial_host(const char *addr, const char *fallback)
 	return r;
 }
 
-static int write_file_0600(const char *path, const char *text)
-{
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-	unlink(tmp);
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(text), done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0)
-			return -errno;
-		done += (size_t)w;
-	}
-	if (fsync(fd) < 0 || rename(tmp, path) < 0)
-		return -errno;
-	return 0;
-}
-
 static int write_client_yaml(struct server *s, const char *path, const char *token)
 {
 	const char *first_name = s->opt.names && s->opt.names[0] ? s->opt.names[0] : "127.0.0.1";
@@ -76,7 +58,7 @@ static int write_client_yaml(struct server *s, const char *path, const char *tok
 		   "# written by immune-server at first start; keep it secret (operator token)\n"
 		   "api: https://%s:%u\nagents: %s:%u\nca: %s/ca.crt\ntoken: %s\noperator: admin\n",
 		   api, s->api_port, agents, s->agent_port, abs ? abs : s->data_dir, token);
-	int r = write_file_0600(path, buf_str(&b));
+	int r = file_write_atomic(path, buf_str(&b), buf_len(&b), 0600);
 	buf_free_secret(&b);
 	return r;
 }

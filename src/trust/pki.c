@@ -2,6 +2,7 @@
 #include "trust/pki.h"
 
 #include "lib/buf.h"
+#include "lib/fileio.h"
 #include "trust/b64url.h"
 
 #include <arpa/inet.h>
@@ -49,71 +50,6 @@ static void bio_freep(BIO **b)
 
 /* --- files --- */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int fsync_parent(const char *path)
-{
-	_cleanup_free_ char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	_cleanup_close_ int fd = -1;
-
-	if (!slash)
-		return 0;
-	if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	return fsync(fd) < 0 ? -errno : 0;
-}
-
-/* Writes data to path through a new temporary file (O_EXCL, mode), fsync and rename. */
-static int write_atomic(const char *path, const void *data, size_t len, mode_t mode)
-{
-	_cleanup_free_ char *tmp = NULL;
-	unsigned char rnd[8];
-	int fd, r;
-
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return -EIO;
-	tmp = xasprintf("%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1], rnd[2],
-			rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
-	r = fchmod(fd, mode) < 0 ? -errno : 0; /* the umask must not widen or narrow it */
-	if (r == 0)
-		r = write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return r;
-	}
-	return fsync_parent(path);
-}
-
 /* Reads a whole small file into b (capped). */
 static int read_small(const char *path, struct buf *b)
 {
@@ -154,7 +90,7 @@ static int save_bio(const char *path, BIO *bio, mode_t mode)
 
 	if (len <= 0 || !data)
 		return -EIO;
-	r = write_atomic(path, data, (size_t)len, mode);
+	r = file_write_atomic(path, data, (size_t)len, mode);
 	OPENSSL_cleanse(data, (size_t)len);
 	return r;
 }
