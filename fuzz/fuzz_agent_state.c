@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool config = data[0] & 1;
 	_cleanup_free_ char *path =
 		agent_state_path(dir, config ? "agent.yaml" : "inventory.state");
-	if (agent_write_file(path, data + 1, size - 1, 0600) < 0)
+	if (file_write_atomic(path, data + 1, size - 1, 0600) < 0)
 		return 0;
 	if (config) {
 		struct agent_config cfg = { 0 };

@@ -21,7 +21,7 @@ static char *make_tmpdir(void)
 static void put(const char *dir, const char *rel, const char *text)
 {
 	_cleanup_free_ char *p = xasprintf("%s/%s", dir, rel);
-	assert_int_equal(agent_write_file(p, text, strlen(text), 0644), 0);
+	assert_int_equal(file_write_atomic(p, text, strlen(text), 0644), 0);
 }
 
 /* A tiny root: os-release, hostname and a sysctl.conf. */

@@ -60,18 +60,18 @@ static void test_state_dir(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 
 	_cleanup_free_ char *f = agent_state_path(dir, "file");
-	assert_int_equal(agent_write_file(f, "one", 3, 0600), 0);
-	assert_int_equal(agent_write_file(f, "two!", 4, 0600), 0);
+	assert_int_equal(file_write_atomic(f, "one", 3, 0600), 0);
+	assert_int_equal(file_write_atomic(f, "two!", 4, 0600), 0);
 	assert_int_equal(stat(f, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	struct buf b = { 0 };
-	assert_int_equal(agent_read_file(f, 16, &b), 0);
+	assert_int_equal(file_read_capped(f, 16, &b), 0);
 	assert_string_equal(buf_str(&b), "two!");
 	buf_free(&b);
-	assert_int_equal(agent_read_file(f, 3, &b), -EFBIG);
+	assert_int_equal(file_read_capped(f, 3, &b), -EFBIG);
 	assert_int_equal(count_entries(dir), 1); /* no temporary file left */
 	_cleanup_free_ char *missing = agent_state_path(dir, "missing");
-	assert_int_equal(agent_read_file(missing, 16, &b), -ENOENT);
+	assert_int_equal(file_read_capped(missing, 16, &b), -ENOENT);
 
 	/* a file where the directory should be */
 	_cleanup_free_ char *notdir = agent_state_path(dir, "file");
@@ -115,12 +115,12 @@ static void test_config_roundtrip(void **state)
 
 	/* unknown keys and missing ones are errors with a position */
 	static const char bad[] = "server: a:1\nhost_id: x\ncolour: blue\n";
-	assert_int_equal(agent_write_file(path, bad, sizeof(bad) - 1, 0600), 0);
+	assert_int_equal(file_write_atomic(path, bad, sizeof(bad) - 1, 0600), 0);
 	assert_int_equal(agent_config_load(tmp, &back, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "agent.yaml:"));
 	assert_non_null(strstr(err, "colour"));
 	static const char nohost[] = "server: a:1\n";
-	assert_int_equal(agent_write_file(path, nohost, sizeof(nohost) - 1, 0600), 0);
+	assert_int_equal(file_write_atomic(path, nohost, sizeof(nohost) - 1, 0600), 0);
 	assert_int_equal(agent_config_load(tmp, &back, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "host_id"));
 	unlink(path);
@@ -135,13 +135,13 @@ static void test_machine_id(void **state)
 	_cleanup_free_ char *dir = agent_state_path(tmp, "state");
 	assert_int_equal(agent_state_init(dir), 0);
 	static const char mid[] = "0123456789ABCDEF0123456789abcdef\n";
-	assert_int_equal(agent_write_file(src, mid, sizeof(mid) - 1, 0644), 0);
+	assert_int_equal(file_write_atomic(src, mid, sizeof(mid) - 1, 0644), 0);
 	char id[AGENT_MACHINE_ID_MAX + 1], again[AGENT_MACHINE_ID_MAX + 1];
 	assert_int_equal(agent_machine_id(dir, src, id), 0);
 	assert_string_equal(id, "0123456789abcdef0123456789abcdef");
 	/* re-enrolling reuses the saved id even when the system's changes */
 	static const char other[] = "ffffffffffffffffffffffffffffffff\n";
-	assert_int_equal(agent_write_file(src, other, sizeof(other) - 1, 0644), 0);
+	assert_int_equal(file_write_atomic(src, other, sizeof(other) - 1, 0644), 0);
 	assert_int_equal(agent_machine_id(dir, src, again), 0);
 	assert_string_equal(again, id);
 
@@ -149,7 +149,7 @@ static void test_machine_id(void **state)
 	_cleanup_free_ char *dir2 = agent_state_path(tmp, "state2");
 	assert_int_equal(agent_state_init(dir2), 0);
 	static const char junk[] = "not-an-id\n";
-	assert_int_equal(agent_write_file(src, junk, sizeof(junk) - 1, 0644), 0);
+	assert_int_equal(file_write_atomic(src, junk, sizeof(junk) - 1, 0644), 0);
 	assert_int_equal(agent_machine_id(dir2, src, id), 0);
 	assert_int_equal(strlen(id), 32);
 	assert_string_not_equal(id, "0123456789abcdef0123456789abcdef");
@@ -210,8 +210,8 @@ static void test_catalog_save(void **state)
 	struct buf f1 = { 0 }, f2 = { 0 };
 	_cleanup_free_ char *p1 = xasprintf("%s/policies/50-time.yml", getenv("IMMUNE_SOURCE_DIR"));
 	_cleanup_free_ char *p2 = xasprintf("%s/policies/70-sudo.yml", getenv("IMMUNE_SOURCE_DIR"));
-	assert_int_equal(agent_read_file(p1, 1 << 20, &f1), 0);
-	assert_int_equal(agent_read_file(p2, 1 << 20, &f2), 0);
+	assert_int_equal(file_read_capped(p1, 1 << 20, &f1), 0);
+	assert_int_equal(file_read_capped(p2, 1 << 20, &f2), 0);
 	struct agent_catalog_file one[] = { { "50-time.yml", buf_str(&f1), buf_len(&f1) } };
 	assert_int_equal(agent_catalog_save(tmp, one, 1, "digest-1", err, sizeof(err)), 0);
 	assert_int_equal(agent_catalog_current(tmp, digest, sizeof(digest)), 0);
