@@ -14,6 +14,8 @@ struct cli_command {
 
 /* Prints "immune <cmd>: msg" plus a pointer to --help on stderr and returns EXIT_ERROR. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+/* Reports an unknown framework key with the list of valid ones (cli_usage_error). */
+int cli_unknown_framework(const char *cmd, const char *key);
 /* Returns true when output should be coloured (stdout is a terminal and NO_COLOR unset). */
 bool cli_color(void);
 

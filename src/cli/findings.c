@@ -24,21 +24,6 @@ static void print_help(void)
 	       "2 usage or runtime error.\n");
 }
 
-static int unknown_framework(const char *key)
-{
-	size_t n;
-	const struct catalog_framework *fw = catalog_frameworks(&n);
-	struct buf b;
-	int r;
-
-	buf_init(&b, 4096);
-	for (size_t i = 0; i < n; i++)
-		buf_printf(&b, "%s%s", i ? ", " : "", fw[i].key);
-	r = cli_usage_error("findings", "unknown framework '%s' (valid: %s)", key, buf_str(&b));
-	buf_free(&b);
-	return r;
-}
-
 static bool valid_status(const char *s)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(statuses); i++)
@@ -133,7 +118,7 @@ int cmd_findings(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("findings", "unexpected argument '%s'", argv[optind]);
 	if (framework && catalog_framework_index(framework) < 0)
-		return unknown_framework(framework);
+		return cli_unknown_framework("findings", framework);
 	if (status && !valid_status(status))
 		return cli_usage_error("findings",
 				       "unknown status '%s' (valid: fail, error, pass, "

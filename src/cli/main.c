@@ -1,6 +1,8 @@
 /* immune: the operator's command line. */
 #include "cli/cli.h"
+#include "lib/buf.h"
 #include "lib/log.h"
+#include "policy/catalog.h"
 
 #include "config.h"
 
@@ -29,6 +31,21 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'immune %s --help'.\n", cmd);
 	return EXIT_ERROR;
+}
+
+int cli_unknown_framework(const char *cmd, const char *key)
+{
+	size_t n;
+	const struct catalog_framework *fw = catalog_frameworks(&n);
+	struct buf b;
+	int r;
+
+	buf_init(&b, 4096);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", fw[i].key);
+	r = cli_usage_error(cmd, "unknown framework '%s' (valid: %s)", key, buf_str(&b));
+	buf_free(&b);
+	return r;
 }
 
 bool cli_color(void)

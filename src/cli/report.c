@@ -46,21 +46,6 @@ static void progress_done(void)
 		fputs("\r\033[K", stderr);
 }
 
-static int unknown_framework(const char *key)
-{
-	size_t n;
-	const struct catalog_framework *fw = catalog_frameworks(&n);
-	struct buf b;
-	int r;
-
-	buf_init(&b, 4096);
-	for (size_t i = 0; i < n; i++)
-		buf_printf(&b, "%s%s", i ? ", " : "", fw[i].key);
-	r = cli_usage_error("report", "unknown framework '%s' (valid: %s)", key, buf_str(&b));
-	buf_free(&b);
-	return r;
-}
-
 static int write_out(int (*write)(const json_t *, FILE *), const json_t *doc, const char *path)
 {
 	FILE *f;
@@ -121,7 +106,7 @@ int cmd_report(int argc, char **argv)
 	if (!framework)
 		return cli_usage_error("report", "--framework KEY is required (such as cis)");
 	if (catalog_framework_index(framework) < 0)
-		return unknown_framework(framework);
+		return cli_unknown_framework("report", framework);
 	for (size_t i = 0; i < ARRAY_SIZE(formats); i++)
 		if (strcmp(formats[i].name, format) == 0)
 			write = formats[i].write;

@@ -124,18 +124,6 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static int unknown_framework(const char *key)
-{
-	size_t n;
-	const struct catalog_framework *fw = catalog_frameworks(&n);
-	char list[512] = "";
-	size_t len = 0;
-	for (size_t i = 0; i < n && len < sizeof(list); i++)
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
-					fw[i].key);
-	return cli_usage_error("scan", "unknown framework '%s' (valid: %s)", key, list);
-}
-
 static int unknown_check(const struct catalog *cat, const char *id)
 {
 	char list[1024] = "";
@@ -245,7 +233,7 @@ int cmd_scan(int argc, char **argv)
 		return cli_usage_error(
 			"scan", "unknown format '%s' (valid: text, json, html, oscal)", a.format);
 	if (a.framework && catalog_framework_index(a.framework) < 0)
-		return unknown_framework(a.framework);
+		return cli_unknown_framework("scan", a.framework);
 
 	_cleanup_(catalog_freep) struct catalog *cat = NULL;
 	if (cli_load_catalog(a.catalog, &cat) < 0)
