@@ -1,0 +1,18 @@
+/* The OCSF JSON form of events (docs/events.md): the only serialized form of an event. */
+#pragma once
+
+#include "detect/event.h"
+
+#include <jansson.h>
+
+/* The OCSF object for ev: class_uid, category_uid, activity_id, type_uid, time (ms),
+ * metadata (product, OCSF version, event id), severity_id, and each present field at its
+ * path (event.h). Caller decrefs. */
+json_t *event_to_json(const struct event *ev);
+/* Compact one-line JSON (caller frees), as spooled and as written to JSON-lines outputs. */
+char *event_to_json_line(const struct event *ev);
+/* Reads an OCSF object written by event_to_json (kind from class_uid/activity_id and
+ * unmapped.kind; fields from their paths; unknown members ignored). Returns 0 or -EBADMSG. */
+int event_from_json(const json_t *obj, struct event *ev);
+/* Parses one JSON text. Returns 0 or -EBADMSG. */
+int event_from_json_text(const char *p, size_t len, struct event *ev);
