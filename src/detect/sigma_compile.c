@@ -464,6 +464,7 @@ static int compile_re(struct cctx *c, const struct ynode *n, const char *s, unsi
 	/* without JIT support the interpreter runs the pattern */
 	(void)pcre2_jit_compile(v->re, PCRE2_JIT_COMPLETE);
 	v->op = SM_RE;
+	v->src = xstrdup(s);
 	return 0;
 }
 
@@ -835,6 +836,7 @@ static void svalue_free(struct svalue *v)
 {
 	free(v->lit);
 	free(v->wild);
+	free(v->src);
 	pcre2_code_free(v->re);
 }
 

@@ -45,6 +45,7 @@ enum snum_cmp { SN_GT, SN_GTE, SN_LT, SN_LTE };
 struct svalue {
 	enum smatch_op op;
 	char *lit; /* lower-cased literal (EQ/CONTAINS/STARTS/ENDS), or glob text */
+	char *src; /* SM_RE: the pattern as written */
 	size_t len;
 	uint8_t *wild; /* SM_GLOB: per byte of lit, 0 literal, '*' or '?' */
 	pcre2_code *re;
@@ -126,9 +127,10 @@ struct sgram_post {
 
 struct sprefilter {
 	size_t n_fields;
-	int fields[SF_COUNT];	/* the fields with grams */
-	uint64_t *bloom;	/* per field, PF_BLOOM_BITS bits */
-	struct sgram_post *tab; /* open-addressing table, PF size power of two */
+	int fields[SF_COUNT];	 /* the fields with grams */
+	uint32_t anch[SF_COUNT]; /* per field: bit anchor * 4 + len of its short anchored keys */
+	uint64_t *bloom;	 /* per field, PF_BLOOM_BITS bits */
+	struct sgram_post *tab;	 /* open-addressing table, PF size power of two */
 	size_t tab_mask;
 	uint32_t *posts; /* rule slots */
 	size_t n_posts;

@@ -6,10 +6,18 @@
  * the rules without such a requirement) run their full condition. */
 #include "detect/sigma_int.h"
 
+#include <ctype.h>
+
+/* A literal a field must hold: a 4-byte gram anywhere (A_GRAM), or a short literal of len
+ * 1..3 bytes at the start, the end, as the whole value or anywhere (A_SUB, 2..3 bytes), packed
+ * into a 4-byte key padded with a marker byte that names anchor and length. */
+enum { A_GRAM, A_START, A_END, A_EQ, A_SUB };
+
 struct atom {
 	int field;
 	uint32_t gram;
 	unsigned cost;
+	unsigned anchor, len;
 };
 
 struct req {
@@ -56,18 +64,166 @@ static unsigned gram_cost(const char *p)
 	return c;
 }
 
-/* The best gram of a value's literal text, or false when it has no 4 literal bytes. */
+static uint32_t anchored_key(const char *lit, unsigned anchor, unsigned len)
+{
+	char k[4];
+	memset(k, (char)(0xc0 + anchor * 4 + len), 4);
+	memcpy(k, lit, len);
+	return load32(k);
+}
+
+/* Skips the class or group starting at p; returns its last character (or the final NUL). */
+static const char *skip_group(const char *p)
+{
+	int d = 0;
+	for (; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			continue;
+		}
+		if (*p == '[' || *p == '(')
+			d++;
+		else if ((*p == ']' || *p == ')') && --d == 0)
+			return p;
+	}
+	return p;
+}
+
+/* The longest run of literal text a regular expression needs at its top level, lower-cased
+ * into out (at most cap bytes); returns its length, 0 when none can be trusted. Characters
+ * made optional by ?, * or {0 are dropped; groups, classes and escapes such as \d end a run;
+ * an alternation at the top, inline options and escapes that may stand for other bytes (\x,
+ * \Q, \p, ...) give up. */
+static size_t regex_literal(const char *re, char *out, size_t cap)
+{
+	char run[256];
+	size_t n = 0, best = 0;
+	int depth = 0;
+
+	if (strstr(re, "(?"))
+		return 0;
+	for (const char *p = re; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			if (isalnum((unsigned char)*p) && !strchr("dswbDSWB", *p))
+				return 0;
+		} else if (*p == '[') {
+			p = skip_group(p);
+			if (!*p)
+				return 0;
+		} else if (*p == '(')
+			depth++;
+		else if (*p == ')')
+			depth--;
+		else if (*p == '|' && depth == 0)
+			return 0;
+	}
+	for (const char *p = re;; p++) {
+		char ch = *p;
+		bool lit = false;
+		if (ch == '\\' && p[1] && isalnum((unsigned char)p[1])) {
+			p++; /* \d, \s, \w, \b: end the run */
+		} else if (ch == '\\' && p[1]) {
+			ch = *++p;
+			lit = true;
+		} else if (ch && !strchr(".[](){}|^$*+?", ch))
+			lit = true;
+		if (lit && (p[1] == '?' || p[1] == '*' || (p[1] == '{' && p[2] == '0')))
+			lit = false; /* optional */
+		if (lit && n < sizeof(run)) {
+			run[n++] = (char)tolower((unsigned char)ch);
+			if (p[1] != '+' && p[1] != '{')
+				continue;
+			/* repeated: keep one, end the run */
+		}
+		if (n > best && n <= cap) {
+			memcpy(out, run, n);
+			best = n;
+		}
+		n = 0;
+		if (!ch)
+			break;
+		if (ch == '[' || ch == '(') {
+			p = skip_group(p);
+			if (!*p)
+				break;
+		}
+	}
+	return best;
+}
+
+/* Fields whose values repeat across most events (a literal there selects little). */
+static unsigned field_cost(int field)
+{
+	switch (field) {
+	case EF_DIRECTION:
+	case EF_PROTOCOL:
+	case EF_USER:
+	case EF_UID:
+	case EF_EUID:
+	case EF_LOGIN_UID:
+	case EF_OUTCOME:
+	case EF_SERVICE:
+	case EF_AUTH_METHOD:
+	case EF_TTY:
+	case EF_CURRENT_DIRECTORY:
+	case EF_TARGET_USER:
+	case EF_ACTOR_USER:
+	case EF_HOSTNAME:
+	case EF_SENSOR: return 30;
+	default: return 0;
+	}
+}
+
+static bool value_atom1(const struct svalue *v, int field, struct atom *out);
+
+/* The best atom of a value's literal text, or false when it has none. */
 static bool value_atom(const struct svalue *v, int field, struct atom *out)
 {
+	if (!value_atom1(v, field, out))
+		return false;
+	out->cost += field_cost(field);
+	return true;
+}
+
+static bool value_atom1(const struct svalue *v, int field, struct atom *out)
+{
 	size_t best_at = 0, best_len = 0;
+	const char *lit = v->lit;
+	char rebuf[256];
 
 	if (v->ref >= 0)
 		return false;
+	out->field = field;
+	out->anchor = A_GRAM;
+	out->len = 4;
 	switch (v->op) {
 	case SM_EQ:
-	case SM_CONTAINS:
 	case SM_STARTS:
-	case SM_ENDS: best_len = v->len; break;
+	case SM_ENDS:
+		if (v->len >= 1 && v->len < 4) {
+			out->anchor = v->op == SM_EQ ? A_EQ : v->op == SM_STARTS ? A_START : A_END;
+			out->len = (unsigned)v->len;
+			out->gram = anchored_key(v->lit, out->anchor, out->len);
+			out->cost = 10 + (3 - out->len) * 8;
+			return true;
+		}
+		best_len = v->len;
+		break;
+	case SM_CONTAINS:
+		if (v->len >= 2 && v->len < 4) {
+			out->anchor = A_SUB;
+			out->len = (unsigned)v->len;
+			out->gram = anchored_key(v->lit, out->anchor, out->len);
+			out->cost = 16 + (3 - out->len) * 12;
+			return true;
+		}
+		best_len = v->len;
+		break;
+	case SM_RE:
+		best_len = v->src ? regex_literal(v->src, rebuf, sizeof(rebuf)) : 0;
+		lit = rebuf;
+		break;
 	case SM_GLOB:
 		for (size_t i = 0; i < v->len;) {
 			size_t j = i;
@@ -84,13 +240,12 @@ static bool value_atom(const struct svalue *v, int field, struct atom *out)
 	}
 	if (best_len < 4)
 		return false;
-	out->field = field;
 	out->cost = UINT32_MAX;
 	for (size_t i = best_at; i + 4 <= best_at + best_len; i++) {
-		unsigned c = gram_cost(v->lit + i);
+		unsigned c = gram_cost(lit + i);
 		if (c < out->cost) {
 			out->cost = c;
-			out->gram = load32(v->lit + i);
+			out->gram = load32(lit + i);
 		}
 	}
 	return true;
@@ -220,6 +375,7 @@ struct entry {
 	int field;
 	uint32_t gram;
 	uint32_t slot;
+	unsigned anch; /* anchor * 4 + len for short anchored keys, else 0 */
 };
 
 static int entry_cmp(const void *a, const void *b)
@@ -262,7 +418,9 @@ void sprefilter_build(struct sigma_ruleset *rs, enum event_kind k)
 		}
 		e = xrealloc(e, (ne + r.n) * sizeof(*e));
 		for (size_t i = 0; i < r.n; i++)
-			e[ne++] = (struct entry){ r.a[i].field, r.a[i].gram, (uint32_t)s };
+			e[ne++] = (struct entry){ r.a[i].field, r.a[i].gram, (uint32_t)s,
+						  r.a[i].anchor ? r.a[i].anchor * 4 + r.a[i].len
+								: 0 };
 		req_free(&r);
 	}
 	sort_array(e, ne, sizeof(*e), entry_cmp);
@@ -301,6 +459,9 @@ void sprefilter_build(struct sigma_ruleset *rs, enum event_kind k)
 			pf->posts[end] = e[end].slot;
 			end++;
 		}
+		for (size_t x = i; x < end; x++)
+			if (e[x].anch)
+				pf->anch[fi] |= 1u << e[x].anch;
 		uint32_t b = bloom_hash(e[i].gram);
 		pf->bloom[fi * (PF_BLOOM_BITS / 64) + b / 64] |= 1ull << (b % 64);
 		size_t h = tab_hash(e[i].gram, fi) & pf->tab_mask;
@@ -323,6 +484,27 @@ void sprefilter_free(struct sprefilter *pf)
 	memset(pf, 0, sizeof(*pf));
 }
 
+/* Marks the rules posted under key g of field fi. */
+static inline void probe(const struct sprefilter *pf, size_t fi, uint32_t g, uint64_t *cand)
+{
+	const uint64_t *bloom = pf->bloom + fi * (PF_BLOOM_BITS / 64);
+	uint32_t b = bloom_hash(g);
+
+	if (!(bloom[b / 64] >> (b % 64) & 1))
+		return;
+	for (size_t h = tab_hash(g, (unsigned)fi) & pf->tab_mask; pf->tab[h].count;
+	     h = (h + 1) & pf->tab_mask) {
+		const struct sgram_post *t = &pf->tab[h];
+		if (t->gram != g || t->field != fi)
+			continue;
+		for (uint32_t p = 0; p < t->count; p++) {
+			uint32_t slot = pf->posts[t->first + p];
+			cand[slot / 64] |= 1ull << (slot % 64);
+		}
+		return;
+	}
+}
+
 void sprefilter_scan(const struct sigma_ruleset *rs, enum event_kind k, struct sigma_scratch *sc,
 		     uint64_t *cand)
 {
@@ -331,24 +513,23 @@ void sprefilter_scan(const struct sigma_ruleset *rs, enum event_kind k, struct s
 	for (size_t fi = 0; fi < pf->n_fields; fi++) {
 		size_t len;
 		const char *s = sscratch_lower(sc, pf->fields[fi], &len);
-		const uint64_t *bloom = pf->bloom + fi * (PF_BLOOM_BITS / 64);
-		if (!s || len < 4)
+		uint32_t anch = pf->anch[fi];
+		if (!s)
 			continue;
-		for (size_t i = 0; i + 4 <= len; i++) {
-			uint32_t g = load32(s + i), b = bloom_hash(g);
-			if (!(bloom[b / 64] >> (b % 64) & 1))
+		for (size_t i = 0; i + 4 <= len; i++)
+			probe(pf, fi, load32(s + i), cand);
+		while (anch) {
+			unsigned a = (unsigned)__builtin_ctz(anch), l = a % 4;
+			anch &= anch - 1;
+			if (l > len || (a / 4 == A_EQ && l != len))
 				continue;
-			for (size_t h = tab_hash(g, (unsigned)fi) & pf->tab_mask; pf->tab[h].count;
-			     h = (h + 1) & pf->tab_mask) {
-				const struct sgram_post *t = &pf->tab[h];
-				if (t->gram != g || t->field != fi)
-					continue;
-				for (uint32_t p = 0; p < t->count; p++) {
-					uint32_t slot = pf->posts[t->first + p];
-					cand[slot / 64] |= 1ull << (slot % 64);
-				}
-				break;
-			}
+			if (a / 4 == A_SUB)
+				for (size_t i = 0; i + l <= len; i++)
+					probe(pf, fi, anchored_key(s + i, A_SUB, l), cand);
+			else
+				probe(pf, fi,
+				      anchored_key(a / 4 == A_END ? s + len - l : s, a / 4, l),
+				      cand);
 		}
 	}
 }
