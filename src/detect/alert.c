@@ -15,8 +15,10 @@
 #define ALERT_MAX_TAGS 64u
 
 static const char *const level_names[] = {
-	[SIGMA_LEVEL_INFORMATIONAL] = "informational", [SIGMA_LEVEL_LOW] = "low",
-	[SIGMA_LEVEL_MEDIUM] = "medium",	       [SIGMA_LEVEL_HIGH] = "high",
+	[SIGMA_LEVEL_INFORMATIONAL] = "informational",
+	[SIGMA_LEVEL_LOW] = "low",
+	[SIGMA_LEVEL_MEDIUM] = "medium",
+	[SIGMA_LEVEL_HIGH] = "high",
 	[SIGMA_LEVEL_CRITICAL] = "critical",
 };
 
@@ -128,8 +130,8 @@ static int tag_tactic(const char *tag)
 	const char *t = tag + strlen("attack.");
 	for (size_t i = 0; i < ARRAY_SIZE(tactics); i++) {
 		const char *a = tactics[i].tag, *b = t;
-		while (*a && *b && (*a == *b || (*a == '_' && *b == '-') ||
-				    tolower((unsigned char)*b) == *a))
+		while (*a && *b &&
+		       (*a == *b || (*a == '_' && *b == '-') || tolower((unsigned char)*b) == *a))
 			a++, b++;
 		if (!*a && !*b)
 			return (int)i;
@@ -156,9 +158,9 @@ static json_t *attacks_json(char *const *tags)
 		json_array_append_new(attacks, at);
 	}
 	if (json_array_size(attacks) == 0 && tactic >= 0)
-		json_array_append_new(attacks, json_pack("{s:{s:s,s:s}}", "tactic", "uid",
-							 tactics[tactic].uid, "name",
-							 tactics[tactic].name));
+		json_array_append_new(attacks,
+				      json_pack("{s:{s:s,s:s}}", "tactic", "uid",
+						tactics[tactic].uid, "name", tactics[tactic].name));
 	return attacks;
 }
 
@@ -192,13 +194,13 @@ json_t *alert_to_json(const struct alert *a)
 	const char *src = (a->source >= ALERT_RULE && a->source <= ALERT_ANOMALY)
 				  ? source_names[a->source]
 				  : "rule";
-	json_t *o = json_pack("{s:i,s:s,s:i,s:i,s:i,s:I,s:i,s:s,s:i,s:s,s:s,s:{s:{s:s,s:s},s:s,s:s}}",
-			      "class_uid", 2004, "class_name", "Detection Finding", "category_uid",
-			      2, "activity_id", 1, "type_uid", 200401, "time",
-			      (json_int_t)(a->time_ns / 1000000), "severity_id", level, "severity",
-			      severity_captions[level], "status_id", 1, "status", "New", "message",
-			      a->title ? a->title : "", "metadata", "product", "name", "Immune",
-			      "vendor_name", "Immune", "version", "1.1.0", "uid", a->uid);
+	json_t *o = json_pack(
+		"{s:i,s:s,s:i,s:i,s:i,s:I,s:i,s:s,s:i,s:s,s:s,s:{s:{s:s,s:s},s:s,s:s}}",
+		"class_uid", 2004, "class_name", "Detection Finding", "category_uid", 2,
+		"activity_id", 1, "type_uid", 200401, "time", (json_int_t)(a->time_ns / 1000000),
+		"severity_id", level, "severity", severity_captions[level], "status_id", 1,
+		"status", "New", "message", a->title ? a->title : "", "metadata", "product", "name",
+		"Immune", "vendor_name", "Immune", "version", "1.1.0", "uid", a->uid);
 	json_object_set_new(o, "finding_info", finding_info_json(a));
 	if (a->hostname)
 		json_object_set_new(o, "device", json_pack("{s:s}", "hostname", a->hostname));

@@ -52,7 +52,8 @@ int ingest_parse_event(const void *p, size_t len, struct ingest_event *out)
 	e.image = path_str(e.root, process ? "process.file.path" : "actor.process.file.path");
 	e.user = path_str(e.root, "user.name");
 	if (!e.user)
-		e.user = path_str(e.root, process ? "process.user.name" : "actor.process.user.name");
+		e.user =
+			path_str(e.root, process ? "process.user.name" : "actor.process.user.name");
 	e.src_ip = path_str(e.root, "src_endpoint.ip");
 	*out = e;
 	return 0;

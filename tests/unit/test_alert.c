@@ -96,8 +96,9 @@ static void test_to_json(void **state)
 	assert_string_equal(
 		json_string_value(json_object_get(json_object_get(at0, "technique"), "uid")),
 		"T1110.003");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(at0, "tactic"), "uid")),
-			    "TA0006");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(at0, "tactic"), "uid")),
+		"TA0006");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(fi, "types"), 0)),
 			    "correlation");
 
@@ -111,9 +112,9 @@ static void test_to_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(um, "group_key")), "10.1.2.3");
 	assert_string_equal(json_string_value(json_object_get(um, "level")), "high");
 	assert_string_equal(json_string_value(json_object_get(um, "explanation")), a.explanation);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "device"),
-							      "hostname")),
-			    "web1");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(o, "device"), "hostname")),
+		"web1");
 	json_decref(o);
 	alert_clear(&a);
 }
@@ -153,10 +154,10 @@ static void test_round_trip(void **state)
 	a.score = 0.75;
 	a.time_ns = T0;
 	o = alert_to_json(&a);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(json_object_get(o, "finding_info"), "analytic"),
-				    "type")),
-			    "Behavioral");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(o, "finding_info"), "analytic"), "type")),
+		"Behavioral");
 	text = json_dumps(o, JSON_COMPACT);
 	assert_int_equal(alert_parse(text, strlen(text), &s), 0);
 	assert_string_equal(s.source, "anomaly");
@@ -269,8 +270,8 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_uid),	     cmocka_unit_test(test_evidence_bounded),
-		cmocka_unit_test(test_to_json),	     cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_uid),	      cmocka_unit_test(test_evidence_bounded),
+		cmocka_unit_test(test_to_json),	      cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_parse_rejects), cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
