@@ -87,12 +87,12 @@ void ingest_format_time(int64_t t, char *buf, size_t size);
 /* The indexed columns of one OCSF event (strings borrowed from root; NULL when absent,
  * not a string, or longer than INGEST_MAX_INDEXED). */
 struct ingest_event {
-	json_t *root;	     /* owns everything below */
-	const char *kind;    /* unmapped.kind */
-	const char *image;   /* process.file.path (class 1007), else actor.process.file.path */
-	const char *user;    /* user.name (the target user), else the process's user.name */
-	const char *src_ip;  /* src_endpoint.ip */
-	int64_t time_ns;     /* "time" (ms) in ns, 0 when absent */
+	json_t *root;	    /* owns everything below */
+	const char *kind;   /* unmapped.kind */
+	const char *image;  /* process.file.path (class 1007), else actor.process.file.path */
+	const char *user;   /* user.name (the target user), else the process's user.name */
+	const char *src_ip; /* src_endpoint.ip */
+	int64_t time_ns;    /* "time" (ms) in ns, 0 when absent */
 };
 
 /* Parses a RECORD_EVENT payload (a JSON object with an integer class_uid). Returns 0 with

@@ -188,7 +188,7 @@ void store_get_stats(struct store *st, struct store_stats *out);
  * first alert join that group (count, first/last seen, newest evidence) instead of making a
  * new one. */
 #define STORE_ALERT_WINDOW_NS (3600LL * 1000000000)
-#define STORE_ALERT_EVIDENCE_MAX 16		     /* evidence events kept per group */
+#define STORE_ALERT_EVIDENCE_MAX 16		 /* evidence events kept per group */
 #define STORE_ALERT_EVIDENCE_BYTES (256u * 1024) /* and at most this much of their JSON */
 #define STORE_ALERTS_LIMIT_DEFAULT 100
 #define STORE_ALERTS_LIMIT_MAX 1000

@@ -1595,16 +1595,16 @@ static void bind_alert_common(sqlite3_stmt *s, const struct alert_summary *a, ch
 static int alert_group_update(struct sconn *c, int64_t gid, const struct alert_summary *a,
 			      char *evidence, int64_t now)
 {
-	_cleanup_reset_ sqlite3_stmt *s = stmt(
-		c, "UPDATE alert_groups SET count = count + 1, evidence = ?2, updated = ?3,"
-		   " level = max(level, ?4),"
-		   " title = CASE WHEN ?5 >= last_seen THEN ?6 ELSE title END,"
-		   " explanation = CASE WHEN ?5 >= last_seen THEN ?7 ELSE explanation END,"
-		   " score = CASE WHEN ?5 >= last_seen THEN ?8 ELSE score END,"
-		   " latest = CASE WHEN ?5 >= last_seen THEN ?9 ELSE latest END,"
-		   " techniques = CASE WHEN ?5 >= last_seen THEN ?10 ELSE techniques END,"
-		   " first_seen = min(first_seen, ?5), last_seen = max(last_seen, ?5)"
-		   " WHERE gid = ?1");
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(c, "UPDATE alert_groups SET count = count + 1, evidence = ?2, updated = ?3,"
+			" level = max(level, ?4),"
+			" title = CASE WHEN ?5 >= last_seen THEN ?6 ELSE title END,"
+			" explanation = CASE WHEN ?5 >= last_seen THEN ?7 ELSE explanation END,"
+			" score = CASE WHEN ?5 >= last_seen THEN ?8 ELSE score END,"
+			" latest = CASE WHEN ?5 >= last_seen THEN ?9 ELSE latest END,"
+			" techniques = CASE WHEN ?5 >= last_seen THEN ?10 ELSE techniques END,"
+			" first_seen = min(first_seen, ?5), last_seen = max(last_seen, ?5)"
+			" WHERE gid = ?1");
 
 	if (!s) {
 		free(evidence);
@@ -2153,7 +2153,7 @@ static json_t *level_json(int level)
 
 #define GROUP_COLS                                                                                 \
 	"g.id, h.id, h.hostname, g.source, g.rule_id, g.title, g.level, g.group_key,"              \
-	" g.techniques, g.explanation, g.score, g.count, g.first_seen, g.last_seen, g.gid,"         \
+	" g.techniques, g.explanation, g.score, g.count, g.first_seen, g.last_seen, g.gid,"        \
 	" g.evidence, g.latest"
 #define GROUP_FROM " FROM alert_groups g LEFT JOIN hosts h ON h.hid = g.host"
 #define GROUP_FILTER                                                                               \
@@ -2175,9 +2175,10 @@ static json_t *group_json(sqlite3_stmt *s, bool full)
 	json_object_set_new(g, "group_key", gk && *gk ? json_string(gk) : json_null());
 	json_object_set_new(g, "techniques", json_text_col(s, 8, json_array()));
 	json_object_set_new(g, "explanation", text_or_null(s, 9));
-	json_object_set_new(g, "score", sqlite3_column_type(s, 10) == SQLITE_NULL
-						? json_null()
-						: json_real(sqlite3_column_double(s, 10)));
+	json_object_set_new(g, "score",
+			    sqlite3_column_type(s, 10) == SQLITE_NULL
+				    ? json_null()
+				    : json_real(sqlite3_column_double(s, 10)));
 	json_object_set_new(g, "count", json_integer(sqlite3_column_int64(s, 11)));
 	json_object_set_new(g, "first_seen", time_ns_json(sqlite3_column_int64(s, 12)));
 	json_object_set_new(g, "last_seen", time_ns_json(sqlite3_column_int64(s, 13)));
@@ -2255,8 +2256,9 @@ static int alerts_page(struct store_backend *be, const struct store_alert_filter
 static int alerts_counts(struct store_backend *be, const struct store_alert_filter *f, json_t *out)
 {
 	_cleanup_reset_ sqlite3_stmt *s =
-		stmt(&be->ctl, "SELECT g.level, count(*), coalesce(sum(g.count), 0)" GROUP_FROM
-				       GROUP_FILTER " GROUP BY g.level ORDER BY g.level DESC");
+		stmt(&be->ctl,
+		     "SELECT g.level, count(*), coalesce(sum(g.count), 0)" GROUP_FROM GROUP_FILTER
+		     " GROUP BY g.level ORDER BY g.level DESC");
 	json_t *by = json_object();
 	int64_t groups = 0, alerts = 0;
 	int rc;
@@ -2285,7 +2287,7 @@ static int alerts_fleet(struct store_backend *be, const struct store_alert_filte
 		&be->ctl, "SELECT g.rule_id, max(g.title), max(g.level), count(DISTINCT g.host),"
 			  " count(*), sum(g.count), max(g.last_seen), max(g.techniques)" GROUP_FROM
 				  GROUP_FILTER " GROUP BY g.rule_id ORDER BY max(g.last_seen) DESC,"
-					       " g.rule_id LIMIT 100");
+			  " g.rule_id LIMIT 100");
 	json_t *a = json_array();
 	int rc;
 
@@ -2360,8 +2362,8 @@ static int sq_alert_get(struct store_backend *be, const char *id, struct json_t 
 	return 0;
 }
 
-static int sq_alert_put(struct store_backend *be, const char *host_id, const void *json,
-			size_t len, int64_t now)
+static int sq_alert_put(struct store_backend *be, const char *host_id, const void *json, size_t len,
+			int64_t now)
 {
 	struct alert_summary a;
 	int64_t hid = 0;
@@ -2405,8 +2407,8 @@ static int host_latest(struct store_backend *be, const char *id, const char *sql
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW) {
 			o = json_pack("{s:s,s:o,s:o}", "host", id, "updated",
-				      time_ns_json(sqlite3_column_int64(s, 0) * 1000000000),
-				      key, json_text_col(s, 1, json_null()));
+				      time_ns_json(sqlite3_column_int64(s, 0) * 1000000000), key,
+				      json_text_col(s, 1, json_null()));
 			r = 0;
 		} else {
 			r = rc == SQLITE_DONE ? -ENODATA : -EIO;
