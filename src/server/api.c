@@ -112,7 +112,20 @@ static void method_not_allowed(struct evhttp_request *req)
 static void route_host(struct server *s, struct evhttp_request *req, const char *id)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	if (!*id || strchr(id, '/'))
+	const char *slash = strchr(id, '/');
+	if (slash && slash > id && !strcmp(slash, "/baseline")) {
+		char hid[64];
+		if ((size_t)(slash - id) >= sizeof(hid))
+			api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
+		else if (m != EVHTTP_REQ_GET)
+			method_not_allowed(req);
+		else {
+			snprintf(hid, sizeof(hid), "%.*s", (int)(slash - id), id);
+			api_host_baseline(s, req, hid);
+		}
+		return;
+	}
+	if (!*id || slash)
 		api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
 	else if (m == EVHTTP_REQ_GET)
 		api_host_show(s, req, id);
@@ -122,11 +135,19 @@ static void route_host(struct server *s, struct evhttp_request *req, const char 
 		method_not_allowed(req);
 }
 
+static void route_alert(struct server *s, struct evhttp_request *req, const char *id)
+{
+	if (!*id || strchr(id, '/'))
+		api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
+	else
+		api_alert_show(s, req, id);
+}
+
 static void route(struct server *s, struct evhttp_request *req, const char *path, const char *query)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	bool get = m == EVHTTP_REQ_GET;
-	if (query && strcmp(path, "/v1/findings") != 0 && *query)
+	if (query && strcmp(path, "/v1/findings") != 0 && strcmp(path, "/v1/alerts") != 0 && *query)
 		api_error(req, 400, "%s takes no query parameters", path);
 	else if (!strcmp(path, "/v1/tokens") && m == EVHTTP_REQ_POST)
 		api_tokens_create(s, req);
@@ -138,10 +159,15 @@ static void route(struct server *s, struct evhttp_request *req, const char *path
 		route_host(s, req, path + 10);
 	else if (!strcmp(path, "/v1/findings") && get)
 		api_findings(s, req, query);
+	else if (!strcmp(path, "/v1/alerts") && get)
+		api_alerts_list(s, req, query);
+	else if (!strncmp(path, "/v1/alerts/", 11) && get)
+		route_alert(s, req, path + 11);
 	else if (!strcmp(path, "/v1/status") && get)
 		api_status(s, req);
 	else if (!strcmp(path, "/v1/tokens") || !strcmp(path, "/v1/hosts") ||
-		 !strcmp(path, "/v1/findings") || !strcmp(path, "/v1/status"))
+		 !strcmp(path, "/v1/findings") || !strcmp(path, "/v1/status") ||
+		 !strcmp(path, "/v1/alerts") || !strncmp(path, "/v1/alerts/", 11))
 		method_not_allowed(req);
 	else
 		api_error(req, 404, "no such endpoint: %s", path);
