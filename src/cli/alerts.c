@@ -6,7 +6,6 @@
 #include "cli/api_client.h"
 #include "cli/cli.h"
 #include "detect/alert.h"
-#include "detect/event_json.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 
@@ -264,33 +263,59 @@ static void field_json(const char *label, const json_t *v)
 	field(label, s);
 }
 
-/* One evidence event: its time and kind, then each field it carries. */
+/* The leaves of an OCSF event below prefix as "path  value" lines (the envelope skipped). */
+static void print_leaves(const char *prefix, const json_t *v, int depth)
+{
+	static const char *const skip[] = { "class_uid", "activity_id",	 "category_uid",
+					    "type_uid",	 "severity_id",	 "time",
+					    "metadata",	 "unmapped.kind" };
+	const char *k;
+	json_t *c;
+	size_t i;
+
+	for (i = 0; prefix && i < ARRAY_SIZE(skip); i++)
+		if (!strcmp(prefix, skip[i]))
+			return;
+	if (depth > 8)
+		return;
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, c) {
+			_cleanup_free_ char *p =
+				prefix ? xasprintf("%s.%s", prefix, k) : xstrdup(k);
+			print_leaves(p, c, depth + 1);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, c) {
+			_cleanup_free_ char *p = xasprintf("%s[%zu]", prefix ? prefix : "", i);
+			print_leaves(p, c, depth + 1);
+		}
+	} else {
+		_cleanup_free_ char *t = fleet_text(v);
+		_cleanup_free_ char *sp = fleet_safe(prefix ? prefix : "");
+		_cleanup_free_ char *sv = fleet_safe(t);
+		printf("      %-28s %s\n", sp, sv);
+	}
+}
+
+/* One evidence event: its time and kind, then each value it carries. */
 static void print_event(const json_t *ev)
 {
-	struct event e;
+	const json_t *t = json_object_get(ev, "time");
+	const json_t *kind = json_object_get(json_object_get(ev, "unmapped"), "kind");
 	char when[32] = "-";
+	int ms = 0;
 
-	event_init(&e);
-	if (event_from_json(ev, &e) < 0) {
-		_cleanup_free_ char *raw = json_dumps(ev, JSON_COMPACT);
-		_cleanup_free_ char *safe = fleet_safe(raw ? raw : "?");
-		printf("  (not readable as an event) %s\n", safe);
-		event_free(&e);
-		return;
+	if (json_is_integer(t) && json_integer_value(t) >= 0) {
+		time_t s = (time_t)(json_integer_value(t) / 1000);
+		struct tm tm;
+		ms = (int)(json_integer_value(t) % 1000);
+		if (gmtime_r(&s, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	}
-	time_t t = (time_t)(e.time_ns / 1000000000);
-	struct tm tm;
-	if (gmtime_r(&t, &tm))
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("  %s.%03d  %s\n", when, (int)(e.time_ns / 1000000 % 1000), event_kind_name(e.kind));
-	for (int f = 0; f < EF_COUNT; f++) {
-		const char *v = event_get(&e, f, NULL);
-		if (!v)
-			continue;
-		_cleanup_free_ char *safe = fleet_safe(v);
-		printf("      %-20s %s\n", event_field_name(f), safe);
-	}
-	event_free(&e);
+	_cleanup_free_ char *k =
+		fleet_safe(json_is_string(kind) ? json_string_value(kind) : "event");
+	printf("  %s.%03d  %s\n", when, ms, k);
+	print_leaves(NULL, ev, 0);
 }
 
 static void print_alert(const json_t *g, bool color)

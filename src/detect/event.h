@@ -140,6 +140,14 @@ struct event {
 
 _Static_assert(EF_COUNT <= 64, "the presence mask holds 64 fields");
 
+/* libevent exports event_init, event_free and event_set too: in a static library these
+ * definitions would be taken for libevent's by every program that uses libevent (the server
+ * crashed in event_free). Their link names differ; callers write the names below. No file
+ * includes both this header and <event2/event.h> (both define struct event). */
+#define event_init immune_event_init
+#define event_free immune_event_free
+#define event_set immune_event_set
+
 void event_init(struct event *ev);
 /* Clears the fields and sets kind and time; keeps the arena. */
 void event_reset(struct event *ev, enum event_kind kind, int64_t time_ns);
