@@ -50,19 +50,19 @@ void alert_new_uid(struct alert *a)
 	a->uid[32] = '\0';
 }
 
-void alert_add_evidence(struct alert *a, const struct event *ev)
+void alert_add_evidence(struct alert *a, const struct host_event *ev)
 {
 	if (a->n_evidence == ALERT_MAX_EVIDENCE) {
-		event_free(&a->evidence[0]);
+		host_event_free(&a->evidence[0]);
 		memmove(&a->evidence[0], &a->evidence[1],
 			(ALERT_MAX_EVIDENCE - 1) * sizeof(a->evidence[0]));
 		a->n_evidence--;
 	} else {
 		a->evidence = xrealloc(a->evidence, (a->n_evidence + 1) * sizeof(a->evidence[0]));
 	}
-	struct event *dst = &a->evidence[a->n_evidence];
-	event_init(dst);
-	if (event_copy(dst, ev) < 0) {
+	struct host_event *dst = &a->evidence[a->n_evidence];
+	host_event_init(dst);
+	if (host_event_copy(dst, ev) < 0) {
 		/* out of memory inside the arena: keep what was copied, marked truncated */
 		dst->truncated = true;
 	}
@@ -80,7 +80,7 @@ void alert_clear(struct alert *a)
 	free(a->group_key);
 	free(a->hostname);
 	for (size_t i = 0; i < a->n_evidence; i++)
-		event_free(&a->evidence[i]);
+		host_event_free(&a->evidence[i]);
 	free(a->evidence);
 	memset(a, 0, sizeof(*a));
 }

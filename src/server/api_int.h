@@ -37,6 +37,8 @@ void api_host_show(struct server *s, struct evhttp_request *req, const char *id)
 void api_host_delete(struct server *s, struct evhttp_request *req, const char *id);
 void api_findings(struct server *s, struct evhttp_request *req, const char *query);
 void api_status(struct server *s, struct evhttp_request *req);
+/* api_commands.c */
+void api_host_command(struct server *s, struct evhttp_request *req, const char *id);
 /* api_alerts.c */
 struct evkeyvalq;
 /* Parses an RFC 3339 time ("2026-11-23T10:00:00Z", "...T10:00:00.5+01:00", "2026-11-23")

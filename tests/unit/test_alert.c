@@ -7,13 +7,13 @@
 
 #define T0 1790000000000000000LL
 
-static void make_event(struct event *ev, int64_t t, const char *user)
+static void make_event(struct host_event *ev, int64_t t, const char *user)
 {
-	event_init(ev);
-	event_reset(ev, EVENT_AUTH_LOGON, t);
-	assert_int_equal(event_set_str(ev, EF_TARGET_USER, user), 0);
-	assert_int_equal(event_set_str(ev, EF_SRC_IP, "10.1.2.3"), 0);
-	assert_int_equal(event_set_str(ev, EF_OUTCOME, "Failure"), 0);
+	host_event_init(ev);
+	host_event_reset(ev, EVENT_AUTH_LOGON, t);
+	assert_int_equal(host_event_set_str(ev, EF_TARGET_USER, user), 0);
+	assert_int_equal(host_event_set_str(ev, EF_SRC_IP, "10.1.2.3"), 0);
+	assert_int_equal(host_event_set_str(ev, EF_OUTCOME, "Failure"), 0);
 }
 
 static void make_alert(struct alert *a, size_t n_evidence)
@@ -31,12 +31,12 @@ static void make_alert(struct alert *a, size_t n_evidence)
 	a->group_key = xstrdup("10.1.2.3");
 	a->hostname = xstrdup("web1");
 	for (size_t i = 0; i < n_evidence; i++) {
-		struct event ev;
+		struct host_event ev;
 		char user[32];
 		snprintf(user, sizeof(user), "user%zu", i);
 		make_event(&ev, T0 + (int64_t)i * 1000000000, user);
 		alert_add_evidence(a, &ev);
-		event_free(&ev);
+		host_event_free(&ev);
 	}
 	a->time_ns = n_evidence ? a->evidence[a->n_evidence - 1].time_ns : T0;
 }
@@ -60,8 +60,8 @@ static void test_evidence_bounded(void **state)
 	make_alert(&a, ALERT_MAX_EVIDENCE + 5);
 	assert_int_equal(a.n_evidence, ALERT_MAX_EVIDENCE);
 	/* the oldest were dropped: the first kept is user5 */
-	assert_string_equal(event_get(&a.evidence[0], EF_TARGET_USER, NULL), "user5");
-	assert_string_equal(event_get(&a.evidence[ALERT_MAX_EVIDENCE - 1], EF_TARGET_USER, NULL),
+	assert_string_equal(host_event_get(&a.evidence[0], EF_TARGET_USER, NULL), "user5");
+	assert_string_equal(host_event_get(&a.evidence[ALERT_MAX_EVIDENCE - 1], EF_TARGET_USER, NULL),
 			    "user20");
 	alert_clear(&a);
 	assert_null(a.rule_id);

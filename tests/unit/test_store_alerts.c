@@ -131,14 +131,14 @@ static int submit_text(struct ctx *c, const char *host, uint32_t stream, uint64_
 
 /* ---- building events and alerts ---- */
 
-static void logon_event(struct event *ev, int64_t t, const char *user, const char *ip)
+static void logon_event(struct host_event *ev, int64_t t, const char *user, const char *ip)
 {
-	event_init(ev);
-	event_reset(ev, EVENT_AUTH_LOGON, t);
-	assert_int_equal(event_set_str(ev, EF_TARGET_USER, user), 0);
-	assert_int_equal(event_set_str(ev, EF_SRC_IP, ip), 0);
-	assert_int_equal(event_set_str(ev, EF_OUTCOME, "Failure"), 0);
-	assert_int_equal(event_set_str(ev, EF_IMAGE, "/usr/sbin/sshd"), 0);
+	host_event_init(ev);
+	host_event_reset(ev, EVENT_AUTH_LOGON, t);
+	assert_int_equal(host_event_set_str(ev, EF_TARGET_USER, user), 0);
+	assert_int_equal(host_event_set_str(ev, EF_SRC_IP, ip), 0);
+	assert_int_equal(host_event_set_str(ev, EF_OUTCOME, "Failure"), 0);
+	assert_int_equal(host_event_set_str(ev, EF_IMAGE, "/usr/sbin/sshd"), 0);
 }
 
 /* A serialized alert (caller frees) with n_ev evidence events at t - i s. */
@@ -161,13 +161,13 @@ static char *alert_text(const char *rule, const char *key, int level, int64_t t,
 	a.hostname = xstrdup("h");
 	a.time_ns = t;
 	for (size_t i = n_ev; i > 0; i--) {
-		struct event ev;
+		struct host_event ev;
 		char user[32];
 
 		snprintf(user, sizeof(user), "u%lld", (long long)((t / SEC) % 100000 - (int64_t)i));
 		logon_event(&ev, t - (int64_t)i * SEC, user, "10.0.0.9");
 		alert_add_evidence(&a, &ev);
-		event_free(&ev);
+		host_event_free(&ev);
 	}
 	json_t *o = alert_to_json(&a);
 	char *text = json_dumps(o, JSON_COMPACT);
@@ -208,7 +208,7 @@ static void test_event_index(void **state)
 {
 	struct ctx *c = *state;
 	struct store_stats stats;
-	struct event ev;
+	struct host_event ev;
 	char *id;
 
 	assert_int_equal(store_open(c->url, &c->st), 0);
@@ -216,15 +216,15 @@ static void test_event_index(void **state)
 	id = enroll(c, "m1");
 
 	/* an exec and a logon, then garbage */
-	event_init(&ev);
-	event_reset(&ev, EVENT_PROCESS_EXEC, T0);
-	event_set_str(&ev, EF_IMAGE, "/usr/bin/curl");
-	event_set_str(&ev, EF_USER, "root");
-	event_set_str(&ev, EF_COMMAND_LINE, "curl -s http://x/a.sh");
+	host_event_init(&ev);
+	host_event_reset(&ev, EVENT_PROCESS_EXEC, T0);
+	host_event_set_str(&ev, EF_IMAGE, "/usr/bin/curl");
+	host_event_set_str(&ev, EF_USER, "root");
+	host_event_set_str(&ev, EF_COMMAND_LINE, "curl -s http://x/a.sh");
 	char *line = event_to_json_line(&ev);
 	assert_int_equal(submit_text(c, id, EVENTS, 1, K_EVENT, line), 0);
 	free(line);
-	event_free(&ev);
+	host_event_free(&ev);
 	logon_event(&ev, T0, "alice", "192.0.2.7");
 	line = event_to_json_line(&ev);
 	/* compressed on the wire */
@@ -235,7 +235,7 @@ static void test_event_index(void **state)
 	assert_int_equal(submit(c, id, EVENTS, 2, K_EVENT, T0 + SEC, ZSTD, z, zlen), 0);
 	free(z);
 	free(line);
-	event_free(&ev);
+	host_event_free(&ev);
 	assert_int_equal(submit_text(c, id, EVENTS, 3, K_EVENT, "{\"seq\":3}"), 0);
 	assert_int_equal(submit_text(c, id, EVENTS, 4, K_EVENT, "[[[[not json"), 0);
 	assert_int_equal(
@@ -402,12 +402,12 @@ static void test_evidence_bounds(void **state)
 	memset(cmd, 'A', 59999);
 	cmd[59999] = '\0';
 	for (int i = 0; i < ALERT_MAX_EVIDENCE; i++) {
-		struct event ev;
-		event_init(&ev);
-		event_reset(&ev, EVENT_PROCESS_EXEC, T0 - (ALERT_MAX_EVIDENCE - i) * SEC);
-		event_set_str(&ev, EF_COMMAND_LINE, cmd);
+		struct host_event ev;
+		host_event_init(&ev);
+		host_event_reset(&ev, EVENT_PROCESS_EXEC, T0 - (ALERT_MAX_EVIDENCE - i) * SEC);
+		host_event_set_str(&ev, EF_COMMAND_LINE, cmd);
 		alert_add_evidence(&a, &ev);
-		event_free(&ev);
+		host_event_free(&ev);
 	}
 	free(cmd);
 	json_t *o = alert_to_json(&a);
