@@ -61,3 +61,10 @@ struct alert_summary {
 /* Parses a serialized alert. Returns 0 (free with alert_summary_free) or -EBADMSG. */
 int alert_parse(const void *p, size_t len, struct alert_summary *out);
 void alert_summary_free(struct alert_summary *s);
+
+/* Names: "rule", "correlation", "anomaly" (NULL when out of range). */
+const char *alert_source_name(enum alert_source s);
+/* "informational" ... "critical" for a level 1..5 (NULL otherwise). */
+const char *alert_level_name(int level);
+/* The level named name (case-insensitive), or -ENOENT. */
+int alert_level_by_name(const char *name);
