@@ -387,7 +387,7 @@ static void test_correlation_of_correlation(void **state)
 {
 	/* two brute-force bursts from one source within an hour */
 	struct rules rs;
-	make(&rs, SIGMA_CORR_EVENT_COUNT, 5 * MIN, 3, INT64_MAX);
+	correlator_free(make(&rs, SIGMA_CORR_EVENT_COUNT, 5 * MIN, 3, INT64_MAX));
 	rs.refs2[0] = R_CORR;
 	rs.corr2 = (struct sigma_correlation){ .type = SIGMA_CORR_EVENT_COUNT,
 					       .refs = rs.refs2,
