@@ -450,6 +450,12 @@ int correlator_new_defs(const struct sigma_correlation *const *defs, size_t n,
 		for (size_t j = 0; j < defs[i]->n_refs; j++)
 			if (defs[i]->refs[j] >= n)
 				return -EINVAL;
+		for (size_t j = 0; j < defs[i]->n_group_by; j++)
+			if ((unsigned)defs[i]->group_by[j] >= EF_COUNT)
+				return -EINVAL;
+		if (defs[i]->type == SIGMA_CORR_VALUE_COUNT &&
+		    (unsigned)defs[i]->value_field >= EF_COUNT)
+			return -EINVAL;
 		n_corr++;
 	}
 	struct correlator *c = xcalloc(1, sizeof(*c));

@@ -429,6 +429,10 @@ static void test_bad_definitions(void **state)
 	rs.refs[0] = R_FAIL;
 	rs.corr.n_refs = 0;
 	assert_int_equal(correlator_new_defs(rs.defs, N_RULES, &c), -EINVAL);
+	rs.corr.n_refs = 1;
+	rs.group_by[0] = EF_COUNT; /* not an event field */
+	assert_int_equal(correlator_new_defs(rs.defs, N_RULES, &c), -EINVAL);
+	rs.group_by[0] = EF_SRC_IP;
 	assert_null(c);
 	/* rules nothing references are ignored */
 	rs.corr.n_refs = 1;
