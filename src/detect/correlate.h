@@ -17,6 +17,11 @@
 struct correlator;
 
 int correlator_new(const struct sigma_ruleset *rs, struct correlator **out);
+/* The same over rule definitions given directly: defs[i] is rule i's correlation, or NULL for
+ * a detection rule (n rules in all); the definitions must outlive the correlator. Returns 0,
+ * or -EINVAL when a correlation references a rule index >= n. */
+int correlator_new_defs(const struct sigma_correlation *const *defs, size_t n,
+			struct correlator **out);
 void correlator_free(struct correlator *c);
 
 /* A correlation rule fired for one group: group_key is the group-by values joined by '|'
