@@ -30,43 +30,62 @@ static __always_inline void count_lost(void)
 		__sync_fetch_and_add(v, 1);
 }
 
+struct walk {
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct mount *m;
+	char *buf;
+	__u32 off;
+	int cut;
+};
+
+/* One step up the path: a component, or a mount crossing. Returns 1 to stop. */
+static long walk_step(__u64 i, struct walk *w)
+{
+	struct vfsmount *vm = w->vm;
+	struct dentry *d = w->d;
+	struct mount *m = w->m;
+	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == root || d == parent) {
+		if (d != root)
+			return 1;
+		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+		if (mp == m)
+			return 1;
+		w->d = BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = mp;
+		w->vm = &mp->mnt;
+		return 0;
+	}
+	__u32 off = w->off;
+	if (off >= REC_PATH_MAX) {
+		w->cut = 1;
+		return 1;
+	}
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	long n = bpf_probe_read_kernel_str(w->buf + (off & (REC_PATH_MAX - 1)), REC_NAME_MAX, name);
+	if (n <= 0)
+		return 1;
+	w->off = off + n;
+	w->d = parent;
+	if (i == REC_PATH_DEPTH - 1)
+		w->cut = 1;
+	return 0;
+}
+
 /* Writes the components of path from the leaf up (crossing mounts), each NUL-terminated,
  * into buf; returns the bytes used and sets *cut when the path did not fit. */
 static __always_inline __u32 read_path(struct path *path, char *buf, int *cut)
 {
-	struct dentry *d = BPF_CORE_READ(path, dentry);
+	struct walk w = { .buf = buf };
 	struct vfsmount *vm = BPF_CORE_READ(path, mnt);
-	struct mount *m = container_of(vm, struct mount, mnt);
-	__u32 off = 0;
-
-	for (int i = 0; i < REC_PATH_DEPTH; i++) {
-		struct dentry *root = BPF_CORE_READ(vm, mnt_root);
-		struct dentry *parent = BPF_CORE_READ(d, d_parent);
-		if (d == root || d == parent) {
-			if (d != root)
-				return off;
-			struct mount *mp = BPF_CORE_READ(m, mnt_parent);
-			if (mp == m)
-				return off;
-			d = BPF_CORE_READ(m, mnt_mountpoint);
-			m = mp;
-			vm = &mp->mnt;
-			continue;
-		}
-		if (off >= REC_PATH_MAX) {
-			*cut = 1;
-			return off;
-		}
-		const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-		long n = bpf_probe_read_kernel_str(buf + (off & (REC_PATH_MAX - 1)), REC_NAME_MAX,
-						   name);
-		if (n <= 0)
-			return off;
-		off += n;
-		d = parent;
-	}
-	*cut = 1;
-	return off;
+	w.d = BPF_CORE_READ(path, dentry);
+	w.vm = vm;
+	w.m = container_of(vm, struct mount, mnt);
+	bpf_loop(REC_PATH_DEPTH, walk_step, &w, 0);
+	*cut = w.cut;
+	return w.off;
 }
 
 SEC("tp_btf/sched_process_exec")
