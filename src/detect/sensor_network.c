@@ -148,6 +148,9 @@ static void emit_net(struct net_sensor *s, int what, int family, const uint8_t *
 				event_set(ev, EF_COMMAND_LINE, e->cmdline, e->cmdline_len);
 		}
 	}
+	char tag[40];
+	snprintf(tag, sizeof(tag), "network/%s", s->mechanism);
+	event_set_str(ev, EF_SENSOR, tag);
 	s->events++;
 	s->ctx.emit(ev, s->ctx.emit_arg);
 }

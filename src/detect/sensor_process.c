@@ -74,6 +74,9 @@ static int64_t clock_ns(clockid_t id)
 
 static void emit(struct proc_sensor *s)
 {
+	char tag[40];
+	snprintf(tag, sizeof(tag), "process/%s", s->mechanism);
+	event_set_str(&s->ev, EF_SENSOR, tag);
 	s->events++;
 	s->ctx.emit(&s->ev, s->ctx.emit_arg);
 }

@@ -37,6 +37,15 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/* listening socket -> its port: by the time a listener closes, an automatically bound port
+ * has been released and reads as 0 */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u16);
+} listen_port SEC(".maps");
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -72,6 +81,18 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 	r->family = family;
 	r->pad = 0;
 	r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u64 key = (__u64)sk;
+	if (what == REC_NET_LISTEN) {
+		__u16 port = r->sport;
+		bpf_map_update_elem(&listen_port, &key, &port, BPF_ANY);
+	} else if (what == REC_NET_LISTEN_CLOSE) {
+		__u16 *port = bpf_map_lookup_elem(&listen_port, &key);
+		if (port) {
+			if (r->sport == 0)
+				r->sport = *port;
+			bpf_map_delete_elem(&listen_port, &key);
+		}
+	}
 	r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	__builtin_memset(r->saddr, 0, sizeof(r->saddr));
 	__builtin_memset(r->daddr, 0, sizeof(r->daddr));

@@ -140,8 +140,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		r->flags |= REC_F_ARGS_CUT;
 	}
 	r->args_len = 0;
-	if (len > 0 && bpf_probe_read_user(r->args, len,
-					   (void *)start) == 0)
+	if (len > 0 && bpf_probe_read_user(r->args, len, (void *)start) == 0)
 		r->args_len = len;
 	bpf_ringbuf_submit(r, 0);
 	return 0;

@@ -49,7 +49,7 @@ struct rec_net {
 	__u32 type;
 	__u32 pid; /* the current task for listen/connect; 0 for accept */
 	__u64 time_ns;
-	__u32 what; /* REC_NET_* */
+	__u32 what;			 /* REC_NET_* */
 	__u16 family, sport, dport, pad; /* ports in host order */
 	__u8 saddr[16], daddr[16];
 	char comm[16];
