@@ -312,21 +312,23 @@ static size_t cgroup_path(struct proc_sensor *s, uint64_t id, pid_t pid, const c
 	return cl;
 }
 
-static void bpf_exec(struct proc_sensor *s, const struct rec_exec *r)
+static void bpf_exec(struct proc_sensor *s, const struct rec_exec *r, size_t size)
 {
 	struct event *ev = &s->ev;
 	char path[REC_PATH_MAX + REC_NAME_MAX + 2];
 	char args[REC_ARGS_MAX];
+	const char *data = (const char *)(r + 1);
 
-	if (r->exe_len > sizeof(r->exe) || r->cwd_len > sizeof(r->cwd) ||
-	    r->args_len > sizeof(r->args)) {
+	if (r->exe_len >= 2048 || r->cwd_len >= 2048 || r->args_len > REC_ARGS_MAX ||
+	    (size_t)r->exe_len + r->cwd_len + r->args_len != size - sizeof(*r)) {
 		s->skipped++;
 		return;
 	}
+	const char *exe = data, *cwd = data + r->exe_len, *argv = cwd + r->cwd_len;
 	event_reset(ev, EVENT_PROCESS_EXEC, (int64_t)r->time_ns + s->boot_to_real_ns);
 	pid_t pid = (pid_t)r->pid;
 	event_set_int(ev, EF_PID, pid);
-	size_t il = r->exe_len ? join_path(r->exe, r->exe_len, path, sizeof(path)) : 0;
+	size_t il = r->exe_len ? join_path(exe, r->exe_len, path, sizeof(path)) : 0;
 	char comm[sizeof(r->comm) + 1];
 	memcpy(comm, r->comm, sizeof(r->comm));
 	comm[sizeof(r->comm)] = '\0';
@@ -336,11 +338,11 @@ static void bpf_exec(struct proc_sensor *s, const struct rec_exec *r)
 		name = procinfo_base_name(ev->v[EF_IMAGE].p);
 	}
 	event_set_str(ev, EF_PROCESS_NAME, name);
-	memcpy(args, r->args, r->args_len);
+	memcpy(args, argv, r->args_len);
 	size_t al = procinfo_join_argv(args, r->args_len);
 	if (al)
 		event_set(ev, EF_COMMAND_LINE, args, al);
-	size_t cl = join_path(r->cwd, r->cwd_len, path, sizeof(path));
+	size_t cl = join_path(cwd, r->cwd_len, path, sizeof(path));
 	event_set(ev, EF_CURRENT_DIRECTORY, path, cl);
 	event_set_int(ev, EF_UID, r->uid);
 	event_set_int(ev, EF_EUID, r->euid);
@@ -378,7 +380,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	memcpy(&type, data, sizeof(type));
 	if (type == REC_EXEC && size >= sizeof(struct rec_exec)) {
-		bpf_exec(s, data);
+		bpf_exec(s, data, size);
 	} else if (type == REC_EXIT && size >= sizeof(struct rec_exit)) {
 		const struct rec_exit *r = data;
 		char comm[sizeof(r->comm) + 1];

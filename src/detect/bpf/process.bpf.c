@@ -12,8 +12,20 @@ char LICENSE[] SEC("license") = "GPL";
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
+	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
+
+struct exec_buf {
+	struct rec_exec h;
+	char data[REC_DATA_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_buf);
+} scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -91,11 +103,11 @@ static __always_inline __u32 read_path(struct path *path, char *buf, int *cut)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct rec_exec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		count_lost();
+	__u32 k = 0;
+	struct exec_buf *b = bpf_map_lookup_elem(&scratch, &k);
+	if (!b)
 		return 0;
-	}
+	struct rec_exec *r = &b->h;
 	r->type = REC_EXEC;
 	r->pid = BPF_CORE_READ(p, tgid);
 	r->time_ns = bpf_ktime_get_boot_ns();
@@ -118,16 +130,16 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	int cut = 0;
 	struct path path;
 	struct file *f = BPF_CORE_READ(bprm, file);
-	r->exe_len = 0;
+	__u32 e = 0, c, a = 0;
 	if (f) {
 		bpf_core_read(&path, sizeof(path), &f->f_path);
-		r->exe_len = read_path(&path, r->exe, &cut);
+		e = read_path(&path, b->data, &cut) & 2047;
 		if (cut)
 			r->flags |= REC_F_EXE_CUT;
 	}
 	cut = 0;
 	bpf_core_read(&path, sizeof(path), &p->fs->pwd);
-	r->cwd_len = read_path(&path, r->cwd, &cut);
+	c = read_path(&path, b->data + e, &cut) & 2047;
 	if (cut)
 		r->flags |= REC_F_CWD_CUT;
 
@@ -139,10 +151,16 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		len = REC_ARGS_MAX;
 		r->flags |= REC_F_ARGS_CUT;
 	}
-	r->args_len = 0;
-	if (len > 0 && bpf_probe_read_user(r->args, len, (void *)start) == 0)
-		r->args_len = len;
-	bpf_ringbuf_submit(r, 0);
+	if (len > 0 && bpf_probe_read_user(b->data + e + c, len, (void *)start) == 0)
+		a = len;
+	r->exe_len = e;
+	r->cwd_len = c;
+	r->args_len = a;
+	__u64 size = sizeof(*r) + e + c + a;
+	if (size > sizeof(*b))
+		return 0;
+	if (bpf_ringbuf_output(&events, b, size, 0) != 0)
+		count_lost();
 	return 0;
 }
 

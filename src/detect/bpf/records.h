@@ -16,6 +16,9 @@
 #define REC_F_CWD_CUT 0x2u
 #define REC_F_ARGS_CUT 0x4u
 
+/* An exec record is this header followed by exe_len + cwd_len + args_len bytes: the image
+ * path's components, the working directory's, then argv; each path's components run from
+ * the leaf up, each NUL-terminated. Records are as long as their data (ring buffer space). */
 struct rec_exec {
 	__u32 type;
 	__u32 pid;
@@ -25,11 +28,11 @@ struct rec_exec {
 	__u64 cgroup_id;
 	__u32 exe_len, cwd_len, args_len, flags;
 	char comm[16];
-	/* each path region holds up to REC_PATH_MAX bytes, plus room for one component */
-	char exe[REC_PATH_MAX + REC_NAME_MAX];
-	char cwd[REC_PATH_MAX + REC_NAME_MAX];
-	char args[REC_ARGS_MAX];
 };
+
+/* The BPF program builds a record in a per-CPU buffer of this size before copying the used
+ * part to the ring buffer: exe at 0 (< 2048), cwd after it (< 2048), argv after that. */
+#define REC_DATA_MAX 16384
 
 struct rec_exit {
 	__u32 type;
