@@ -80,7 +80,8 @@ struct net_sensor {
 	struct sock_set prev, cur;
 	unsigned char diag_buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
 #if IMMUNE_HAVE_BPF
-	struct network_bpf *skel;
+	int bpf_fds[SENSOR_MAX_FDS]; /* maps and links, loaded by a child (sensor_mech.h) */
+	int nbpf_fds;
 	struct ring_buffer *rb;
 	struct event *rb_ev;
 	int64_t boot_to_real_ns;
@@ -464,16 +465,34 @@ static void rb_ready(evutil_socket_t fd, short what, void *arg)
 	(void)ring_buffer__consume(s->rb);
 }
 
-static int bpf_start(struct net_sensor *s)
+enum { FD_EVENTS, FD_LOST, FD_LINK, FD_COUNT };
+
+/* In the loader child: load, attach, hand over the descriptors (the child then exits). */
+static int bpf_load(void *arg, int *fds, size_t max)
 {
+	(void)arg;
 	libbpf_set_print(silent_print);
-	s->skel = network_bpf__open_and_load();
-	if (!s->skel)
+	struct network_bpf *skel = network_bpf__open_and_load();
+	if (!skel)
 		return errno ? -errno : -EINVAL;
-	int r = network_bpf__attach(s->skel);
+	int r = network_bpf__attach(skel);
 	if (r < 0)
 		return r;
-	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
+	if (max < FD_COUNT)
+		return -EINVAL;
+	fds[FD_EVENTS] = bpf_map__fd(skel->maps.events);
+	fds[FD_LOST] = bpf_map__fd(skel->maps.lost);
+	fds[FD_LINK] = bpf_link__fd(skel->links.on_state);
+	return FD_COUNT;
+}
+
+static int bpf_start(struct net_sensor *s)
+{
+	int n = sensor_load_in_child(bpf_load, NULL, s->bpf_fds, FD_COUNT);
+	if (n < 0)
+		return n;
+	s->nbpf_fds = n;
+	s->rb = ring_buffer__new(s->bpf_fds[FD_EVENTS], on_record, s, NULL);
 	if (!s->rb)
 		return errno ? -errno : -ENOMEM;
 	s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
@@ -490,8 +509,9 @@ static void bpf_stop(struct net_sensor *s)
 	s->rb_ev = NULL;
 	ring_buffer__free(s->rb);
 	s->rb = NULL;
-	network_bpf__destroy(s->skel);
-	s->skel = NULL;
+	for (int i = 0; i < s->nbpf_fds; i++)
+		close(s->bpf_fds[i]);
+	s->nbpf_fds = 0;
 }
 #endif
 
@@ -563,8 +583,8 @@ static void net_health(void *state, struct sensor_health *out)
 	out->events = s->events;
 	out->lost = s->lost;
 #if IMMUNE_HAVE_BPF
-	if (s->skel)
-		out->lost += sensor_percpu_sum(bpf_map__fd(s->skel->maps.lost));
+	if (s->nbpf_fds)
+		out->lost += sensor_percpu_sum(s->bpf_fds[FD_LOST]);
 #endif
 	out->skipped = s->skipped;
 	snprintf(out->message, sizeof(out->message), "%s", s->message);

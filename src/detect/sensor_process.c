@@ -58,7 +58,8 @@ struct proc_sensor {
 	int nl_fd;
 	struct event *nl_ev;
 #if IMMUNE_HAVE_BPF
-	struct process_bpf *skel;
+	int bpf_fds[SENSOR_MAX_FDS]; /* maps and links, loaded by a child (sensor_mech.h) */
+	int nbpf_fds;
 	struct ring_buffer *rb;
 	struct event *rb_ev;
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, refreshed per batch */
@@ -403,16 +404,35 @@ static void rb_ready(evutil_socket_t fd, short what, void *arg)
 	(void)ring_buffer__consume(s->rb);
 }
 
-static int bpf_start(struct proc_sensor *s)
+enum { FD_EVENTS, FD_LOST, FD_LINK_EXEC, FD_LINK_EXIT, FD_COUNT };
+
+/* In the loader child: load, attach, hand over the descriptors (the child then exits). */
+static int bpf_load(void *arg, int *fds, size_t max)
 {
+	(void)arg;
 	libbpf_set_print(silent_print);
-	s->skel = process_bpf__open_and_load();
-	if (!s->skel)
+	struct process_bpf *skel = process_bpf__open_and_load();
+	if (!skel)
 		return errno ? -errno : -EINVAL;
-	int r = process_bpf__attach(s->skel);
+	int r = process_bpf__attach(skel);
 	if (r < 0)
 		return r;
-	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
+	if (max < FD_COUNT)
+		return -EINVAL;
+	fds[FD_EVENTS] = bpf_map__fd(skel->maps.events);
+	fds[FD_LOST] = bpf_map__fd(skel->maps.lost);
+	fds[FD_LINK_EXEC] = bpf_link__fd(skel->links.on_exec);
+	fds[FD_LINK_EXIT] = bpf_link__fd(skel->links.on_exit);
+	return FD_COUNT;
+}
+
+static int bpf_start(struct proc_sensor *s)
+{
+	int n = sensor_load_in_child(bpf_load, NULL, s->bpf_fds, FD_COUNT);
+	if (n < 0)
+		return n;
+	s->nbpf_fds = n;
+	s->rb = ring_buffer__new(s->bpf_fds[FD_EVENTS], on_record, s, NULL);
 	if (!s->rb)
 		return errno ? -errno : -ENOMEM;
 	s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
@@ -429,15 +449,14 @@ static void bpf_stop(struct proc_sensor *s)
 	s->rb_ev = NULL;
 	ring_buffer__free(s->rb);
 	s->rb = NULL;
-	process_bpf__destroy(s->skel);
-	s->skel = NULL;
+	for (int i = 0; i < s->nbpf_fds; i++)
+		close(s->bpf_fds[i]);
+	s->nbpf_fds = 0;
 }
 
 static uint64_t bpf_lost(struct proc_sensor *s)
 {
-	if (!s->skel)
-		return 0;
-	return sensor_percpu_sum(bpf_map__fd(s->skel->maps.lost));
+	return s->nbpf_fds ? sensor_percpu_sum(s->bpf_fds[FD_LOST]) : 0;
 }
 #endif
 
