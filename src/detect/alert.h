@@ -31,14 +31,14 @@ struct alert {
 	double score;	   /* anomalies: 0..1; otherwise 0 */
 	int64_t time_ns;   /* the time of the newest evidence event */
 	char *hostname;
-	struct event *evidence; /* copies, oldest first */
+	struct host_event *evidence; /* copies, oldest first */
 	size_t n_evidence;
 };
 
 /* Sets a new random uid. */
 void alert_new_uid(struct alert *a);
 /* Appends a copy of ev to the evidence (beyond ALERT_MAX_EVIDENCE the oldest is dropped). */
-void alert_add_evidence(struct alert *a, const struct event *ev);
+void alert_add_evidence(struct alert *a, const struct host_event *ev);
 void alert_clear(struct alert *a); /* frees members; the struct can be reused */
 
 /* The OCSF Detection Finding object (caller decrefs). */
