@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void print_event(struct event *ev, void *arg)
+static void print_event(struct host_event *ev, void *arg)
 {
 	(void)arg;
-	char *line = event_to_json_line(ev);
+	char *line = host_event_to_json_line(ev);
 	if (line) {
 		fputs(line, stdout);
 		fputc('\n', stdout);

@@ -430,36 +430,36 @@ const struct procinfo_entry *procinfo_cache_lookup(struct procinfo_cache *c, con
 	return procinfo_cache_get(c, pid);
 }
 
-void procinfo_set_parent(struct procinfo_cache *c, const char *root, pid_t ppid, struct event *ev)
+void procinfo_set_parent(struct procinfo_cache *c, const char *root, pid_t ppid, struct host_event *ev)
 {
 	if (ppid <= 0)
 		return;
-	event_set_int(ev, EF_PPID, ppid);
+	host_event_set_int(ev, EF_PPID, ppid);
 	if (!c)
 		return;
 	const struct procinfo_entry *e = procinfo_cache_lookup(c, root, ppid);
 	if (!e)
 		return;
 	if (e->image_len)
-		event_set(ev, EF_PARENT_IMAGE, e->image, e->image_len);
+		host_event_set(ev, EF_PARENT_IMAGE, e->image, e->image_len);
 	if (e->name[0])
-		event_set_str(ev, EF_PARENT_NAME, e->name);
+		host_event_set_str(ev, EF_PARENT_NAME, e->name);
 	if (e->cmdline_len)
-		event_set(ev, EF_PARENT_COMMAND_LINE, e->cmdline, e->cmdline_len);
+		host_event_set(ev, EF_PARENT_COMMAND_LINE, e->cmdline, e->cmdline_len);
 }
 
-void procinfo_set_cgroup(struct event *ev, const char *path, size_t len)
+void procinfo_set_cgroup(struct host_event *ev, const char *path, size_t len)
 {
 	if (len == 0)
 		return;
-	event_set(ev, EF_CGROUP, path, len);
+	host_event_set(ev, EF_CGROUP, path, len);
 	char id[65];
 	if (procinfo_container_id(path, len, id) == 0)
-		event_set(ev, EF_CONTAINER_ID, id, 64);
+		host_event_set(ev, EF_CONTAINER_ID, id, 64);
 }
 
 int procinfo_read_process(const char *root, pid_t pid, struct procinfo_cache *cache,
-			  struct procinfo_users *users, struct event *ev)
+			  struct procinfo_users *users, struct host_event *ev)
 {
 	char buf[PROCINFO_CMDLINE_MAX], image[PROCINFO_PATH_MAX];
 	struct procinfo_ids ids = { .loginuid = UINT32_MAX };
@@ -470,33 +470,33 @@ int procinfo_read_process(const char *root, pid_t pid, struct procinfo_cache *ca
 	ssize_t il = proc_readlink(root, pid, "exe", image, sizeof(image));
 	if (il < 0)
 		il = 0;
-	event_set_int(ev, EF_PID, pid);
+	host_event_set_int(ev, EF_PID, pid);
 	if (il > 0) {
-		event_set(ev, EF_IMAGE, image, (size_t)il);
-		event_set_str(ev, EF_PROCESS_NAME, procinfo_base_name(image));
+		host_event_set(ev, EF_IMAGE, image, (size_t)il);
+		host_event_set_str(ev, EF_PROCESS_NAME, procinfo_base_name(image));
 	} else {
-		event_set_str(ev, EF_PROCESS_NAME, ids.comm);
+		host_event_set_str(ev, EF_PROCESS_NAME, ids.comm);
 	}
 
 	n = proc_read(root, pid, "status", buf, sizeof(buf));
 	if (n >= 0 && procinfo_parse_status(buf, (size_t)n, &ids.uid, &ids.euid) == 0) {
-		event_set_int(ev, EF_UID, ids.uid);
-		event_set_int(ev, EF_EUID, ids.euid);
+		host_event_set_int(ev, EF_UID, ids.uid);
+		host_event_set_int(ev, EF_EUID, ids.euid);
 		const char *user = procinfo_user_name(users, ids.uid);
 		if (user)
-			event_set_str(ev, EF_USER, user);
+			host_event_set_str(ev, EF_USER, user);
 	}
 	n = proc_read(root, pid, "loginuid", buf, sizeof(buf));
 	if (n > 0) {
 		const char *s = buf;
 		uint64_t v;
 		if (parse_u64(&s, buf + n, &v) == 0 && v < UINT32_MAX)
-			event_set_int(ev, EF_LOGIN_UID, (int64_t)v);
+			host_event_set_int(ev, EF_LOGIN_UID, (int64_t)v);
 	}
 	char tty[32];
 	size_t tl = procinfo_tty_name(ids.tty_nr, tty, sizeof(tty));
 	if (tl)
-		event_set(ev, EF_TTY, tty, tl);
+		host_event_set(ev, EF_TTY, tty, tl);
 	n = proc_read(root, pid, "cgroup", buf, sizeof(buf));
 	const char *cg;
 	size_t cgl;
@@ -504,13 +504,13 @@ int procinfo_read_process(const char *root, pid_t pid, struct procinfo_cache *ca
 		procinfo_set_cgroup(ev, cg, cgl);
 	n = proc_readlink(root, pid, "cwd", buf, sizeof(buf));
 	if (n > 0)
-		event_set(ev, EF_CURRENT_DIRECTORY, buf, (size_t)n);
+		host_event_set(ev, EF_CURRENT_DIRECTORY, buf, (size_t)n);
 
 	/* the command line last: buf is reused for it */
 	n = proc_read(root, pid, "cmdline", buf, sizeof(buf));
 	size_t cl = n > 0 ? procinfo_join_argv(buf, (size_t)n) : 0;
 	if (cl)
-		event_set(ev, EF_COMMAND_LINE, buf, cl);
+		host_event_set(ev, EF_COMMAND_LINE, buf, cl);
 	if ((size_t)n + 1 >= sizeof(buf))
 		ev->truncated = true;
 	procinfo_set_parent(cache, root, ids.ppid, ev);

@@ -17,10 +17,8 @@
 
 void sensor_loop_event_free(struct event *loop_ev)
 {
-	if (!loop_ev)
-		return;
-	event_del(loop_ev);
-	free(loop_ev);
+	if (loop_ev)
+		event_free(loop_ev);
 }
 
 uint64_t sensor_percpu_sum(int map_fd)

@@ -5,9 +5,7 @@
 
 struct event;
 
-/* Frees a libevent event (event_del, then the memory libevent allocated with malloc):
- * the detection event model's event_free() (event.h) has the same name as libevent's and
- * wins at link time, so sensors cannot call libevent's by name. Accepts NULL. */
+/* libevent's event_free(), accepting NULL. */
 void sensor_loop_event_free(struct event *loop_ev);
 /* The sum over CPUs of index 0 of a BPF per-CPU array of u64 (0 when it cannot be read). */
 uint64_t sensor_percpu_sum(int map_fd);

@@ -70,7 +70,7 @@ struct net_sensor {
 	bool active;
 	char message[256];
 	uint64_t events, lost, skipped;
-	struct event ev;
+	struct host_event ev;
 	struct procinfo_cache *cache;
 	struct listener listeners[LISTEN_SLOTS];
 	/* poll */
@@ -108,11 +108,11 @@ static pid_t listener_pid(struct net_sensor *s, uint16_t port)
 	return l->port == port ? l->pid : 0;
 }
 
-static void set_addr(struct event *ev, enum event_field f, int family, const uint8_t *a)
+static void set_addr(struct host_event *ev, enum event_field f, int family, const uint8_t *a)
 {
 	char buf[INET6_ADDRSTRLEN];
 	if (inet_ntop(family, a, buf, sizeof(buf)))
-		event_set_str(ev, f, buf);
+		host_event_set_str(ev, f, buf);
 }
 
 /* Builds and emits one event; pid 0: the owner is unknown. */
@@ -126,32 +126,32 @@ static void emit_net(struct net_sensor *s, int what, int family, const uint8_t *
 		[NET_CONNECT] = EVENT_NET_CONNECT,
 		[NET_ACCEPT] = EVENT_NET_ACCEPT,
 	};
-	struct event *ev = &s->ev;
-	event_reset(ev, kinds[what], time_ns);
-	event_set_str(ev, EF_PROTOCOL, "tcp");
+	struct host_event *ev = &s->ev;
+	host_event_reset(ev, kinds[what], time_ns);
+	host_event_set_str(ev, EF_PROTOCOL, "tcp");
 	set_addr(ev, EF_SRC_IP, family, saddr);
 	if (sport)
-		event_set_int(ev, EF_SRC_PORT, sport);
+		host_event_set_int(ev, EF_SRC_PORT, sport);
 	if (what == NET_CONNECT || what == NET_ACCEPT) {
 		set_addr(ev, EF_DST_IP, family, daddr);
-		event_set_int(ev, EF_DST_PORT, dport);
-		event_set_str(ev, EF_DIRECTION, what == NET_CONNECT ? "outbound" : "inbound");
+		host_event_set_int(ev, EF_DST_PORT, dport);
+		host_event_set_str(ev, EF_DIRECTION, what == NET_CONNECT ? "outbound" : "inbound");
 	}
 	if (pid > 0) {
-		event_set_int(ev, EF_PID, pid);
+		host_event_set_int(ev, EF_PID, pid);
 		const struct procinfo_entry *e = procinfo_cache_lookup(s->cache, s->root, pid);
 		if (e) {
 			if (e->image_len)
-				event_set(ev, EF_IMAGE, e->image, e->image_len);
+				host_event_set(ev, EF_IMAGE, e->image, e->image_len);
 			if (e->name[0])
-				event_set_str(ev, EF_PROCESS_NAME, e->name);
+				host_event_set_str(ev, EF_PROCESS_NAME, e->name);
 			if (e->cmdline_len)
-				event_set(ev, EF_COMMAND_LINE, e->cmdline, e->cmdline_len);
+				host_event_set(ev, EF_COMMAND_LINE, e->cmdline, e->cmdline_len);
 		}
 	}
 	char tag[40];
 	snprintf(tag, sizeof(tag), "network/%s", s->mechanism);
-	event_set_str(ev, EF_SENSOR, tag);
+	host_event_set_str(ev, EF_SENSOR, tag);
 	s->events++;
 	s->ctx.emit(ev, s->ctx.emit_arg);
 }
@@ -532,7 +532,7 @@ static int net_start(const struct sensor_ctx *ctx, void **state)
 	s->root = ctx->cfg && ctx->cfg->root ? ctx->cfg->root : "/";
 	s->mechanism = "none";
 	s->poll_ms = poll_ms;
-	event_init(&s->ev);
+	host_event_init(&s->ev);
 	int r = procinfo_cache_new(PID_CACHE_SLOTS, &s->cache);
 	if (r < 0) {
 		free(s);
@@ -602,7 +602,7 @@ static void net_stop(void *state)
 	free(s->prev.v);
 	free(s->cur.v);
 	procinfo_cache_free(s->cache);
-	event_free(&s->ev);
+	host_event_free(&s->ev);
 	free(s);
 }
 

@@ -50,7 +50,7 @@ struct proc_sensor {
 	bool active;
 	char message[256];
 	uint64_t events, lost, skipped;
-	struct event ev; /* reused for every event */
+	struct host_event ev; /* reused for every event */
 	struct procinfo_cache *cache;
 	struct procinfo_users *users;
 	struct cgroup_slot cgroups[CGROUP_SLOTS];
@@ -77,7 +77,7 @@ static void emit(struct proc_sensor *s)
 {
 	char tag[40];
 	snprintf(tag, sizeof(tag), "process/%s", s->mechanism);
-	event_set_str(&s->ev, EF_SENSOR, tag);
+	host_event_set_str(&s->ev, EF_SENSOR, tag);
 	s->events++;
 	s->ctx.emit(&s->ev, s->ctx.emit_arg);
 }
@@ -86,22 +86,22 @@ static void emit(struct proc_sensor *s)
 static void emit_exit(struct proc_sensor *s, pid_t pid, pid_t ppid, uint32_t status,
 		      const char *comm, int64_t time_ns)
 {
-	struct event *ev = &s->ev;
-	event_reset(ev, EVENT_PROCESS_EXIT, time_ns);
-	event_set_int(ev, EF_PID, pid);
+	struct host_event *ev = &s->ev;
+	host_event_reset(ev, EVENT_PROCESS_EXIT, time_ns);
+	host_event_set_int(ev, EF_PID, pid);
 	if (ppid > 0)
-		event_set_int(ev, EF_PPID, ppid);
-	event_set_int(ev, EF_EXIT_CODE, procinfo_exit_code(status));
+		host_event_set_int(ev, EF_PPID, ppid);
+	host_event_set_int(ev, EF_EXIT_CODE, procinfo_exit_code(status));
 	const struct procinfo_entry *e = procinfo_cache_get(s->cache, pid);
 	if (e) {
 		if (e->image_len)
-			event_set(ev, EF_IMAGE, e->image, e->image_len);
+			host_event_set(ev, EF_IMAGE, e->image, e->image_len);
 		if (e->cmdline_len)
-			event_set(ev, EF_COMMAND_LINE, e->cmdline, e->cmdline_len);
+			host_event_set(ev, EF_COMMAND_LINE, e->cmdline, e->cmdline_len);
 		if (e->name[0])
-			event_set_str(ev, EF_PROCESS_NAME, e->name);
+			host_event_set_str(ev, EF_PROCESS_NAME, e->name);
 	} else if (comm && comm[0]) {
-		event_set_str(ev, EF_PROCESS_NAME, comm);
+		host_event_set_str(ev, EF_PROCESS_NAME, comm);
 	}
 	emit(s);
 	procinfo_cache_del(s->cache, pid);
@@ -154,11 +154,11 @@ static int nl_start(struct proc_sensor *s)
 
 static void nl_exec(struct proc_sensor *s, pid_t pid, int64_t now)
 {
-	event_reset(&s->ev, EVENT_PROCESS_EXEC, now);
+	host_event_reset(&s->ev, EVENT_PROCESS_EXEC, now);
 	if (procinfo_read_process(s->root, pid, s->cache, s->users, &s->ev) < 0) {
 		/* gone before we could read it: what the connector gave is all there is */
-		event_reset(&s->ev, EVENT_PROCESS_EXEC, now);
-		event_set_int(&s->ev, EF_PID, pid);
+		host_event_reset(&s->ev, EVENT_PROCESS_EXEC, now);
+		host_event_set_int(&s->ev, EF_PID, pid);
 	}
 	emit(s);
 }
@@ -315,7 +315,7 @@ static size_t cgroup_path(struct proc_sensor *s, uint64_t id, pid_t pid, const c
 
 static void bpf_exec(struct proc_sensor *s, const struct rec_exec *r, size_t size)
 {
-	struct event *ev = &s->ev;
+	struct host_event *ev = &s->ev;
 	char path[REC_PATH_MAX + REC_NAME_MAX + 2];
 	char args[REC_ARGS_MAX];
 	const char *data = (const char *)(r + 1);
@@ -326,38 +326,38 @@ static void bpf_exec(struct proc_sensor *s, const struct rec_exec *r, size_t siz
 		return;
 	}
 	const char *exe = data, *cwd = data + r->exe_len, *argv = cwd + r->cwd_len;
-	event_reset(ev, EVENT_PROCESS_EXEC, (int64_t)r->time_ns + s->boot_to_real_ns);
+	host_event_reset(ev, EVENT_PROCESS_EXEC, (int64_t)r->time_ns + s->boot_to_real_ns);
 	pid_t pid = (pid_t)r->pid;
-	event_set_int(ev, EF_PID, pid);
+	host_event_set_int(ev, EF_PID, pid);
 	size_t il = r->exe_len ? join_path(exe, r->exe_len, path, sizeof(path)) : 0;
 	char comm[sizeof(r->comm) + 1];
 	memcpy(comm, r->comm, sizeof(r->comm));
 	comm[sizeof(r->comm)] = '\0';
 	const char *name = comm;
 	if (il) {
-		event_set(ev, EF_IMAGE, path, il);
+		host_event_set(ev, EF_IMAGE, path, il);
 		name = procinfo_base_name(ev->v[EF_IMAGE].p);
 	}
-	event_set_str(ev, EF_PROCESS_NAME, name);
+	host_event_set_str(ev, EF_PROCESS_NAME, name);
 	memcpy(args, argv, r->args_len);
 	size_t al = procinfo_join_argv(args, r->args_len);
 	if (al)
-		event_set(ev, EF_COMMAND_LINE, args, al);
+		host_event_set(ev, EF_COMMAND_LINE, args, al);
 	size_t cl = join_path(cwd, r->cwd_len, path, sizeof(path));
-	event_set(ev, EF_CURRENT_DIRECTORY, path, cl);
-	event_set_int(ev, EF_UID, r->uid);
-	event_set_int(ev, EF_EUID, r->euid);
+	host_event_set(ev, EF_CURRENT_DIRECTORY, path, cl);
+	host_event_set_int(ev, EF_UID, r->uid);
+	host_event_set_int(ev, EF_EUID, r->euid);
 	const char *user = procinfo_user_name(s->users, r->uid);
 	if (user)
-		event_set_str(ev, EF_USER, user);
+		host_event_set_str(ev, EF_USER, user);
 	if (r->loginuid != UINT32_MAX)
-		event_set_int(ev, EF_LOGIN_UID, r->loginuid);
+		host_event_set_int(ev, EF_LOGIN_UID, r->loginuid);
 	char tty[32];
 	size_t tl = r->tty_major ? procinfo_tty_name((uint32_t)makedev(r->tty_major, r->tty_minor),
 						     tty, sizeof(tty))
 				 : 0;
 	if (tl)
-		event_set(ev, EF_TTY, tty, tl);
+		host_event_set(ev, EF_TTY, tty, tl);
 	const char *cg;
 	size_t cgl = cgroup_path(s, r->cgroup_id, pid, &cg);
 	if (cgl)
@@ -474,7 +474,7 @@ static int proc_start(const struct sensor_ctx *ctx, void **state)
 	s->root = ctx->cfg && ctx->cfg->root ? ctx->cfg->root : "/";
 	s->nl_fd = -1;
 	s->mechanism = "none";
-	event_init(&s->ev);
+	host_event_init(&s->ev);
 	int r = procinfo_cache_new(PID_CACHE_SLOTS, &s->cache);
 	if (r == 0)
 		r = procinfo_users_new(s->root, &s->users);
@@ -545,7 +545,7 @@ static void proc_stop(void *state)
 		close(s->nl_fd);
 	procinfo_cache_free(s->cache);
 	procinfo_users_free(s->users);
-	event_free(&s->ev);
+	host_event_free(&s->ev);
 	free(s);
 }
 

@@ -184,25 +184,25 @@ static void test_read_process(void **state)
 	assert_string_equal(procinfo_user_name(u, 1000), "alice");
 	assert_null(procinfo_user_name(u, 4242));
 
-	struct event ev;
-	event_init(&ev);
-	event_reset(&ev, EVENT_PROCESS_EXEC, 1);
+	struct host_event ev;
+	host_event_init(&ev);
+	host_event_reset(&ev, EVENT_PROCESS_EXEC, 1);
 	assert_int_equal(procinfo_read_process(root, 300, c, u, &ev), 0);
-	assert_string_equal(event_get(&ev, EF_IMAGE, NULL), "/usr/bin/curl");
-	assert_string_equal(event_get(&ev, EF_PROCESS_NAME, NULL), "curl");
-	assert_string_equal(event_get(&ev, EF_COMMAND_LINE, NULL), "curl -s http://x/");
-	assert_string_equal(event_get(&ev, EF_CURRENT_DIRECTORY, NULL), "/home/alice");
-	assert_string_equal(event_get(&ev, EF_PID, NULL), "300");
-	assert_string_equal(event_get(&ev, EF_PPID, NULL), "200");
-	assert_string_equal(event_get(&ev, EF_UID, NULL), "1000");
-	assert_string_equal(event_get(&ev, EF_USER, NULL), "alice");
-	assert_string_equal(event_get(&ev, EF_LOGIN_UID, NULL), "1000");
-	assert_string_equal(event_get(&ev, EF_TTY, NULL), "pts/0");
-	assert_string_equal(event_get(&ev, EF_CGROUP, NULL), "/system.slice/ssh.service");
-	assert_false(event_has(&ev, EF_CONTAINER_ID));
-	assert_string_equal(event_get(&ev, EF_PARENT_IMAGE, NULL), "/usr/bin/bash");
-	assert_string_equal(event_get(&ev, EF_PARENT_COMMAND_LINE, NULL), "-bash");
-	assert_string_equal(event_get(&ev, EF_PARENT_NAME, NULL), "bash");
+	assert_string_equal(host_event_get(&ev, EF_IMAGE, NULL), "/usr/bin/curl");
+	assert_string_equal(host_event_get(&ev, EF_PROCESS_NAME, NULL), "curl");
+	assert_string_equal(host_event_get(&ev, EF_COMMAND_LINE, NULL), "curl -s http://x/");
+	assert_string_equal(host_event_get(&ev, EF_CURRENT_DIRECTORY, NULL), "/home/alice");
+	assert_string_equal(host_event_get(&ev, EF_PID, NULL), "300");
+	assert_string_equal(host_event_get(&ev, EF_PPID, NULL), "200");
+	assert_string_equal(host_event_get(&ev, EF_UID, NULL), "1000");
+	assert_string_equal(host_event_get(&ev, EF_USER, NULL), "alice");
+	assert_string_equal(host_event_get(&ev, EF_LOGIN_UID, NULL), "1000");
+	assert_string_equal(host_event_get(&ev, EF_TTY, NULL), "pts/0");
+	assert_string_equal(host_event_get(&ev, EF_CGROUP, NULL), "/system.slice/ssh.service");
+	assert_false(host_event_has(&ev, EF_CONTAINER_ID));
+	assert_string_equal(host_event_get(&ev, EF_PARENT_IMAGE, NULL), "/usr/bin/bash");
+	assert_string_equal(host_event_get(&ev, EF_PARENT_COMMAND_LINE, NULL), "-bash");
+	assert_string_equal(host_event_get(&ev, EF_PARENT_NAME, NULL), "bash");
 
 	/* the parent is cached: gone from /proc, it is still known */
 	char cmd[700];
@@ -212,7 +212,7 @@ static void test_read_process(void **state)
 	assert_non_null(procinfo_cache_lookup(c, root, 300));
 	assert_int_equal(procinfo_read_process(root, 999, c, u, &ev), -ENOENT);
 
-	event_free(&ev);
+	host_event_free(&ev);
 	procinfo_cache_free(c);
 	procinfo_users_free(u);
 	/* remove the fixture tree */
