@@ -430,7 +430,8 @@ const struct procinfo_entry *procinfo_cache_lookup(struct procinfo_cache *c, con
 	return procinfo_cache_get(c, pid);
 }
 
-void procinfo_set_parent(struct procinfo_cache *c, const char *root, pid_t ppid, struct host_event *ev)
+void procinfo_set_parent(struct procinfo_cache *c, const char *root, pid_t ppid,
+			 struct host_event *ev)
 {
 	if (ppid <= 0)
 		return;

@@ -86,6 +86,7 @@ const struct procinfo_entry *procinfo_cache_lookup(struct procinfo_cache *c, con
 int procinfo_read_process(const char *root, pid_t pid, struct procinfo_cache *cache,
 			  struct procinfo_users *users, struct host_event *ev);
 /* Sets the parent fields of ev from the cache (reading /proc on a miss). */
-void procinfo_set_parent(struct procinfo_cache *c, const char *root, pid_t ppid, struct host_event *ev);
+void procinfo_set_parent(struct procinfo_cache *c, const char *root, pid_t ppid,
+			 struct host_event *ev);
 /* Sets EF_CGROUP and EF_CONTAINER_ID from a cgroup path. */
 void procinfo_set_cgroup(struct host_event *ev, const char *path, size_t len);
