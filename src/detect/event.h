@@ -140,15 +140,20 @@ struct event {
 
 _Static_assert(EF_COUNT <= 64, "the presence mask holds 64 fields");
 
-void event_init(struct event *ev);
+/* libevent exports event_init, event_free and event_set too: these three link under other
+ * symbol names (same C names), or a daemon's calls to libevent's event_free() would bind to
+ * this one and corrupt the heap. A file that includes both headers renames libevent's
+ * (see src/detect/sensor_auth.c). */
+void event_init(struct event *ev) __asm__("immune_event_init");
 /* Clears the fields and sets kind and time; keeps the arena. */
 void event_reset(struct event *ev, enum event_kind kind, int64_t time_ns);
-void event_free(struct event *ev);
+void event_free(struct event *ev) __asm__("immune_event_free");
 
 /* Copies len bytes of s as field f (replacing a previous value; embedded NULs cut the value
  * there). Past EVENT_MAX_BYTES the value is cut and ev->truncated set. Returns 0, or
  * -ENOMEM. */
-int event_set(struct event *ev, enum event_field f, const char *s, size_t len);
+int event_set(struct event *ev, enum event_field f, const char *s, size_t len)
+	__asm__("immune_event_set");
 int event_set_str(struct event *ev, enum event_field f, const char *s);
 int event_set_int(struct event *ev, enum event_field f, int64_t v);
 /* Copies every present field of src into dst (same kind, time and id). */
