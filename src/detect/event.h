@@ -152,8 +152,8 @@ void event_free(struct event *ev) __asm__("immune_event_free");
 /* Copies len bytes of s as field f (replacing a previous value; embedded NULs cut the value
  * there). Past EVENT_MAX_BYTES the value is cut and ev->truncated set. Returns 0, or
  * -ENOMEM. */
-int event_set(struct event *ev, enum event_field f, const char *s, size_t len)
-	__asm__("immune_event_set");
+int event_set(struct event *ev, enum event_field f, const char *s,
+	      size_t len) __asm__("immune_event_set");
 int event_set_str(struct event *ev, enum event_field f, const char *s);
 int event_set_int(struct event *ev, enum event_field f, int64_t v);
 /* Copies every present field of src into dst (same kind, time and id). */
