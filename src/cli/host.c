@@ -1,5 +1,6 @@
 /* immune host show ID [--table T] [--json] [--server-config FILE]
- * immune host remove ID [--json] [--server-config FILE] */
+ * immune host remove ID [--json] [--server-config FILE]
+ * immune host command ID NAME [--json] [--server-config FILE] */
 #include "cli/api_client.h"
 #include "cli/cli.h"
 
@@ -8,11 +9,15 @@
 static void print_help(void)
 {
 	printf("usage: immune host show ID [--table TABLE] [--json]\n"
-	       "       immune host remove ID [--json]\n\n"
+	       "       immune host remove ID [--json]\n"
+	       "       immune host command ID scan-now|inventory-now [--json]\n\n"
 	       "show: the host's fields, its inventory (tables and row counts, or the rows of\n"
 	       "one table with --table), its data streams, and the failing checks of its latest\n"
 	       "scan with their evidence.\n"
-	       "remove: revokes the host; its agent is disconnected and cannot reconnect.\n\n"
+	       "remove: revokes the host; its agent is disconnected and cannot reconnect.\n"
+	       "command: sends a command to the host's agent, which must be connected:\n"
+	       "scan-now collects the inventory and scans; inventory-now collects the\n"
+	       "inventory (and scans only when it changed).\n\n"
 	       "  --table TABLE        show: print the rows of this inventory table\n"
 	       "  --json               print the server's answer (docs/api.md)\n"
 	       "  --server-config FILE the client configuration (default $IMMUNE_SERVER_CONFIG,\n"
@@ -289,6 +294,28 @@ static int do_remove(const struct api_config *cfg, const char *id, bool json)
 	return r;
 }
 
+static int do_command(const struct api_config *cfg, const char *id, const char *name, bool json)
+{
+	_cleanup_free_ char *esc = api_escape(id);
+	_cleanup_free_ char *path = xasprintf("/v1/hosts/%s/commands", esc);
+	_cleanup_free_ char *safe = fleet_safe(id);
+	_cleanup_free_ char *safe_name = fleet_safe(name);
+	json_t *body = json_pack("{s:s}", "name", name);
+	json_t *ans = NULL;
+	int r = fleet_call("host", cfg, "POST", path, body, &ans);
+
+	json_decref(body);
+	if (r)
+		return r;
+	if (json)
+		r = fleet_print_json(ans);
+	else
+		printf("Sent '%s' to host %s (command id %" JSON_INTEGER_FORMAT ").\n", safe_name,
+		       safe, json_integer_value(json_object_get(ans, "id")));
+	json_decref(ans);
+	return r;
+}
+
 int cmd_host(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -299,20 +326,22 @@ int cmd_host(int argc, char **argv)
 		{},
 	};
 	_cleanup_(api_config_freep) struct api_config *cfg = NULL;
-	const char *config = NULL, *table = NULL, *verb, *id;
-	bool json = false, show;
+	const char *config = NULL, *table = NULL, *verb, *id, *name = NULL;
+	bool json = false, show, command;
 	int c, r;
 
 	if (argc < 2)
-		return cli_usage_error("host", "missing verb (show or remove)");
+		return cli_usage_error("host", "missing verb (show, remove or command)");
 	verb = argv[1];
 	if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
 		print_help();
 		return EXIT_OK;
 	}
 	show = strcmp(verb, "show") == 0;
-	if (!show && strcmp(verb, "remove") != 0)
-		return cli_usage_error("host", "unknown verb '%s' (valid: show, remove)", verb);
+	command = strcmp(verb, "command") == 0;
+	if (!show && !command && strcmp(verb, "remove") != 0)
+		return cli_usage_error("host", "unknown verb '%s' (valid: show, remove, command)",
+				       verb);
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "t:jS:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -326,6 +355,11 @@ int cmd_host(int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage_error("host", "%s wants a host id (see 'immune hosts')", verb);
 	id = argv[optind++];
+	if (command && optind >= argc)
+		return cli_usage_error("host",
+				       "command wants a command name (scan-now, inventory-now)");
+	if (command)
+		name = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error("host", "unexpected argument '%s'", argv[optind]);
 	if (!*id)
@@ -335,5 +369,7 @@ int cmd_host(int argc, char **argv)
 	r = fleet_config("host", config, &cfg);
 	if (r)
 		return r;
+	if (command)
+		return do_command(cfg, id, name, json);
 	return show ? do_show(cfg, id, table, json) : do_remove(cfg, id, json);
 }

@@ -109,17 +109,31 @@ static void method_not_allowed(struct evhttp_request *req)
 	api_error(req, 405, "method not allowed on %s", evhttp_request_get_uri(req));
 }
 
-static void route_host(struct server *s, struct evhttp_request *req, const char *id)
+/* /v1/hosts/ID and its sub-resources (/v1/hosts/ID/commands). */
+static void route_host(struct server *s, struct evhttp_request *req, const char *rest)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	if (!*id || strchr(id, '/'))
+	const char *slash = strchr(rest, '/');
+	char id[64];
+
+	if (!*rest || (slash ? (size_t)(slash - rest) : strlen(rest)) >= sizeof(id)) {
 		api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
-	else if (m == EVHTTP_REQ_GET)
+		return;
+	}
+	snprintf(id, sizeof(id), "%.*s", slash ? (int)(slash - rest) : (int)strlen(rest), rest);
+	const char *sub = slash ? slash + 1 : NULL;
+	if (!sub && m == EVHTTP_REQ_GET)
 		api_host_show(s, req, id);
-	else if (m == EVHTTP_REQ_DELETE)
+	else if (!sub && m == EVHTTP_REQ_DELETE)
 		api_host_delete(s, req, id);
-	else
+	else if (!sub)
 		method_not_allowed(req);
+	else if (!strcmp(sub, "commands") && m == EVHTTP_REQ_POST)
+		api_host_command(s, req, id);
+	else if (!strcmp(sub, "commands"))
+		method_not_allowed(req);
+	else
+		api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
 }
 
 static void route(struct server *s, struct evhttp_request *req, const char *path, const char *query)

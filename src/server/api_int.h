@@ -37,3 +37,5 @@ void api_host_show(struct server *s, struct evhttp_request *req, const char *id)
 void api_host_delete(struct server *s, struct evhttp_request *req, const char *id);
 void api_findings(struct server *s, struct evhttp_request *req, const char *query);
 void api_status(struct server *s, struct evhttp_request *req);
+/* api_commands.c */
+void api_host_command(struct server *s, struct evhttp_request *req, const char *id);

@@ -248,6 +248,7 @@ static const char *const counter_names[CTR_COUNT] = {
 	[CTR_RENEW_REFUSED] = "renew_refused",
 	[CTR_REPLACED] = "connections_replaced",
 	[CTR_REVOKE_DISCONNECTED] = "revoke_disconnected",
+	[CTR_COMMANDS_SENT] = "commands_sent",
 };
 
 const char *server_counter_name(enum server_counter c)

@@ -46,6 +46,7 @@ enum server_counter {
 	CTR_RENEW_REFUSED,
 	CTR_REPLACED, /* a host reconnected: its old connection was closed */
 	CTR_REVOKE_DISCONNECTED,
+	CTR_COMMANDS_SENT,
 	CTR_COUNT
 };
 

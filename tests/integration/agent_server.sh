@@ -214,6 +214,31 @@ assert d["host_id"] == sys.argv[3] and d["cert_not_after"] > 0
 ' "$tmp/status.json" $N "$host" || fail "status: $(cat "$tmp/status.json")"
 "$agent" status --state "$state" >"$tmp/status.txt" || fail "status exit $?"
 grep -q "host id: *$host" "$tmp/status.txt" || fail "status text: $(cat "$tmp/status.txt")"
+
+# ---- commands: the operator asks the connected agent to scan now ----
+say "commands: scan-now reaches the agent and a new scan arrives"
+before=$(api GET "/v1/hosts/$host" | python3 -c 'import json,sys; print(json.load(sys.stdin)["host"]["scanned_at"])')
+sleep 1.1 # scanned_at has a resolution of one second
+IMMUNE_SERVER_CONFIG="$data/client.yaml" "$immune" host command "$host" scan-now --json \
+	>"$tmp/cmd.json" || fail "host command exit $?"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["delivered"] and d["name"] == "scan-now" and d["id"] > 0, d' \
+	"$tmp/cmd.json" || fail "command answer: $(cat "$tmp/cmd.json")"
+for _ in $(seq 1 100); do
+	after=$(api GET "/v1/hosts/$host" | python3 -c 'import json,sys; print(json.load(sys.stdin)["host"]["scanned_at"])')
+	[ "$after" != "$before" ] && break
+	sleep 0.2
+done
+[ "$after" != "$before" ] || fail "no new scan after scan-now (scanned_at $before)"
+grep -q "command 'scan-now'" "$tmp/agent.log" || fail "the agent did not log the command"
+set +e
+IMMUNE_SERVER_CONFIG="$data/client.yaml" "$immune" host command "$host" reboot >"$tmp/out" 2>&1
+rc=$?
+IMMUNE_SERVER_CONFIG="$data/client.yaml" "$immune" host command 0123456789abcdef0123456789abcdef \
+	scan-now >"$tmp/out2" 2>&1
+rc2=$?
+set -e
+[ $rc -eq 2 ] && grep -q "unknown command 'reboot'" "$tmp/out" || fail "unknown command: rc $rc $(cat "$tmp/out")"
+[ $rc2 -eq 2 ] && grep -q "no such host" "$tmp/out2" || fail "unknown host: rc $rc2 $(cat "$tmp/out2")"
 stop_agent
 set +e
 "$agent" status --state "$state" >/dev/null 2>&1
