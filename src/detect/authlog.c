@@ -553,10 +553,42 @@ static bool decode_sshd(struct event *ev, char *m)
 	enum pam_kind pk = pam_line(ev, m);
 	if (pk != PAM_NONE)
 		return true;
-	return str_has_prefix(m, "Server listening on ") || str_has_prefix(m, "Received signal ") ||
-	       str_has_prefix(m, "Postponed ") || str_has_prefix(m, "Starting session: ") ||
-	       str_has_prefix(m, "Close session: ") || str_has_prefix(m, "User child is on pid ") ||
-	       str_has_prefix(m, "Connection from ") || str_has_prefix(m, "Authentication refused");
+	static const char *const known[] = {
+		"Server listening on ",
+		"Received signal ",
+		"Postponed ",
+		"Starting session: ",
+		"Close session: ",
+		"User child is on pid ",
+		"Connection from ",
+		"Accepted key ",
+		"Accepted certificate ID ",
+		"Authentication refused",
+		"Timeout before authentication",
+		"Unable to negotiate ",
+		"banner exchange: ",
+		"kex_exchange_identification: ",
+		"Bad protocol version ",
+		"Did not receive identification string ",
+		"Protocol major versions differ",
+		"drop connection ",
+		"Transferred: ",
+		"Partial publickey for ",
+		"Authentication tried for ",
+		"Changed root directory ",
+		"Corrupted MAC",
+		"Bad packet length",
+		"ssh_dispatch_run_fatal: ",
+		"Read error from ",
+		"error: ",
+		"fatal: ",
+		"debug",
+		"Set /proc/self/oom_score_adj",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+		if (str_has_prefix(m, known[i]))
+			return true;
+	return false;
 }
 
 /* ---- sudo --------------------------------------------------------------------------------- */
