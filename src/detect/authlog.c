@@ -742,7 +742,10 @@ static const struct acct_pat acct_pats[] = {
 	{ "removed shadow group '%q' owned by '%q'",
 	  EVENT_LOG_LINE,
 	  { EF_GROUP_NAME, EF_TARGET_USER, EF_COUNT } },
-	{ "group added to %s: name=%s%*", EVENT_LOG_LINE, { EF_COUNT, EF_GROUP_NAME, EF_COUNT } },
+	{ "group added to %s: name=%s, GID=%s",
+	  EVENT_LOG_LINE,
+	  { EF_COUNT, EF_GROUP_NAME, EF_COUNT } },
+	{ "group added to %s: name=%s", EVENT_LOG_LINE, { EF_COUNT, EF_GROUP_NAME, EF_COUNT } },
 	{ "group '%q' removed from %*", EVENT_LOG_LINE, { EF_GROUP_NAME, EF_COUNT, EF_COUNT } },
 	{ "change '%q' to '%q' in %*", EVENT_LOG_LINE, { EF_COUNT, EF_TARGET_USER, EF_COUNT } },
 };

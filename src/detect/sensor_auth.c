@@ -392,8 +392,10 @@ static int auth_start(const struct sensor_ctx *ctx, void **state)
 		}
 		s->timer_added = true;
 		/* files present now are positioned at once (their end, or the saved offset) */
-		for (size_t i = 0; i < s->n_files; i++)
+		for (size_t i = 0; i < s->n_files; i++) {
 			open_file(s, &s->files[i]);
+			s->files[i].seen = true; /* one that appears later is read from 0 */
+		}
 	}
 	*state = s;
 	return 0;
