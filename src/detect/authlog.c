@@ -148,14 +148,16 @@ static int parse_rfc3164_time(const char *s, size_t len, int64_t now_ns, int64_t
 	struct tm now_tm;
 	if (!localtime_r(&now, &now_tm))
 		return -EINVAL;
-	/* The latest year that does not put the line more than a month in the future. */
+	/* The latest year that does not put the line more than a month in the future. The
+	 * line's local time is converted with the offset from UTC in force now (mktime() would
+	 * read the time zone again for every line). */
 	for (int back = 0; back < 2; back++) {
 		struct tm t = tm;
 		t.tm_year = now_tm.tm_year - back;
-		t.tm_isdst = -1;
-		time_t v = mktime(&t);
+		time_t v = timegm(&t);
 		if (v == (time_t)-1)
 			return -EINVAL;
+		v -= now_tm.tm_gmtoff;
 		if (back == 1 || v <= now + 31 * 86400) {
 			*time_ns = (int64_t)v * NSEC_PER_SEC;
 			return 15;
@@ -528,9 +530,8 @@ static bool decode_sshd(struct event *ev, char *m)
 	struct cap c[CAPS_MAX];
 
 	/* "error: ", "fatal: " and the "[preauth]" suffix do not change what a line says. */
-	if (str_has_prefix(m, "error: "))
-		m += 7;
-	else if (str_has_prefix(m, "fatal: "))
+	bool tagged = str_has_prefix(m, "error: ") || str_has_prefix(m, "fatal: ");
+	if (tagged)
 		m += 7;
 	size_t n = strlen(m);
 	if (n >= 10 && strcmp(m + n - 10, " [preauth]") == 0)
@@ -588,7 +589,7 @@ static bool decode_sshd(struct event *ev, char *m)
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
 		if (str_has_prefix(m, known[i]))
 			return true;
-	return false;
+	return tagged; /* sshd's own error and fatal messages */
 }
 
 /* ---- sudo --------------------------------------------------------------------------------- */

@@ -124,6 +124,8 @@ static const struct tcase cases[] = {
 	{ "Connection from 127.0.0.1 port 38124 on 127.0.0.1 port 46109 rdomain \"\"\r",
 	  AUTHLOG_AUTO, 1, EVENT_LOG_LINE, "service=sshd", NULL },
 	{ "something sshd never says", AUTHLOG_AUTO, -EBADMSG, EVENT_NONE, NULL, NULL },
+	{ "error: kex_exchange_identification: Connection closed by remote host\r", AUTHLOG_AUTO, 1,
+	  EVENT_LOG_LINE, "service=sshd", NULL },
 	{ "something sshd never says", AUTHLOG_SSHD, 1, EVENT_LOG_LINE,
 	  "service=sshd|message=something sshd never says", NULL },
 	{ "Accepted password for a from 1.2.3.4 port 5 ssh2", AUTHLOG_SYSLOG, -EBADMSG, EVENT_NONE,
