@@ -242,6 +242,29 @@ static void close_file(struct auth_file *f)
 	f->fd = -1;
 }
 
+/* The file was rotated while the sensor was stopped: when <path>.1 is the file the offset
+ * was saved for, its lines past that offset are read before the new file. */
+static void read_rotated_tail(struct auth_sensor *s, struct auth_file *f)
+{
+	_cleanup_free_ char *old = xasprintf("%s.1", f->path);
+	struct stat st;
+	int fd = open(old, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == f->saved_dev &&
+	    st.st_ino == f->saved_ino && (uint64_t)st.st_size > f->saved_off) {
+		int keep = f->fd;
+		f->fd = fd;
+		reset_position(f, f->saved_off);
+		while (!drain(s, f))
+			;
+		if (buf_len(&f->line) && !f->skipping)
+			handle_line(s, f, buf_str(&f->line), buf_len(&f->line));
+		f->fd = keep;
+	}
+	close(fd);
+}
+
 /* Opens f->path if it exists; positions at the saved offset when it is the same file, at
  * the end for a file present at the first start, else at 0. */
 static void open_file(struct auth_sensor *s, struct auth_file *f)
@@ -254,11 +277,13 @@ static void open_file(struct auth_sensor *s, struct auth_file *f)
 		close(fd);
 		return;
 	}
+	bool same = f->saved && f->saved_dev == st.st_dev && f->saved_ino == st.st_ino;
+	if (f->saved && !same)
+		read_rotated_tail(s, f);
 	f->fd = fd;
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
-	if (f->saved && f->saved_dev == st.st_dev && f->saved_ino == st.st_ino &&
-	    f->saved_off <= (uint64_t)st.st_size)
+	if (same && f->saved_off <= (uint64_t)st.st_size)
 		reset_position(f, f->saved_off);
 	else if (!f->seen && !f->saved)
 		reset_position(f, (uint64_t)st.st_size);
@@ -391,9 +416,11 @@ static int auth_start(const struct sensor_ctx *ctx, void **state)
 			return -ENOMEM;
 		}
 		s->timer_added = true;
-		/* files present now are positioned at once (their end, or the saved offset) */
 		for (size_t i = 0; i < s->n_files; i++) {
-			open_file(s, &s->files[i]);
+			/* A file with a saved offset is opened at the first tick (nothing is
+			 * emitted from start()); one without is positioned at its end now. */
+			if (!s->files[i].saved)
+				open_file(s, &s->files[i]);
 			s->files[i].seen = true; /* one that appears later is read from 0 */
 		}
 	}

@@ -243,6 +243,25 @@ static void test_restart_offset(void **state)
 	expect(f, "p1,s3");
 }
 
+/* Rotated while stopped: the rest of the rotated file (<path>.1), then the new file. */
+static void test_restart_after_rotation(void **state)
+{
+	struct fixture *f = *state;
+
+	append(f->log, "");
+	start(f);
+	append_user(f->log, "r1");
+	append_user(f->log, "s1");
+	expect(f, "r1,s1");
+	stop(f);
+	append_user(f->log, "old-tail");
+	assert_int_equal(rename(f->log, f->rotated), 0);
+	append_user(f->log, "new1");
+	start(f);
+	append_user(f->log, "s2");
+	expect(f, "old-tail,new1,s2");
+}
+
 /* Garbage and over-long lines are counted as skipped; reading goes on after them. */
 static void test_garbage_counted(void **state)
 {
@@ -323,6 +342,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotation_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copytruncate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_offset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_after_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sshd_file, setup, teardown),
