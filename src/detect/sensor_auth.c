@@ -64,6 +64,7 @@ struct auth_sensor {
 	struct libevent_event *timer; /* event_get_struct_event_size() bytes of our own */
 	bool timer_added;
 	struct event ev;
+	char *chunk; /* READ_CHUNK bytes */
 	uint64_t events, skipped;
 	bool dirty;
 	int64_t persisted_ns;
@@ -153,10 +154,9 @@ static void state_save(struct auth_sensor *s)
 				       f->path);
 	}
 	/* A failed write leaves the previous offsets: at worst lines are read again. */
-	if (r == 0 && file_write_atomic(s->state_path, buf_str(&b), buf_len(&b), 0600) == 0) {
+	if (r == 0 && file_write_atomic(s->state_path, buf_str(&b), buf_len(&b), 0600) == 0)
 		s->dirty = false;
-		s->persisted_ns = mono_ns();
-	}
+	s->persisted_ns = mono_ns(); /* after a failure too: retried a second later */
 	buf_free(&b);
 }
 
@@ -213,16 +213,15 @@ static void feed(struct auth_sensor *s, struct auth_file *f, const char *p, size
 /* Reads what f has past its position, up to READ_PER_TICK. Returns true at end of file. */
 static bool drain(struct auth_sensor *s, struct auth_file *f)
 {
-	_cleanup_free_ char *chunk = xmalloc(READ_CHUNK);
 	size_t total = 0;
 
 	while (total < READ_PER_TICK) {
-		ssize_t r = pread(f->fd, chunk, READ_CHUNK, (off_t)f->pos);
+		ssize_t r = pread(f->fd, s->chunk, READ_CHUNK, (off_t)f->pos);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return true;
-		feed(s, f, chunk, (size_t)r);
+		feed(s, f, s->chunk, (size_t)r);
 		total += (size_t)r;
 	}
 	return false;
@@ -353,6 +352,7 @@ static void auth_free(struct auth_sensor *s)
 	}
 	free(s->files);
 	free(s->state_path);
+	free(s->chunk);
 	event_free(&s->ev);
 	free(s);
 }
@@ -392,6 +392,7 @@ static int auth_start(const struct sensor_ctx *ctx, void **state)
 
 	s->ctx = *ctx;
 	event_init(&s->ev);
+	s->chunk = xmalloc(READ_CHUNK);
 	s->files = xcalloc(n ? n : 1, sizeof(*s->files));
 	for (size_t i = 0; i < n; i++) {
 		r = add_file(s, cfg->auth_logs[i]);
