@@ -27,14 +27,14 @@ int main(int argc, char **argv)
 	struct authlog_opts o = { AUTHLOG_AUTO, INT64_C(1795459500) * 1000000000 };
 	int64_t n = 400000;
 	uint64_t events = 0;
-	struct event ev;
+	struct host_event ev;
 	struct timespec a, b;
 
 	if (argc > 1 && parse_i64(argv[1], 1, INT64_C(1) << 40, &n) < 0) {
 		fprintf(stderr, "usage: bench_authlog [N]\n");
 		return 2;
 	}
-	event_init(&ev);
+	host_event_init(&ev);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 	for (int64_t i = 0; i < n; i++) {
 		const char *l = lines[i % 4];
@@ -45,6 +45,6 @@ int main(int argc, char **argv)
 	printf("authlog_decode: %" PRId64 " lines (%" PRIu64
 	       " events) in %.3f s CPU: %.0f lines/s\n",
 	       n, events, s, (double)n / s);
-	event_free(&ev);
+	host_event_free(&ev);
 	return 0;
 }

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum authlog_format formats[] = { AUTHLOG_AUTO, AUTHLOG_SYSLOG, AUTHLOG_SSHD };
 	struct authlog_opts o = { .now_ns = INT64_C(1795459500) * 1000000000 };
-	struct event ev;
+	struct host_event ev;
 	int64_t t;
 
 	if (!size)
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data + 1;
 	size_t n = size - 1;
 
-	event_init(&ev);
+	host_event_init(&ev);
 	(void)authlog_decode(p, n, &o, &ev);
 	(void)authlog_parse_time(p, n, o.now_ns, &t);
 	while (n) {
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = nl ? (size_t)(nl - p) : n;
 		if (authlog_decode(p, len, &o, &ev) == 1 && !ev.truncated) {
 			/* a decoded event always says where it came from */
-			if (!event_has(&ev, EF_SERVICE) || !event_has(&ev, EF_MESSAGE))
+			if (!host_event_has(&ev, EF_SERVICE) || !host_event_has(&ev, EF_MESSAGE))
 				abort();
 		}
 		p += len;
@@ -38,6 +38,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n--;
 		}
 	}
-	event_free(&ev);
+	host_event_free(&ev);
 	return 0;
 }

@@ -76,14 +76,14 @@ static bool match(const char *s, const char *pat, struct cap *caps)
 	return match_at(s, pat, caps, 0);
 }
 
-static void set_cap(struct event *ev, enum event_field f, struct cap c)
+static void set_cap(struct host_event *ev, enum event_field f, struct cap c)
 {
-	(void)event_set(ev, f, c.p, c.n);
+	(void)host_event_set(ev, f, c.p, c.n);
 }
 
-static void set_str(struct event *ev, enum event_field f, const char *s)
+static void set_str(struct host_event *ev, enum event_field f, const char *s)
 {
-	(void)event_set_str(ev, f, s);
+	(void)host_event_set_str(ev, f, s);
 }
 
 static bool cap_eq(struct cap c, const char *s)
@@ -371,7 +371,7 @@ static int parse_header(const char *s, int64_t now_ns, struct header *h)
 /* ---- shared PAM lines --------------------------------------------------------------------- */
 
 /* "user(uid=N)" or "user": sets the name and, unless uid is EF_COUNT, the uid. */
-static void set_user_uid(struct event *ev, enum event_field name, enum event_field uid,
+static void set_user_uid(struct host_event *ev, enum event_field name, enum event_field uid,
 			 struct cap c)
 {
 	size_t i = 0;
@@ -379,7 +379,7 @@ static void set_user_uid(struct event *ev, enum event_field name, enum event_fie
 		i++;
 	if (c.n - i > 6 && memcmp(c.p + i, "(uid=", 5) == 0 && c.p[c.n - 1] == ')') {
 		if (uid != EF_COUNT)
-			(void)event_set(ev, uid, c.p + i + 5, c.n - i - 6);
+			(void)host_event_set(ev, uid, c.p + i + 5, c.n - i - 6);
 		c.n = i;
 	}
 	if (c.n)
@@ -387,7 +387,7 @@ static void set_user_uid(struct event *ev, enum event_field name, enum event_fie
 }
 
 /* "key=value key=value ..." of pam_unix's authentication failure line. */
-static void pam_kv(struct event *ev, const char *list)
+static void pam_kv(struct host_event *ev, const char *list)
 {
 	static const struct {
 		const char *key;
@@ -414,7 +414,7 @@ static void pam_kv(struct event *ev, const char *list)
 enum pam_kind { PAM_NONE, PAM_OPEN, PAM_CLOSE, PAM_AUTHFAIL, PAM_CHAUTHTOK };
 
 /* Reads pam_unix(service:type) lines into fields of ev; returns what the line was. */
-static enum pam_kind pam_line(struct event *ev, const char *m)
+static enum pam_kind pam_line(struct host_event *ev, const char *m)
 {
 	struct cap c[CAPS_MAX];
 	if (match(m, "pam_unix(%s): session opened for user %u by %*", c)) {
@@ -441,7 +441,7 @@ static enum pam_kind pam_line(struct event *ev, const char *m)
 /* ---- sshd --------------------------------------------------------------------------------- */
 
 /* " ssh2: TYPE SHA256:fp" or the certificate form after the port. */
-static void sshd_key(struct event *ev, const char *rest)
+static void sshd_key(struct host_event *ev, const char *rest)
 {
 	struct cap c[CAPS_MAX];
 	if (match(rest, " ssh2: %s %s ID %u (serial %s) CA %s %s", c)) {
@@ -452,14 +452,14 @@ static void sshd_key(struct event *ev, const char *rest)
 	}
 }
 
-static void user_ip_port(struct event *ev, const struct cap *c)
+static void user_ip_port(struct host_event *ev, const struct cap *c)
 {
 	set_cap(ev, EF_TARGET_USER, c[0]);
 	set_cap(ev, EF_SRC_IP, c[1]);
 	set_cap(ev, EF_SRC_PORT, c[2]);
 }
 
-static bool sshd_auth(struct event *ev, const char *m)
+static bool sshd_auth(struct host_event *ev, const char *m)
 {
 	struct cap c[CAPS_MAX];
 	bool ok = false;
@@ -478,7 +478,7 @@ static bool sshd_auth(struct event *ev, const char *m)
 }
 
 /* Lines about a user at an address that are not themselves a logon decision. */
-static bool sshd_other(struct event *ev, const char *m)
+static bool sshd_other(struct host_event *ev, const char *m)
 {
 	static const char *const user_ip_port_pats[] = {
 		"Connection closed by authenticating user %u %s port %s",
@@ -525,7 +525,7 @@ static bool sshd_other(struct event *ev, const char *m)
 }
 
 /* Returns true when m is one of the sshd messages this decoder knows. */
-static bool decode_sshd(struct event *ev, char *m)
+static bool decode_sshd(struct host_event *ev, char *m)
 {
 	struct cap c[CAPS_MAX];
 
@@ -595,7 +595,7 @@ static bool decode_sshd(struct event *ev, char *m)
 /* ---- sudo --------------------------------------------------------------------------------- */
 
 /* "alice : [reason ; ]TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id" */
-static bool decode_sudo(struct event *ev, char *m)
+static bool decode_sudo(struct host_event *ev, char *m)
 {
 	static const struct {
 		const char *key;
@@ -631,7 +631,7 @@ static bool decode_sudo(struct event *ev, char *m)
 		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
 			size_t kl = strlen(keys[k].key);
 			if (n >= kl && memcmp(p, keys[k].key, kl) == 0) {
-				(void)event_set(ev, keys[k].f, p + kl, n - kl);
+				(void)host_event_set(ev, keys[k].f, p + kl, n - kl);
 				known = any = true;
 			}
 		}
@@ -654,7 +654,7 @@ static bool decode_sudo(struct event *ev, char *m)
 
 /* ---- su ----------------------------------------------------------------------------------- */
 
-static bool decode_su(struct event *ev, char *m)
+static bool decode_su(struct host_event *ev, char *m)
 {
 	struct cap c[CAPS_MAX];
 	bool ok;
@@ -751,7 +751,7 @@ static const struct acct_pat acct_pats[] = {
 	{ "change '%q' to '%q' in %*", EVENT_LOG_LINE, { EF_COUNT, EF_TARGET_USER, EF_COUNT } },
 };
 
-static bool decode_account(struct event *ev, char *m)
+static bool decode_account(struct host_event *ev, char *m)
 {
 	struct cap c[CAPS_MAX];
 
@@ -763,7 +763,7 @@ static bool decode_account(struct event *ev, char *m)
 	if (str_has_prefix(m, "group changed in /etc/group (group ")) {
 		const char *g = m + strlen("group changed in /etc/group (group ");
 		ev->kind = EVENT_GROUP_CHANGE;
-		(void)event_set(ev, EF_GROUP_NAME, g, strcspn(g, "/,)"));
+		(void)host_event_set(ev, EF_GROUP_NAME, g, strcspn(g, "/,)"));
 		return true;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(acct_pats); i++) {
@@ -789,7 +789,8 @@ static bool prog_is(const char *prog, const char *const *names)
 	return false;
 }
 
-static int decode_message(struct event *ev, const char *prog, char *m, int64_t time_ns, bool bare)
+static int decode_message(struct host_event *ev, const char *prog, char *m, int64_t time_ns,
+			  bool bare)
 {
 	static const char *const sshd[] = { "sshd", "sshd-session", NULL };
 	static const char *const accounts[] = { "useradd",  "userdel", "usermod",  "passwd",
@@ -803,7 +804,7 @@ static int decode_message(struct event *ev, const char *prog, char *m, int64_t t
 	else if (strcmp(prog, "sudo") != 0 && strcmp(prog, "su") != 0 && !prog_is(prog, accounts))
 		return 0;
 
-	event_reset(ev, EVENT_LOG_LINE, time_ns);
+	host_event_reset(ev, EVENT_LOG_LINE, time_ns);
 	set_str(ev, EF_SERVICE, service);
 	set_str(ev, EF_MESSAGE, m);
 	if (strcmp(service, "sshd") == 0)
@@ -819,7 +820,8 @@ static int decode_message(struct event *ev, const char *prog, char *m, int64_t t
 	return 1;
 }
 
-int authlog_decode(const char *line, size_t len, const struct authlog_opts *opts, struct event *ev)
+int authlog_decode(const char *line, size_t len, const struct authlog_opts *opts,
+		   struct host_event *ev)
 {
 	if (len > AUTHLOG_LINE_MAX)
 		len = AUTHLOG_LINE_MAX;

@@ -25,7 +25,8 @@ struct authlog_opts {
 /* Decodes one line (without its newline; a trailing '\r' is ignored) into ev (reset first).
  * Returns 1 with ev filled, 0 when the line is readable but from a program this decoder
  * does not follow (ev unspecified), or -EBADMSG when the line cannot be read at all. */
-int authlog_decode(const char *line, size_t len, const struct authlog_opts *opts, struct event *ev);
+int authlog_decode(const char *line, size_t len, const struct authlog_opts *opts,
+		   struct host_event *ev);
 
 /* Parses a syslog timestamp at the start of s: RFC 3164 "Mmm dd hh:mm:ss" (local time, year
  * inferred from now_ns: the latest year that does not put the line more than a month ahead)

@@ -9,14 +9,7 @@
  * kept in <state_dir>/auth-offsets so that a restart resumes where the last run stopped. */
 #include "lib/common.h"
 
-/* libevent also defines "struct event" and event_free(); inside its headers both names are
- * changed so that the normalized event (detect/event.h) keeps its own. The timer is placed
- * in memory of our own with event_assign(), so libevent's event_free() is never needed. */
-#define event libevent_event
-#define event_free libevent_event_free_unused
 #include <event2/event.h>
-#undef event_free
-#undef event
 
 #include "detect/authlog.h"
 #include "detect/sensor.h"
@@ -60,10 +53,9 @@ struct auth_sensor {
 	struct sensor_ctx ctx;
 	struct auth_file *files;
 	size_t n_files;
-	char *state_path;	      /* NULL: offsets are not kept */
-	struct libevent_event *timer; /* event_get_struct_event_size() bytes of our own */
-	bool timer_added;
-	struct event ev;
+	char *state_path; /* NULL: offsets are not kept */
+	struct event *timer;
+	struct host_event ev;
 	char *chunk; /* READ_CHUNK bytes */
 	uint64_t events, skipped;
 	bool dirty;
@@ -342,9 +334,8 @@ static void auth_free(struct auth_sensor *s)
 {
 	if (!s)
 		return;
-	if (s->timer_added)
-		event_del(s->timer);
-	free(s->timer);
+	if (s->timer)
+		event_free(s->timer);
 	for (size_t i = 0; i < s->n_files; i++) {
 		close_file(&s->files[i]);
 		free(s->files[i].path);
@@ -353,7 +344,7 @@ static void auth_free(struct auth_sensor *s)
 	free(s->files);
 	free(s->state_path);
 	free(s->chunk);
-	event_free(&s->ev);
+	host_event_free(&s->ev);
 	free(s);
 }
 
@@ -387,15 +378,18 @@ static int auth_start(const struct sensor_ctx *ctx, void **state)
 {
 	const struct sensor_config *cfg = ctx->cfg;
 	struct auth_sensor *s = xcalloc(1, sizeof(*s));
-	size_t n = strv_len(cfg->auth_logs);
+	/* NULL: where Debian and RHEL write authentication messages */
+	static const char *const defaults[] = { "/var/log/auth.log", "/var/log/secure", NULL };
+	char *const *logs = cfg->auth_logs ? cfg->auth_logs : (char *const *)defaults;
+	size_t n = strv_len(logs);
 	int r;
 
 	s->ctx = *ctx;
-	event_init(&s->ev);
+	host_event_init(&s->ev);
 	s->chunk = xmalloc(READ_CHUNK);
 	s->files = xcalloc(n ? n : 1, sizeof(*s->files));
 	for (size_t i = 0; i < n; i++) {
-		r = add_file(s, cfg->auth_logs[i]);
+		r = add_file(s, logs[i]);
 		if (r < 0) {
 			auth_free(s);
 			return r;
@@ -410,13 +404,11 @@ static int auth_start(const struct sensor_ctx *ctx, void **state)
 			 "the journal is not read: this build reads log files only");
 	if (n) {
 		struct timeval tv = { 0, POLL_MS * 1000 };
-		s->timer = xcalloc(1, event_get_struct_event_size());
-		if (event_assign(s->timer, ctx->base, -1, EV_PERSIST, on_tick, s) < 0 ||
-		    event_add(s->timer, &tv) < 0) {
+		s->timer = event_new(ctx->base, -1, EV_PERSIST, on_tick, s);
+		if (!s->timer || event_add(s->timer, &tv) < 0) {
 			auth_free(s);
 			return -ENOMEM;
 		}
-		s->timer_added = true;
 		for (size_t i = 0; i < s->n_files; i++) {
 			/* A file with a saved offset is opened at the first tick (nothing is
 			 * emitted from start()); one without is positioned at its end now. */

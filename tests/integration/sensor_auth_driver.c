@@ -7,14 +7,7 @@
  * A LOG may carry the prefixes sensor_auth accepts ("sshd:/path"). */
 #include "lib/common.h"
 
-/* libevent's "struct event" and event_free() collide with detect/event.h: renamed here;
- * libevent's event_free links under its own symbol (detect/event.h renames ours). */
-#define event libevent_event
-#define event_free libevent_event_free_unused
 #include <event2/event.h>
-#undef event_free
-#undef event
-void libevent_event_free(struct libevent_event *ev) __asm__("event_free");
 
 #include "detect/event_json.h"
 #include "detect/sensor.h"
@@ -23,10 +16,10 @@ void libevent_event_free(struct libevent_event *ev) __asm__("event_free");
 #include <inttypes.h>
 #include <signal.h>
 
-static void on_event(struct event *ev, void *arg)
+static void on_event(struct host_event *ev, void *arg)
 {
 	(void)arg;
-	char *line = event_to_json_line(ev);
+	char *line = host_event_to_json_line(ev);
 	if (line) {
 		fputs(line, stdout);
 		fputc('\n', stdout);
@@ -66,9 +59,9 @@ int main(int argc, char **argv)
 	if (!base)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
-	struct libevent_event *term = evsignal_new(base, SIGTERM, on_stop, base);
-	struct libevent_event *intr = evsignal_new(base, SIGINT, on_stop, base);
-	struct libevent_event *timer = evtimer_new(base, on_stop, base);
+	struct event *term = evsignal_new(base, SIGTERM, on_stop, base);
+	struct event *intr = evsignal_new(base, SIGINT, on_stop, base);
+	struct event *timer = evtimer_new(base, on_stop, base);
 	evsignal_add(term, NULL);
 	evsignal_add(intr, NULL);
 	if (duration > 0) {
@@ -94,9 +87,9 @@ int main(int argc, char **argv)
 		" message=%s\n",
 		h.name, h.mechanism, h.active, h.events, h.skipped, h.message);
 	sensor_auth.stop(state);
-	libevent_event_free(term);
-	libevent_event_free(intr);
-	libevent_event_free(timer);
+	event_free(term);
+	event_free(intr);
+	event_free(timer);
 	event_base_free(base);
 	strv_free(logs);
 	return 0;

@@ -230,7 +230,7 @@ static const struct tcase cases[] = {
 	{ "\x01\x02\x03 binary", AUTHLOG_AUTO, -EBADMSG, EVENT_NONE, NULL, NULL },
 };
 
-static void check_case(const struct tcase *t, struct event *ev)
+static void check_case(const struct tcase *t, struct host_event *ev)
 {
 	struct authlog_opts o = { .format = t->format, .now_ns = NOW };
 	int r = authlog_decode(t->line, strlen(t->line), &o, ev);
@@ -241,8 +241,8 @@ static void check_case(const struct tcase *t, struct event *ev)
 	if (ev->kind != t->kind)
 		fail_msg("%s: kind %s, expected %s", t->line, event_kind_name(ev->kind),
 			 event_kind_name(t->kind));
-	assert_true(event_has(ev, EF_SERVICE));
-	assert_true(event_has(ev, EF_MESSAGE));
+	assert_true(host_event_has(ev, EF_SERVICE));
+	assert_true(host_event_has(ev, EF_MESSAGE));
 	_cleanup_strv_ strv want = str_split(t->fields ? t->fields : "", "|");
 	for (size_t i = 0; want[i]; i++) {
 		char *eq = strchr(want[i], '=');
@@ -250,7 +250,7 @@ static void check_case(const struct tcase *t, struct event *ev)
 		*eq = '\0';
 		int f = event_field_by_name(want[i]);
 		assert_true(f >= 0);
-		const char *v = event_get(ev, (enum event_field)f, NULL);
+		const char *v = host_event_get(ev, (enum event_field)f, NULL);
 		if (!v || strcmp(v, eq + 1) != 0)
 			fail_msg("%s: %s is \"%s\", expected \"%s\"", t->line, want[i],
 				 v ? v : "(absent)", eq + 1);
@@ -259,27 +259,27 @@ static void check_case(const struct tcase *t, struct event *ev)
 	for (size_t i = 0; no[i]; i++) {
 		int f = event_field_by_name(no[i]);
 		assert_true(f >= 0);
-		if (event_has(ev, (enum event_field)f))
+		if (host_event_has(ev, (enum event_field)f))
 			fail_msg("%s: %s should be absent", t->line, no[i]);
 	}
 }
 
 static void test_cases(void **state)
 {
-	struct event ev;
-	event_init(&ev);
+	struct host_event ev;
+	host_event_init(&ev);
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
 		check_case(&cases[i], &ev);
-	event_free(&ev);
+	host_event_free(&ev);
 }
 
 static void test_times(void **state)
 {
 	struct authlog_opts o = { .format = AUTHLOG_AUTO, .now_ns = NOW };
-	struct event ev;
+	struct host_event ev;
 	int64_t t;
 
-	event_init(&ev);
+	host_event_init(&ev);
 	/* RFC 3164: this year */
 	assert_int_equal(
 		authlog_decode("Nov 23 18:40:01 h sshd[1]: Server listening on x", 48, &o, &ev), 1);
@@ -303,29 +303,29 @@ static void test_times(void **state)
 	assert_int_equal(
 		authlog_decode("<38>1 - h sshd - - - Invalid user x from 1.2.3.4", 48, &o, &ev), 1);
 	assert_int_equal(ev.time_ns, NOW);
-	event_free(&ev);
+	host_event_free(&ev);
 }
 
 /* Lines longer than AUTHLOG_LINE_MAX are cut, never read past; NUL bytes make garbage. */
 static void test_limits(void **state)
 {
 	struct authlog_opts o = { .format = AUTHLOG_AUTO, .now_ns = NOW };
-	struct event ev;
+	struct host_event ev;
 	size_t n = AUTHLOG_LINE_MAX * 2;
 	char *big = xmalloc(n);
 	const char *head = "Nov 23 18:40:01 h sshd[1]: Invalid user ";
 
-	event_init(&ev);
+	host_event_init(&ev);
 	memset(big, 'a', n);
 	memcpy(big, head, strlen(head));
 	assert_int_equal(authlog_decode(big, n, &o, &ev), 1);
 	assert_int_equal(ev.kind, EVENT_LOG_LINE); /* cut before " from ..." */
 	size_t len;
-	event_get(&ev, EF_MESSAGE, &len);
+	host_event_get(&ev, EF_MESSAGE, &len);
 	assert_true(len < AUTHLOG_LINE_MAX);
 	assert_int_equal(authlog_decode("Nov 23 18:40:01 h sshd[1]: a\0b", 30, &o, &ev), -EBADMSG);
 	free(big);
-	event_free(&ev);
+	host_event_free(&ev);
 }
 
 int main(void)

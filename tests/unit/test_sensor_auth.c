@@ -6,11 +6,7 @@
  * whole sequence of events is compared, so nothing depends on how fast the sensor polls. */
 #include "unit.h"
 
-#define event libevent_event
-#define event_free libevent_event_free_unused
 #include <event2/event.h>
-#undef event_free
-#undef event
 
 #include "detect/authlog.h"
 #include "detect/sensor.h"
@@ -32,10 +28,10 @@ struct fixture {
 	strv got; /* target_user of each event, in order */
 };
 
-static void on_event(struct event *ev, void *arg)
+static void on_event(struct host_event *ev, void *arg)
 {
 	struct fixture *f = arg;
-	const char *u = event_get(ev, EF_TARGET_USER, NULL);
+	const char *u = host_event_get(ev, EF_TARGET_USER, NULL);
 	strv_push(&f->got, u ? u : "-");
 }
 
@@ -309,6 +305,17 @@ static void test_config(void **state)
 	assert_false(h.active);
 	assert_non_null(strstr(h.message, "journal"));
 	sensor_auth.stop(s);
+	/* NULL: the default files, under the root */
+	f->cfg.auth_logs = NULL;
+	f->cfg.root = f->dir;
+	assert_int_equal(sensor_auth.start(&ctx, &s), 0);
+	sensor_auth.health(s, &h);
+	assert_false(h.active);
+	_cleanup_free_ char *want = xasprintf("waiting for %s/var/log/auth.log and others", f->dir);
+	if (!strstr(h.message, want))
+		fail_msg("health message \"%s\"", h.message);
+	sensor_auth.stop(s);
+	f->cfg.root = "/";
 	f->cfg.auth_logs = f->logs;
 	f->cfg.auth_journal = false;
 }
