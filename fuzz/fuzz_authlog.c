@@ -5,6 +5,8 @@
 
 #include "detect/authlog.h"
 
+#include <jansson.h>
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -30,6 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* a decoded event always says where it came from */
 			if (!host_event_has(&ev, EF_SERVICE) || !host_event_has(&ev, EF_MESSAGE))
 				abort();
+			/* and every field is text the JSON form accepts */
+			for (int f = 0; f < EF_COUNT; f++) {
+				if (!host_event_has(&ev, (enum event_field)f))
+					continue;
+				json_t *j = json_stringn(ev.v[f].p, ev.v[f].len);
+				if (!j)
+					abort();
+				json_decref(j);
+			}
 		}
 		p += len;
 		n -= len;

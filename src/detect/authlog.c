@@ -820,6 +820,41 @@ static int decode_message(struct host_event *ev, const char *prog, char *m, int6
 	return 1;
 }
 
+/* Replaces control bytes (but tab) and bytes that are not valid UTF-8 with '?', so that every
+ * field is text the JSON form can carry (jansson refuses invalid UTF-8). */
+static void sanitize(char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80) {
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				s[i] = '?';
+			i++;
+			continue;
+		}
+		size_t n = (c >= 0xc2 && c <= 0xdf)   ? 2
+			   : (c >= 0xe0 && c <= 0xef) ? 3
+			   : (c >= 0xf0 && c <= 0xf4) ? 4
+						      : 0;
+		bool ok = n && i + n <= len;
+		for (size_t k = 1; ok && k < n; k++)
+			ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
+		if (ok && n > 2) {
+			unsigned char d = (unsigned char)s[i + 1];
+			/* overlong forms, UTF-16 surrogates, past U+10FFFF */
+			if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d >= 0xa0) ||
+			    (c == 0xf0 && d < 0x90) || (c == 0xf4 && d >= 0x90))
+				ok = false;
+		}
+		if (!ok) {
+			s[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+}
+
 int authlog_decode(const char *line, size_t len, const struct authlog_opts *opts,
 		   struct host_event *ev)
 {
@@ -833,6 +868,7 @@ int authlog_decode(const char *line, size_t len, const struct authlog_opts *opts
 	char s[AUTHLOG_LINE_MAX + 1];
 	memcpy(s, line, len);
 	s[len] = '\0';
+	sanitize(s, len);
 
 	if (opts->format != AUTHLOG_SSHD) {
 		struct header h;

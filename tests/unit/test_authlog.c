@@ -209,6 +209,10 @@ static const struct tcase cases[] = {
 	  AUTHLOG_AUTO, 1, EVENT_ACCOUNT_PASSWORD, "target_user=azt10765x|actor_user=root", NULL },
 	{ "Nov 23 18:40:01 web1 useradd[1]: something new", AUTHLOG_AUTO, 1, EVENT_LOG_LINE,
 	  "service=useradd|message=something new", NULL },
+	/* control bytes and invalid UTF-8 become '?'; valid UTF-8 stays */
+	{ "Nov 23 18:40:01 web1 sshd[1]: Invalid user \xc3\xa9t\xe9\x1b[0m\xed\xa0\x80 from "
+	  "192.0.2.1 port 22",
+	  AUTHLOG_AUTO, 1, EVENT_AUTH_LOGON, "target_user=\xc3\xa9t??[0m???", NULL },
 	/* not ours */
 	{ "Nov 23 18:40:01 web1 CRON[123]: pam_unix(cron:session): session opened for user root",
 	  AUTHLOG_AUTO, 0, EVENT_NONE, NULL, NULL },
