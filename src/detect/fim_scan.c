@@ -232,7 +232,7 @@ static int db_parse_entries(struct fim_db *db, struct cursor *c, uint32_t count)
 	return 0;
 }
 
-int fim_db_parse(struct fim_db *db, const void *data, size_t len)
+static int db_parse_locked(struct fim_db *db, const void *data, size_t len)
 {
 	uint8_t sum[FIM_SHA256_LEN];
 	uint32_t count;
@@ -253,11 +253,17 @@ int fim_db_parse(struct fim_db *db, const void *data, size_t len)
 		return -EBADMSG;
 	if (count > FIM_DB_MAX_ENTRIES || count > c.left / DB_ENTRY_FIXED)
 		return -EBADMSG;
-	pthread_mutex_lock(&db->lock);
-	db_clear(db);
 	int r = db_parse_entries(db, &c, count);
 	if (r == 0 && !cursor_done(&c))
 		r = -EBADMSG;
+	return r;
+}
+
+int fim_db_parse(struct fim_db *db, const void *data, size_t len)
+{
+	pthread_mutex_lock(&db->lock);
+	db_clear(db);
+	int r = db_parse_locked(db, data, len);
 	if (r < 0)
 		db_clear(db);
 	pthread_mutex_unlock(&db->lock);

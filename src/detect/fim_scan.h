@@ -44,7 +44,8 @@ static inline void fim_db_freep(struct fim_db **db)
 	fim_db_free(*db);
 }
 /* Replaces the contents with the serialized database in data. Returns 0, or -EBADMSG (bad
- * magic, checksum, length or entry; db is left empty), -EMSGSIZE past the limits. */
+ * magic, checksum, length or entry) or -EMSGSIZE past the limits; on failure db is left
+ * empty. */
 int fim_db_parse(struct fim_db *db, const void *data, size_t len);
 /* Loads path (fim_db_parse); -ENOENT when it does not exist. */
 int fim_db_load(struct fim_db *db, const char *path);
