@@ -7,7 +7,12 @@
  *   5. `aide --init` with a temporary aide.conf selecting DIR with the sha256 attribute only.
  * Then checks that sha256sum's hashes equal fim_scan's for every file.
  *
- *   build/bench/fim [DIR (default /usr)] [THREADS (default: online CPUs)] */
+ *   build/bench/fim [DIR (default /usr)] [THREADS (default: online CPUs)]
+ *
+ * With --budget PCT, runs only the budgeted scan (one thread, as the sensor's scan thread
+ * does) and prints its CPU time as a share of its wall time:
+ *
+ *   build/bench/fim --budget 10 [DIR] */
 #include "detect/fim_scan.h"
 #include "lib/fileio.h"
 
@@ -133,8 +138,30 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return remove(path);
 }
 
+static int run_budget(unsigned pct, const char *dir)
+{
+	const char *paths[] = { dir, NULL };
+	struct fim_scan_opts o = { .paths = paths, .cpu_percent = pct, .size_cap = UINT64_MAX };
+	struct fim_scan *s;
+	double w0 = now(), c0 = cpu(RUSAGE_SELF);
+	int r = fim_scan_run(&o, &s);
+	double w = now() - w0, c = cpu(RUSAGE_SELF) - c0;
+	if (r < 0) {
+		fprintf(stderr, "fim_scan_run %s: %s\n", dir, strerror(-r));
+		return 1;
+	}
+	printf("fim_scan over %s with a budget of %u%% of one core: %zu files, %.0f MB, "
+	       "wall %.2f s, cpu %.2f s (%.1f%%)\n",
+	       dir, pct, fim_scan_count(s), (double)fim_scan_bytes(s) / 1e6, w, c,
+	       w > 0 ? 100 * c / w : 0.0);
+	fim_scan_free(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && strcmp(argv[1], "--budget") == 0)
+		return run_budget((unsigned)strtoul(argv[2], NULL, 10), argc > 3 ? argv[3] : "/usr");
 	const char *dir = argc > 1 ? argv[1] : "/usr";
 	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads =
