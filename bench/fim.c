@@ -161,7 +161,8 @@ static int run_budget(unsigned pct, const char *dir)
 int main(int argc, char **argv)
 {
 	if (argc > 2 && strcmp(argv[1], "--budget") == 0)
-		return run_budget((unsigned)strtoul(argv[2], NULL, 10), argc > 3 ? argv[3] : "/usr");
+		return run_budget((unsigned)strtoul(argv[2], NULL, 10),
+				  argc > 3 ? argv[3] : "/usr");
 	const char *dir = argc > 1 ? argv[1] : "/usr";
 	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads =
