@@ -32,7 +32,7 @@ struct agent {
 static const char *catalog_path(const struct agent *a)
 {
 	struct stat st;
-	const char *dir = link_catalog_dir(a->link);
+	const char *dir = link_pushed_dir(a->link, PUSHED_CATALOG);
 	if (dir)
 		return dir;
 	if (a->o->catalog)
@@ -126,7 +126,7 @@ static void on_command(void *arg, const char *name)
 		log_warn("unknown command '%s' from the server ignored", name);
 }
 
-static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed)
+static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed, bool rules_changed)
 {
 	struct agent *a = arg;
 	if (scan_interval_s && a->collector) {
@@ -136,6 +136,8 @@ static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed)
 	}
 	if (catalog_changed)
 		request_collection(a, true);
+	if (rules_changed)
+		log_info("new detection rules saved in %s", link_pushed_dir(a->link, PUSHED_RULES));
 }
 
 static void on_inventory_timer(evutil_socket_t fd, short what, void *arg)

@@ -1,5 +1,5 @@
 #include "agent/link.h"
-#include "agent/agent_catalog.h"
+#include "agent/pushed_files.h"
 #include "agent/backoff.h"
 #include "agent/enroll.h"
 #include "agent/spool.h"
@@ -66,8 +66,8 @@ struct link {
 	struct agent_records pending; /* state records waiting for spool space */
 	uint64_t pending_dropped;
 
-	char *catalog_dir; /* STATE/catalog when the server sent one */
-	char catalog_digest[80];
+	char *pushed_dir[2]; /* STATE/catalog, STATE/rules when the server sent them */
+	char pushed_digest[2][80];
 
 	enum link_state state;
 	struct bufferevent *bev;
@@ -190,7 +190,8 @@ static void send_hello(struct link *l)
 	h.n_streams = SPOOL_STREAMS;
 	h.streams = pp;
 	h.max_frame = FRAME_MAX;
-	h.catalog_digest = l->catalog_digest;
+	h.catalog_digest = l->pushed_digest[PUSHED_CATALOG];
+	h.rules_digest = l->pushed_digest[PUSHED_RULES];
 	h.scan_interval_seconds = l->scan_interval_s;
 	Frame f = IMMUNE__V1__FRAME__INIT;
 	f.body_case = IMMUNE__V1__FRAME__BODY_HELLO;
@@ -403,9 +404,9 @@ void link_set_scan_interval(struct link *l, uint32_t seconds)
 	l->scan_interval_s = seconds;
 }
 
-const char *link_catalog_dir(const struct link *l)
+const char *link_pushed_dir(const struct link *l, enum pushed_set set)
 {
-	return l->catalog_dir;
+	return l->pushed_dir[set];
 }
 
 /* ---- renewal ---- */
@@ -481,50 +482,57 @@ out:
 	EVP_PKEY_free(key);
 }
 
-/* ---- catalog ---- */
+/* ---- pushed file sets: catalog and rules ---- */
 
-static void load_catalog_digest(struct link *l)
+static void load_pushed_digest(struct link *l, enum pushed_set set)
 {
-	free(l->catalog_dir);
-	l->catalog_dir = NULL;
-	if (agent_catalog_current(l->state_dir, l->catalog_digest, sizeof(l->catalog_digest)) == 0)
-		l->catalog_dir = agent_state_path(l->state_dir, "catalog");
+	free(l->pushed_dir[set]);
+	l->pushed_dir[set] = NULL;
+	if (pushed_files_current(l->state_dir, set, l->pushed_digest[set],
+				 sizeof(l->pushed_digest[set])) == 0)
+		l->pushed_dir[set] = agent_state_path(l->state_dir, pushed_set_name(set));
 	else
-		l->catalog_digest[0] = '\0';
+		l->pushed_digest[set][0] = '\0';
+}
+
+/* Saves a pushed set when its digest differs from the one held. Returns true when saved. */
+static bool save_pushed(struct link *l, enum pushed_set set, const char *digest,
+			Immune__V1__CatalogFile *const *in, size_t n)
+{
+	if (!*digest || strcmp(digest, l->pushed_digest[set]) == 0)
+		return false;
+	struct pushed_file *files = xcalloc(n ? n : 1, sizeof(*files));
+	for (size_t i = 0; i < n; i++)
+		files[i] = (struct pushed_file){ .name = in[i]->name,
+						 .data = in[i]->content.data,
+						 .len = in[i]->content.len };
+	char err[1024];
+	int r = pushed_files_save(l->state_dir, set, files, n, digest, err, sizeof(err));
+	free(files);
+	if (r < 0) {
+		log_warn("link: the %s the server sent was not applied: %s", pushed_set_name(set),
+			 err);
+		return false;
+	}
+	load_pushed_digest(l, set);
+	log_info("link: new %s %s (%zu files)", pushed_set_name(set), l->pushed_digest[set], n);
+	return true;
 }
 
 static void on_config(struct link *l, const Immune__V1__ConfigUpdate *c)
 {
-	bool changed = false;
 	if (c->heartbeat_seconds && c->heartbeat_seconds != l->heartbeat_s) {
 		l->heartbeat_s = c->heartbeat_seconds;
 		struct timeval tv = { .tv_sec = l->heartbeat_s };
 		event_add(l->ev_heartbeat, &tv);
 	}
-	if (*c->catalog_digest && strcmp(c->catalog_digest, l->catalog_digest) != 0 &&
-	    c->n_catalog > 0) {
-		struct agent_catalog_file *files = xcalloc(c->n_catalog, sizeof(*files));
-		for (size_t i = 0; i < c->n_catalog; i++)
-			files[i] = (struct agent_catalog_file){ .name = c->catalog[i]->name,
-								.data = c->catalog[i]->content.data,
-								.len = c->catalog[i]->content.len };
-		char err[1024];
-		int r = agent_catalog_save(l->state_dir, files, c->n_catalog, c->catalog_digest,
-					   err, sizeof(err));
-		free(files);
-		if (r < 0) {
-			log_warn("link: the catalog the server sent was not applied: %s", err);
-		} else {
-			load_catalog_digest(l);
-			changed = true;
-			log_info("link: new catalog %s (%zu files)", l->catalog_digest,
-				 c->n_catalog);
-		}
-	}
+	bool catalog = c->n_catalog > 0 &&
+		       save_pushed(l, PUSHED_CATALOG, c->catalog_digest, c->catalog, c->n_catalog);
+	bool rules = save_pushed(l, PUSHED_RULES, c->rules_digest, c->rules, c->n_rules);
 	if (c->scan_interval_seconds)
 		l->scan_interval_s = c->scan_interval_seconds;
-	if (l->cb.config && (changed || c->scan_interval_seconds))
-		l->cb.config(l->cb.arg, c->scan_interval_seconds, changed);
+	if (l->cb.config && (catalog || rules || c->scan_interval_seconds))
+		l->cb.config(l->cb.arg, c->scan_interval_seconds, catalog, rules);
 }
 
 /* ---- incoming frames ---- */
@@ -841,7 +849,8 @@ int link_new(struct event_base *base, const struct link_options *o, const struct
 		snprintf(err, errsize, "cannot open the spool %s: %s", sd, strerror(-r));
 		goto fail;
 	}
-	load_catalog_digest(l);
+	load_pushed_digest(l, PUSHED_CATALOG);
+	load_pushed_digest(l, PUSHED_RULES);
 	l->ev_reconnect = evtimer_new(base, on_reconnect, l);
 	l->ev_timeout = evtimer_new(base, on_timeout, l);
 	l->ev_heartbeat = evtimer_new(base, on_heartbeat, l);
@@ -877,7 +886,8 @@ void link_free(struct link *l)
 	SSL_CTX_free(l->ctx);
 	X509_free(l->cert);
 	EVP_PKEY_free(l->renew_key);
-	free(l->catalog_dir);
+	free(l->pushed_dir[PUSHED_CATALOG]);
+	free(l->pushed_dir[PUSHED_RULES]);
 	free(l->state_dir);
 	free(l->server);
 	free(l->host_id);
@@ -899,14 +909,15 @@ json_t *link_status(const struct link *l)
 						(json_int_t)st.next_seq[s], "unacked",
 						(json_int_t)(st.next_seq[s] - 1 - st.acked[s])));
 	json_t *o = json_pack(
-		"{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:s}", "state",
-		states[l->state], "connected", l->state == LINK_READY, "connects",
+		"{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:s, s:s}",
+		"state", states[l->state], "connected", l->state == LINK_READY, "connects",
 		(json_int_t)l->connects, "batches_sent", (json_int_t)l->batches_sent,
 		"records_sent", (json_int_t)l->records_sent, "spool_bytes", (json_int_t)st.bytes,
 		"spool_records", (json_int_t)st.records, "dropped", (json_int_t)st.dropped, "gaps",
 		(json_int_t)st.gaps, "pending_state_records", (json_int_t)l->pending.n,
 		"cert_not_after", (json_int_t)l->cert_na, "last_error", l->last_error, "streams",
-		streams, "catalog_digest", l->catalog_digest);
+		streams, "catalog_digest", l->pushed_digest[PUSHED_CATALOG], "rules_digest",
+		l->pushed_digest[PUSHED_RULES]);
 	json_object_set_new(o, "renewals", json_integer((json_int_t)l->renewals));
 	json_object_set_new(o, "protocol_errors", json_integer((json_int_t)l->protocol_errors));
 	json_object_set_new(o, "disconnects", json_integer((json_int_t)l->disconnects));

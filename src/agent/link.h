@@ -8,6 +8,8 @@
  * commands to its owner through callbacks. Runs on the owner's libevent loop. */
 #pragma once
 
+#include "agent/pushed_files.h"
+
 #include "agent/agent_config.h"
 #include "agent/agent_msg.h"
 
@@ -36,9 +38,10 @@ struct link_options {
 struct link_callbacks {
 	/* a Command from the server ("scan-now", "inventory-now", ...) */
 	void (*command)(void *arg, const char *name);
-	/* ConfigUpdate: a new scan interval (0: unchanged), and whether a new catalog was saved
-	 * (link_catalog_dir() tells where) */
-	void (*config)(void *arg, uint32_t scan_interval_s, bool catalog_changed);
+	/* ConfigUpdate: a new scan interval (0: unchanged), and whether a new catalog or new
+	 * rules were saved (link_pushed_dir() tells where) */
+	void (*config)(void *arg, uint32_t scan_interval_s, bool catalog_changed,
+		       bool rules_changed);
 	/* state records that waited for spool space are all spooled now */
 	void (*drained)(void *arg);
 	/* state records were lost to a renumbering (the server knew more of the state stream
@@ -66,7 +69,8 @@ int link_append_event(struct link *l, const void *payload, size_t len);
 uint64_t link_events_next_seq(const struct link *l);
 /* Tells the link that the scan interval changed (for the next Hello). */
 void link_set_scan_interval(struct link *l, uint32_t seconds);
-/* The catalog directory the server sent (STATE/catalog) when one was saved, else NULL. */
-const char *link_catalog_dir(const struct link *l);
+/* The directory of a set the server sent (STATE/catalog, STATE/rules) when one was saved,
+ * else NULL. */
+const char *link_pushed_dir(const struct link *l, enum pushed_set set);
 /* A JSON object describing the link and the spool (for STATE/status.json). */
 json_t *link_status(const struct link *l);

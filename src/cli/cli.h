@@ -28,6 +28,9 @@ int cmd_host(int argc, char **argv);
 int cmd_findings(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_alerts(int argc, char **argv);
+int cmd_alert(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 
 struct catalog;
 /* Loads the catalog at path (NULL: the installed catalog, else the source tree's), printing

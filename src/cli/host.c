@@ -12,8 +12,8 @@ static void print_help(void)
 	       "       immune host remove ID [--json]\n"
 	       "       immune host command ID scan-now|inventory-now [--json]\n\n"
 	       "show: the host's fields, its inventory (tables and row counts, or the rows of\n"
-	       "one table with --table), its data streams, and the failing checks of its latest\n"
-	       "scan with their evidence.\n"
+	       "one table with --table), its data streams, its sensors' health, and the failing\n"
+	       "checks of its latest scan with their evidence.\n"
 	       "remove: revokes the host; its agent is disconnected and cannot reconnect.\n"
 	       "command: sends a command to the host's agent, which must be connected:\n"
 	       "scan-now collects the inventory and scans; inventory-now collects the\n"
@@ -191,6 +191,40 @@ static void print_findings(const json_t *findings, bool color)
 	}
 }
 
+static void print_sensors(const json_t *health, bool color)
+{
+	static const char *const head[] = { "SENSOR", "MECHANISM", "ACTIVE", "EVENTS",
+					    "LOST",   "SKIPPED",   "MESSAGE" };
+	static const char *const keys[] = { "name", "mechanism", "active", "events",
+					    "lost", "skipped",	 "message" };
+	const json_t *sensors = json_object_get(health, "sensors"), *s;
+	struct table tb;
+	size_t i;
+
+	heading("Sensors", json_array_size(sensors), "", color);
+	if (json_array_size(sensors) == 0) {
+		printf("  no sensor health received yet\n");
+		return;
+	}
+	table_init(&tb, ARRAY_SIZE(head), head);
+	json_array_foreach(sensors, i, s) {
+		char *cells[ARRAY_SIZE(keys)];
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+			const json_t *v = json_object_get(s, keys[k]);
+			cells[k] = json_is_string(v) && !*json_string_value(v) ? xstrdup("-")
+									       : fleet_text(v);
+		}
+		table_row(&tb, (const char *const *)cells);
+		if (!json_is_true(json_object_get(s, "active")))
+			table_color(&tb, 2, "\033[31m");
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+			free(cells[k]);
+	}
+	tb.indent = 2;
+	table_print(&tb, stdout, color);
+	table_free(&tb);
+}
+
 /* The rows of one inventory table as an aligned table (columns in order of appearance). */
 static int print_table_rows(const json_t *inv, const char *name, bool json, bool color)
 {
@@ -267,6 +301,7 @@ static int do_show(const struct api_config *cfg, const char *id, const char *tab
 		print_host(json_object_get(ans, "host"), color);
 		print_inventory(json_object_get(ans, "inventory"), color);
 		print_streams(json_object_get(ans, "streams"), color);
+		print_sensors(json_object_get(ans, "sensor_health"), color);
 		print_findings(json_object_get(ans, "findings"), color);
 	}
 	json_decref(ans);

@@ -18,6 +18,9 @@ static const struct cli_command commands[] = {
 	{ "host", "show a host (inventory, failing checks) or remove it", cmd_host },
 	{ "findings", "list the results of the hosts' latest scans", cmd_findings },
 	{ "report", "fleet compliance report for a framework (json, html, oscal)", cmd_report },
+	{ "alerts", "list alert groups across the fleet, newest first", cmd_alerts },
+	{ "alert", "show an alert group with its evidence", cmd_alert },
+	{ "baseline", "show what a host's agent learned as normal", cmd_baseline },
 	{ "server", "show the server's status and counters", cmd_server },
 };
 

@@ -31,14 +31,14 @@ struct alert {
 	double score;	   /* anomalies: 0..1; otherwise 0 */
 	int64_t time_ns;   /* the time of the newest evidence event */
 	char *hostname;
-	struct event *evidence; /* copies, oldest first */
+	struct host_event *evidence; /* copies, oldest first */
 	size_t n_evidence;
 };
 
 /* Sets a new random uid. */
 void alert_new_uid(struct alert *a);
 /* Appends a copy of ev to the evidence (beyond ALERT_MAX_EVIDENCE the oldest is dropped). */
-void alert_add_evidence(struct alert *a, const struct event *ev);
+void alert_add_evidence(struct alert *a, const struct host_event *ev);
 void alert_clear(struct alert *a); /* frees members; the struct can be reused */
 
 /* The OCSF Detection Finding object (caller decrefs). */
@@ -61,3 +61,10 @@ struct alert_summary {
 /* Parses a serialized alert. Returns 0 (free with alert_summary_free) or -EBADMSG. */
 int alert_parse(const void *p, size_t len, struct alert_summary *out);
 void alert_summary_free(struct alert_summary *s);
+
+/* Names: "rule", "correlation", "anomaly" (NULL when out of range). */
+const char *alert_source_name(enum alert_source s);
+/* "informational" ... "critical" for a level 1..5 (NULL otherwise). */
+const char *alert_level_name(int level);
+/* The level named name (case-insensitive), or -ENOENT. */
+int alert_level_by_name(const char *name);

@@ -52,8 +52,8 @@ void baseline_free(struct baseline *b);
 
 /* Observes one event. Returns 1 and fills out[0..n) (n <= 2: one event can be both a new
  * executable and a new parent/child pair) with *n set, or 0 when nothing is anomalous. */
-int baseline_observe(struct baseline *b, const struct event *ev, struct baseline_anomaly out[2],
-		     size_t *n);
+int baseline_observe(struct baseline *b, const struct host_event *ev,
+		     struct baseline_anomaly out[2], size_t *n);
 /* Writes the state atomically when it changed since the last save. */
 int baseline_save(struct baseline *b);
 

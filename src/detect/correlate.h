@@ -17,6 +17,11 @@
 struct correlator;
 
 int correlator_new(const struct sigma_ruleset *rs, struct correlator **out);
+/* The same over rule definitions given directly: defs[i] is rule i's correlation, or NULL for
+ * a detection rule (n rules in all); the definitions must outlive the correlator. Returns 0,
+ * or -EINVAL when a correlation references a rule index >= n. */
+int correlator_new_defs(const struct sigma_correlation *const *defs, size_t n,
+			struct correlator **out);
 void correlator_free(struct correlator *c);
 
 /* A correlation rule fired for one group: group_key is the group-by values joined by '|'
@@ -24,12 +29,13 @@ void correlator_free(struct correlator *c);
  * group's state is reset after firing, so a continuing attack fires again only after the
  * condition is met again. */
 typedef void (*corr_fire_fn)(size_t corr_rule, const char *group_key,
-			     const struct event *const *evidence, size_t n_evidence, void *arg);
+			     const struct host_event *const *evidence, size_t n_evidence,
+			     void *arg);
 
 /* Feeds one match of detection rule `rule` on ev (the same event may be fed for several
  * rules). Correlations that reference `rule` update and fire through fn. */
-void correlator_feed(struct correlator *c, size_t rule, const struct event *ev, corr_fire_fn fn,
-		     void *arg);
+void correlator_feed(struct correlator *c, size_t rule, const struct host_event *ev,
+		     corr_fire_fn fn, void *arg);
 /* Drops state older than each rule's timespan relative to now_ns. */
 void correlator_expire(struct correlator *c, int64_t now_ns);
 

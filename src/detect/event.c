@@ -31,12 +31,12 @@ static const struct kind_info kinds[EVENT_KIND_COUNT] = { [EVENT_NONE] = { "none
 #undef EVENT_X_KINFO
 };
 
-void event_init(struct event *ev)
+void host_event_init(struct host_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
 }
 
-void event_reset(struct event *ev, enum event_kind kind, int64_t time_ns)
+void host_event_reset(struct host_event *ev, enum event_kind kind, int64_t time_ns)
 {
 	ev->kind = kind;
 	ev->time_ns = time_ns;
@@ -47,7 +47,7 @@ void event_reset(struct event *ev, enum event_kind kind, int64_t time_ns)
 	ev->used = 0;
 }
 
-void event_free(struct event *ev)
+void host_event_free(struct host_event *ev)
 {
 	if (!ev)
 		return;
@@ -58,7 +58,7 @@ void event_free(struct event *ev)
 /* Makes room for need more bytes, up to EVENT_MAX_BYTES in all. Growing moves the arena,
  * so the field pointers are rebased. Returns the bytes available (may be less than need),
  * or -ENOMEM. */
-static ssize_t arena_reserve(struct event *ev, size_t need)
+static ssize_t arena_reserve(struct host_event *ev, size_t need)
 {
 	size_t want = ev->used + need;
 
@@ -81,7 +81,7 @@ static ssize_t arena_reserve(struct event *ev, size_t need)
 	return (ssize_t)(ev->cap - ev->used);
 }
 
-int event_set(struct event *ev, enum event_field f, const char *s, size_t len)
+int host_event_set(struct host_event *ev, enum event_field f, const char *s, size_t len)
 {
 	if ((unsigned)f >= EF_COUNT)
 		return -EINVAL;
@@ -109,36 +109,36 @@ int event_set(struct event *ev, enum event_field f, const char *s, size_t len)
 	return 0;
 }
 
-int event_set_str(struct event *ev, enum event_field f, const char *s)
+int host_event_set_str(struct host_event *ev, enum event_field f, const char *s)
 {
-	return event_set(ev, f, s, strlen(s));
+	return host_event_set(ev, f, s, strlen(s));
 }
 
-int event_set_int(struct event *ev, enum event_field f, int64_t v)
+int host_event_set_int(struct host_event *ev, enum event_field f, int64_t v)
 {
 	char tmp[24];
 	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-	return event_set(ev, f, tmp, (size_t)n);
+	return host_event_set(ev, f, tmp, (size_t)n);
 }
 
-int event_copy(struct event *dst, const struct event *src)
+int host_event_copy(struct host_event *dst, const struct host_event *src)
 {
-	event_reset(dst, src->kind, src->time_ns);
+	host_event_reset(dst, src->kind, src->time_ns);
 	dst->id = src->id;
 	dst->truncated = src->truncated;
 	for (int f = 0; f < EF_COUNT; f++) {
-		if (!event_has(src, f))
+		if (!host_event_has(src, f))
 			continue;
-		int r = event_set(dst, f, src->v[f].p, src->v[f].len);
+		int r = host_event_set(dst, f, src->v[f].p, src->v[f].len);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-const char *event_get(const struct event *ev, enum event_field f, size_t *len)
+const char *host_event_get(const struct host_event *ev, enum event_field f, size_t *len)
 {
-	if ((unsigned)f >= EF_COUNT || !event_has(ev, f)) {
+	if ((unsigned)f >= EF_COUNT || !host_event_has(ev, f)) {
 		if (len)
 			*len = 0;
 		return NULL;

@@ -1,13 +1,15 @@
-/* The normalized event model (docs/events.md).
+/* The normalized event model (docs/events.md). Named host_event, not event, because
+ * libevent owns struct event and the event_* names (a static library symbol would silently
+ * replace its event_free).
  *
- * Every sensor produces struct event: a kind (which fixes the OCSF class and activity) and a
+ * Every sensor produces struct host_event: a kind (which fixes the OCSF class and activity) and a
  * set of string fields from one fixed table (EVENT_FIELDS below). Sigma rules are compiled
  * against the field ids, never against names, so evaluation does no lookups by name. Numbers
  * (pids, uids, ports) are stored as their decimal text, the form rules compare.
  *
  * An event owns its text in an arena that grows up to EVENT_MAX_BYTES; a field that would
  * overflow it is cut and the event is marked truncated (nothing is ever read or written
- * out of bounds). Events are reused: event_reset() keeps the arena.
+ * out of bounds). Events are reused: host_event_reset() keeps the arena.
  *
  * The OCSF JSON form (event_json.h) is the one serialized form: what the agent spools, what
  * `immune-agent events` prints, what outputs send and what replay tests are written in. */
@@ -127,7 +129,7 @@ struct event_value {
 	uint32_t len;
 };
 
-struct event {
+struct host_event {
 	enum event_kind kind;
 	int64_t time_ns; /* CLOCK_REALTIME of the occurrence */
 	uint64_t id;	 /* set by the pipeline: unique per agent run (0 until then) */
@@ -140,27 +142,27 @@ struct event {
 
 _Static_assert(EF_COUNT <= 64, "the presence mask holds 64 fields");
 
-void event_init(struct event *ev);
+void host_event_init(struct host_event *ev);
 /* Clears the fields and sets kind and time; keeps the arena. */
-void event_reset(struct event *ev, enum event_kind kind, int64_t time_ns);
-void event_free(struct event *ev);
+void host_event_reset(struct host_event *ev, enum event_kind kind, int64_t time_ns);
+void host_event_free(struct host_event *ev);
 
 /* Copies len bytes of s as field f (replacing a previous value; embedded NULs cut the value
  * there). Past EVENT_MAX_BYTES the value is cut and ev->truncated set. Returns 0, or
  * -ENOMEM. */
-int event_set(struct event *ev, enum event_field f, const char *s, size_t len);
-int event_set_str(struct event *ev, enum event_field f, const char *s);
-int event_set_int(struct event *ev, enum event_field f, int64_t v);
+int host_event_set(struct host_event *ev, enum event_field f, const char *s, size_t len);
+int host_event_set_str(struct host_event *ev, enum event_field f, const char *s);
+int host_event_set_int(struct host_event *ev, enum event_field f, int64_t v);
 /* Copies every present field of src into dst (same kind, time and id). */
-int event_copy(struct event *dst, const struct event *src);
+int host_event_copy(struct host_event *dst, const struct host_event *src);
 
-static inline bool event_has(const struct event *ev, enum event_field f)
+static inline bool host_event_has(const struct host_event *ev, enum event_field f)
 {
 	return (ev->present >> f) & 1;
 }
 
 /* The value of f, or NULL (with *len 0 when len is not NULL). */
-const char *event_get(const struct event *ev, enum event_field f, size_t *len);
+const char *host_event_get(const struct host_event *ev, enum event_field f, size_t *len);
 
 /* Table lookups: names as in EVENT_FIELDS / EVENT_KINDS. */
 const char *event_field_name(enum event_field f);

@@ -8,7 +8,7 @@
 
 #define OCSF_VERSION "1.1.0"
 #define OCSF_SHA256_ALGORITHM 3
-/* Largest JSON text event_from_json_text accepts: well above EVENT_MAX_BYTES escaped. */
+/* Largest JSON text host_event_from_json_text accepts: well above EVENT_MAX_BYTES escaped. */
 #define EVENT_JSON_MAX (1024u * 1024)
 #define PATH_MAX_PARTS 8
 
@@ -59,7 +59,7 @@ static json_t *walk_create(json_t *root, char **parts, size_t n)
 	return o;
 }
 
-static json_t *field_value_json(const struct event *ev, enum event_field f)
+static json_t *field_value_json(const struct host_event *ev, enum event_field f)
 {
 	const struct event_value *v = &ev->v[f];
 	int64_t n;
@@ -75,7 +75,7 @@ static json_t *field_value_json(const struct event *ev, enum event_field f)
 	return json_stringn(v->p, v->len);
 }
 
-static void put_sha256(json_t *root, const struct event *ev, enum event_field f)
+static void put_sha256(json_t *root, const struct host_event *ev, enum event_field f)
 {
 	json_t *file = walk_create(root, (char *[]){ "file" }, 1);
 	if (!file)
@@ -87,7 +87,7 @@ static void put_sha256(json_t *root, const struct event *ev, enum event_field f)
 	json_object_set_new(file, "hashes", hashes);
 }
 
-static void put_field(json_t *root, const struct event *ev, enum event_field f)
+static void put_field(json_t *root, const struct host_event *ev, enum event_field f)
 {
 	char pbuf[128], store[128];
 	char *parts[PATH_MAX_PARTS];
@@ -103,7 +103,7 @@ static void put_field(json_t *root, const struct event *ev, enum event_field f)
 		json_object_set_new(parent, parts[n - 1], field_value_json(ev, f));
 }
 
-json_t *event_to_json(const struct event *ev)
+json_t *host_event_to_json(const struct host_event *ev)
 {
 	uint32_t cls = event_kind_class_uid(ev->kind);
 	uint32_t act = event_kind_activity_id(ev->kind);
@@ -132,14 +132,14 @@ json_t *event_to_json(const struct event *ev)
 	json_object_set_new(root, "unmapped", unmapped);
 
 	for (int f = 0; f < EF_COUNT; f++)
-		if (event_has(ev, f))
+		if (host_event_has(ev, f))
 			put_field(root, ev, f);
 	return root;
 }
 
-char *event_to_json_line(const struct event *ev)
+char *host_event_to_json_line(const struct host_event *ev)
 {
-	json_t *o = event_to_json(ev);
+	json_t *o = host_event_to_json(ev);
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!s)
@@ -158,7 +158,7 @@ static const json_t *walk(const json_t *root, char **parts, size_t n)
 	return o;
 }
 
-static int read_sha256(const json_t *root, struct event *ev)
+static int read_sha256(const json_t *root, struct host_event *ev)
 {
 	const json_t *hashes = walk(root, (char *[]){ "file", "hashes" }, 2);
 	size_t i;
@@ -173,13 +173,13 @@ static int read_sha256(const json_t *root, struct event *ev)
 		const json_t *val = json_object_get(h, "value");
 		if (json_is_integer(alg) && json_integer_value(alg) == OCSF_SHA256_ALGORITHM &&
 		    json_is_string(val))
-			return event_set(ev, EF_FILE_SHA256, json_string_value(val),
-					 json_string_length(val));
+			return host_event_set(ev, EF_FILE_SHA256, json_string_value(val),
+					      json_string_length(val));
 	}
 	return 0;
 }
 
-static int read_field(const json_t *root, struct event *ev, enum event_field f)
+static int read_field(const json_t *root, struct host_event *ev, enum event_field f)
 {
 	char pbuf[128], store[128];
 	char *parts[PATH_MAX_PARTS];
@@ -192,9 +192,9 @@ static int read_field(const json_t *root, struct event *ev, enum event_field f)
 	if (!v || json_is_null(v))
 		return 0;
 	if (json_is_string(v))
-		return event_set(ev, f, json_string_value(v), json_string_length(v));
+		return host_event_set(ev, f, json_string_value(v), json_string_length(v));
 	if (json_is_integer(v))
-		return event_set_int(ev, f, json_integer_value(v));
+		return host_event_set_int(ev, f, json_integer_value(v));
 	return -EBADMSG;
 }
 
@@ -220,7 +220,7 @@ static int read_kind(const json_t *obj)
 	return -EBADMSG;
 }
 
-int event_from_json(const json_t *obj, struct event *ev)
+int host_event_from_json(const json_t *obj, struct host_event *ev)
 {
 	if (!json_is_object(obj))
 		return -EBADMSG;
@@ -239,7 +239,7 @@ int event_from_json(const json_t *obj, struct event *ev)
 		time_ns = ms * 1000000;
 	}
 
-	event_reset(ev, kind, time_ns);
+	host_event_reset(ev, kind, time_ns);
 	const json_t *uid = walk(obj, (char *[]){ "metadata", "uid" }, 2);
 	uint64_t id;
 	if (json_is_string(uid) && parse_u64(json_string_value(uid), 10, UINT64_MAX, &id) == 0)
@@ -254,14 +254,14 @@ int event_from_json(const json_t *obj, struct event *ev)
 	return 0;
 }
 
-int event_from_json_text(const char *p, size_t len, struct event *ev)
+int host_event_from_json_text(const char *p, size_t len, struct host_event *ev)
 {
 	if (len > EVENT_JSON_MAX)
 		return -EBADMSG;
 	json_t *o = json_loadb(p, len, JSON_REJECT_DUPLICATES, NULL);
 	if (!o)
 		return -EBADMSG;
-	int r = event_from_json(o, ev);
+	int r = host_event_from_json(o, ev);
 	json_decref(o);
 	return r;
 }

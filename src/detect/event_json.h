@@ -8,11 +8,11 @@
 /* The OCSF object for ev: class_uid, category_uid, activity_id, type_uid, time (ms),
  * metadata (product, OCSF version, event id), severity_id, and each present field at its
  * path (event.h). Caller decrefs. */
-json_t *event_to_json(const struct event *ev);
+json_t *host_event_to_json(const struct host_event *ev);
 /* Compact one-line JSON (caller frees), as spooled and as written to JSON-lines outputs. */
-char *event_to_json_line(const struct event *ev);
-/* Reads an OCSF object written by event_to_json (kind from class_uid/activity_id and
+char *host_event_to_json_line(const struct host_event *ev);
+/* Reads an OCSF object written by host_event_to_json (kind from class_uid/activity_id and
  * unmapped.kind; fields from their paths; unknown members ignored). Returns 0 or -EBADMSG. */
-int event_from_json(const json_t *obj, struct event *ev);
+int host_event_from_json(const json_t *obj, struct host_event *ev);
 /* Parses one JSON text. Returns 0 or -EBADMSG. */
-int event_from_json_text(const char *p, size_t len, struct event *ev);
+int host_event_from_json_text(const char *p, size_t len, struct host_event *ev);

@@ -12,7 +12,7 @@
 
 struct pipeline_sink {
 	/* The event's OCSF JSON line (len bytes, no newline); may be NULL. */
-	void (*event)(const struct event *ev, const char *json, size_t len, void *arg);
+	void (*event)(const struct host_event *ev, const char *json, size_t len, void *arg);
 	/* An alert; may be NULL. */
 	void (*alert)(const struct alert *a, void *arg);
 	void *arg;
@@ -34,7 +34,7 @@ struct pipeline;
 int pipeline_new(const struct pipeline_options *o, struct pipeline **out);
 void pipeline_free(struct pipeline *p);
 
-void pipeline_event(struct pipeline *p, struct event *ev);
+void pipeline_event(struct pipeline *p, struct host_event *ev);
 /* Expires correlation state and saves baselines; call about once a second. */
 void pipeline_tick(struct pipeline *p, int64_t now_ns);
 const struct sigma_ruleset *pipeline_rules(const struct pipeline *p);

@@ -15,7 +15,7 @@
 
 struct event_base;
 
-typedef void (*sensor_emit_fn)(struct event *ev, void *arg);
+typedef void (*sensor_emit_fn)(struct host_event *ev, void *arg);
 
 struct sensor_config {
 	const char *root;      /* "/" on a host; tests point sensors at a directory */

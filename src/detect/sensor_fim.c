@@ -2,15 +2,7 @@
  * events only) or inotify watches for real-time changes, coalesced over ~100 ms, plus a
  * periodic SHA-256 scan on its own thread under a CPU budget (fim_scan.h) and text snapshots
  * for diffs (vault.h). */
-/* libevent's struct event and event_free() share their names with the event model's
- * (detect/event.h): libevent's are renamed while its header is read, and the sensor keeps
- * its libevent events in memory of its own (event_assign), so libevent's event_free() is
- * never needed. */
-#define event libevent_event
-#define event_free libevent_event_free_unused
 #include <event2/event.h>
-#undef event_free
-#undef event
 
 #include "detect/fim_scan.h"
 #include "detect/sensor.h"
@@ -81,7 +73,7 @@ struct fim {
 
 	enum mech mech;
 	int fd;
-	struct libevent_event *ev_read, *ev_timer;
+	struct event *ev_read, *ev_timer;
 	struct fsmark marks[FIM_MAX_MARKS];
 	size_t nmarks;
 	bool fan_rename;
@@ -95,8 +87,8 @@ struct fim {
 	uint32_t moved_cookie;
 	pid_t moved_pid;
 
-	struct event ev;      /* scratch for the base's thread */
-	struct event scan_ev; /* scratch for the scan thread */
+	struct host_event ev;	   /* scratch for the base's thread */
+	struct host_event scan_ev; /* scratch for the scan thread */
 	pthread_t thr;
 	bool thr_started;
 	atomic_bool stop;
@@ -217,45 +209,45 @@ static void build_watch_list(struct fim *f, const struct sensor_config *cfg)
 
 /* ---- events ---- */
 
-static void set_mode_owner(struct event *ev, const struct fim_entry *e)
+static void set_mode_owner(struct host_event *ev, const struct fim_entry *e)
 {
 	char mode[16];
 	struct passwd pw, *res = NULL;
 	char pwbuf[1024];
 
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)(e->mode & 07777));
-	event_set_str(ev, EF_FILE_MODE, mode);
+	host_event_set_str(ev, EF_FILE_MODE, mode);
 	if (getpwuid_r(e->uid, &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res)
-		event_set_str(ev, EF_FILE_OWNER, res->pw_name);
+		host_event_set_str(ev, EF_FILE_OWNER, res->pw_name);
 	else
-		event_set_int(ev, EF_FILE_OWNER, e->uid);
+		host_event_set_int(ev, EF_FILE_OWNER, e->uid);
 }
 
-static void set_sha(struct event *ev, enum event_field fld, const struct fim_entry *e)
+static void set_sha(struct host_event *ev, enum event_field fld, const struct fim_entry *e)
 {
 	char hex[2 * FIM_SHA256_LEN + 1];
 	if (!(e->flags & FIM_F_HASHED) || !S_ISREG(e->mode))
 		return;
 	fim_sha256_hex(e->sha256, hex);
-	event_set_str(ev, fld, hex);
+	host_event_set_str(ev, fld, hex);
 }
 
-static void set_actor(const struct fim *f, struct event *ev, pid_t pid)
+static void set_actor(const struct fim *f, struct host_event *ev, pid_t pid)
 {
 	char link[64], exe[PATH_MAX];
 	if (pid <= 0)
 		return;
-	event_set_int(ev, EF_PID, pid);
+	host_event_set_int(ev, EF_PID, pid);
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	ssize_t n = readlink(link, exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = '\0';
-		event_set_str(ev, EF_IMAGE, report_path(f, exe));
+		host_event_set_str(ev, EF_IMAGE, report_path(f, exe));
 	}
 }
 
-static void set_diff(struct fim *f, struct event *ev, const char *host, const struct fim_entry *now,
-		     const struct fim_entry *before)
+static void set_diff(struct fim *f, struct host_event *ev, const char *host,
+		     const struct fim_entry *now, const struct fim_entry *before)
 {
 	if (!f->vault || !before || !(before->flags & FIM_F_HASHED) || !S_ISREG(before->mode) ||
 	    !S_ISREG(now->mode) || now->size > f->snapshot_max)
@@ -263,7 +255,7 @@ static void set_diff(struct fim *f, struct event *ev, const char *host, const st
 	_cleanup_(buf_free) struct buf d = { 0 };
 	buf_init(&d, VAULT_DIFF_MAX);
 	if (vault_diff(f->vault, host, before->sha256, VAULT_DIFF_MAX, &d) == 0 && buf_len(&d))
-		event_set(ev, EF_FILE_DIFF, buf_str(&d), buf_len(&d));
+		host_event_set(ev, EF_FILE_DIFF, buf_str(&d), buf_len(&d));
 }
 
 static void snapshot(struct fim *f, const char *host, const struct fim_entry *e)
@@ -273,9 +265,9 @@ static void snapshot(struct fim *f, const char *host, const struct fim_entry *e)
 		vault_put_file(f->vault, host, NULL);
 }
 
-static void emit(struct fim *f, struct event *ev)
+static void emit(struct fim *f, struct host_event *ev)
 {
-	event_set_str(ev, EF_SENSOR, "fim");
+	host_event_set_str(ev, EF_SENSOR, "fim");
 	atomic_fetch_add(&f->events, 1);
 	f->ctx.emit(ev, f->ctx.emit_arg);
 }
@@ -302,8 +294,8 @@ static void report_change(struct fim *f, const char *host, enum event_kind kind,
 		/* Gone again (its delete or rename is reported on its own): a creation is still
 		 * worth reporting, with what is known. */
 		if (kind == EVENT_FILE_CREATE) {
-			event_reset(&f->ev, kind, now_ns());
-			event_set_str(&f->ev, EF_TARGET_FILENAME, report_path(f, host));
+			host_event_reset(&f->ev, kind, now_ns());
+			host_event_set_str(&f->ev, EF_TARGET_FILENAME, report_path(f, host));
 			set_actor(f, &f->ev, pid);
 			emit(f, &f->ev);
 		}
@@ -318,9 +310,9 @@ static void report_change(struct fim *f, const char *host, enum event_kind kind,
 			return; /* nothing that we track changed (a touch, a rewrite) */
 		kind = content ? EVENT_FILE_ATTR : EVENT_FILE_MODIFY;
 	}
-	struct event *ev = &f->ev;
-	event_reset(ev, kind, now_ns());
-	event_set_str(ev, EF_TARGET_FILENAME, report_path(f, host));
+	struct host_event *ev = &f->ev;
+	host_event_reset(ev, kind, now_ns());
+	host_event_set_str(ev, EF_TARGET_FILENAME, report_path(f, host));
 	set_sha(ev, EF_FILE_SHA256, &now);
 	if (had)
 		set_sha(ev, EF_FILE_PREV_SHA256, &before);
@@ -337,9 +329,9 @@ static void report_change(struct fim *f, const char *host, enum event_kind kind,
 static void report_delete(struct fim *f, const char *host, pid_t pid)
 {
 	struct fim_entry before;
-	struct event *ev = &f->ev;
-	event_reset(ev, EVENT_FILE_DELETE, now_ns());
-	event_set_str(ev, EF_TARGET_FILENAME, report_path(f, host));
+	struct host_event *ev = &f->ev;
+	host_event_reset(ev, EVENT_FILE_DELETE, now_ns());
+	host_event_set_str(ev, EF_TARGET_FILENAME, report_path(f, host));
 	if (fim_db_get(f->db, host, &before) == 0) {
 		set_sha(ev, EF_FILE_PREV_SHA256, &before);
 		fim_db_remove(f->db, host);
@@ -354,11 +346,11 @@ static void report_rename(struct fim *f, const char *from, const char *to, pid_t
 	bool had = fim_db_get(f->db, from, &before) == 0;
 	bool had_to = fim_db_get(f->db, to, &replaced) == 0;
 	bool stat_ok = fim_stat_hash(f->h, to, FIM_HASH_CAP, &now) == 0;
-	struct event *ev = &f->ev;
+	struct host_event *ev = &f->ev;
 
-	event_reset(ev, EVENT_FILE_RENAME, now_ns());
-	event_set_str(ev, EF_TARGET_FILENAME, report_path(f, from));
-	event_set_str(ev, EF_RENAMED_FILENAME, report_path(f, to));
+	host_event_reset(ev, EVENT_FILE_RENAME, now_ns());
+	host_event_set_str(ev, EF_TARGET_FILENAME, report_path(f, from));
+	host_event_set_str(ev, EF_RENAMED_FILENAME, report_path(f, to));
 	if (had) {
 		set_sha(ev, EF_FILE_PREV_SHA256, &before);
 		fim_db_remove(f->db, from);
@@ -375,8 +367,8 @@ static void report_rename(struct fim *f, const char *from, const char *to, pid_t
 	 * under its name: report that as a modification of the name too, with its diff. */
 	if (had_to &&
 	    !(same_content(&now, &replaced) && (now.mode & S_IFMT) == (replaced.mode & S_IFMT))) {
-		event_reset(ev, EVENT_FILE_MODIFY, now_ns());
-		event_set_str(ev, EF_TARGET_FILENAME, report_path(f, to));
+		host_event_reset(ev, EVENT_FILE_MODIFY, now_ns());
+		host_event_set_str(ev, EF_TARGET_FILENAME, report_path(f, to));
 		set_sha(ev, EF_FILE_SHA256, &now);
 		set_sha(ev, EF_FILE_PREV_SHA256, &replaced);
 		set_mode_owner(ev, &now);
@@ -898,11 +890,11 @@ static void scan_change(enum fim_change c, const struct fim_entry *now,
 		[FIM_DELETED] = EVENT_FILE_DELETE,
 	};
 	struct fim *f = arg;
-	struct event *ev = &f->scan_ev;
+	struct host_event *ev = &f->scan_ev;
 	const struct fim_entry *e = now ? now : before;
 
-	event_reset(ev, kinds[c], now_ns());
-	event_set_str(ev, EF_TARGET_FILENAME, report_path(f, e->path));
+	host_event_reset(ev, kinds[c], now_ns());
+	host_event_set_str(ev, EF_TARGET_FILENAME, report_path(f, e->path));
 	if (now) {
 		set_sha(ev, EF_FILE_SHA256, now);
 		set_mode_owner(ev, now);
@@ -916,7 +908,7 @@ static void scan_change(enum fim_change c, const struct fim_entry *now,
 		    (before->flags & FIM_F_HASHED) &&
 		    vault_diff(f->vault, now->path, before->sha256, VAULT_DIFF_MAX, &d) == 0 &&
 		    buf_len(&d))
-			event_set(ev, EF_FILE_DIFF, buf_str(&d), buf_len(&d));
+			host_event_set(ev, EF_FILE_DIFF, buf_str(&d), buf_len(&d));
 	}
 	emit(f, ev);
 }
@@ -1006,8 +998,8 @@ static int fim_start(const struct sensor_ctx *ctx, void **state)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&f->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	event_init(&f->ev);
-	event_init(&f->scan_ev);
+	host_event_init(&f->ev);
+	host_event_init(&f->scan_ev);
 	const char *root = cfg->root ? cfg->root : "/";
 	size_t rl = strlen(root);
 	while (rl > 0 && root[rl - 1] == '/')
@@ -1063,12 +1055,9 @@ static int fim_start(const struct sensor_ctx *ctx, void **state)
 				    strerror(-r));
 	}
 	if (f->mech != MECH_NONE) {
-		f->ev_read = xcalloc(1, event_get_struct_event_size());
-		f->ev_timer = xcalloc(1, event_get_struct_event_size());
-		if (event_assign(f->ev_read, ctx->base, f->fd, EV_READ | EV_PERSIST, on_read, f) <
-			    0 ||
-		    evtimer_assign(f->ev_timer, ctx->base, on_timer, f) < 0 ||
-		    event_add(f->ev_read, NULL) < 0) {
+		f->ev_read = event_new(ctx->base, f->fd, EV_READ | EV_PERSIST, on_read, f);
+		f->ev_timer = evtimer_new(ctx->base, on_timer, f);
+		if (!f->ev_read || !f->ev_timer || event_add(f->ev_read, NULL) < 0) {
 			fim_stop(f);
 			*state = NULL;
 			return -ENOMEM;
@@ -1111,14 +1100,10 @@ static void fim_stop(void *state)
 		pthread_mutex_unlock(&f->lock);
 		pthread_join(f->thr, NULL);
 	}
-	if (f->ev_timer) {
-		event_del(f->ev_timer);
-		free(f->ev_timer);
-	}
-	if (f->ev_read) {
-		event_del(f->ev_read);
-		free(f->ev_read);
-	}
+	if (f->ev_timer)
+		event_free(f->ev_timer);
+	if (f->ev_read)
+		event_free(f->ev_read);
 	if (f->db && f->mech != MECH_NONE)
 		flush_all(f);
 	if (f->db && f->db_path && (f->thr_started || fim_db_count(f->db)))
@@ -1136,8 +1121,8 @@ static void fim_stop(void *state)
 	fim_db_free(f->db);
 	vault_free(f->vault);
 	fim_hasher_free(f->h);
-	event_free(&f->ev);
-	event_free(&f->scan_ev);
+	host_event_free(&f->ev);
+	host_event_free(&f->scan_ev);
 	strv_free(f->watch);
 	free(f->exclude);
 	free(f->db_path);

@@ -95,7 +95,7 @@ typedef void (*sigma_match_fn)(size_t rule, void *arg);
 /* Evaluates ev against every compiled detection rule whose logsource covers ev->kind and
  * calls fn (may be NULL) for each match, in increasing rule index. Returns the number of
  * matches. */
-size_t sigma_match(const struct sigma_ruleset *rs, const struct event *ev, struct sigma_scratch *sc,
-		   sigma_match_fn fn, void *arg);
+size_t sigma_match(const struct sigma_ruleset *rs, const struct host_event *ev,
+		   struct sigma_scratch *sc, sigma_match_fn fn, void *arg);
 
 const char *sigma_level_name(enum sigma_level l); /* "informational" ... "critical" */

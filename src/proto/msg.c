@@ -184,7 +184,8 @@ static int check_hello(const Immune__V1__Hello *m)
 	unsigned seen = 0;
 
 	if (!str_ok(m->host_id, MSG_MAX_ID) || !str_ok(m->agent_version, MSG_MAX_STRING) ||
-	    !str_ok(m->hostname, MSG_MAX_STRING) || !str_ok(m->catalog_digest, MSG_MAX_ID))
+	    !str_ok(m->hostname, MSG_MAX_STRING) || !str_ok(m->catalog_digest, MSG_MAX_ID) ||
+	    !str_ok(m->rules_digest, MSG_MAX_ID))
 		return -EPROTO;
 	/* At most one position per known stream. */
 	for (size_t i = 0; i < m->n_streams; i++) {
@@ -225,19 +226,28 @@ static int check_batch(const Immune__V1__RecordBatch *m)
 	return 0;
 }
 
-static int check_config(const Immune__V1__ConfigUpdate *m)
+/* A pushed file set: plain unique .yml names, bounded sizes. */
+static int check_files(Immune__V1__CatalogFile *const *files, size_t n)
 {
-	if (!str_ok(m->catalog_digest, MSG_MAX_ID) || m->n_catalog > MSG_MAX_CATALOG_FILES)
+	if (n > MSG_MAX_CATALOG_FILES)
 		return -EPROTO;
-	for (size_t i = 0; i < m->n_catalog; i++) {
-		const Immune__V1__CatalogFile *cf = m->catalog[i];
+	for (size_t i = 0; i < n; i++) {
+		const Immune__V1__CatalogFile *cf = files[i];
 		if (!cf || !catalog_name_ok(cf->name) || !bytes_ok(&cf->content, MSG_MAX_PAYLOAD))
 			return -EPROTO;
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(m->catalog[j]->name, cf->name) == 0)
+			if (strcmp(files[j]->name, cf->name) == 0)
 				return -EPROTO;
 	}
 	return 0;
+}
+
+static int check_config(const Immune__V1__ConfigUpdate *m)
+{
+	if (!str_ok(m->catalog_digest, MSG_MAX_ID) || !str_ok(m->rules_digest, MSG_MAX_ID))
+		return -EPROTO;
+	int r = check_files(m->catalog, m->n_catalog);
+	return r < 0 ? r : check_files(m->rules, m->n_rules);
 }
 
 static int check_command(const Immune__V1__Command *m)

@@ -132,15 +132,27 @@ static void route_host(struct server *s, struct evhttp_request *req, const char 
 		api_host_command(s, req, id);
 	else if (!strcmp(sub, "commands"))
 		method_not_allowed(req);
+	else if (!strcmp(sub, "baseline") && m == EVHTTP_REQ_GET)
+		api_host_baseline(s, req, id);
+	else if (!strcmp(sub, "baseline"))
+		method_not_allowed(req);
 	else
 		api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
+}
+
+static void route_alert(struct server *s, struct evhttp_request *req, const char *id)
+{
+	if (!*id || strchr(id, '/'))
+		api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
+	else
+		api_alert_show(s, req, id);
 }
 
 static void route(struct server *s, struct evhttp_request *req, const char *path, const char *query)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	bool get = m == EVHTTP_REQ_GET;
-	if (query && strcmp(path, "/v1/findings") != 0 && *query)
+	if (query && strcmp(path, "/v1/findings") != 0 && strcmp(path, "/v1/alerts") != 0 && *query)
 		api_error(req, 400, "%s takes no query parameters", path);
 	else if (!strcmp(path, "/v1/tokens") && m == EVHTTP_REQ_POST)
 		api_tokens_create(s, req);
@@ -152,10 +164,15 @@ static void route(struct server *s, struct evhttp_request *req, const char *path
 		route_host(s, req, path + 10);
 	else if (!strcmp(path, "/v1/findings") && get)
 		api_findings(s, req, query);
+	else if (!strcmp(path, "/v1/alerts") && get)
+		api_alerts_list(s, req, query);
+	else if (!strncmp(path, "/v1/alerts/", 11) && get)
+		route_alert(s, req, path + 11);
 	else if (!strcmp(path, "/v1/status") && get)
 		api_status(s, req);
 	else if (!strcmp(path, "/v1/tokens") || !strcmp(path, "/v1/hosts") ||
-		 !strcmp(path, "/v1/findings") || !strcmp(path, "/v1/status"))
+		 !strcmp(path, "/v1/findings") || !strcmp(path, "/v1/status") ||
+		 !strcmp(path, "/v1/alerts") || !strncmp(path, "/v1/alerts/", 11))
 		method_not_allowed(req);
 	else
 		api_error(req, 404, "no such endpoint: %s", path);

@@ -90,8 +90,9 @@ void api_host_show(struct server *s, struct evhttp_request *req, const char *id)
 	struct store_finding_filter f = { .host = id };
 	if (store_findings(s->store, &f, &findings) < 0)
 		findings = json_array();
-	json_t *out = json_pack("{s:o, s:o, s:o, s:o}", "host", host_json(s, &h), "inventory", inv,
-				"streams", streams_json(s, id), "findings", findings);
+	json_t *out = json_pack("{s:o, s:o, s:o, s:o, s:o}", "host", host_json(s, &h), "inventory",
+				inv, "streams", streams_json(s, id), "findings", findings,
+				"sensor_health", api_host_sensors(s, id));
 	store_host_free(&h);
 	api_reply(req, 200, out);
 }
@@ -176,6 +177,9 @@ void api_status(struct server *s, struct evhttp_request *req)
 	json_object_set_new(ctr, "records_stored", json_integer((json_int_t)st.records));
 	json_object_set_new(ctr, "records_duplicate", json_integer((json_int_t)st.duplicates));
 	json_object_set_new(ctr, "store_transactions", json_integer((json_int_t)st.transactions));
+	json_object_set_new(ctr, "records_unparsed", json_integer((json_int_t)st.records_unparsed));
+	json_object_set_new(ctr, "alerts_grouped", json_integer((json_int_t)st.alerts_grouped));
+	json_object_set_new(ctr, "alerts_duplicate", json_integer((json_int_t)st.alerts_duplicate));
 	api_reply(req, 200,
 		  json_pack("{s:s, s:I, s:I, s:I, s:o}", "version", IMMUNE_VERSION, "uptime_s",
 			    (json_int_t)(server_now_s() - s->started_s), "agents_connected",

@@ -39,3 +39,17 @@ void api_findings(struct server *s, struct evhttp_request *req, const char *quer
 void api_status(struct server *s, struct evhttp_request *req);
 /* api_commands.c */
 void api_host_command(struct server *s, struct evhttp_request *req, const char *id);
+/* api_alerts.c */
+struct evkeyvalq;
+/* Parses an RFC 3339 time ("2026-11-23T10:00:00Z", "...T10:00:00.5+01:00", "2026-11-23")
+ * into ns since the epoch. Returns 0, -EINVAL or -ERANGE (before 1970 or too far). */
+int api_rfc3339_parse(const char *s, int64_t *out_ns);
+/* Checks GET /v1/alerts parameters into f (strings borrowed from q). Returns NULL, or what
+ * is wrong (a static message). */
+const char *api_alerts_query_parse(struct evkeyvalq *q, int64_t now_s,
+				   struct store_alert_filter *f);
+void api_alerts_list(struct server *s, struct evhttp_request *req, const char *query);
+void api_alert_show(struct server *s, struct evhttp_request *req, const char *id);
+void api_host_baseline(struct server *s, struct evhttp_request *req, const char *id);
+/* The host's latest sensor health {updated, sensors} or JSON null (new reference). */
+json_t *api_host_sensors(struct server *s, const char *id);

@@ -82,31 +82,39 @@ static void send_welcome(struct conn *c)
 	conn_send(c, &f);
 }
 
-static void send_catalog(struct conn *c, const char *agent_digest, uint32_t agent_max_frame)
+/* Sends set (the catalog or the rules) in a ConfigUpdate of its own when the agent's digest
+ * differs. */
+static void send_file_set(struct conn *c, const struct file_set *set, bool rules,
+			  const char *agent_digest, uint32_t agent_max_frame)
 {
-	const struct catalog_files *cat = c->srv->catalog;
-	if (!cat || strcmp(cat->digest, agent_digest ? agent_digest : "") == 0)
+	if (!set || strcmp(set->digest, agent_digest ? agent_digest : "") == 0)
 		return;
-	Immune__V1__CatalogFile *files = xcalloc(cat->n ? cat->n : 1, sizeof(*files));
-	Immune__V1__CatalogFile **ptrs = xcalloc(cat->n ? cat->n : 1, sizeof(*ptrs));
-	for (size_t i = 0; i < cat->n; i++) {
+	Immune__V1__CatalogFile *files = xcalloc(set->n ? set->n : 1, sizeof(*files));
+	Immune__V1__CatalogFile **ptrs = xcalloc(set->n ? set->n : 1, sizeof(*ptrs));
+	for (size_t i = 0; i < set->n; i++) {
 		immune__v1__catalog_file__init(&files[i]);
-		files[i].name = cat->files[i].name;
-		files[i].content = (ProtobufCBinaryData){ .len = cat->files[i].len,
-							  .data = cat->files[i].content };
+		files[i].name = set->files[i].name;
+		files[i].content = (ProtobufCBinaryData){ .len = set->files[i].len,
+							  .data = set->files[i].content };
 		ptrs[i] = &files[i];
 	}
 	Immune__V1__ConfigUpdate u = IMMUNE__V1__CONFIG_UPDATE__INIT;
-	u.catalog_digest = (char *)cat->digest;
-	u.n_catalog = cat->n;
-	u.catalog = ptrs;
+	if (rules) {
+		u.rules_digest = (char *)set->digest;
+		u.n_rules = set->n;
+		u.rules = ptrs;
+	} else {
+		u.catalog_digest = (char *)set->digest;
+		u.n_catalog = set->n;
+		u.catalog = ptrs;
+	}
 	Frame f = IMMUNE__V1__FRAME__INIT;
 	f.body_case = IMMUNE__V1__FRAME__BODY_CONFIG;
 	f.config = &u;
 	size_t size = protobuf_c_message_get_packed_size(&f.base) + FRAME_HEADER_SIZE;
 	if (agent_max_frame && size > agent_max_frame)
-		log_warn("host %s accepts frames of %u bytes, the catalog needs %zu: not sent",
-			 c->host_id, agent_max_frame, size);
+		log_warn("host %s accepts frames of %u bytes, the %s need %zu: not sent",
+			 c->host_id, agent_max_frame, rules ? "rules" : "catalog", size);
 	else
 		conn_send(c, &f);
 	free(ptrs);
@@ -158,5 +166,6 @@ void hello_handle(struct conn *c, const Immune__V1__Hello *hello)
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	server_count(s, CTR_CONNECT_OK);
 	send_welcome(c);
-	send_catalog(c, hello->catalog_digest, hello->max_frame);
+	send_file_set(c, c->srv->catalog, false, hello->catalog_digest, hello->max_frame);
+	send_file_set(c, c->srv->rules, true, hello->rules_digest, hello->max_frame);
 }

@@ -1,5 +1,6 @@
 /* immune-server [--data DIR] [--listen ADDR:PORT] [--api ADDR:PORT] [--name NAME]...
- *               [--cert-lifetime DURATION] [--catalog DIR] [--retention DURATION]
+ *               [--cert-lifetime DURATION] [--catalog DIR] [--rules DIR]
+ *               [--retention DURATION]
  *               [--max-agents N] [--log-level L] [--help] */
 #include "lib/log.h"
 #include "lib/str.h"
@@ -23,8 +24,9 @@ static void print_help(void)
 {
 	printf("usage: immune-server [--data DIR] [--listen ADDR:PORT] [--api ADDR:PORT] "
 	       "[--name NAME]...\n"
-	       "                     [--cert-lifetime DURATION] [--catalog DIR] "
-	       "[--retention DURATION]\n"
+	       "                     [--cert-lifetime DURATION] [--catalog DIR] [--rules DIR]\n"
+	       "                     [--retention DURATION]"
+	       "\n"
 	       "                     [--max-agents N] [--log-level L]\n\n"
 	       "Runs the fleet server: enrolls agents, holds their mutual-TLS connections, stores\n"
 	       "what they send, and serves the HTTPS JSON API of the immune command.\n\n"
@@ -36,6 +38,8 @@ static void print_help(void)
 	       "                           (repeatable; a new name reissues the certificate)\n"
 	       "  --cert-lifetime DURATION host certificates' lifetime (default 24h)\n"
 	       "  --catalog DIR            catalog sent to agents (default: the installed one)\n"
+	       "  --rules DIR              Sigma rules (*.yml) sent to agents (default: the\n"
+	       "                           installed Linux rules)\n"
 	       "  --retention DURATION     how long telemetry is kept (default 30d; 0: for ever)\n"
 	       "  --max-agents N           connections held at once (default: unlimited)\n"
 	       "  --log-level L            error, warn, info (default) or debug\n"
@@ -75,6 +79,7 @@ static int parse_option(struct args *a, int opt, const char *arg)
 	case 'a': a->opt.api_addr = arg; return 0;
 	case 'n': strv_push(&a->names, arg); return 0;
 	case 'c': a->opt.catalog_dir = arg; return 0;
+	case 'R': a->opt.rules_dir = arg; return 0;
 	case 'C':
 		if (duration_parse(arg, UINT32_MAX, &v) < 0 || v < 60)
 			return usage("--cert-lifetime '%s': a duration of at least 60s is needed",
@@ -108,6 +113,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "name", required_argument, NULL, 'n' },
 		{ "cert-lifetime", required_argument, NULL, 'C' },
 		{ "catalog", required_argument, NULL, 'c' },
+		{ "rules", required_argument, NULL, 'R' },
 		{ "retention", required_argument, NULL, 'r' },
 		{ "max-agents", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'L' },
@@ -148,6 +154,17 @@ static const char *default_catalog(void)
 	return stat(IMMUNE_POLICY_DIR, &st) == 0 ? IMMUNE_POLICY_DIR : IMMUNE_SOURCE_POLICY_DIR;
 }
 
+/* The shipped Linux rules, installed or in the source tree; NULL when neither exists. */
+static const char *default_rules(void)
+{
+	struct stat st;
+	if (stat(IMMUNE_RULES_DIR "/linux", &st) == 0)
+		return IMMUNE_RULES_DIR "/linux";
+	if (stat(IMMUNE_SOURCE_RULES_DIR "/linux", &st) == 0)
+		return IMMUNE_SOURCE_RULES_DIR "/linux";
+	return NULL;
+}
+
 /* Length of the host part of "ADDR:PORT". */
 static int host_len(const char *addr)
 {
@@ -183,6 +200,8 @@ int main(int argc, char **argv)
 	}
 	if (!a.opt.catalog_dir)
 		a.opt.catalog_dir = default_catalog();
+	if (!a.opt.rules_dir)
+		a.opt.rules_dir = default_rules();
 	a.opt.names = (const char *const *)a.names;
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return, not a death */

@@ -85,9 +85,15 @@ static int open_store(struct server *s)
 	if (s->opt.retention_s >= 0)
 		store_retention_set(s->store, s->opt.retention_s);
 	if (s->opt.catalog_dir) {
-		r = catalog_files_load(s->opt.catalog_dir, &s->catalog);
+		r = file_set_load(s->opt.catalog_dir, &s->catalog);
 		if (r < 0)
 			return log_errno(r, "loading the catalog from %s", s->opt.catalog_dir);
+	}
+	if (s->opt.rules_dir) {
+		r = file_set_load(s->opt.rules_dir, &s->rules);
+		if (r < 0)
+			return log_errno(r, "loading the detection rules from %s",
+					 s->opt.rules_dir);
 	}
 	return 0;
 }
@@ -188,7 +194,8 @@ void server_free(struct server *s)
 	free_event(&s->accept_retry_ev);
 	free_event(&s->sig_term);
 	free_event(&s->sig_int);
-	catalog_files_free(s->catalog);
+	file_set_free(s->catalog);
+	file_set_free(s->rules);
 	SSL_CTX_free(s->agent_ctx);
 	SSL_CTX_free(s->api_ctx);
 	pki_ca_free(s->ca);

@@ -5,7 +5,7 @@
 #include <stdatomic.h>
 
 #include "proto/msg.h"
-#include "server/catalog_files.h"
+#include "server/file_set.h"
 #include "server/hostmap.h"
 #include "server/server.h"
 
@@ -67,7 +67,8 @@ struct server {
 	struct store *store;
 	SSL_CTX *agent_ctx;
 	SSL_CTX *api_ctx;
-	struct catalog_files *catalog;
+	struct file_set *catalog;
+	struct file_set *rules; /* detection rules pushed to agents, or NULL */
 	struct evconnlistener *listener;
 	struct evhttp *http;
 	struct event *stop_ev;

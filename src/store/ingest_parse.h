@@ -76,3 +76,33 @@ int ingest_parse_gap(const void *p, size_t len, struct ingest_gap *out);
 
 /* Formats Unix seconds as RFC 3339 UTC ("2026-11-23T13:45:40Z") into buf (>= 21 bytes). */
 void ingest_format_time(int64_t t, char *buf, size_t size);
+
+/* ---- detection records (ingest_detect.c, docs/alerts.md) ---- */
+
+#define INGEST_MAX_EVENT_JSON (1024u * 1024)
+#define INGEST_MAX_INDEXED 1024 /* longer values are not indexed */
+#define INGEST_MAX_BASELINE_JSON (4u * 1024 * 1024)
+#define INGEST_MAX_SENSORS 32
+
+/* The indexed columns of one OCSF event (strings borrowed from root; NULL when absent,
+ * not a string, or longer than INGEST_MAX_INDEXED). */
+struct ingest_event {
+	json_t *root;	    /* owns everything below */
+	const char *kind;   /* unmapped.kind */
+	const char *image;  /* process.file.path (class 1007), else actor.process.file.path */
+	const char *user;   /* user.name (the target user), else the process's user.name */
+	const char *src_ip; /* src_endpoint.ip */
+	int64_t time_ns;    /* "time" (ms) in ns, 0 when absent */
+};
+
+/* Parses a RECORD_EVENT payload (a JSON object with an integer class_uid). Returns 0 with
+ * *out (free with ingest_event_free) or -EBADMSG. */
+int ingest_parse_event(const void *p, size_t len, struct ingest_event *out);
+void ingest_event_free(struct ingest_event *e);
+
+/* Parses a RECORD_BASELINE payload: a JSON object of at most INGEST_MAX_BASELINE_JSON bytes.
+ * Returns 0 with *out (caller decrefs) or -EBADMSG. */
+int ingest_parse_baseline(const void *p, size_t len, json_t **out);
+/* Parses a RECORD_SENSOR_HEALTH payload: an array of at most INGEST_MAX_SENSORS objects,
+ * each with a string "name". Returns 0 with *out (caller decrefs) or -EBADMSG. */
+int ingest_parse_sensor_health(const void *p, size_t len, json_t **out);

@@ -31,7 +31,8 @@ struct store {
 	int64_t retention_cursor; /* -1: no run in progress on the writer */
 
 	_Atomic size_t queued_bytes;
-	_Atomic uint64_t batches, records, duplicates, transactions, retention_deleted, unparsed;
+	_Atomic uint64_t batches, records, duplicates, transactions, retention_deleted, unparsed,
+		alerts_grouped, alerts_duplicate;
 };
 
 static const struct store_backend_ops *const backends[] = {
@@ -314,6 +315,8 @@ static void commit_batches(struct store *st, struct store_batch **v, size_t n, i
 		atomic_fetch_add(&st->records, counts.records);
 		atomic_fetch_add(&st->duplicates, counts.duplicates);
 		atomic_fetch_add(&st->unparsed, counts.unparsed);
+		atomic_fetch_add(&st->alerts_grouped, counts.alerts_grouped);
+		atomic_fetch_add(&st->alerts_duplicate, counts.alerts_duplicate);
 	}
 	atomic_fetch_add(&st->batches, n);
 	for (i = 0; i < n; i++) {
@@ -487,6 +490,8 @@ void store_get_stats(struct store *st, struct store_stats *out)
 		.transactions = atomic_load(&st->transactions),
 		.retention_deleted = atomic_load(&st->retention_deleted),
 		.records_unparsed = atomic_load(&st->unparsed),
+		.alerts_grouped = atomic_load(&st->alerts_grouped),
+		.alerts_duplicate = atomic_load(&st->alerts_duplicate),
 	};
 }
 
@@ -606,4 +611,29 @@ int store_findings(struct store *st, const struct store_finding_filter *filter, 
 int store_host_streams(struct store *st, const char *id, struct store_stream out[3])
 {
 	return st->ops->host_streams(st->be, id, out);
+}
+
+int store_alerts_list(struct store *st, const struct store_alert_filter *f, struct json_t **out)
+{
+	return st->ops->alerts_list(st->be, f, out);
+}
+
+int store_alert_get(struct store *st, const char *id, struct json_t **out)
+{
+	return st->ops->alert_get(st->be, id, out);
+}
+
+int store_alert_put(struct store *st, const char *host_id, const void *json, size_t len)
+{
+	return st->ops->alert_put(st->be, host_id, json, len, (int64_t)time(NULL));
+}
+
+int store_host_baseline(struct store *st, const char *id, struct json_t **out)
+{
+	return st->ops->host_baseline(st->be, id, out);
+}
+
+int store_host_sensors(struct store *st, const char *id, struct json_t **out)
+{
+	return st->ops->host_sensors(st->be, id, out);
 }

@@ -178,8 +178,47 @@ struct store_stats {
 	uint64_t transactions;
 	uint64_t retention_deleted;
 	uint64_t records_unparsed; /* stored but their payload could not be parsed */
+	uint64_t alerts_grouped;   /* alerts that joined an existing group */
+	uint64_t alerts_duplicate; /* alerts whose uid was already stored (skipped) */
 };
 void store_get_stats(struct store *st, struct store_stats *out);
+
+/* ---- detection: events, alerts, baselines, sensor health (docs/alerts.md) ---- */
+/* Alerts of the same host, rule and group key whose times lie within this of the group's
+ * first alert join that group (count, first/last seen, newest evidence) instead of making a
+ * new one. */
+#define STORE_ALERT_WINDOW_NS (3600LL * 1000000000)
+#define STORE_ALERT_EVIDENCE_MAX 16		 /* evidence events kept per group */
+#define STORE_ALERT_EVIDENCE_BYTES (256u * 1024) /* and at most this much of their JSON */
+#define STORE_ALERTS_LIMIT_DEFAULT 100
+#define STORE_ALERTS_LIMIT_MAX 1000
+
+struct store_alert_filter {
+	int64_t since_ns;   /* 0: any; else groups whose last alert is at or after it */
+	int min_level;	    /* 0: any; else 1 (informational) .. 5 (critical) and above */
+	const char *host;   /* NULL: every host; a host id or hostname */
+	const char *rule;   /* NULL: any rule; else a rule id */
+	size_t limit;	    /* 0: STORE_ALERTS_LIMIT_DEFAULT; capped at STORE_ALERTS_LIMIT_MAX */
+	const char *cursor; /* NULL: from the newest; else "next" from the previous page */
+};
+
+/* Alert groups, newest first, as the JSON object of GET /v1/alerts (docs/api.md): {alerts,
+ * total, count, by_severity, fleet, next}. Returns 0 (caller decrefs), or -EINVAL for a
+ * cursor that does not parse. */
+int store_alerts_list(struct store *st, const struct store_alert_filter *f, struct json_t **out);
+/* One alert group with its evidence and latest finding (caller decrefs), or -ENOENT. */
+int store_alert_get(struct store *st, const char *id, struct json_t **out);
+/* Stores an alert the server raised itself (server-side detection) through the same
+ * grouping as ingested ones; host_id NULL for a fleet-wide alert. Returns 0, -EBADMSG when
+ * alert_parse refuses it, -EALREADY when its uid was stored before, -ENOENT for an unknown
+ * host. */
+int store_alert_put(struct store *st, const char *host_id, const void *json, size_t len);
+/* The latest baseline summary of a host, {updated, summary} (caller decrefs); -ENOENT for
+ * an unknown host, -ENODATA when none was received yet. */
+int store_host_baseline(struct store *st, const char *id, struct json_t **out);
+/* The latest sensor health of a host, {updated, sensors: [...]} (caller decrefs); -ENOENT
+ * for an unknown host, -ENODATA when none was received yet. */
+int store_host_sensors(struct store *st, const char *id, struct json_t **out);
 
 /* ---- retention ---- */
 /* Sets how long telemetry records (STREAM_EVENTS) are kept (default 30 days; 0 keeps them

@@ -15,6 +15,8 @@ struct store_ingest_counts {
 	uint64_t records;
 	uint64_t duplicates;
 	uint64_t unparsed;
+	uint64_t alerts_grouped;
+	uint64_t alerts_duplicate;
 };
 
 struct store_backend_ops {
@@ -53,6 +55,14 @@ struct store_backend_ops {
 	int (*findings)(struct store_backend *be, const struct store_finding_filter *filter,
 			struct json_t **out);
 	int (*host_streams)(struct store_backend *be, const char *id, struct store_stream out[3]);
+
+	int (*alerts_list)(struct store_backend *be, const struct store_alert_filter *f,
+			   struct json_t **out);
+	int (*alert_get)(struct store_backend *be, const char *id, struct json_t **out);
+	int (*alert_put)(struct store_backend *be, const char *host_id, const void *json,
+			 size_t len, int64_t now);
+	int (*host_baseline)(struct store_backend *be, const char *id, struct json_t **out);
+	int (*host_sensors)(struct store_backend *be, const char *id, struct json_t **out);
 
 	/* Writer thread: stores batches[0..n) in one transaction. Returns 0 with result[i]
 	 * (0, -ENOENT for an unknown host, -EINVAL for an unknown stream) and committed[i]

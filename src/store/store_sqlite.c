@@ -7,7 +7,10 @@
 #include "store/store_backend.h"
 #include "store/ingest_parse.h"
 
+#include "detect/alert.h"
+
 #include "lib/buf.h"
+#include "lib/str.h"
 
 #include "proto/immune.pb-c.h"
 
@@ -17,8 +20,9 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 
-#define STMT_CACHE 48
+#define STMT_CACHE 96
 #define MULTI_ROWS 32
 #define N_STREAMS 3
 #define BUSY_TIMEOUT_MS 10000
@@ -103,6 +107,51 @@ static const char *const migrations[] = {
 	/* 2: indexes for enrollment and fleet-wide finding queries */
 	"CREATE INDEX hosts_machine ON hosts(machine_id) WHERE revoked = 0;"
 	"CREATE INDEX findings_status ON findings(status, host);",
+	/* 3: detection: the event index, alert groups, baselines and sensor health */
+	"CREATE TABLE events("
+	"  host INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  time_ns INTEGER NOT NULL,"
+	"  kind TEXT,"
+	"  image TEXT,"
+	"  user TEXT,"
+	"  src_ip TEXT,"
+	"  PRIMARY KEY(host, seq)) WITHOUT ROWID;"
+	"CREATE INDEX events_kind ON events(kind, time_ns);"
+	"CREATE INDEX events_image ON events(image) WHERE image IS NOT NULL;"
+	"CREATE INDEX events_user ON events(user) WHERE user IS NOT NULL;"
+	"CREATE INDEX events_src_ip ON events(src_ip) WHERE src_ip IS NOT NULL;"
+	"CREATE TABLE alert_groups("
+	"  gid INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  host INTEGER REFERENCES hosts(hid),"
+	"  source TEXT NOT NULL,"
+	"  rule_id TEXT NOT NULL,"
+	"  title TEXT,"
+	"  level INTEGER NOT NULL,"
+	"  group_key TEXT NOT NULL DEFAULT '',"
+	"  techniques TEXT NOT NULL DEFAULT '[]',"
+	"  explanation TEXT,"
+	"  score REAL,"
+	"  count INTEGER NOT NULL,"
+	"  first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  latest TEXT NOT NULL,"
+	"  evidence TEXT NOT NULL DEFAULT '[]');"
+	"CREATE INDEX alert_groups_key ON alert_groups(host, rule_id, group_key, first_seen);"
+	"CREATE INDEX alert_groups_last ON alert_groups(last_seen, gid);"
+	"CREATE TABLE alert_uids("
+	"  uid TEXT PRIMARY KEY,"
+	"  gid INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE baselines("
+	"  host INTEGER PRIMARY KEY REFERENCES hosts(hid),"
+	"  updated INTEGER NOT NULL,"
+	"  summary TEXT NOT NULL);"
+	"CREATE TABLE sensor_health("
+	"  host INTEGER PRIMARY KEY REFERENCES hosts(hid),"
+	"  updated INTEGER NOT NULL,"
+	"  sensors TEXT NOT NULL);",
 };
 
 /* ---- connections and statements ---- */
@@ -1368,6 +1417,345 @@ static int apply_inventory(struct store_backend *be, int64_t hid,
 	return inv->os_pretty ? set_os(be, hid, inv->os_pretty) : 0;
 }
 
+/* ---- detection records: the event index, alert groups, baselines, sensor health ---- */
+
+static int index_event(struct store_backend *be, int64_t hid, const struct store_record *rec,
+		       const struct ingest_event *ev)
+{
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->wr, "INSERT OR IGNORE INTO events(host, seq, time_ns, kind, image, user,"
+			      " src_ip) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, hid);
+	sqlite3_bind_int64(s, 2, (int64_t)rec->seq);
+	sqlite3_bind_int64(s, 3, rec->time_ns > 0 ? rec->time_ns : ev->time_ns);
+	bind_text(s, 4, ev->kind);
+	bind_text(s, 5, ev->image);
+	bind_text(s, 6, ev->user);
+	bind_text(s, 7, ev->src_ip);
+	return step_done(s) < 0 ? -EIO : 0;
+}
+
+static int put_latest(struct sconn *c, const char *sql, int64_t hid, int64_t when, json_t *v)
+{
+	_cleanup_reset_ sqlite3_stmt *s = stmt(c, sql);
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, hid);
+	sqlite3_bind_int64(s, 2, when);
+	sqlite3_bind_text(s, 3, dump(v, "null"), -1, free);
+	return step_done(s) < 0 ? -EIO : 0;
+}
+
+static json_int_t event_time(const json_t *ev)
+{
+	const json_t *t = json_object_get(ev, "time");
+
+	return json_is_integer(t) ? json_integer_value(t) : 0;
+}
+
+static int cmp_event_time(const void *a, const void *b)
+{
+	json_int_t x = event_time(*(json_t *const *)a), y = event_time(*(json_t *const *)b);
+
+	return x < y ? -1 : x > y;
+}
+
+/* The group's evidence after adding add: the newest STORE_ALERT_EVIDENCE_MAX events by time,
+ * fewer when their JSON exceeds STORE_ALERT_EVIDENCE_BYTES (caller frees). */
+static char *merge_evidence(const char *old_text, const json_t *add)
+{
+	json_t *old = old_text ? json_loads(old_text, 0, NULL) : NULL;
+	json_t *v[2 * STORE_ALERT_EVIDENCE_MAX + ALERT_MAX_EVIDENCE], *out = json_array();
+	size_t n = 0, i, first;
+	json_t *e;
+	char *text;
+
+	json_array_foreach(old, i, e) {
+		if (n < 2 * STORE_ALERT_EVIDENCE_MAX && json_is_object(e))
+			v[n++] = e;
+	}
+	json_array_foreach(add, i, e) {
+		if (n < ARRAY_SIZE(v))
+			v[n++] = (json_t *)e;
+	}
+	/* a stable order: merge sort is not needed for 48 elements; insertion sort is stable */
+	for (i = 1; i < n; i++) {
+		json_t *x = v[i];
+		size_t j = i;
+
+		while (j > 0 && cmp_event_time(&v[j - 1], &x) > 0) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+	first = n > STORE_ALERT_EVIDENCE_MAX ? n - STORE_ALERT_EVIDENCE_MAX : 0;
+	for (i = first; i < n; i++)
+		json_array_append(out, v[i]);
+	for (;;) {
+		text = dump(out, "[]");
+		if (strlen(text) <= STORE_ALERT_EVIDENCE_BYTES || json_array_size(out) == 0)
+			break;
+		free(text);
+		json_array_remove(out, 0);
+	}
+	json_decref(out);
+	json_decref(old);
+	return text;
+}
+
+/* Returns 1 when uid was stored before, 0 when not, -EIO. */
+static int alert_uid_seen(struct sconn *c, const char *uid)
+{
+	_cleanup_reset_ sqlite3_stmt *s = stmt(c, "SELECT 1 FROM alert_uids WHERE uid = ?1");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, uid);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The group an alert at time t joins: *gid and its evidence text (caller frees), or *gid 0. */
+static int alert_group_find(struct sconn *c, int64_t hid, const struct alert_summary *a,
+			    int64_t *gid, char **evidence)
+{
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(c, "SELECT gid, evidence FROM alert_groups WHERE host IS ?1 AND rule_id = ?2"
+			" AND group_key = ?3 AND first_seen > ?4 AND first_seen < ?5"
+			" ORDER BY first_seen DESC LIMIT 1");
+	int64_t lo = a->time_ns > INT64_MIN + STORE_ALERT_WINDOW_NS
+			     ? a->time_ns - STORE_ALERT_WINDOW_NS
+			     : INT64_MIN;
+	int64_t hi = a->time_ns < INT64_MAX - STORE_ALERT_WINDOW_NS
+			     ? a->time_ns + STORE_ALERT_WINDOW_NS
+			     : INT64_MAX;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	if (hid > 0)
+		sqlite3_bind_int64(s, 1, hid);
+	else
+		sqlite3_bind_null(s, 1);
+	bind_text(s, 2, a->rule_id);
+	bind_text(s, 3, a->group_key ? a->group_key : "");
+	sqlite3_bind_int64(s, 4, lo);
+	sqlite3_bind_int64(s, 5, hi);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		*gid = 0;
+		*evidence = NULL;
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	*gid = sqlite3_column_int64(s, 0);
+	*evidence = col_strdup(s, 1);
+	return 0;
+}
+
+static const char *alert_explanation(const struct alert_summary *a)
+{
+	const json_t *e = json_object_get(json_object_get(a->root, "unmapped"), "explanation");
+
+	return json_is_string(e) ? json_string_value(e) : NULL;
+}
+
+static void bind_alert_common(sqlite3_stmt *s, const struct alert_summary *a, char *evidence,
+			      int64_t now)
+{
+	json_t *latest = json_copy(a->root);
+
+	json_object_del(latest, "evidence");
+	/* ?2 evidence ?3 updated ?4 level ?5 time ?6 title ?7 explanation ?8 score ?9 latest
+	 * ?10 techniques */
+	sqlite3_bind_text(s, 2, evidence, -1, free);
+	sqlite3_bind_int64(s, 3, now);
+	sqlite3_bind_int(s, 4, a->level);
+	sqlite3_bind_int64(s, 5, a->time_ns);
+	bind_text(s, 6, a->title);
+	bind_text(s, 7, alert_explanation(a));
+	if (strcmp(a->source, "anomaly") == 0 || a->score != 0)
+		sqlite3_bind_double(s, 8, a->score);
+	else
+		sqlite3_bind_null(s, 8);
+	sqlite3_bind_text(s, 9, dump(latest, "{}"), -1, free);
+	sqlite3_bind_text(s, 10, dump(a->techniques, "[]"), -1, free);
+	json_decref(latest);
+}
+
+static int alert_group_update(struct sconn *c, int64_t gid, const struct alert_summary *a,
+			      char *evidence, int64_t now)
+{
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(c, "UPDATE alert_groups SET count = count + 1, evidence = ?2, updated = ?3,"
+			" level = max(level, ?4),"
+			" title = CASE WHEN ?5 >= last_seen THEN ?6 ELSE title END,"
+			" explanation = CASE WHEN ?5 >= last_seen THEN ?7 ELSE explanation END,"
+			" score = CASE WHEN ?5 >= last_seen THEN ?8 ELSE score END,"
+			" latest = CASE WHEN ?5 >= last_seen THEN ?9 ELSE latest END,"
+			" techniques = CASE WHEN ?5 >= last_seen THEN ?10 ELSE techniques END,"
+			" first_seen = min(first_seen, ?5), last_seen = max(last_seen, ?5)"
+			" WHERE gid = ?1");
+
+	if (!s) {
+		free(evidence);
+		return -EIO;
+	}
+	sqlite3_bind_int64(s, 1, gid);
+	bind_alert_common(s, a, evidence, now);
+	return step_done(s) < 0 ? -EIO : 0;
+}
+
+static int alert_group_insert(struct sconn *c, int64_t hid, const struct alert_summary *a,
+			      char *evidence, int64_t now, int64_t *gid)
+{
+	_cleanup_reset_ sqlite3_stmt *s = stmt(
+		c, "INSERT INTO alert_groups(host, evidence, updated, level, first_seen, title,"
+		   " explanation, score, latest, techniques, last_seen, id, source, rule_id,"
+		   " group_key, count) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?5, ?11,"
+		   " ?12, ?13, ?14, 1)");
+
+	if (!s) {
+		free(evidence);
+		return -EIO;
+	}
+	if (hid > 0)
+		sqlite3_bind_int64(s, 1, hid);
+	else
+		sqlite3_bind_null(s, 1);
+	bind_alert_common(s, a, evidence, now);
+	bind_text(s, 11, a->uid);
+	bind_text(s, 12, a->source);
+	bind_text(s, 13, a->rule_id);
+	bind_text(s, 14, a->group_key ? a->group_key : "");
+	if (step_done(s) < 0)
+		return -EIO;
+	*gid = sqlite3_last_insert_rowid(sqlite3_db_handle(s));
+	return 0;
+}
+
+/* Stores one parsed alert into its group (or a new one). Returns 0, -EALREADY when its uid
+ * was stored before (nothing changes), or -EIO. *grouped says whether it joined a group. */
+static int alert_apply(struct sconn *c, int64_t hid, const struct alert_summary *a, int64_t now,
+		       bool *grouped)
+{
+	_cleanup_free_ char *old = NULL;
+	int64_t gid;
+	int r;
+
+	r = alert_uid_seen(c, a->uid);
+	if (r != 0)
+		return r > 0 ? -EALREADY : r;
+	r = alert_group_find(c, hid, a, &gid, &old);
+	if (r < 0)
+		return r;
+	*grouped = gid != 0;
+	if (gid)
+		r = alert_group_update(c, gid, a, merge_evidence(old, a->evidence), now);
+	else
+		r = alert_group_insert(c, hid, a, merge_evidence(NULL, a->evidence), now, &gid);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_reset_ sqlite3_stmt *s =
+			stmt(c, "INSERT INTO alert_uids(uid, gid) VALUES(?1, ?2)");
+
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, a->uid);
+		sqlite3_bind_int64(s, 2, gid);
+		return step_done(s) < 0 ? -EIO : 0;
+	}
+}
+
+/* Applies a detection record (RECORD_EVENT, _ALERT, _BASELINE, _SENSOR_HEALTH) whose payload
+ * p decoded. Returns 0 or -EIO; a payload that does not parse is counted and skipped. */
+static int apply_detection(struct store_backend *be, int64_t hid, const struct store_record *rec,
+			   const void *p, size_t len, struct store_ingest_counts *c)
+{
+	int64_t now = (int64_t)time(NULL);
+	json_t *v;
+	int r;
+
+	switch (rec->kind) {
+	case IMMUNE__V1__RECORD_KIND__RECORD_EVENT: {
+		struct ingest_event ev;
+
+		if (ingest_parse_event(p, len, &ev) < 0) {
+			c->unparsed++;
+			return 0;
+		}
+		r = index_event(be, hid, rec, &ev);
+		ingest_event_free(&ev);
+		return r;
+	}
+	case IMMUNE__V1__RECORD_KIND__RECORD_ALERT: {
+		struct alert_summary a;
+		bool grouped = false;
+
+		if (alert_parse(p, len, &a) < 0) {
+			c->unparsed++;
+			return 0;
+		}
+		r = alert_apply(&be->wr, hid, &a, now, &grouped);
+		alert_summary_free(&a);
+		if (r == -EALREADY) {
+			c->alerts_duplicate++;
+			return 0;
+		}
+		if (r == 0 && grouped)
+			c->alerts_grouped++;
+		return r;
+	}
+	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
+		if (ingest_parse_baseline(p, len, &v) < 0) {
+			c->unparsed++;
+			return 0;
+		}
+		r = put_latest(&be->wr,
+			       "INSERT OR REPLACE INTO baselines(host, updated, summary)"
+			       " VALUES(?1, ?2, ?3)",
+			       hid, now, v);
+		json_decref(v);
+		return r;
+	case IMMUNE__V1__RECORD_KIND__RECORD_SENSOR_HEALTH:
+		if (ingest_parse_sensor_health(p, len, &v) < 0) {
+			c->unparsed++;
+			return 0;
+		}
+		r = put_latest(&be->wr,
+			       "INSERT OR REPLACE INTO sensor_health(host, updated, sensors)"
+			       " VALUES(?1, ?2, ?3)",
+			       hid, now, v);
+		json_decref(v);
+		return r;
+	default: return 0;
+	}
+}
+
+static bool is_detection_record(uint32_t stream, uint32_t kind)
+{
+	switch (kind) {
+	case IMMUNE__V1__RECORD_KIND__RECORD_EVENT:
+		return stream == IMMUNE__V1__STREAM__STREAM_EVENTS;
+	case IMMUNE__V1__RECORD_KIND__RECORD_ALERT:
+		return stream == IMMUNE__V1__STREAM__STREAM_ALERTS;
+	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
+	case IMMUNE__V1__RECORD_KIND__RECORD_SENSOR_HEALTH:
+		return stream == IMMUNE__V1__STREAM__STREAM_STATE;
+	default: return false;
+	}
+}
+
 struct stream_delta {
 	uint64_t records, gaps, dropped;
 };
@@ -1384,12 +1772,14 @@ static int apply_record(struct store_backend *be, int64_t hid, uint32_t stream,
 	int r = 0;
 
 	if (rec->kind != IMMUNE__V1__RECORD_KIND__RECORD_GAP &&
-	    stream != IMMUNE__V1__STREAM__STREAM_STATE)
+	    stream != IMMUNE__V1__STREAM__STREAM_STATE && !is_detection_record(stream, rec->kind))
 		return 0;
 	if (ingest_decode(rec->encoding, rec->payload, rec->len, &owned, &p, &len) < 0) {
 		c->unparsed++;
 		return 0;
 	}
+	if (is_detection_record(stream, rec->kind))
+		return apply_detection(be, hid, rec, p, len, c);
 	switch (rec->kind) {
 	case IMMUNE__V1__RECORD_KIND__RECORD_GAP: {
 		struct ingest_gap g;
@@ -1656,6 +2046,17 @@ static int64_t retention_host(struct sconn *c, int64_t hid, int64_t cutoff_ns, s
 		if (step_done(d) < 0)
 			return -EIO;
 	}
+	{
+		_cleanup_reset_ sqlite3_stmt *d =
+			stmt(c, "DELETE FROM events WHERE host = ?1 AND seq <= ?2");
+
+		if (!d)
+			return -EIO;
+		sqlite3_bind_int64(d, 1, hid);
+		sqlite3_bind_int64(d, 2, last);
+		if (step_done(d) < 0)
+			return -EIO;
+	}
 	return n;
 }
 
@@ -1726,6 +2127,314 @@ static int64_t sq_retention_run(struct store_backend *be, bool on_writer, int64_
 	return n;
 }
 
+/* ---- detection: alert groups, baselines and sensor health (control connection) ---- */
+
+/* RFC 3339 UTC with milliseconds ("2026-11-23T13:45:40.123Z"). */
+static json_t *time_ns_json(int64_t ns)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+	char buf[48];
+
+	if (ns < 0 || !gmtime_r(&t, &tm))
+		return json_null();
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (int)(ns / 1000000 % 1000));
+	return json_string(buf);
+}
+
+static json_t *level_json(int level)
+{
+	const char *n = alert_level_name(level);
+
+	return n ? json_string(n) : json_null();
+}
+
+#define GROUP_COLS                                                                                 \
+	"g.id, h.id, h.hostname, g.source, g.rule_id, g.title, g.level, g.group_key,"              \
+	" g.techniques, g.explanation, g.score, g.count, g.first_seen, g.last_seen, g.gid,"        \
+	" g.evidence, g.latest"
+#define GROUP_FROM " FROM alert_groups g LEFT JOIN hosts h ON h.hid = g.host"
+#define GROUP_FILTER                                                                               \
+	" WHERE g.last_seen >= ?1 AND g.level >= ?2 AND (?3 IS NULL OR h.id = ?3 OR"               \
+	" h.hostname = ?3) AND (?4 IS NULL OR g.rule_id = ?4)"
+
+static json_t *group_json(sqlite3_stmt *s, bool full)
+{
+	const char *gk = (const char *)sqlite3_column_text(s, 7);
+	json_t *g = json_object();
+
+	json_object_set_new(g, "id", text_or_null(s, 0));
+	json_object_set_new(g, "host", text_or_null(s, 1));
+	json_object_set_new(g, "hostname", text_or_null(s, 2));
+	json_object_set_new(g, "source", text_or_null(s, 3));
+	json_object_set_new(g, "rule_id", text_or_null(s, 4));
+	json_object_set_new(g, "title", text_or_null(s, 5));
+	json_object_set_new(g, "severity", level_json(sqlite3_column_int(s, 6)));
+	json_object_set_new(g, "group_key", gk && *gk ? json_string(gk) : json_null());
+	json_object_set_new(g, "techniques", json_text_col(s, 8, json_array()));
+	json_object_set_new(g, "explanation", text_or_null(s, 9));
+	json_object_set_new(g, "score",
+			    sqlite3_column_type(s, 10) == SQLITE_NULL
+				    ? json_null()
+				    : json_real(sqlite3_column_double(s, 10)));
+	json_object_set_new(g, "count", json_integer(sqlite3_column_int64(s, 11)));
+	json_object_set_new(g, "first_seen", time_ns_json(sqlite3_column_int64(s, 12)));
+	json_object_set_new(g, "last_seen", time_ns_json(sqlite3_column_int64(s, 13)));
+	if (full) {
+		json_object_set_new(g, "evidence", json_text_col(s, 15, json_array()));
+		json_object_set_new(g, "finding", json_text_col(s, 16, json_object()));
+	}
+	return g;
+}
+
+static void bind_alert_filter(sqlite3_stmt *s, const struct store_alert_filter *f)
+{
+	sqlite3_bind_int64(s, 1, f && f->since_ns > 0 ? f->since_ns : 0);
+	sqlite3_bind_int(s, 2, f ? f->min_level : 0);
+	bind_text(s, 3, f ? f->host : NULL);
+	bind_text(s, 4, f ? f->rule : NULL);
+}
+
+/* "LAST_SEEN:GID" */
+static int parse_cursor(const char *cursor, int64_t *last_seen, int64_t *gid)
+{
+	char buf[48], *colon;
+
+	if (strlen(cursor) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", cursor);
+	colon = strchr(buf, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	if (parse_i64(buf, 0, INT64_MAX, last_seen) < 0 ||
+	    parse_i64(colon + 1, 1, INT64_MAX, gid) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int alerts_page(struct store_backend *be, const struct store_alert_filter *f, int64_t cur_ls,
+		       int64_t cur_gid, size_t limit, json_t *out)
+{
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "SELECT " GROUP_COLS GROUP_FROM GROUP_FILTER
+			       " AND (?5 IS NULL OR g.last_seen < ?5 OR (g.last_seen = ?5 AND"
+			       " g.gid < ?6)) ORDER BY g.last_seen DESC, g.gid DESC LIMIT ?7");
+	json_t *a = json_array();
+	int64_t last_ls = 0, last_gid = 0;
+	size_t n = 0;
+	int rc;
+
+	json_object_set_new(out, "alerts", a);
+	if (!s)
+		return -EIO;
+	bind_alert_filter(s, f);
+	if (cur_gid > 0) {
+		sqlite3_bind_int64(s, 5, cur_ls);
+		sqlite3_bind_int64(s, 6, cur_gid);
+	}
+	sqlite3_bind_int64(s, 7, (int64_t)limit + 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == limit) {
+			char next[48];
+
+			snprintf(next, sizeof(next), "%lld:%lld", (long long)last_ls,
+				 (long long)last_gid);
+			json_object_set_new(out, "next", json_string(next));
+			return 0;
+		}
+		json_array_append_new(a, group_json(s, false));
+		last_ls = sqlite3_column_int64(s, 13);
+		last_gid = sqlite3_column_int64(s, 14);
+		n++;
+	}
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int alerts_counts(struct store_backend *be, const struct store_alert_filter *f, json_t *out)
+{
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl,
+		     "SELECT g.level, count(*), coalesce(sum(g.count), 0)" GROUP_FROM GROUP_FILTER
+		     " GROUP BY g.level ORDER BY g.level DESC");
+	json_t *by = json_object();
+	int64_t groups = 0, alerts = 0;
+	int rc;
+
+	json_object_set_new(out, "by_severity", by);
+	if (!s)
+		return -EIO;
+	bind_alert_filter(s, f);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = alert_level_name(sqlite3_column_int(s, 0));
+
+		if (name)
+			json_object_set_new(by, name, json_integer(sqlite3_column_int64(s, 1)));
+		groups += sqlite3_column_int64(s, 1);
+		alerts += sqlite3_column_int64(s, 2);
+	}
+	json_object_set_new(out, "total", json_integer(groups));
+	json_object_set_new(out, "count", json_integer(alerts));
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The fleet view: one row per rule across hosts. */
+static int alerts_fleet(struct store_backend *be, const struct store_alert_filter *f, json_t *out)
+{
+	_cleanup_reset_ sqlite3_stmt *s = stmt(
+		&be->ctl, "SELECT g.rule_id, max(g.title), max(g.level), count(DISTINCT g.host),"
+			  " count(*), sum(g.count), max(g.last_seen), max(g.techniques)" GROUP_FROM
+				  GROUP_FILTER " GROUP BY g.rule_id ORDER BY max(g.last_seen) DESC,"
+			  " g.rule_id LIMIT 100");
+	json_t *a = json_array();
+	int rc;
+
+	json_object_set_new(out, "fleet", a);
+	if (!s)
+		return -EIO;
+	bind_alert_filter(s, f);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *r = json_object();
+
+		json_object_set_new(r, "rule_id", text_or_null(s, 0));
+		json_object_set_new(r, "title", text_or_null(s, 1));
+		json_object_set_new(r, "severity", level_json(sqlite3_column_int(s, 2)));
+		json_object_set_new(r, "hosts", json_integer(sqlite3_column_int64(s, 3)));
+		json_object_set_new(r, "groups", json_integer(sqlite3_column_int64(s, 4)));
+		json_object_set_new(r, "count", json_integer(sqlite3_column_int64(s, 5)));
+		json_object_set_new(r, "last_seen", time_ns_json(sqlite3_column_int64(s, 6)));
+		json_object_set_new(r, "techniques", json_text_col(s, 7, json_array()));
+		json_array_append_new(a, r);
+	}
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int sq_alerts_list(struct store_backend *be, const struct store_alert_filter *f,
+			  struct json_t **out)
+{
+	size_t limit = f && f->limit ? f->limit : STORE_ALERTS_LIMIT_DEFAULT;
+	int64_t cur_ls = 0, cur_gid = 0;
+	json_t *o;
+	int r;
+
+	if (limit > STORE_ALERTS_LIMIT_MAX)
+		limit = STORE_ALERTS_LIMIT_MAX;
+	if (f && f->cursor && parse_cursor(f->cursor, &cur_ls, &cur_gid) < 0)
+		return -EINVAL;
+	CTL_LOCKED(be);
+	if (exec(&be->ctl, "BEGIN") < 0) /* one snapshot for the three reads */
+		return -EIO;
+	o = json_object();
+	r = alerts_page(be, f, cur_ls, cur_gid, limit, o);
+	if (r >= 0)
+		r = alerts_counts(be, f, o);
+	if (r >= 0)
+		r = alerts_fleet(be, f, o);
+	if (r >= 0 && !json_object_get(o, "next"))
+		json_object_set_new(o, "next", json_null());
+	r = ctl_end(be, r);
+	if (r < 0) {
+		json_decref(o);
+		return r;
+	}
+	*out = o;
+	return 0;
+}
+
+static int sq_alert_get(struct store_backend *be, const char *id, struct json_t **out)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "SELECT " GROUP_COLS GROUP_FROM " WHERE g.id = ?1");
+	int rc;
+
+	if (!valid_host_id(id)) /* the same form: 32 lowercase hex characters */
+		return -ENOENT;
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : -EIO;
+	*out = group_json(s, true);
+	return 0;
+}
+
+static int sq_alert_put(struct store_backend *be, const char *host_id, const void *json, size_t len,
+			int64_t now)
+{
+	struct alert_summary a;
+	int64_t hid = 0;
+	bool grouped;
+	int r;
+
+	if (alert_parse(json, len, &a) < 0)
+		return -EBADMSG;
+	CTL_LOCKED(be);
+	if (ctl_begin(be) < 0) {
+		alert_summary_free(&a);
+		return -EIO;
+	}
+	r = host_id ? ctl_hid(be, host_id, &hid) : 0;
+	if (r >= 0)
+		r = alert_apply(&be->ctl, hid, &a, now, &grouped);
+	alert_summary_free(&a);
+	return ctl_end(be, r);
+}
+
+/* {host, updated, <key>: value} from table's row for host id. */
+static int host_latest(struct store_backend *be, const char *id, const char *sql, const char *key,
+		       json_t **out)
+{
+	CTL_LOCKED(be);
+	json_t *o = NULL;
+	int64_t hid;
+	int r, rc;
+
+	if (exec(&be->ctl, "BEGIN") < 0)
+		return -EIO;
+	r = ctl_hid(be, id, &hid);
+	if (r < 0)
+		return ctl_end(be, r);
+	{
+		_cleanup_reset_ sqlite3_stmt *s = stmt(&be->ctl, sql);
+
+		if (!s)
+			return ctl_end(be, -EIO);
+		sqlite3_bind_int64(s, 1, hid);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			o = json_pack("{s:s,s:o,s:o}", "host", id, "updated",
+				      time_ns_json(sqlite3_column_int64(s, 0) * 1000000000), key,
+				      json_text_col(s, 1, json_null()));
+			r = 0;
+		} else {
+			r = rc == SQLITE_DONE ? -ENODATA : -EIO;
+		}
+	}
+	r = ctl_end(be, r);
+	if (r < 0) {
+		json_decref(o);
+		return r;
+	}
+	*out = o;
+	return 0;
+}
+
+static int sq_host_baseline(struct store_backend *be, const char *id, struct json_t **out)
+{
+	return host_latest(be, id, "SELECT updated, summary FROM baselines WHERE host = ?1",
+			   "summary", out);
+}
+
+static int sq_host_sensors(struct store_backend *be, const char *id, struct json_t **out)
+{
+	return host_latest(be, id, "SELECT updated, sensors FROM sensor_health WHERE host = ?1",
+			   "sensors", out);
+}
+
 const struct store_backend_ops store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -1746,6 +2455,11 @@ const struct store_backend_ops store_sqlite_ops = {
 	.host_inventory = sq_host_inventory,
 	.findings = sq_findings,
 	.host_streams = sq_host_streams,
+	.alerts_list = sq_alerts_list,
+	.alert_get = sq_alert_get,
+	.alert_put = sq_alert_put,
+	.host_baseline = sq_host_baseline,
+	.host_sensors = sq_host_sensors,
 	.ingest = sq_ingest,
 	.retention_run = sq_retention_run,
 };

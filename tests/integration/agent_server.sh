@@ -67,9 +67,15 @@ except urllib.error.HTTPError as e:
 PY
 api() { python3 "$tmp/api.py" "$data/client.yaml" "$@"; }
 
+# the detection rules the server pushes to agents
+mkdir -p "$tmp/rules"
+printf 'title: test rule\nid: 6b7f4c1e-0d7a-4a43-9a59-1f4f0c2f8e11\nlogsource: {product: linux, category: process_creation}\ndetection: {sel: {Image|endswith: /true}, condition: sel}\nlevel: low\n' \
+	>"$tmp/rules/test.yml"
+
 start_server() {
 	"$server" --data "$data" --listen "127.0.0.1:$PA" --api "127.0.0.1:$PB" \
-		--catalog "$src/policies" --log-level info "$@" >>"$tmp/server.log" 2>&1 &
+		--catalog "$src/policies" --rules "$tmp/rules" --log-level info "$@" \
+		>>"$tmp/server.log" 2>&1 &
 	spid=$!
 	for _ in $(seq 1 100); do
 		if [ -f "$data/client.yaml" ] && api GET /v1/status >/dev/null 2>&1; then
@@ -214,6 +220,13 @@ assert d["host_id"] == sys.argv[3] and d["cert_not_after"] > 0
 ' "$tmp/status.json" $N "$host" || fail "status: $(cat "$tmp/status.json")"
 "$agent" status --state "$state" >"$tmp/status.txt" || fail "status exit $?"
 grep -q "host id: *$host" "$tmp/status.txt" || fail "status text: $(cat "$tmp/status.txt")"
+
+# ---- the rules the server pushes are saved in the agent's state ----
+say "rules: pushed by the server, saved by the agent"
+cmp -s "$tmp/rules/test.yml" "$state/rules/test.yml" || fail "the pushed rules were not saved"
+[ -s "$state/rules.digest" ] || fail "rules.digest missing"
+"$agent" status --state "$state" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["status"]["link"]["rules_digest"]) == 64, d' \
+	|| fail "status: rules digest"
 
 # ---- commands: the operator asks the connected agent to scan now ----
 say "commands: scan-now reaches the agent and a new scan arrives"

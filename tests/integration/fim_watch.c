@@ -4,11 +4,7 @@
  *
  * fim_watch --state DIR [--root DIR] [--path P]... [--mechanism M] [--scan-interval S]
  *           [--cpu PCT] */
-#define event libevent_event
-#define event_free libevent_event_free_unused
 #include <event2/event.h>
-#undef event_free
-#undef event
 
 #include "detect/event_json.h"
 #include "detect/sensor.h"
@@ -17,10 +13,10 @@
 #include <jansson.h>
 #include <signal.h>
 
-static void on_event(struct event *ev, void *arg)
+static void on_event(struct host_event *ev, void *arg)
 {
 	(void)arg;
-	char *line = event_to_json_line(ev);
+	char *line = host_event_to_json_line(ev);
 	if (line) {
 		fputs(line, stdout);
 		fputc('\n', stdout);
@@ -121,25 +117,18 @@ int main(int argc, char **argv)
 	}
 	print_health(state);
 	struct sig sg = { .base = base, .state = state };
-	/* In memory of our own: libevent's event_free() is renamed away (see above). */
-	struct libevent_event *e1 = xcalloc(1, event_get_struct_event_size());
-	struct libevent_event *e2 = xcalloc(1, event_get_struct_event_size());
-	struct libevent_event *e3 = xcalloc(1, event_get_struct_event_size());
-	evsignal_assign(e1, base, SIGUSR1, on_usr1, &sg);
-	evsignal_assign(e2, base, SIGTERM, on_term, &sg);
-	evsignal_assign(e3, base, SIGINT, on_term, &sg);
+	struct event *e1 = evsignal_new(base, SIGUSR1, on_usr1, &sg);
+	struct event *e2 = evsignal_new(base, SIGTERM, on_term, &sg);
+	struct event *e3 = evsignal_new(base, SIGINT, on_term, &sg);
 	evsignal_add(e1, NULL);
 	evsignal_add(e2, NULL);
 	evsignal_add(e3, NULL);
 	event_base_dispatch(base);
 	print_health(state);
 	sensor_fim.stop(state);
-	event_del(e1);
-	event_del(e2);
-	event_del(e3);
-	free(e1);
-	free(e2);
-	free(e3);
+	event_free(e1);
+	event_free(e2);
+	event_free(e3);
 	event_base_free(base);
 	return 0;
 }

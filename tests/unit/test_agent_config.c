@@ -1,8 +1,8 @@
 /* The agent's state directory, agent.yaml, machine id, saved catalogs and the reconnection
- * backoff (agent_config.h, agent_catalog.h, backoff.h). */
+ * backoff (agent_config.h, pushed_files.h, backoff.h). */
 #include "unit.h"
 
-#include "agent/agent_catalog.h"
+#include "agent/pushed_files.h"
 #include "agent/agent_config.h"
 #include "agent/backoff.h"
 
@@ -187,21 +187,29 @@ static void test_catalog_save(void **state)
 	_cleanup_free_ char *tmp = make_tmpdir();
 	static const char check[] = "checks: []\n";
 	char digest[80], err[1024];
-	assert_int_equal(agent_catalog_current(tmp, digest, sizeof(digest)), -ENOENT);
-	struct agent_catalog_file bad_names[] = {
+	assert_int_equal(pushed_files_current(tmp, PUSHED_CATALOG, digest, sizeof(digest)),
+			 -ENOENT);
+	struct pushed_file bad_names[] = {
 		{ "../x.yml", check, sizeof(check) - 1 },
 	};
-	assert_int_equal(agent_catalog_save(tmp, bad_names, 1, "d1", err, sizeof(err)), -EINVAL);
-	struct agent_catalog_file hidden[] = { { ".x.yml", check, sizeof(check) - 1 } };
-	assert_int_equal(agent_catalog_save(tmp, hidden, 1, "d1", err, sizeof(err)), -EINVAL);
-	struct agent_catalog_file ext[] = { { "x.yaml.sh", check, sizeof(check) - 1 } };
-	assert_int_equal(agent_catalog_save(tmp, ext, 1, "d1", err, sizeof(err)), -EINVAL);
-	assert_int_equal(agent_catalog_current(tmp, digest, sizeof(digest)), -ENOENT);
+	assert_int_equal(
+		pushed_files_save(tmp, PUSHED_CATALOG, bad_names, 1, "d1", err, sizeof(err)),
+		-EINVAL);
+	struct pushed_file hidden[] = { { ".x.yml", check, sizeof(check) - 1 } };
+	assert_int_equal(pushed_files_save(tmp, PUSHED_CATALOG, hidden, 1, "d1", err, sizeof(err)),
+			 -EINVAL);
+	struct pushed_file ext[] = { { "x.yaml.sh", check, sizeof(check) - 1 } };
+	assert_int_equal(pushed_files_save(tmp, PUSHED_CATALOG, ext, 1, "d1", err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(pushed_files_current(tmp, PUSHED_CATALOG, digest, sizeof(digest)),
+			 -ENOENT);
 
 	/* a catalog that does not load is refused and the previous one stays */
-	struct agent_catalog_file broken[] = { { "a.yml", "checks: [1", 10 } };
-	assert_int_equal(agent_catalog_save(tmp, broken, 1, "d0", err, sizeof(err)), -EBADMSG);
-	assert_int_equal(agent_catalog_current(tmp, digest, sizeof(digest)), -ENOENT);
+	struct pushed_file broken[] = { { "a.yml", "checks: [1", 10 } };
+	assert_int_equal(pushed_files_save(tmp, PUSHED_CATALOG, broken, 1, "d0", err, sizeof(err)),
+			 -EBADMSG);
+	assert_int_equal(pushed_files_current(tmp, PUSHED_CATALOG, digest, sizeof(digest)),
+			 -ENOENT);
 	_cleanup_free_ char *newdir = agent_state_path(tmp, "catalog.new");
 	struct stat st;
 	assert_int_not_equal(stat(newdir, &st), 0);
@@ -212,23 +220,39 @@ static void test_catalog_save(void **state)
 	_cleanup_free_ char *p2 = xasprintf("%s/policies/70-sudo.yml", getenv("IMMUNE_SOURCE_DIR"));
 	assert_int_equal(file_read_capped(p1, 1 << 20, &f1), 0);
 	assert_int_equal(file_read_capped(p2, 1 << 20, &f2), 0);
-	struct agent_catalog_file one[] = { { "50-time.yml", buf_str(&f1), buf_len(&f1) } };
-	assert_int_equal(agent_catalog_save(tmp, one, 1, "digest-1", err, sizeof(err)), 0);
-	assert_int_equal(agent_catalog_current(tmp, digest, sizeof(digest)), 0);
+	struct pushed_file one[] = { { "50-time.yml", buf_str(&f1), buf_len(&f1) } };
+	assert_int_equal(
+		pushed_files_save(tmp, PUSHED_CATALOG, one, 1, "digest-1", err, sizeof(err)), 0);
+	assert_int_equal(pushed_files_current(tmp, PUSHED_CATALOG, digest, sizeof(digest)), 0);
 	assert_string_equal(digest, "digest-1");
-	struct agent_catalog_file two[] = { { "70-sudo.yml", buf_str(&f2), buf_len(&f2) },
-					    { "50-time.yml", buf_str(&f1), buf_len(&f1) } };
-	assert_int_equal(agent_catalog_save(tmp, two, 2, "digest-2", err, sizeof(err)), 0);
-	assert_int_equal(agent_catalog_current(tmp, digest, sizeof(digest)), 0);
+	struct pushed_file two[] = { { "70-sudo.yml", buf_str(&f2), buf_len(&f2) },
+				     { "50-time.yml", buf_str(&f1), buf_len(&f1) } };
+	assert_int_equal(
+		pushed_files_save(tmp, PUSHED_CATALOG, two, 2, "digest-2", err, sizeof(err)), 0);
+	assert_int_equal(pushed_files_current(tmp, PUSHED_CATALOG, digest, sizeof(digest)), 0);
 	assert_string_equal(digest, "digest-2");
 	_cleanup_free_ char *cat = agent_state_path(tmp, "catalog");
 	assert_int_equal(count_entries(cat), 2);
 	assert_int_equal(count_entries(tmp), 2); /* catalog and catalog.digest, nothing else */
 	/* a broken update leaves the current one */
-	assert_int_equal(agent_catalog_save(tmp, broken, 1, "d3", err, sizeof(err)), -EBADMSG);
-	assert_int_equal(agent_catalog_current(tmp, digest, sizeof(digest)), 0);
+	assert_int_equal(pushed_files_save(tmp, PUSHED_CATALOG, broken, 1, "d3", err, sizeof(err)),
+			 -EBADMSG);
+	assert_int_equal(pushed_files_current(tmp, PUSHED_CATALOG, digest, sizeof(digest)), 0);
 	assert_string_equal(digest, "digest-2");
 	assert_int_equal(count_entries(cat), 2);
+	/* rules are a set of their own, saved as sent: rule errors are the detector's to report */
+	assert_int_equal(pushed_files_current(tmp, PUSHED_RULES, digest, sizeof(digest)), -ENOENT);
+	struct pushed_file rules[] = { { "ssh.yml", "title: [", 8 }, { "su.yml", "x", 1 } };
+	assert_int_equal(pushed_files_save(tmp, PUSHED_RULES, rules, 2, "r1", err, sizeof(err)), 0);
+	assert_int_equal(pushed_files_current(tmp, PUSHED_RULES, digest, sizeof(digest)), 0);
+	assert_string_equal(digest, "r1");
+	_cleanup_free_ char *rdir = agent_state_path(tmp, "rules");
+	assert_int_equal(count_entries(rdir), 2);
+	assert_int_equal(pushed_files_save(tmp, PUSHED_RULES, bad_names, 1, "r2", err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(pushed_files_current(tmp, PUSHED_CATALOG, digest, sizeof(digest)), 0);
+	assert_string_equal(digest, "digest-2");
+	assert_int_equal(count_entries(tmp), 4); /* catalog, rules and their digests */
 	buf_free(&f1);
 	buf_free(&f2);
 	remove_tree(tmp);

@@ -4,65 +4,66 @@
 #include "detect/event.h"
 #include "detect/event_json.h"
 
-static void build_exec(struct event *ev)
+static void build_exec(struct host_event *ev)
 {
-	event_reset(ev, EVENT_PROCESS_EXEC, INT64_C(1790000000123) * 1000000);
+	host_event_reset(ev, EVENT_PROCESS_EXEC, INT64_C(1790000000123) * 1000000);
 	ev->id = 77;
-	event_set_str(ev, EF_IMAGE, "/usr/bin/curl");
-	event_set_str(ev, EF_COMMAND_LINE, "curl -s http://example.test/a.sh");
-	event_set_int(ev, EF_PID, 4242);
-	event_set_str(ev, EF_USER, "root");
-	event_set_str(ev, EF_UID, "0");
-	event_set_str(ev, EF_PARENT_IMAGE, "/usr/bin/bash");
-	event_set_int(ev, EF_PPID, 4200);
-	event_set_str(ev, EF_SENSOR, "process/ebpf");
+	host_event_set_str(ev, EF_IMAGE, "/usr/bin/curl");
+	host_event_set_str(ev, EF_COMMAND_LINE, "curl -s http://example.test/a.sh");
+	host_event_set_int(ev, EF_PID, 4242);
+	host_event_set_str(ev, EF_USER, "root");
+	host_event_set_str(ev, EF_UID, "0");
+	host_event_set_str(ev, EF_PARENT_IMAGE, "/usr/bin/bash");
+	host_event_set_int(ev, EF_PPID, 4200);
+	host_event_set_str(ev, EF_SENSOR, "process/ebpf");
 }
 
 static void test_set_get(void **state)
 {
-	struct event ev;
+	struct host_event ev;
 	size_t len;
 
-	event_init(&ev);
+	host_event_init(&ev);
 	build_exec(&ev);
-	assert_string_equal(event_get(&ev, EF_IMAGE, &len), "/usr/bin/curl");
+	assert_string_equal(host_event_get(&ev, EF_IMAGE, &len), "/usr/bin/curl");
 	assert_int_equal(len, 13);
-	assert_true(event_has(&ev, EF_PID));
-	assert_string_equal(event_get(&ev, EF_PID, NULL), "4242");
-	assert_null(event_get(&ev, EF_TARGET_FILENAME, &len));
+	assert_true(host_event_has(&ev, EF_PID));
+	assert_string_equal(host_event_get(&ev, EF_PID, NULL), "4242");
+	assert_null(host_event_get(&ev, EF_TARGET_FILENAME, &len));
 	assert_int_equal(len, 0);
 	/* replacing a value keeps the others intact, even when the arena moves */
 	char big[5000];
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	event_set_str(&ev, EF_COMMAND_LINE, big);
-	assert_string_equal(event_get(&ev, EF_IMAGE, NULL), "/usr/bin/curl");
-	assert_int_equal(strlen(event_get(&ev, EF_COMMAND_LINE, NULL)), sizeof(big) - 1);
+	host_event_set_str(&ev, EF_COMMAND_LINE, big);
+	assert_string_equal(host_event_get(&ev, EF_IMAGE, NULL), "/usr/bin/curl");
+	assert_int_equal(strlen(host_event_get(&ev, EF_COMMAND_LINE, NULL)), sizeof(big) - 1);
 	/* embedded NUL cuts the value */
-	event_set(&ev, EF_TTY, "pts/1\0junk", 10);
-	assert_string_equal(event_get(&ev, EF_TTY, &len), "pts/1");
+	host_event_set(&ev, EF_TTY, "pts/1\0junk", 10);
+	assert_string_equal(host_event_get(&ev, EF_TTY, &len), "pts/1");
 	assert_int_equal(len, 5);
-	event_reset(&ev, EVENT_FILE_CREATE, 1);
-	assert_false(event_has(&ev, EF_IMAGE));
-	event_free(&ev);
+	host_event_reset(&ev, EVENT_FILE_CREATE, 1);
+	assert_false(host_event_has(&ev, EF_IMAGE));
+	host_event_free(&ev);
 }
 
 static void test_truncation(void **state)
 {
-	struct event ev;
+	struct host_event ev;
 	size_t chunk = EVENT_MAX_BYTES / 3;
 	char *s = xmalloc(chunk);
 
 	memset(s, 'x', chunk);
-	event_init(&ev);
-	event_reset(&ev, EVENT_PROCESS_EXEC, 1);
+	host_event_init(&ev);
+	host_event_reset(&ev, EVENT_PROCESS_EXEC, 1);
 	for (int f = 0; f < 5; f++)
-		assert_int_equal(event_set(&ev, (enum event_field)f, s, chunk), 0);
+		assert_int_equal(host_event_set(&ev, (enum event_field)f, s, chunk), 0);
 	assert_true(ev.truncated);
 	assert_true(ev.used <= EVENT_MAX_BYTES);
-	assert_string_equal(event_get(&ev, EF_IMAGE, NULL), event_get(&ev, EF_IMAGE, NULL));
+	assert_string_equal(host_event_get(&ev, EF_IMAGE, NULL),
+			    host_event_get(&ev, EF_IMAGE, NULL));
 	assert_int_equal(ev.v[EF_IMAGE].len, chunk);
-	event_free(&ev);
+	host_event_free(&ev);
 	free(s);
 }
 
@@ -96,11 +97,11 @@ static const char *string_at(json_t *o, const char *path)
 
 static void test_json_shape(void **state)
 {
-	struct event ev;
+	struct host_event ev;
 
-	event_init(&ev);
+	host_event_init(&ev);
 	build_exec(&ev);
-	json_t *o = event_to_json(&ev);
+	json_t *o = host_event_to_json(&ev);
 	assert_int_equal(json_integer_value(json_object_get(o, "class_uid")), 1007);
 	assert_int_equal(json_integer_value(json_object_get(o, "type_uid")), 100701);
 	assert_int_equal(json_integer_value(json_object_get(o, "time")), INT64_C(1790000000123));
@@ -116,11 +117,11 @@ static void test_json_shape(void **state)
 	json_decref(o);
 
 	/* other classes put the process under actor.process */
-	event_reset(&ev, EVENT_FILE_MODIFY, 1000000);
-	event_set_str(&ev, EF_IMAGE, "/usr/bin/vi");
-	event_set_str(&ev, EF_TARGET_FILENAME, "/etc/passwd");
-	event_set_str(&ev, EF_FILE_SHA256, "ab12");
-	o = event_to_json(&ev);
+	host_event_reset(&ev, EVENT_FILE_MODIFY, 1000000);
+	host_event_set_str(&ev, EF_IMAGE, "/usr/bin/vi");
+	host_event_set_str(&ev, EF_TARGET_FILENAME, "/etc/passwd");
+	host_event_set_str(&ev, EF_FILE_SHA256, "ab12");
+	o = host_event_to_json(&ev);
 	json_t *actor = json_object_get(json_object_get(o, "actor"), "process");
 	assert_string_equal(
 		json_string_value(json_object_get(json_object_get(actor, "file"), "path")),
@@ -131,37 +132,38 @@ static void test_json_shape(void **state)
 	assert_int_equal(json_integer_value(json_object_get(h, "algorithm_id")), 3);
 	assert_string_equal(json_string_value(json_object_get(h, "value")), "ab12");
 	json_decref(o);
-	event_free(&ev);
+	host_event_free(&ev);
 }
 
 static void test_json_round_trip(void **state)
 {
-	struct event a, b;
+	struct host_event a, b;
 
-	event_init(&a);
-	event_init(&b);
+	host_event_init(&a);
+	host_event_init(&b);
 	/* every field of every kind survives the round trip */
 	for (int k = 1; k < EVENT_KIND_COUNT; k++) {
-		event_reset(&a, k, INT64_C(1790000000000) * 1000000);
+		host_event_reset(&a, k, INT64_C(1790000000000) * 1000000);
 		a.id = (uint64_t)k;
 		for (int f = 0; f < EF_COUNT; f++) {
 			if (event_field_flags(f) & EVENT_FIELD_NUMBER)
-				event_set_int(&a, f, 1000 + f);
+				host_event_set_int(&a, f, 1000 + f);
 			else
-				event_set_str(&a, f, event_field_name(f));
+				host_event_set_str(&a, f, event_field_name(f));
 		}
-		char *line = event_to_json_line(&a);
-		assert_int_equal(event_from_json_text(line, strlen(line), &b), 0);
+		char *line = host_event_to_json_line(&a);
+		assert_int_equal(host_event_from_json_text(line, strlen(line), &b), 0);
 		free(line);
 		assert_int_equal(b.kind, k);
 		assert_int_equal(b.time_ns, a.time_ns);
 		assert_int_equal(b.id, a.id);
 		assert_int_equal(b.present, a.present);
 		for (int f = 0; f < EF_COUNT; f++)
-			assert_string_equal(event_get(&b, f, NULL), event_get(&a, f, NULL));
+			assert_string_equal(host_event_get(&b, f, NULL),
+					    host_event_get(&a, f, NULL));
 	}
-	event_free(&a);
-	event_free(&b);
+	host_event_free(&a);
+	host_event_free(&b);
 }
 
 static void test_json_bad(void **state)
@@ -179,17 +181,17 @@ static void test_json_bad(void **state)
 		"{\"class_uid\":1007,\"activity_id\":1,\"class_uid\":1007}",
 		"{\"class_uid\":9999,\"activity_id\":1}",
 	};
-	struct event ev;
+	struct host_event ev;
 
-	event_init(&ev);
+	host_event_init(&ev);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
-		assert_int_equal(event_from_json_text(bad[i], strlen(bad[i]), &ev), -EBADMSG);
+		assert_int_equal(host_event_from_json_text(bad[i], strlen(bad[i]), &ev), -EBADMSG);
 	/* class and activity alone pick the first kind that has them */
 	const char *ok = "{\"class_uid\":3002,\"activity_id\":1,\"user\":{\"name\":\"bob\"}}";
-	assert_int_equal(event_from_json_text(ok, strlen(ok), &ev), 0);
+	assert_int_equal(host_event_from_json_text(ok, strlen(ok), &ev), 0);
 	assert_int_equal(ev.kind, EVENT_AUTH_LOGON);
-	assert_string_equal(event_get(&ev, EF_TARGET_USER, NULL), "bob");
-	event_free(&ev);
+	assert_string_equal(host_event_get(&ev, EF_TARGET_USER, NULL), "bob");
+	host_event_free(&ev);
 }
 
 int main(void)

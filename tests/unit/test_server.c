@@ -6,7 +6,7 @@
 #include "lib/buf.h"
 #include "lib/tls.h"
 #include "proto/msg.h"
-#include "server/catalog_files.h"
+#include "server/file_set.h"
 #include "server/duration.h"
 #include "server/hostmap.h"
 #include "server/server.h"
@@ -418,7 +418,7 @@ static int agent_connect(struct fx *fx, struct agent *a, const char *host_id)
 	assert_int_equal(f->body_case, IMMUNE__V1__FRAME__BODY_CONFIG);
 	assert_int_equal(f->config->n_catalog, 1);
 	assert_string_equal(f->config->catalog[0]->name, "10-test.yml");
-	assert_int_equal(strlen(f->config->catalog_digest), CATALOG_DIGEST_HEX);
+	assert_int_equal(strlen(f->config->catalog_digest), FILE_SET_DIGEST_HEX);
 	msg_free(f);
 	return 0;
 }
@@ -506,14 +506,14 @@ static void test_hostmap(void **state)
 
 static void test_catalog_digest(void **state)
 {
-	struct catalog_file a[] = { { "a.yml", (unsigned char *)"x", 1 },
-				    { "b.yml", (unsigned char *)"", 0 } };
-	struct catalog_file b[] = { { "a.yml", (unsigned char *)"", 0 },
-				    { "b.yml", (unsigned char *)"x", 1 } };
-	char da[CATALOG_DIGEST_HEX + 1], db[CATALOG_DIGEST_HEX + 1];
-	catalog_files_digest(a, 2, da);
-	catalog_files_digest(b, 2, db);
-	assert_int_equal(strlen(da), CATALOG_DIGEST_HEX);
+	struct file_set_entry a[] = { { "a.yml", (unsigned char *)"x", 1 },
+				      { "b.yml", (unsigned char *)"", 0 } };
+	struct file_set_entry b[] = { { "a.yml", (unsigned char *)"", 0 },
+				      { "b.yml", (unsigned char *)"x", 1 } };
+	char da[FILE_SET_DIGEST_HEX + 1], db[FILE_SET_DIGEST_HEX + 1];
+	file_set_digest(a, 2, da);
+	file_set_digest(b, 2, db);
+	assert_int_equal(strlen(da), FILE_SET_DIGEST_HEX);
 	assert_string_not_equal(da, db);
 }
 

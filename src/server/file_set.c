@@ -1,5 +1,5 @@
-/* Loads the catalog directory the server hands to agents (see catalog_files.h). */
-#include "server/catalog_files.h"
+/* Loads the catalog directory the server hands to agents (see file_set.h). */
+#include "server/file_set.h"
 #include "lib/str.h"
 
 #include <dirent.h>
@@ -10,11 +10,11 @@
 
 static int cmp_file(const void *a, const void *b)
 {
-	return strcmp(((const struct catalog_file *)a)->name,
-		      ((const struct catalog_file *)b)->name);
+	return strcmp(((const struct file_set_entry *)a)->name,
+		      ((const struct file_set_entry *)b)->name);
 }
 
-static int read_file(int dirfd, const char *name, struct catalog_file *out)
+static int read_file(int dirfd, const char *name, struct file_set_entry *out)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
@@ -22,7 +22,7 @@ static int read_file(int dirfd, const char *name, struct catalog_file *out)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return 0; /* skipped */
-	if (st.st_size > (off_t)CATALOG_FILE_MAX)
+	if (st.st_size > (off_t)FILE_SET_FILE_MAX)
 		return -EFBIG;
 	size_t len = (size_t)st.st_size;
 	unsigned char *p = xmalloc(len ? len : 1);
@@ -35,18 +35,18 @@ static int read_file(int dirfd, const char *name, struct catalog_file *out)
 		}
 		got += (size_t)r;
 	}
-	*out = (struct catalog_file){ .name = xstrdup(name), .content = p, .len = len };
+	*out = (struct file_set_entry){ .name = xstrdup(name), .content = p, .len = len };
 	return 1;
 }
 
-static int load_entries(DIR *d, struct catalog_files *c)
+static int load_entries(DIR *d, struct file_set *c)
 {
 	size_t total = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || !str_has_suffix(e->d_name, ".yml"))
 			continue;
-		if (c->n == CATALOG_FILES_MAX)
+		if (c->n == FILE_SET_FILES_MAX)
 			return -EFBIG;
 		c->files = xrealloc(c->files, (c->n + 1) * sizeof(*c->files));
 		int r = read_file(dirfd(d), e->d_name, &c->files[c->n]);
@@ -56,32 +56,32 @@ static int load_entries(DIR *d, struct catalog_files *c)
 			continue;
 		total += c->files[c->n].len;
 		c->n++;
-		if (total > CATALOG_TOTAL_MAX)
+		if (total > FILE_SET_TOTAL_MAX)
 			return -EFBIG;
 	}
 	return 0;
 }
 
-int catalog_files_load(const char *dir, struct catalog_files **out)
+int file_set_load(const char *dir, struct file_set **out)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return -errno;
-	struct catalog_files *c = xcalloc(1, sizeof(*c));
+	struct file_set *c = xcalloc(1, sizeof(*c));
 	int r = load_entries(d, c);
 	closedir(d);
 	if (r < 0) {
-		catalog_files_free(c);
+		file_set_free(c);
 		return r;
 	}
 	sort_array(c->files, c->n, sizeof(*c->files), cmp_file);
-	catalog_files_digest(c->files, c->n, c->digest);
+	file_set_digest(c->files, c->n, c->digest);
 	*out = c;
 	return 0;
 }
 
-void catalog_files_digest(const struct catalog_file *files, size_t n,
-			  char hex[CATALOG_DIGEST_HEX + 1])
+void file_set_digest(const struct file_set_entry *files, size_t n,
+		     char hex[FILE_SET_DIGEST_HEX + 1])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	if (!md)
@@ -102,7 +102,7 @@ void catalog_files_digest(const struct catalog_file *files, size_t n,
 		snprintf(hex + 2 * i, 3, "%02x", h[i]);
 }
 
-void catalog_files_free(struct catalog_files *c)
+void file_set_free(struct file_set *c)
 {
 	if (!c)
 		return;

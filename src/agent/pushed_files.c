@@ -1,4 +1,5 @@
-#include "agent/agent_catalog.h"
+/* File sets pushed by the server (pushed_files.h). */
+#include "agent/pushed_files.h"
 #include "agent/agent_config.h"
 #include "policy/catalog.h"
 
@@ -8,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool catalog_name_ok(const char *name)
+static bool file_name_ok(const char *name)
 {
 	size_t n = strlen(name);
 	return n > 4 && n <= 255 && name[0] != '.' && !strchr(name, '/') &&
@@ -40,15 +41,38 @@ static int remove_dir(const char *dir)
 	return r;
 }
 
-int agent_catalog_save(const char *state_dir, const struct agent_catalog_file *files, size_t n,
-		       const char *digest, char *err, size_t errsize)
+const char *pushed_set_name(enum pushed_set set)
 {
-	_cleanup_free_ char *dir = agent_state_path(state_dir, "catalog");
-	_cleanup_free_ char *tmp = agent_state_path(state_dir, "catalog.new");
-	_cleanup_free_ char *dp = agent_state_path(state_dir, "catalog.digest");
+	return set == PUSHED_RULES ? "rules" : "catalog";
+}
+
+/* Loads dir as a catalog: what the collector will do with it. */
+static int check_catalog(const char *dir, char *err, size_t errsize)
+{
+	struct catalog *cat = NULL;
+	struct catalog_error ce;
+	int r = catalog_load(dir, &cat, &ce);
+	catalog_free(cat);
+	if (r < 0) {
+		char msg[1024];
+		snprintf(err, errsize, "%s", catalog_error_format(&ce, msg, sizeof(msg)));
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int pushed_files_save(const char *state_dir, enum pushed_set set, const struct pushed_file *files,
+		      size_t n, const char *digest, char *err, size_t errsize)
+{
+	const char *name = pushed_set_name(set);
+	_cleanup_free_ char *dir = agent_state_path(state_dir, name);
+	_cleanup_free_ char *tmp_name = xasprintf("%s.new", name);
+	_cleanup_free_ char *digest_name = xasprintf("%s.digest", name);
+	_cleanup_free_ char *tmp = agent_state_path(state_dir, tmp_name);
+	_cleanup_free_ char *dp = agent_state_path(state_dir, digest_name);
 	for (size_t i = 0; i < n; i++)
-		if (!catalog_name_ok(files[i].name)) {
-			snprintf(err, errsize, "invalid catalog file name");
+		if (!file_name_ok(files[i].name)) {
+			snprintf(err, errsize, "invalid %s file name", name);
 			return -EINVAL;
 		}
 	int r = remove_dir(tmp);
@@ -62,22 +86,13 @@ int agent_catalog_save(const char *state_dir, const struct agent_catalog_file *f
 		if (r < 0)
 			snprintf(err, errsize, "cannot write %s: %s", p, strerror(-r));
 	}
-	if (r == 0) {
-		struct catalog *cat = NULL;
-		struct catalog_error ce;
-		r = catalog_load(tmp, &cat, &ce);
-		catalog_free(cat);
-		if (r < 0) {
-			char msg[1024];
-			snprintf(err, errsize, "%s", catalog_error_format(&ce, msg, sizeof(msg)));
-			r = -EBADMSG;
-		}
-	}
+	if (r == 0 && set == PUSHED_CATALOG)
+		r = check_catalog(tmp, err, errsize);
 	if (r < 0) {
 		remove_dir(tmp);
 		return r;
 	}
-	/* the old catalog's digest goes first, so a crash never pairs it with new files */
+	/* the old set's digest goes first, so a crash never pairs it with new files */
 	unlink(dp);
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0)
 		remove_dir(tmp);
@@ -93,10 +108,12 @@ int agent_catalog_save(const char *state_dir, const struct agent_catalog_file *f
 	return r;
 }
 
-int agent_catalog_current(const char *state_dir, char *digest, size_t size)
+int pushed_files_current(const char *state_dir, enum pushed_set set, char *digest, size_t size)
 {
-	_cleanup_free_ char *dir = agent_state_path(state_dir, "catalog");
-	_cleanup_free_ char *dp = agent_state_path(state_dir, "catalog.digest");
+	const char *name = pushed_set_name(set);
+	_cleanup_free_ char *digest_name = xasprintf("%s.digest", name);
+	_cleanup_free_ char *dir = agent_state_path(state_dir, name);
+	_cleanup_free_ char *dp = agent_state_path(state_dir, digest_name);
 	struct buf b = { 0 };
 	struct stat st;
 	int r = file_read_capped(dp, 256, &b);
