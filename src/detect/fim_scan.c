@@ -365,15 +365,18 @@ void fim_hasher_free(struct fim_hasher *h)
 	free(h);
 }
 
-int fim_hash_fd(struct fim_hasher *h, int fd, uint8_t out[FIM_SHA256_LEN], uint64_t *bytes)
+/* Hashes fd up to limit bytes (the size fstat gave: no last read to find the end). */
+static int hash_fd_upto(struct fim_hasher *h, int fd, uint64_t limit, uint8_t out[FIM_SHA256_LEN],
+			uint64_t *bytes)
 {
 	uint64_t total = 0;
 	unsigned len = 0;
 
 	if (!EVP_DigestInit_ex2(h->ctx, h->md, NULL))
 		return -EIO;
-	for (;;) {
-		ssize_t n = read(fd, h->buf, h->size);
+	while (total < limit) {
+		size_t want = limit - total < h->size ? (size_t)(limit - total) : h->size;
+		ssize_t n = read(fd, h->buf, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -389,6 +392,11 @@ int fim_hash_fd(struct fim_hasher *h, int fd, uint8_t out[FIM_SHA256_LEN], uint6
 		return -EIO;
 	*bytes = total;
 	return 0;
+}
+
+int fim_hash_fd(struct fim_hasher *h, int fd, uint8_t out[FIM_SHA256_LEN], uint64_t *bytes)
+{
+	return hash_fd_upto(h, fd, UINT64_MAX, out, bytes);
 }
 
 int fim_hash_mem(struct fim_hasher *h, const void *data, size_t len, uint8_t out[FIM_SHA256_LEN])
@@ -425,39 +433,86 @@ static int hash_link(struct fim_hasher *h, const char *path, struct fim_entry *e
 	return 0;
 }
 
-int fim_stat_hash(struct fim_hasher *h, const char *path, uint64_t size_cap, struct fim_entry *e)
+static int open_read(const char *path)
+{
+	int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	int fd = open(path, flags | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, flags);
+	return fd;
+}
+
+/* Hashes the open file fd into x when it is a regular file up to size_cap. Returns 0, 1 when
+ * fd is not a regular file (x untouched), or a negative errno. */
+static int hash_open(struct fim_hasher *h, int fd, uint64_t size_cap, struct fim_entry *x)
+{
+	struct stat st;
+	uint64_t bytes;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return 1;
+	entry_from_stat(x, &st);
+	if ((uint64_t)st.st_size > size_cap)
+		return 0;
+	if (st.st_size > (1 << 20))
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	int r = hash_fd_upto(h, fd, (uint64_t)st.st_size, x->sha256, &bytes);
+	if (r < 0)
+		return r;
+	x->flags |= FIM_F_HASHED;
+	return 0;
+}
+
+/* fim_stat_hash(); regular says the walk saw a regular file, which is then opened directly
+ * (one path lookup instead of two) and lstat'ed only when it turns out to be something else. */
+static int stat_hash(struct fim_hasher *h, const char *path, uint64_t size_cap, bool regular,
+		     struct fim_entry *e)
 {
 	struct stat st;
 	struct fim_entry x = { .path = e->path };
-	uint64_t bytes;
+	int r;
 
+	if (regular) {
+		int fd = open_read(path);
+		if (fd < 0 && errno != ELOOP)
+			return -errno;
+		if (fd >= 0) {
+			r = hash_open(h, fd, size_cap, &x);
+			close(fd);
+			if (r < 0)
+				return r;
+			if (r == 0) {
+				*e = x;
+				return 0;
+			}
+		}
+	}
 	if (lstat(path, &st) < 0)
 		return -errno;
 	entry_from_stat(&x, &st);
 	if (S_ISLNK(st.st_mode)) {
-		int r = hash_link(h, path, &x);
+		r = hash_link(h, path, &x);
 		if (r < 0)
 			return r;
-	} else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size <= size_cap) {
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-					    O_NOATIME);
-		if (fd < 0 && errno == EPERM)
-			fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	} else if (S_ISREG(st.st_mode)) {
+		int fd = open_read(path);
 		if (fd < 0)
 			return -errno;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
-			return -ENOENT; /* replaced in between */
-		}
-		entry_from_stat(&x, &st);
-		int r = fim_hash_fd(h, fd, x.sha256, &bytes);
+		r = hash_open(h, fd, size_cap, &x);
 		close(fd);
 		if (r < 0)
 			return r;
-		x.flags |= FIM_F_HASHED;
+		if (r == 1)
+			return -ENOENT; /* replaced in between */
 	}
 	*e = x;
 	return 0;
+}
+
+int fim_stat_hash(struct fim_hasher *h, const char *path, uint64_t size_cap, struct fim_entry *e)
+{
+	return stat_hash(h, path, size_cap, false, e);
 }
 
 void fim_sha256_hex(const uint8_t sha[FIM_SHA256_LEN], char hex[2 * FIM_SHA256_LEN + 1])
@@ -479,6 +534,7 @@ struct fim_scan {
 	size_t used, alloc;
 	struct fim_entry *files;
 	size_t *off; /* each file's path offset in arena during the walk */
+	bool *reg;   /* the walk saw a regular file */
 	size_t n, nalloc;
 	bool *ok;     /* hashed (or stat'ed) successfully */
 	char **roots; /* the walked paths */
@@ -536,7 +592,7 @@ static bool excluded(const struct fim_scan *s, const char *path)
 	return false;
 }
 
-static void scan_add(struct fim_scan *s, const char *path, size_t len)
+static void scan_add(struct fim_scan *s, const char *path, size_t len, bool reg)
 {
 	if (s->used + len + 1 > s->alloc) {
 		s->alloc = s->alloc ? s->alloc * 2 : 1u << 20;
@@ -547,7 +603,9 @@ static void scan_add(struct fim_scan *s, const char *path, size_t len)
 	if (s->n == s->nalloc) {
 		s->nalloc = s->nalloc ? s->nalloc * 2 : 4096;
 		s->off = xrealloc(s->off, s->nalloc * sizeof(*s->off));
+		s->reg = xrealloc(s->reg, s->nalloc * sizeof(*s->reg));
 	}
+	s->reg[s->n] = reg;
 	memcpy(s->arena + s->used, path, len + 1);
 	s->off[s->n++] = s->used;
 	s->used += len + 1;
@@ -607,7 +665,7 @@ static int walk_entry(struct walk *w, int dfd, const char *name, unsigned char t
 		if (w->o->max_files && w->s->n >= w->o->max_files)
 			w->s->dropped++;
 		else
-			scan_add(w->s, w->path, plen);
+			scan_add(w->s, w->path, plen, type == DT_REG);
 	}
 out:
 	w->path[len] = '\0';
@@ -654,7 +712,7 @@ static int walk_root(struct walk *w, const char *root)
 	if (excluded(w->s, w->path))
 		return 0;
 	if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-		scan_add(w->s, w->path, len);
+		scan_add(w->s, w->path, len, S_ISREG(st.st_mode));
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
@@ -689,7 +747,7 @@ static void *hash_worker(void *arg)
 		if (i >= p->s->n)
 			break;
 		struct fim_entry *e = &p->s->files[i];
-		if (fim_stat_hash(h, e->path, p->o->size_cap, e) == 0) {
+		if (stat_hash(h, e->path, p->o->size_cap, p->s->reg[i], e) == 0) {
 			p->s->ok[i] = true;
 			if (S_ISREG(e->mode) && (e->flags & FIM_F_HASHED)) {
 				bytes += e->size;
@@ -805,6 +863,7 @@ void fim_scan_free(struct fim_scan *s)
 	free(s->arena);
 	free(s->files);
 	free(s->off);
+	free(s->reg);
 	free(s->ok);
 	strv_free(s->roots);
 	strv_free(s->exclude);
