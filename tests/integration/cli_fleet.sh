@@ -33,7 +33,7 @@ expect 2 "--uses '-1' is not a number" "$immune" token create --uses -1
 expect 2 "--label wants KEY=VALUE" "$immune" token create --label novalue
 expect 2 "are for 'token create'" "$immune" token list --ttl 1h
 expect 2 "unexpected argument 'extra'" "$immune" hosts extra
-expect 2 "missing verb (show or remove)" "$immune" host
+expect 2 "missing verb (show, remove or command)" "$immune" host
 expect 2 "show wants a host id" "$immune" host show
 expect 2 "--table is for 'host show'" "$immune" host remove abc --table users
 expect 2 "unknown status 'broken'" "$immune" findings --status broken

@@ -169,7 +169,7 @@ for since in 1h 2000-01-01T00:00:00Z; do
 	run "$immune" alerts --since "$since" --host "$hn" --json --server-config "$cfg"
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["total"]==2, d' "$tmp/out" || fail "--since $since --host $hn"
 done
-run "$immune" alerts --since 2999-01-01T00:00:00Z --json --server-config "$cfg"
+run "$immune" alerts --since 2200-01-01T00:00:00Z --json --server-config "$cfg"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["total"]==0, d' "$tmp/out" || fail "--since future"
 run "$immune" alerts --limit 1 --server-config "$cfg"
 cur=$(grep -o -- "--cursor [^ ]*" "$tmp/out" | cut -d' ' -f2)
