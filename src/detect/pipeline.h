@@ -8,6 +8,7 @@
 
 #include "detect/alert.h"
 #include "detect/baseline.h"
+#include "detect/output.h"
 #include "detect/sigma.h"
 
 struct pipeline_sink {
@@ -23,7 +24,7 @@ struct pipeline_options {
 	const char *hostname;	   /* NULL: gethostname() */
 	const char *baseline_path; /* NULL: no baselines */
 	int64_t baseline_learning_ns;
-	const char *outputs_config; /* outputs (docs/detection.md "Outputs"); NULL: none */
+	struct outputs *outputs; /* opened by the caller (output.h), borrowed; NULL: none */
 	struct pipeline_sink sink;
 };
 
