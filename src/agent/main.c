@@ -4,6 +4,7 @@
 #include "agent/agent_config.h"
 #include "agent/enroll.h"
 #include "agent/link.h"
+#include "agent/watch.h"
 #include "config.h"
 #include "lib/log.h"
 #include "trust/pki.h"
@@ -393,6 +394,7 @@ static void help(void)
 	       "  enroll   join the fleet with a token from 'immune token create'\n"
 	       "  run      run the agent (connect, collect, scan, send)\n"
 	       "  status   show the identity, the connection and the spool\n"
+	       "  watch    run the sensors and detection in the foreground, print JSON lines\n"
 	       "  version  print the version\n\n"
 	       "See 'immune-agent <command> --help' and docs/agent.md.\n");
 }
@@ -412,6 +414,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "watch") == 0)
+		return agent_watch_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("immune-agent %s\n", IMMUNE_VERSION);
 		return EXIT_OK;
