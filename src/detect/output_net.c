@@ -127,11 +127,27 @@ static void conn_close(struct output *out, struct output_net *nt)
 	output_set_connected(out, false);
 }
 
-/* A connection the peer closed (or sent something unexpected on) is readable. */
+/* A connection the peer closed (or sent something unexpected on) is readable. Over TLS, what
+ * is readable may be a post-handshake message (a TLS 1.3 session ticket): it is read without
+ * waiting, and the connection is alive when nothing else came. */
 static bool conn_alive(struct output_net *nt)
 {
 	struct pollfd p = { .fd = nt->fd, .events = POLLIN };
-	return nt->fd >= 0 && poll(&p, 1, 0) == 0;
+	if (nt->fd < 0)
+		return false;
+	if (poll(&p, 1, 0) == 0)
+		return true;
+	if (!nt->ssl)
+		return false;
+	char scratch[256];
+	size_t got = 0;
+	int fl = fcntl(nt->fd, F_GETFL);
+	fcntl(nt->fd, F_SETFL, fl | O_NONBLOCK);
+	bool data = SSL_read_ex(nt->ssl, scratch, sizeof(scratch), &got) == 1;
+	bool alive = !data && SSL_get_error(nt->ssl, 0) == SSL_ERROR_WANT_READ;
+	ERR_clear_error();
+	fcntl(nt->fd, F_SETFL, fl);
+	return alive;
 }
 
 static int connect_addr(struct output_net *nt, const struct addrinfo *ai)
