@@ -527,7 +527,7 @@ int outputs_open(const char *path, struct outputs **out, char *err, size_t errle
 		return r;
 	}
 	r = outputs_parse(buf_str(&b), buf_len(&b), path, &o, err, errlen);
-	buf_free(&b);
+	buf_free_secret(&b); /* it holds the webhook headers */
 	if (r < 0)
 		return r;
 	r = outputs_start(o, err, errlen);
