@@ -204,7 +204,7 @@ static int tls_start(struct output *out, struct output_net *nt)
 
 static int conn_open(struct output *out, struct output_net *nt)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
 	if (nt->fd >= 0 && conn_alive(nt))
 		return 0;
 	conn_close(out, nt);
@@ -324,23 +324,26 @@ static int syslog_frame(const struct output *out, const struct output_net *nt,
 	return r ?: buf_append(frame, rec->json, rec->len);
 }
 
-static int syslog_send(struct output *out, struct output_net *nt, size_t n, size_t *sent)
+static int syslog_send(struct output *out, struct output_net *nt, size_t n, size_t *done)
 {
 	struct buf frame;
 	int r = conn_open(out, nt);
-	*sent = 0;
+	*done = 0;
 	buf_init(&frame, OUTPUT_RECORD_MAX + 1024);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		pthread_mutex_lock(&nt->lock);
 		struct net_record rec = *queue_at(nt, i);
 		pthread_mutex_unlock(&nt->lock);
 		if (syslog_frame(out, nt, &rec, &frame) < 0) {
-			(*sent)++; /* cannot be framed: skipped (counted as an error by the caller) */
+			output_count(&out->errors, 1);
+			(*done)++;
 			continue;
 		}
 		r = conn_write(nt, buf_str(&frame), buf_len(&frame));
-		if (r == 0)
-			(*sent)++;
+		if (r == 0) {
+			output_count(&out->sent, 1);
+			(*done)++;
+		}
 	}
 	buf_free(&frame);
 	if (r < 0)
@@ -350,25 +353,39 @@ static int syslog_send(struct output *out, struct output_net *nt, size_t n, size
 
 /* ---- webhook (HTTP/1.1 POST of a JSON array) ---- */
 
+static bool is_json_object(const struct net_record *rec)
+{
+	json_t *j = json_loadb(rec->json, rec->len, 0, NULL);
+	bool ok = json_is_object(j);
+	json_decref(j);
+	return ok;
+}
+
+/* Builds the request for up to n queued records: *taken of them leave the queue on success,
+ * *valid of those are in the body (a record that is not a JSON object would make the whole
+ * array unreadable: it is left out). */
 static int webhook_request(const struct output *out, struct output_net *nt, size_t n, size_t *taken,
-			   struct buf *req)
+			   size_t *valid, struct buf *req)
 {
 	struct buf body;
 	int r = 0;
 	buf_init(&body, WEBHOOK_BODY_MAX);
 	buf_puts(&body, "[");
-	*taken = 0;
+	*taken = *valid = 0;
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&nt->lock);
 		struct net_record rec = *queue_at(nt, i);
 		pthread_mutex_unlock(&nt->lock);
-		if (buf_len(&body) + rec.len + 2 > WEBHOOK_BODY_MAX && i > 0)
+		if (buf_len(&body) + rec.len + 2 > WEBHOOK_BODY_MAX && *valid > 0)
 			break;
-		r = i ? buf_puts(&body, ",") : 0;
+		(*taken)++;
+		if (!is_json_object(&rec))
+			continue;
+		r = *valid ? buf_puts(&body, ",") : 0;
 		r = r ?: buf_append(&body, rec.json, rec.len);
 		if (r < 0)
 			break;
-		(*taken)++;
+		(*valid)++;
 	}
 	r = r ?: buf_puts(&body, "]");
 	bool v6 = strchr(out->host, ':') != NULL;
@@ -443,16 +460,20 @@ out:
 	return status;
 }
 
-static int webhook_send(struct output *out, struct output_net *nt, size_t n, size_t *sent)
+static int webhook_send(struct output *out, struct output_net *nt, size_t n, size_t *done)
 {
 	struct buf req;
-	size_t taken = 0;
-	*sent = 0;
-	int r = conn_open(out, nt);
-	if (r < 0)
-		return r;
+	size_t taken = 0, valid = 0;
+	*done = 0;
 	buf_init(&req, WEBHOOK_BODY_MAX + HTTP_HEAD_MAX + 64 * 1024);
-	r = webhook_request(out, nt, n, &taken, &req);
+	int r = webhook_request(out, nt, n, &taken, &valid, &req);
+	if (r == 0 && valid == 0) { /* nothing worth a request */
+		buf_free_secret(&req);
+		output_count(&out->errors, taken);
+		*done = taken;
+		return 0;
+	}
+	r = r ?: conn_open(out, nt);
 	r = r ?: conn_write(nt, buf_str(&req), buf_len(&req));
 	buf_free_secret(&req); /* it held the headers */
 	int status = r == 0 ? webhook_response(nt) : r;
@@ -460,7 +481,9 @@ static int webhook_send(struct output *out, struct output_net *nt, size_t n, siz
 		conn_close(out, nt);
 	if (status < 200 || status > 299)
 		return status < 0 ? status : -EPROTO;
-	*sent = taken;
+	output_count(&out->sent, valid);
+	output_count(&out->errors, taken - valid);
+	*done = taken;
 	return 0;
 }
 
@@ -508,13 +531,12 @@ static void *sender_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	pthread_mutex_lock(&nt->lock);
 	for (size_t n; (n = wait_for_work(out, nt)) > 0;) {
-		size_t sent = 0;
+		size_t done = 0; /* records that leave the queue (sent or refused) */
 		pthread_mutex_unlock(&nt->lock);
-		int r = out->type == OUTPUT_SYSLOG ? syslog_send(out, nt, n, &sent)
-						   : webhook_send(out, nt, n, &sent);
+		int r = out->type == OUTPUT_SYSLOG ? syslog_send(out, nt, n, &done)
+						   : webhook_send(out, nt, n, &done);
 		pthread_mutex_lock(&nt->lock);
-		queue_pop(nt, sent);
-		output_count(&out->sent, sent);
+		queue_pop(nt, done);
 		if (r == 0) {
 			delay = NET_BACKOFF_MIN_MS;
 			continue;
