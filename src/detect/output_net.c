@@ -62,17 +62,18 @@ void output_net_push(struct output *out, const char *json, size_t len, bool aler
 	struct output_net *nt = out->net;
 	if (!nt)
 		return;
+	char *copy = xstrndup(json, len); /* outside the lock: the sender is not held up */
 	pthread_mutex_lock(&nt->lock);
 	if (nt->stopping || nt->count >= nt->cap || nt->bytes + len > OUTPUT_QUEUE_BYTES) {
 		pthread_mutex_unlock(&nt->lock);
+		free(copy);
 		output_count(&out->dropped, 1);
 		return;
 	}
 	struct net_record *r = &nt->ring[(nt->head + nt->count) % nt->cap];
-	*r = (struct net_record){ .json = xstrndup(json, len),
-				  .len = len,
-				  .alert = alert,
-				  .queued_ms = output_now_ms() };
+	*r = (struct net_record){
+		.json = copy, .len = len, .alert = alert, .queued_ms = output_now_ms()
+	};
 	nt->count++;
 	nt->bytes += len;
 	pthread_cond_broadcast(&nt->cond);
