@@ -25,6 +25,8 @@
 #define NET_IO_TIMEOUT_S 10
 #define NET_BACKOFF_MIN_MS 100
 #define NET_BACKOFF_MAX_MS 30000
+#define SYSLOG_WRITE_MAX (256u * 1024)
+#define SYSLOG_TAKE_MAX 256
 #define WEBHOOK_BODY_MAX (16u << 20)
 #define HTTP_HEAD_MAX (16u * 1024)
 #define HTTP_BODY_DRAIN_MAX (1u << 20)
@@ -302,11 +304,12 @@ static void syslog_timestamp(json_t *root, char *out, size_t n)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-/* One frame: "LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - JSON". */
+/* Appends one frame, "LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - JSON", to
+ * frames; nothing is appended when it does not fit. */
 static int syslog_frame(const struct output *out, const struct output_net *nt,
-			const struct net_record *rec, struct buf *frame)
+			const struct net_record *rec, struct buf *frames)
 {
-	char ts[96], head[512];
+	char ts[96], head[512], len[24];
 	json_t *root = json_loadb(rec->json, rec->len, 0, NULL);
 	json_t *sev = json_object_get(root, "severity_id");
 	unsigned pri = out->facility * 8 +
@@ -319,34 +322,38 @@ static int syslog_frame(const struct output *out, const struct output_net *nt,
 			  rec->alert ? "alert" : "event");
 	if (hl < 0 || (size_t)hl >= sizeof(head))
 		return -EMSGSIZE;
-	buf_reset(frame);
-	int r = buf_printf(frame, "%zu ", (size_t)hl + rec->len);
-	r = r ?: buf_append(frame, head, (size_t)hl);
-	return r ?: buf_append(frame, rec->json, rec->len);
+	int ll = snprintf(len, sizeof(len), "%zu ", (size_t)hl + rec->len);
+	if (frames->cap - buf_len(frames) < (size_t)ll + (size_t)hl + rec->len)
+		return -EMSGSIZE;
+	int r = buf_append(frames, len, (size_t)ll);
+	r = r ?: buf_append(frames, head, (size_t)hl);
+	return r ?: buf_append(frames, rec->json, rec->len);
 }
 
+/* Sends up to n queued records, in writes of up to SYSLOG_WRITE_MAX bytes of frames. */
 static int syslog_send(struct output *out, struct output_net *nt, size_t n, size_t *done)
 {
-	struct buf frame;
+	struct buf frames;
 	int r = conn_open(out, nt);
 	*done = 0;
-	buf_init(&frame, OUTPUT_RECORD_MAX + 1024);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		pthread_mutex_lock(&nt->lock);
-		struct net_record rec = *queue_at(nt, i);
-		pthread_mutex_unlock(&nt->lock);
-		if (syslog_frame(out, nt, &rec, &frame) < 0) {
-			output_count(&out->errors, 1);
-			(*done)++;
-			continue;
+	buf_init(&frames, SYSLOG_WRITE_MAX + OUTPUT_RECORD_MAX + 1024);
+	for (size_t i = 0; r == 0 && i < n;) {
+		size_t k = 0, bad = 0;
+		buf_reset(&frames);
+		for (; i < n && buf_len(&frames) < SYSLOG_WRITE_MAX; i++, k++) {
+			pthread_mutex_lock(&nt->lock);
+			struct net_record rec = *queue_at(nt, i);
+			pthread_mutex_unlock(&nt->lock);
+			bad += syslog_frame(out, nt, &rec, &frames) < 0;
 		}
-		r = conn_write(nt, buf_str(&frame), buf_len(&frame));
+		r = buf_len(&frames) ? conn_write(nt, buf_str(&frames), buf_len(&frames)) : 0;
 		if (r == 0) {
-			output_count(&out->sent, 1);
-			(*done)++;
+			output_count(&out->sent, k - bad);
+			output_count(&out->errors, bad);
+			*done += k;
 		}
 	}
-	buf_free(&frame);
+	buf_free(&frames);
 	if (r < 0)
 		conn_close(out, nt);
 	return r;
@@ -502,7 +509,7 @@ static size_t wait_for_work(struct output *out, struct output_net *nt)
 			continue;
 		}
 		if (out->type == OUTPUT_SYSLOG)
-			return nt->count < 64 ? nt->count : 64;
+			return nt->count < SYSLOG_TAKE_MAX ? nt->count : SYSLOG_TAKE_MAX;
 		uint64_t due = queue_at(nt, 0)->queued_ms + out->interval_ms;
 		if (nt->count >= out->batch || nt->stopping || output_now_ms() >= due)
 			return nt->count < out->batch ? nt->count : out->batch;
