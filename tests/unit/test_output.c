@@ -83,19 +83,21 @@ static char *read_text(const char *path)
 
 static void test_config_defaults(void **state)
 {
-	struct output_stats st[4];
+	struct output_stats st[5];
 	struct outputs *o =
 		parse_ok("server: x\noutputs:\n"
 			 "  - type: file\n    path: /tmp/a.jsonl\n"
 			 "  - type: syslog\n    address: 127.0.0.1:514\n"
 			 "  - type: webhook\n    url: https://example.org/hook?t=secret\n"
+			 "  - type: syslog\n    address: '[::1]:6514'\n"
 			 "  - type: syslog\n    name: siem\n    address: '[::1]:6514'\n"
 			 "    tls: true\n    facility: local3\n");
-	assert_int_equal(outputs_stats(o, st, 4), 4);
+	assert_int_equal(outputs_stats(o, st, 5), 5);
 	assert_string_equal(st[0].name, "file:/tmp/a.jsonl");
 	assert_string_equal(st[1].name, "syslog:127.0.0.1:514");
 	assert_string_equal(st[2].name, "webhook:example.org:443");
-	assert_string_equal(st[3].name, "siem");
+	assert_string_equal(st[3].name, "syslog:[::1]:6514");
+	assert_string_equal(st[4].name, "siem");
 	assert_false(st[0].connected);
 	outputs_free(o);
 
