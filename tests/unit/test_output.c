@@ -712,6 +712,28 @@ static void test_webhook_https(void **state)
 	pki_ca_free(ca);
 }
 
+/* outputs_free sends what waits for a batch (interval 60 s here) before it returns. */
+static void test_flush_on_free(void **state)
+{
+	struct fixture *f = *state;
+	struct listener l;
+	listener_init(&l, true);
+	l.http = true;
+	listener_start(&l);
+	_cleanup_free_ char *yaml = xasprintf("outputs:\n  - type: webhook\n"
+					      "    url: http://127.0.0.1:%u/\n    insecure: true\n"
+					      "    interval: 60s\n",
+					      l.port);
+	struct outputs *o = open_yaml(f, yaml);
+	outputs_alert(o, "{\"i\":0}", 7);
+	outputs_alert(o, "{\"i\":1}", 7);
+	outputs_free(o);
+	_cleanup_free_ char *data = listener_stop(&l);
+	const char *body = strstr(data, "\r\n\r\n");
+	assert_non_null(body);
+	assert_string_equal(body, "\r\n\r\n[{\"i\":0},{\"i\":1}]\n====\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +747,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_syslog_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_webhook_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_webhook_https, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_on_free, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
