@@ -126,19 +126,21 @@ static int nl_start(struct proc_sensor *s)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 
-	struct {
-		struct nlmsghdr nl;
-		struct cn_msg cn;
-		uint32_t op;
-	} __attribute__((packed)) msg = { 0 };
-	msg.nl.nlmsg_len = sizeof(msg);
-	msg.nl.nlmsg_type = NLMSG_DONE;
-	msg.nl.nlmsg_pid = 0;
-	msg.cn.id.idx = CN_IDX_PROC;
-	msg.cn.id.val = CN_VAL_PROC;
-	msg.cn.len = sizeof(uint32_t);
-	msg.op = PROC_CN_MCAST_LISTEN;
-	if (send(fd, &msg, sizeof(msg), 0) < 0) {
+	/* nlmsghdr, cn_msg, then the operation: cn_msg ends in a flexible array, so the
+	 * message is laid out by hand in an aligned buffer. */
+	_Alignas(struct nlmsghdr)
+		uint8_t msg[NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(uint32_t))] = { 0 };
+	struct nlmsghdr *nl = (struct nlmsghdr *)msg;
+	struct cn_msg *cn = NLMSG_DATA(nl);
+	uint32_t op = PROC_CN_MCAST_LISTEN;
+	nl->nlmsg_len = sizeof(msg);
+	nl->nlmsg_type = NLMSG_DONE;
+	nl->nlmsg_pid = 0;
+	cn->id.idx = CN_IDX_PROC;
+	cn->id.val = CN_VAL_PROC;
+	cn->len = sizeof(op);
+	memcpy(cn->data, &op, sizeof(op));
+	if (send(fd, msg, sizeof(msg), 0) < 0) {
 		int r = -errno;
 		close(fd);
 		return r;
