@@ -446,8 +446,10 @@ static int parse_line(struct baseline *b, char *line, unsigned lineno)
 			       ? 0
 			       : -EBADMSG;
 	}
+	if (n != 6)
+		return -EBADMSG; /* an empty line has no tok[0] */
 	int k = kind_by_name(tok[0]);
-	if (n != 6 || k < 0)
+	if (k < 0)
 		return -EBADMSG;
 	return parse_entry_line(b, k, tok);
 }

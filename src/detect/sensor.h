@@ -28,6 +28,7 @@ struct sensor_config {
 	/* authentication */
 	char **auth_logs;  /* NULL-terminated log files to follow ("/var/log/auth.log") */
 	bool auth_journal; /* also read the journal when one exists */
+	const char *auth_journal_dir; /* tests: journal files in this directory, not the host's */
 	/* file integrity */
 	char **fim_paths;	      /* NULL: the defaults (docs/sensors.md) */
 	const char *fim_mechanism;    /* "auto", "fanotify", "inotify", "off" */

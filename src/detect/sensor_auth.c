@@ -6,13 +6,18 @@
  * rotation (a new inode at the path: the old file is read to its end first) and truncation
  * (copytruncate: the file shrank below the offset: read again from 0). A file that does not
  * exist yet is opened when it appears. Offsets (device, inode, start of the next line) are
- * kept in <state_dir>/auth-offsets so that a restart resumes where the last run stopped. */
+ * kept in <state_dir>/auth-offsets so that a restart resumes where the last run stopped.
+ *
+ * With auth_journal set, the systemd journal is read too, on the same timer
+ * (sensor_auth_journal.c: its records become the syslog lines the decoder reads); while it
+ * is read, the default log files are not followed (rsyslog writes the same records there). */
 #include "lib/common.h"
 
 #include <event2/event.h>
 
 #include "detect/authlog.h"
 #include "detect/sensor.h"
+#include "detect/sensor_auth_journal.h"
 #include "lib/buf.h"
 #include "lib/fileio.h"
 #include "lib/str.h"
@@ -53,14 +58,15 @@ struct auth_sensor {
 	struct sensor_ctx ctx;
 	struct auth_file *files;
 	size_t n_files;
-	char *state_path; /* NULL: offsets are not kept */
+	char *state_path;	      /* NULL: offsets are not kept */
+	struct auth_journal *journal; /* NULL: the journal is not read (message says why) */
 	struct event *timer;
 	struct host_event ev;
 	char *chunk; /* READ_CHUNK bytes */
 	uint64_t events, skipped;
 	bool dirty;
-	int64_t persisted_ns;
-	char message[96]; /* a note for health(), such as why the journal is not read */
+	int64_t persisted_ns, journal_saved_ns;
+	char message[160]; /* a note for health(), such as why the journal is not read */
 };
 
 static int64_t now_ns(void)
@@ -165,6 +171,25 @@ static void handle_line(struct auth_sensor *s, struct auth_file *f, const char *
 	}
 	if (r == 0)
 		return;
+	s->events++;
+	s->ctx.emit(&s->ev, s->ctx.emit_arg);
+}
+
+/* A journal record as a syslog line; the event's time is the record's. */
+static void handle_journal_line(void *arg, const char *p, size_t n, int64_t time_ns)
+{
+	struct auth_sensor *s = arg;
+	struct authlog_opts o = { .format = AUTHLOG_SYSLOG, .now_ns = now_ns() };
+
+	int r = authlog_decode(p, n, &o, &s->ev);
+	if (r < 0) {
+		s->skipped++;
+		return;
+	}
+	if (r == 0)
+		return;
+	if (time_ns > 0)
+		s->ev.time_ns = time_ns;
 	s->events++;
 	s->ctx.emit(&s->ev, s->ctx.emit_arg);
 }
@@ -324,6 +349,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	for (size_t i = 0; i < s->n_files; i++)
 		poll_file(s, &s->files[i]);
+	if (s->journal) {
+		int r = auth_journal_read(s->journal, handle_journal_line, s);
+		if (r < 0)
+			snprintf(s->message, sizeof(s->message), "reading the journal: %s",
+				 strerror(-r));
+		/* the cursor, when it moved: at most once a second */
+		if (mono_ns() - s->journal_saved_ns >= PERSIST_EVERY_NS) {
+			auth_journal_save(s->journal);
+			s->journal_saved_ns = mono_ns();
+		}
+	}
 	if (s->dirty && mono_ns() - s->persisted_ns >= PERSIST_EVERY_NS)
 		state_save(s);
 }
@@ -336,6 +372,7 @@ static void auth_free(struct auth_sensor *s)
 		return;
 	if (s->timer)
 		event_free(s->timer);
+	auth_journal_close(s->journal);
 	for (size_t i = 0; i < s->n_files; i++) {
 		close_file(&s->files[i]);
 		free(s->files[i].path);
@@ -381,10 +418,22 @@ static int auth_start(const struct sensor_ctx *ctx, void **state)
 	/* NULL: where Debian and RHEL write authentication messages */
 	static const char *const defaults[] = { "/var/log/auth.log", "/var/log/secure", NULL };
 	char *const *logs = cfg->auth_logs ? cfg->auth_logs : (char *const *)defaults;
-	size_t n = strv_len(logs);
+	size_t n;
 	int r;
 
 	s->ctx = *ctx;
+	if (cfg->state_dir && cfg->state_dir[0])
+		s->state_path = xasprintf("%s/%s", cfg->state_dir, STATE_FILE);
+	if (cfg->auth_journal) {
+		_cleanup_free_ char *cursor_path =
+			s->state_path ? xasprintf("%s/%s", cfg->state_dir, AUTH_JOURNAL_CURSOR_FILE)
+				      : NULL;
+		s->journal = auth_journal_open(cfg->root, cfg->auth_journal_dir, cursor_path,
+					       s->message, sizeof(s->message));
+		if (s->journal && !cfg->auth_logs)
+			logs = (char *const *)defaults + 2; /* the journal replaces the defaults */
+	}
+	n = strv_len(logs);
 	host_event_init(&s->ev);
 	s->chunk = xmalloc(READ_CHUNK);
 	s->files = xcalloc(n ? n : 1, sizeof(*s->files));
@@ -395,14 +444,9 @@ static int auth_start(const struct sensor_ctx *ctx, void **state)
 			return r;
 		}
 	}
-	if (cfg->state_dir && cfg->state_dir[0])
-		s->state_path = xasprintf("%s/%s", cfg->state_dir, STATE_FILE);
 	if (s->state_path)
 		state_load(s);
-	if (cfg->auth_journal)
-		snprintf(s->message, sizeof(s->message),
-			 "the journal is not read: this build reads log files only");
-	if (n) {
+	if (n || s->journal) {
 		struct timeval tv = { 0, POLL_MS * 1000 };
 		s->timer = event_new(ctx->base, -1, EV_PERSIST, on_tick, s);
 		if (!s->timer || event_add(s->timer, &tv) < 0) {
@@ -438,11 +482,13 @@ static void auth_health(void *state, struct sensor_health *out)
 	}
 	memset(out, 0, sizeof(*out));
 	out->name = "auth";
-	out->mechanism = open ? "logfile" : "none";
-	out->active = open > 0;
+	out->mechanism = s->journal ? "journal" : open ? "logfile" : "none";
+	out->active = s->journal || open > 0;
 	out->events = s->events;
 	out->skipped = s->skipped;
-	if (!s->n_files)
+	if (!s->n_files && s->journal)
+		snprintf(out->message, sizeof(out->message), "%s", s->message);
+	else if (!s->n_files)
 		snprintf(out->message, sizeof(out->message), "no authentication log configured%s%s",
 			 s->message[0] ? "; " : "", s->message);
 	else if (missing)
@@ -458,6 +504,7 @@ static void auth_stop(void *state)
 	if (!s)
 		return;
 	state_save(s);
+	auth_journal_save(s->journal);
 	auth_free(s);
 }
 

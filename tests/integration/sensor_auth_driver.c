@@ -2,9 +2,10 @@
  * each event as one OCSF JSON line on stdout; on SIGTERM, SIGINT or after --duration seconds
  * it stops the sensor and prints its health on stderr.
  *
- *   sensor_auth_driver [--state DIR] [--duration SECONDS] LOG...
+ *   sensor_auth_driver [--state DIR] [--duration SECONDS] [--journal DIR] LOG...
  *
- * A LOG may carry the prefixes sensor_auth accepts ("sshd:/path"). */
+ * A LOG may carry the prefixes sensor_auth accepts ("sshd:/path"). --journal DIR reads the
+ * journal files in DIR (auth_journal_dir); with it and no LOG, no log file is followed. */
 #include "lib/common.h"
 
 #include <event2/event.h>
@@ -44,6 +45,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
 			cfg.state_dir = argv[++i];
+		} else if (strcmp(argv[i], "--journal") == 0 && i + 1 < argc) {
+			cfg.auth_journal = true;
+			cfg.auth_journal_dir = argv[++i];
 		} else if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc) {
 			if (parse_i64(argv[++i], 0, 86400, &duration) < 0) {
 				fprintf(stderr, "bad --duration\n");
@@ -53,6 +57,8 @@ int main(int argc, char **argv)
 			strv_push(&logs, argv[i]);
 		}
 	}
+	if (!logs && cfg.auth_journal)
+		logs = xcalloc(1, sizeof(*logs)); /* an empty list */
 	cfg.auth_logs = logs;
 
 	struct event_base *base = event_base_new();

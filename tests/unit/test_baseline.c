@@ -289,6 +289,11 @@ static void test_damaged_state(void **state)
 		"immune-baseline 1\nstart 5\nnew_executable 1 2 1 - /bin/ls\n"
 		"new_executable 1 2 1 - /bin/ls\n",
 		"immune-baseline 1\nstart 5\nbogus 1 2 1 - x\n",
+		/* an empty record line has no tokens at all (once a null-pointer crash) */
+		"immune-baseline 1\nstart 5\n\n",
+		"immune-baseline 1\nstart 5\nnew_executable 1 2 1 - /bin/ls\n\nevicted "
+		"new_executable 1\n",
+		"immune-baseline 1\nstart 5\n \n",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		char aside[160];

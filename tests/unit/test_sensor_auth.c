@@ -300,11 +300,15 @@ static void test_config(void **state)
 	assert_int_equal(sensor_auth.start(&ctx, &s), -EINVAL);
 	f->cfg.auth_logs = none;
 	f->cfg.auth_journal = true;
+	_cleanup_free_ char *no_journal = xasprintf("%s/no-journal", f->dir);
+	f->cfg.auth_journal_dir = no_journal; /* not the host's, which may exist */
 	assert_int_equal(sensor_auth.start(&ctx, &s), 0);
 	sensor_auth.health(s, &h);
 	assert_false(h.active);
-	assert_non_null(strstr(h.message, "journal"));
+	assert_string_equal(h.mechanism, "none");
+	assert_non_null(strstr(h.message, "the journal is not read"));
 	sensor_auth.stop(s);
+	f->cfg.auth_journal_dir = NULL;
 	/* NULL: the default files, under the root */
 	f->cfg.auth_logs = NULL;
 	f->cfg.root = f->dir;
@@ -314,6 +318,8 @@ static void test_config(void **state)
 	_cleanup_free_ char *want = xasprintf("waiting for %s/var/log/auth.log and others", f->dir);
 	if (!strstr(h.message, want))
 		fail_msg("health message \"%s\"", h.message);
+	/* no journal under that root: the default files are followed instead, and health says so */
+	assert_non_null(strstr(h.message, "the journal is not read"));
 	sensor_auth.stop(s);
 	f->cfg.root = "/";
 	f->cfg.auth_logs = f->logs;
