@@ -62,6 +62,7 @@ struct proc_sensor {
 	int nbpf_fds;
 	struct ring_buffer *rb;
 	struct event *rb_ev;
+	struct event *rb_drain; /* the ring is drained on this timer too (process.bpf.c) */
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, refreshed per batch */
 #endif
 };
@@ -408,6 +409,10 @@ static void rb_ready(evutil_socket_t fd, short what, void *arg)
 
 enum { FD_EVENTS, FD_LOST, FD_LINK_EXEC, FD_LINK_EXIT, FD_COUNT };
 
+/* Records wait in the ring until a quarter of it is full or this timer fires: at most this
+ * much latency, one wakeup per batch instead of one per exec. */
+#define RING_DRAIN_MS 100
+
 /* In the loader child: load, attach, hand over the descriptors (the child then exits). */
 static int bpf_load(void *arg, int *fds, size_t max)
 {
@@ -442,6 +447,10 @@ static int bpf_start(struct proc_sensor *s)
 			     rb_ready, s);
 	if (!s->rb_ev || event_add(s->rb_ev, NULL) < 0)
 		return -ENOMEM;
+	const struct timeval drain = { 0, RING_DRAIN_MS * 1000 };
+	s->rb_drain = event_new(s->ctx.base, -1, EV_PERSIST, rb_ready, s);
+	if (!s->rb_drain || event_add(s->rb_drain, &drain) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -449,6 +458,8 @@ static void bpf_stop(struct proc_sensor *s)
 {
 	sensor_loop_event_free(s->rb_ev);
 	s->rb_ev = NULL;
+	sensor_loop_event_free(s->rb_drain);
+	s->rb_drain = NULL;
 	ring_buffer__free(s->rb);
 	s->rb = NULL;
 	for (int i = 0; i < s->nbpf_fds; i++)

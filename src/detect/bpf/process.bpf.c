@@ -10,9 +10,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* The ring is 1 MiB. Records are submitted without waking the reader until a quarter of it
+ * is pending; the reader also drains it on a short timer (sensor_process.c), so a burst
+ * costs one wakeup rather than one per exec. */
+#define RING_BYTES (1 << 20)
+#define WAKEUP_BYTES (RING_BYTES / 4)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, RING_BYTES);
 } events SEC(".maps");
 
 struct exec_buf {
@@ -40,6 +46,12 @@ static __always_inline void count_lost(void)
 	__u64 *v = bpf_map_lookup_elem(&lost, &k);
 	if (v)
 		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline __u64 wakeup_flag(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
 }
 
 struct walk {
@@ -159,7 +171,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	__u64 size = sizeof(*r) + e + c + a;
 	if (size > sizeof(*b))
 		return 0;
-	if (bpf_ringbuf_output(&events, b, size, 0) != 0)
+	if (bpf_ringbuf_output(&events, b, size, wakeup_flag()) != 0)
 		count_lost();
 	return 0;
 }
@@ -180,6 +192,6 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	r->ppid = BPF_CORE_READ(p, real_parent, tgid);
 	r->exit_code = BPF_CORE_READ(p, exit_code);
 	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), p->comm);
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, wakeup_flag());
 	return 0;
 }
