@@ -326,7 +326,7 @@ const char *procinfo_user_name(struct procinfo_users *u, uint32_t uid)
 
 struct procinfo_cache {
 	size_t mask;
-	struct procinfo_entry **slot; /* allocated on first use, then reused */
+	struct procinfo_entry **slot; /* NULL, or an entry sized to its strings */
 };
 
 int procinfo_cache_new(size_t slots, struct procinfo_cache **out)
@@ -362,26 +362,31 @@ void procinfo_cache_put(struct procinfo_cache *c, pid_t pid, const char *image, 
 			const char *name, const char *cmdline, size_t clen)
 {
 	struct procinfo_entry **sp = &c->slot[pid_slot(c, pid)];
-	if (!*sp)
-		*sp = xmalloc(sizeof(**sp));
-	struct procinfo_entry *e = *sp;
+	if (ilen >= PROCINFO_PATH_MAX)
+		ilen = PROCINFO_PATH_MAX - 1;
+	if (clen >= PROCINFO_CACHE_CMDLINE)
+		clen = PROCINFO_CACHE_CMDLINE - 1;
+	/* image and cmdline may point into the entry this one replaces: free it last */
+	struct procinfo_entry *old = *sp, *e = xmalloc(sizeof(*e) + ilen + 1 + clen + 1);
 	e->pid = pid;
-	if (ilen >= sizeof(e->image))
-		ilen = sizeof(e->image) - 1;
-	if (clen >= sizeof(e->cmdline))
-		clen = sizeof(e->cmdline) - 1;
+	char *d = e->data;
 	if (ilen)
-		memcpy(e->image, image, ilen);
-	e->image[ilen] = '\0';
+		memcpy(d, image, ilen);
+	d[ilen] = '\0';
+	e->image = d;
 	e->image_len = (uint16_t)ilen;
+	d += ilen + 1;
 	if (clen)
-		memcpy(e->cmdline, cmdline, clen);
-	e->cmdline[clen] = '\0';
+		memcpy(d, cmdline, clen);
+	d[clen] = '\0';
+	e->cmdline = d;
 	e->cmdline_len = (uint16_t)clen;
 	size_t nlen = name ? strnlen(name, sizeof(e->name) - 1) : 0;
 	if (nlen)
 		memcpy(e->name, name, nlen);
 	e->name[nlen] = '\0';
+	*sp = e;
+	free(old);
 }
 
 const struct procinfo_entry *procinfo_cache_get(struct procinfo_cache *c, pid_t pid)
@@ -392,9 +397,11 @@ const struct procinfo_entry *procinfo_cache_get(struct procinfo_cache *c, pid_t 
 
 void procinfo_cache_del(struct procinfo_cache *c, pid_t pid)
 {
-	struct procinfo_entry *e = c->slot[pid_slot(c, pid)];
-	if (e && e->pid == pid)
-		e->pid = 0;
+	struct procinfo_entry **sp = &c->slot[pid_slot(c, pid)];
+	if (*sp && (*sp)->pid == pid) {
+		free(*sp);
+		*sp = NULL;
+	}
 }
 
 /* The last path component of image (the process name when comm is unknown). */

@@ -55,13 +55,16 @@ void procinfo_users_free(struct procinfo_users *u);
 /* The name of uid, or NULL when unknown. The pointer lives until the next call. */
 const char *procinfo_user_name(struct procinfo_users *u, uint32_t uid);
 
-/* The pid cache: direct-mapped, fixed size; a colliding pid replaces the older entry. */
+/* The pid cache: direct-mapped, fixed number of slots; a colliding pid replaces the older
+ * entry. Each entry is allocated at its strings' size and freed when its process exits, so
+ * the cache costs what the live processes need, not slots x the longest paths. */
 struct procinfo_entry {
 	pid_t pid;
-	uint16_t image_len, cmdline_len;
+	uint16_t image_len, cmdline_len; /* at most PROCINFO_PATH_MAX - 1, CACHE_CMDLINE - 1 */
 	char name[64];
-	char image[PROCINFO_PATH_MAX];
-	char cmdline[PROCINFO_CACHE_CMDLINE];
+	const char *image; /* NUL-terminated, in the entry's allocation */
+	const char *cmdline;
+	char data[];
 };
 struct procinfo_cache;
 /* Returns 0 with a cache of slots entries (rounded up to a power of two), or -EINVAL. */

@@ -62,7 +62,7 @@ struct proc_sensor {
 	int nbpf_fds;
 	struct ring_buffer *rb;
 	struct event *rb_ev;
-	struct event *rb_drain; /* the ring is drained on this timer too (process.bpf.c) */
+	struct event *rb_drain;	 /* the ring is drained on this timer too (process.bpf.c) */
 	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, refreshed per batch */
 #endif
 };
@@ -84,6 +84,18 @@ static void emit(struct proc_sensor *s)
 }
 
 /* The exit event of pid, with the image and command line the cache knows; forgets pid. */
+/* A new process runs its parent's image until it execs: it gets a copy of the parent's
+ * cache entry (read from /proc when the parent is not cached yet), so its children name
+ * the right parent even when the process has exec'd something else by the time their
+ * records are read. */
+static void note_fork(struct proc_sensor *s, pid_t pid, pid_t ppid)
+{
+	const struct procinfo_entry *e = procinfo_cache_lookup(s->cache, s->root, ppid);
+	if (e)
+		procinfo_cache_put(s->cache, pid, e->image, e->image_len, e->name, e->cmdline,
+				   e->cmdline_len);
+}
+
 static void emit_exit(struct proc_sensor *s, pid_t pid, pid_t ppid, uint32_t status,
 		      const char *comm, int64_t time_ns)
 {
@@ -209,7 +221,11 @@ static void nl_datagram(struct proc_sensor *s, const unsigned char *p, size_t n)
 		memcpy(&pe, (const unsigned char *)body + sizeof(cn),
 		       cn.len < sizeof(pe) ? cn.len : sizeof(pe));
 		int64_t now = clock_ns(CLOCK_REALTIME);
-		if (pe.what == PROC_EVENT_EXEC) {
+		if (pe.what == PROC_EVENT_FORK) {
+			if (pe.event_data.fork.child_pid == pe.event_data.fork.child_tgid)
+				note_fork(s, pe.event_data.fork.child_tgid,
+					  pe.event_data.fork.parent_tgid);
+		} else if (pe.what == PROC_EVENT_EXEC) {
 			nl_exec(s, pe.event_data.exec.process_tgid, now);
 		} else if (pe.what == PROC_EVENT_EXIT) {
 			if (pe.event_data.exit.process_pid != pe.event_data.exit.process_tgid)
@@ -385,6 +401,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	memcpy(&type, data, sizeof(type));
 	if (type == REC_EXEC && size >= sizeof(struct rec_exec)) {
 		bpf_exec(s, data, size);
+	} else if (type == REC_FORK && size >= sizeof(struct rec_fork)) {
+		const struct rec_fork *r = data;
+		note_fork(s, (pid_t)r->pid, (pid_t)r->ppid);
 	} else if (type == REC_EXIT && size >= sizeof(struct rec_exit)) {
 		const struct rec_exit *r = data;
 		char comm[sizeof(r->comm) + 1];
@@ -407,7 +426,7 @@ static void rb_ready(evutil_socket_t fd, short what, void *arg)
 	(void)ring_buffer__consume(s->rb);
 }
 
-enum { FD_EVENTS, FD_LOST, FD_LINK_EXEC, FD_LINK_EXIT, FD_COUNT };
+enum { FD_EVENTS, FD_LOST, FD_LINK_EXEC, FD_LINK_EXIT, FD_LINK_FORK, FD_COUNT };
 
 /* Records wait in the ring until a quarter of it is full or this timer fires: at most this
  * much latency, one wakeup per batch instead of one per exec. */
@@ -430,6 +449,7 @@ static int bpf_load(void *arg, int *fds, size_t max)
 	fds[FD_LOST] = bpf_map__fd(skel->maps.lost);
 	fds[FD_LINK_EXEC] = bpf_link__fd(skel->links.on_exec);
 	fds[FD_LINK_EXIT] = bpf_link__fd(skel->links.on_exit);
+	fds[FD_LINK_FORK] = bpf_link__fd(skel->links.on_fork);
 	return FD_COUNT;
 }
 

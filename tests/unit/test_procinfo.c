@@ -124,6 +124,15 @@ static void test_cache(void **state)
 	assert_int_equal(strlen(e->name), sizeof(e->name) - 1);
 	procinfo_cache_del(c, 11);
 	assert_null(procinfo_cache_get(c, 11));
+	/* a fork copies its parent's entry; in the same slot, the copy replaces its source */
+	e = procinfo_cache_get(c, 10);
+	procinfo_cache_put(c, 14, e->image, e->image_len, e->name, e->cmdline, e->cmdline_len);
+	e = procinfo_cache_get(c, 14);
+	assert_non_null(e);
+	assert_string_equal(e->image, "/usr/bin/bash");
+	assert_string_equal(e->cmdline, "bash -l");
+	assert_string_equal(e->name, "bash");
+	assert_null(procinfo_cache_get(c, 10));
 	/* filling more pids than slots replaces entries, never grows */
 	for (pid_t p = 100; p < 200; p++)
 		procinfo_cache_put(c, p, "/bin/x", 6, "x", "x", 1);

@@ -51,7 +51,7 @@ static __always_inline void count_lost(void)
 static __always_inline __u64 wakeup_flag(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-									       : BPF_RB_NO_WAKEUP;
+									     : BPF_RB_NO_WAKEUP;
 }
 
 struct walk {
@@ -173,6 +173,25 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		return 0;
 	if (bpf_ringbuf_output(&events, b, size, wakeup_flag()) != 0)
 		count_lost();
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0; /* a thread, not a process */
+	struct rec_fork *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_lost();
+		return 0;
+	}
+	r->type = REC_FORK;
+	r->pid = BPF_CORE_READ(child, tgid);
+	r->time_ns = bpf_ktime_get_boot_ns();
+	r->ppid = BPF_CORE_READ(parent, tgid);
+	r->pad = 0;
+	bpf_ringbuf_submit(r, wakeup_flag());
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #define REC_EXEC 1
 #define REC_EXIT 2
 #define REC_NET 3
+#define REC_FORK 4
 
 #define REC_PATH_MAX 1024 /* a path's components, leaf first, each NUL-terminated */
 #define REC_NAME_MAX 256  /* one component, with its NUL */
@@ -41,6 +42,17 @@ struct rec_exit {
 	__u32 ppid;
 	__u32 exit_code; /* the wait status */
 	char comm[16];
+};
+
+/* A new process (not a thread): it runs its parent's image until it execs, so the reader
+ * gives it the parent's cache entry; a child exec'ing before its parent does then names the
+ * right parent image even when the records are read later in a batch. */
+struct rec_fork {
+	__u32 type;
+	__u32 pid;
+	__u64 time_ns;
+	__u32 ppid;
+	__u32 pad;
 };
 
 #define REC_NET_LISTEN 1
