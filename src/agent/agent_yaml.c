@@ -254,12 +254,15 @@ int agent_yaml_parse(const char *text, size_t len, const char *name, struct agen
 		     char *err, size_t errlen)
 {
 	struct yerror ye = { 0 };
-	struct ynode *root = NULL;
+	struct ynode **docs = NULL;
+	size_t ndocs = 0;
 	agent_yaml_defaults(c);
-	int r = ytree_parse(text, len, &root, &ye);
-	if (r == 0)
-		r = parse_root(root, c, &ye);
-	ytree_free(root);
+	int r = ytree_parse_stream(text, len, &docs, &ndocs, &ye);
+	if (r == 0 && ndocs > 1)
+		r = yerror_at(&ye, docs[1], "one document expected, this is a second one");
+	if (r == 0 && ndocs == 1)
+		r = parse_root(docs[0], c, &ye);
+	ytree_free_docs(docs, ndocs);
 	if (r < 0) {
 		agent_yaml_free(c);
 		agent_yaml_defaults(c);

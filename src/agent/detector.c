@@ -55,12 +55,14 @@ struct detector {
 	pthread_mutex_t qlock;
 	struct agent_records events, other;
 	bool notified;
+	size_t queue_max;
 	uint64_t lost[LOST_SLOTS];
 	json_t *last_health;
 
 	/* STATE/events.jsonl */
 	pthread_mutex_t flock;
 	int fd;
+	uint64_t file_max;
 	uint64_t fsize, file_errors;
 
 	/* rules waiting to be loaded */
@@ -159,7 +161,7 @@ static void events_file_rotate(struct detector *d)
 static void events_file_write(struct detector *d, const char *json, size_t len)
 {
 	pthread_mutex_lock(&d->flock);
-	if (d->fd >= 0 && d->fsize + len + 1 > DETECTOR_EVENTS_FILE_MAX)
+	if (d->fd >= 0 && d->fsize > 0 && d->fsize + len + 1 > d->file_max)
 		events_file_rotate(d);
 	if (d->fd >= 0) {
 		struct iovec iov[2] = { { (void *)json, len }, { (void *)"\n", 1 } };
@@ -182,7 +184,7 @@ static void sink_event(const struct host_event *ev, const char *json, size_t len
 		return;
 	events_file_write(d, json, len);
 	pthread_mutex_lock(&d->qlock);
-	if (d->events.n >= DETECTOR_QUEUE_EVENTS) {
+	if (d->events.n >= d->queue_max) {
 		d->lost[sensor_slot(ev)]++;
 	} else {
 		push_raw(&d->events, STREAM_EVENTS, IMMUNE__V1__RECORD_KIND__RECORD_EVENT,
@@ -494,6 +496,8 @@ static struct detector *detector_alloc(const struct detector_options *o, detecto
 	d->notify = notify;
 	d->notify_arg = arg;
 	d->fd = -1;
+	d->queue_max = o->queue_events ? o->queue_events : DETECTOR_QUEUE_EVENTS;
+	d->file_max = o->events_file_max ? o->events_file_max : DETECTOR_EVENTS_FILE_MAX;
 	pthread_rwlock_init(&d->plock, NULL);
 	pthread_mutex_init(&d->qlock, NULL);
 	pthread_mutex_init(&d->flock, NULL);

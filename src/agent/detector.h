@@ -35,6 +35,8 @@ struct detector_options {
 	const char *rules;	      /* file or directory of Sigma rules; NULL: none */
 	const char *replay;	      /* JSON lines of OCSF events to detect on instead of
 					   running the sensors; NULL: sensors */
+	size_t queue_events;	      /* 0: DETECTOR_QUEUE_EVENTS (tests set less) */
+	uint64_t events_file_max;     /* 0: DETECTOR_EVENTS_FILE_MAX (tests set less) */
 };
 
 /* Called from the detector's thread (or a sensor's) when records are waiting. */
