@@ -12,6 +12,7 @@
 #include "proto/immune.pb-c.h"
 
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -462,6 +463,9 @@ static int start_sensors(struct detector *d, char *err, size_t errlen)
 
 static int make_events(struct detector *d)
 {
+	/* other threads wake this base (new rules, stop): it must be made thread-aware */
+	if (evthread_use_pthreads() < 0)
+		return -ENOMEM;
 	d->base = event_base_new();
 	if (!d->base)
 		return -ENOMEM;
