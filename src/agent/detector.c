@@ -51,6 +51,7 @@ struct detector {
 	struct pipeline *pipeline;
 	char *rules; /* detector thread (and start) only */
 	size_t rules_loaded, rule_errors;
+	struct pipeline_stats before; /* counts of the pipelines replaced (under plock) */
 
 	/* the queue to the agent's loop */
 	pthread_mutex_t qlock;
@@ -237,6 +238,17 @@ static void log_rule_errors(const struct pipeline *p, const char *rules, size_t 
 		 n ? ", some refused (see above)" : "");
 }
 
+static void add_stats(struct pipeline_stats *sum, const struct pipeline *p)
+{
+	struct pipeline_stats st;
+	pipeline_stats(p, &st);
+	sum->events += st.events;
+	sum->alerts += st.alerts;
+	sum->rule_matches += st.rule_matches;
+	sum->anomalies += st.anomalies;
+	sum->output_errors += st.output_errors;
+}
+
 static int build_pipeline(struct detector *d, const char *rules, struct pipeline **out)
 {
 	struct pipeline_options po = {
@@ -277,6 +289,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	log_rule_errors(np, rules, &loaded, &errors);
 	pthread_rwlock_wrlock(&d->plock);
 	struct pipeline *old = d->pipeline;
+	add_stats(&d->before, old);
 	d->pipeline = np;
 	d->rules_loaded = loaded;
 	d->rule_errors = errors;
@@ -565,6 +578,7 @@ void detector_stop(struct detector *d)
 		pipeline_tick(d->pipeline, agent_now_ns());
 		pthread_rwlock_wrlock(&d->plock);
 		struct pipeline *p = d->pipeline;
+		add_stats(&d->before, p);
 		d->pipeline = NULL;
 		pthread_rwlock_unlock(&d->plock);
 		pipeline_free(p);
@@ -605,10 +619,10 @@ void detector_free(struct detector *d)
 
 json_t *detector_status(struct detector *d)
 {
-	struct pipeline_stats st = { 0 };
 	pthread_rwlock_rdlock(&d->plock);
+	struct pipeline_stats st = d->before;
 	if (d->pipeline)
-		pipeline_stats(d->pipeline, &st);
+		add_stats(&st, d->pipeline);
 	size_t loaded = d->rules_loaded, errors = d->rule_errors;
 	pthread_rwlock_unlock(&d->plock);
 	uint64_t lost = 0;

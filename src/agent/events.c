@@ -166,9 +166,16 @@ static void print_human(const json_t *o, const struct events_opts *eo)
 		if (src)
 			printf(" from %s", src);
 	} else {
+		json_int_t pid = json_integer_value(
+			json_object_get(json_object_get(o, proc ? "process" : "actor"), "pid"));
+		if (!proc)
+			pid = json_integer_value(json_object_get(
+				json_object_get(json_object_get(o, "actor"), "process"), "pid"));
 		if (image)
 			printf(" %s", image);
-		if (puser)
+		if (pid && puser)
+			printf(" (pid %lld, user %s)", (long long)pid, puser);
+		else if (puser)
 			printf(" (user %s)", puser);
 		if (cls == 1001 && file)
 			printf(" %s", file);

@@ -174,6 +174,28 @@ run "$agent" events --state "$state" --since 2200-01-01T00:00:00Z --json
 run "$agent" events --state "$state" --since yesterday
 [ $rc -eq 2 ] || fail "events --since yesterday: exit $rc"
 
+# ---- events --follow reads across a rotation, like tail -F ----
+fs=$tmp/follow
+mkdir "$fs"
+"$agent" events --state "$fs" --follow --json >"$tmp/follow.out" 2>"$tmp/follow.log" &
+fpid=$!
+line() { echo "{\"class_uid\":1007,\"time\":$1,\"unmapped\":{\"kind\":\"process_exec\"}}"; }
+line 1 >>"$fs/events.jsonl"
+sleep 0.6
+mv "$fs/events.jsonl" "$fs/events.jsonl.1"
+line 2 >>"$fs/events.jsonl.1" # written before the writer reopened
+printf '%s' "$(line 3)" >"$fs/events.jsonl" # a partial line: not printed yet
+sleep 0.6
+echo >>"$fs/events.jsonl"
+for _ in $(seq 1 50); do
+	[ "$(wc -l <"$tmp/follow.out")" -ge 3 ] && break
+	sleep 0.1
+done
+kill -INT "$fpid"
+wait "$fpid" || fail "events --follow exited with $? on SIGINT"
+[ "$(python3 -c 'import json,sys; print(",".join(str(json.loads(l)["time"]) for l in open(sys.argv[1])))' "$tmp/follow.out")" = "1,2,3" ] ||
+	fail "events --follow: $(cat "$tmp/follow.out")"
+
 # ---- failed passwords in the auth log: auth events ----
 for i in 1 2 3 4 5; do
 	echo "$(date '+%b %e %H:%M:%S') $(hostname) sshd[$((4000 + i))]: Failed password for invalid user u$uniq from 192.0.2.77 port $((50000 + i)) ssh2" >>"$authlog"
