@@ -176,7 +176,7 @@ static int parse_fim(const struct ynode *m, struct agent_yaml *c, struct yerror 
 	if (r == 0 && (n = ynode_get(m, "paths")))
 		r = get_paths(n, "sensors.fim.paths", &c->sensors.fim_paths, err);
 	if (r == 0 && (n = ynode_get(m, "scan_interval"))) {
-		if (n->type == YNODE_SCALAR && !n->quoted && strcmp(n->scalar, "off") == 0) {
+		if (n->type == YNODE_SCALAR && strcmp(n->scalar, "off") == 0) {
 			c->sensors.fim_scan_interval_s = 0;
 		} else {
 			r = get_duration(n, "scan_interval", 60, 30 * 86400, &v, err);
