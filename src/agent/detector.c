@@ -515,7 +515,12 @@ static struct detector *detector_alloc(const struct detector_options *o, detecto
 	d->fd = -1;
 	d->queue_max = o->queue_events ? o->queue_events : DETECTOR_QUEUE_EVENTS;
 	d->file_max = o->events_file_max ? o->events_file_max : DETECTOR_EVENTS_FILE_MAX;
-	pthread_rwlock_init(&d->plock, NULL);
+	/* a swap must not wait behind a steady stream of events from several threads */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&d->plock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&d->qlock, NULL);
 	pthread_mutex_init(&d->flock, NULL);
 	pthread_mutex_init(&d->rlock, NULL);
