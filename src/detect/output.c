@@ -300,6 +300,14 @@ static int parse_file(const struct ynode *e, struct output *out, struct yerror *
 	return 0;
 }
 
+/* "TYPE:HOST:PORT", an IPv6 address in brackets. */
+static void net_stats_name(struct output *out, const char *type)
+{
+	bool v6 = strchr(out->host, ':') != NULL;
+	snprintf(out->stats_name, sizeof(out->stats_name), "%s:%s%s%s:%s", type, v6 ? "[" : "",
+		 out->host, v6 ? "]" : "", out->port);
+}
+
 static int parse_syslog(const struct ynode *e, struct output *out, struct yerror *ye)
 {
 	static const char *const keys[] = { "type",	"what",	 "name",     "address",
@@ -336,7 +344,7 @@ static int parse_syslog(const struct ynode *e, struct output *out, struct yerror
 	if ((n = ynode_get(e, "queue")) &&
 	    parse_count(n, "queue", 1, 1000000, &out->queue_max, ye) < 0)
 		return -EBADMSG;
-	snprintf(out->stats_name, sizeof(out->stats_name), "syslog:%s:%s", out->host, out->port);
+	net_stats_name(out, "syslog");
 	return 0;
 }
 
@@ -375,7 +383,7 @@ static int parse_webhook(const struct ynode *e, struct output *out, struct yerro
 	    parse_count(n, "queue", 1, 1000000, &out->queue_max, ye) < 0)
 		return -EBADMSG;
 	/* Not the path: it may carry a token. */
-	snprintf(out->stats_name, sizeof(out->stats_name), "webhook:%s:%s", out->host, out->port);
+	net_stats_name(out, "webhook");
 	return 0;
 }
 
@@ -527,7 +535,7 @@ int outputs_open(const char *path, struct outputs **out, char *err, size_t errle
 		return r;
 	}
 	r = outputs_parse(buf_str(&b), buf_len(&b), path, &o, err, errlen);
-	buf_free(&b);
+	buf_free_secret(&b); /* it holds the webhook headers */
 	if (r < 0)
 		return r;
 	r = outputs_start(o, err, errlen);

@@ -25,6 +25,8 @@
 #define NET_IO_TIMEOUT_S 10
 #define NET_BACKOFF_MIN_MS 100
 #define NET_BACKOFF_MAX_MS 30000
+#define SYSLOG_WRITE_MAX (256u * 1024)
+#define SYSLOG_TAKE_MAX 256
 #define WEBHOOK_BODY_MAX (16u << 20)
 #define HTTP_HEAD_MAX (16u * 1024)
 #define HTTP_BODY_DRAIN_MAX (1u << 20)
@@ -62,17 +64,18 @@ void output_net_push(struct output *out, const char *json, size_t len, bool aler
 	struct output_net *nt = out->net;
 	if (!nt)
 		return;
+	char *copy = xstrndup(json, len); /* outside the lock: the sender is not held up */
 	pthread_mutex_lock(&nt->lock);
 	if (nt->stopping || nt->count >= nt->cap || nt->bytes + len > OUTPUT_QUEUE_BYTES) {
 		pthread_mutex_unlock(&nt->lock);
+		free(copy);
 		output_count(&out->dropped, 1);
 		return;
 	}
 	struct net_record *r = &nt->ring[(nt->head + nt->count) % nt->cap];
-	*r = (struct net_record){ .json = xstrndup(json, len),
-				  .len = len,
-				  .alert = alert,
-				  .queued_ms = output_now_ms() };
+	*r = (struct net_record){
+		.json = copy, .len = len, .alert = alert, .queued_ms = output_now_ms()
+	};
 	nt->count++;
 	nt->bytes += len;
 	pthread_cond_broadcast(&nt->cond);
@@ -127,11 +130,27 @@ static void conn_close(struct output *out, struct output_net *nt)
 	output_set_connected(out, false);
 }
 
-/* A connection the peer closed (or sent something unexpected on) is readable. */
+/* A connection the peer closed (or sent something unexpected on) is readable. Over TLS, what
+ * is readable may be a post-handshake message (a TLS 1.3 session ticket): it is read without
+ * waiting, and the connection is alive when nothing else came. */
 static bool conn_alive(struct output_net *nt)
 {
 	struct pollfd p = { .fd = nt->fd, .events = POLLIN };
-	return nt->fd >= 0 && poll(&p, 1, 0) == 0;
+	if (nt->fd < 0)
+		return false;
+	if (poll(&p, 1, 0) == 0)
+		return true;
+	if (!nt->ssl)
+		return false;
+	char scratch[256];
+	size_t got = 0;
+	int fl = fcntl(nt->fd, F_GETFL);
+	fcntl(nt->fd, F_SETFL, fl | O_NONBLOCK);
+	bool data = SSL_read_ex(nt->ssl, scratch, sizeof(scratch), &got) == 1;
+	bool alive = !data && SSL_get_error(nt->ssl, 0) == SSL_ERROR_WANT_READ;
+	ERR_clear_error();
+	fcntl(nt->fd, F_SETFL, fl);
+	return alive;
 }
 
 static int connect_addr(struct output_net *nt, const struct addrinfo *ai)
@@ -188,7 +207,7 @@ static int tls_start(struct output *out, struct output_net *nt)
 
 static int conn_open(struct output *out, struct output_net *nt)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
 	if (nt->fd >= 0 && conn_alive(nt))
 		return 0;
 	conn_close(out, nt);
@@ -285,11 +304,12 @@ static void syslog_timestamp(json_t *root, char *out, size_t n)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-/* One frame: "LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - JSON". */
+/* Appends one frame, "LEN SP <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - JSON", to
+ * frames; nothing is appended when it does not fit. */
 static int syslog_frame(const struct output *out, const struct output_net *nt,
-			const struct net_record *rec, struct buf *frame)
+			const struct net_record *rec, struct buf *frames)
 {
-	char ts[96], head[512];
+	char ts[96], head[512], len[24];
 	json_t *root = json_loadb(rec->json, rec->len, 0, NULL);
 	json_t *sev = json_object_get(root, "severity_id");
 	unsigned pri = out->facility * 8 +
@@ -302,31 +322,38 @@ static int syslog_frame(const struct output *out, const struct output_net *nt,
 			  rec->alert ? "alert" : "event");
 	if (hl < 0 || (size_t)hl >= sizeof(head))
 		return -EMSGSIZE;
-	buf_reset(frame);
-	int r = buf_printf(frame, "%zu ", (size_t)hl + rec->len);
-	r = r ?: buf_append(frame, head, (size_t)hl);
-	return r ?: buf_append(frame, rec->json, rec->len);
+	int ll = snprintf(len, sizeof(len), "%zu ", (size_t)hl + rec->len);
+	if (frames->cap - buf_len(frames) < (size_t)ll + (size_t)hl + rec->len)
+		return -EMSGSIZE;
+	int r = buf_append(frames, len, (size_t)ll);
+	r = r ?: buf_append(frames, head, (size_t)hl);
+	return r ?: buf_append(frames, rec->json, rec->len);
 }
 
-static int syslog_send(struct output *out, struct output_net *nt, size_t n, size_t *sent)
+/* Sends up to n queued records, in writes of up to SYSLOG_WRITE_MAX bytes of frames. */
+static int syslog_send(struct output *out, struct output_net *nt, size_t n, size_t *done)
 {
-	struct buf frame;
+	struct buf frames;
 	int r = conn_open(out, nt);
-	*sent = 0;
-	buf_init(&frame, OUTPUT_RECORD_MAX + 1024);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		pthread_mutex_lock(&nt->lock);
-		struct net_record rec = *queue_at(nt, i);
-		pthread_mutex_unlock(&nt->lock);
-		if (syslog_frame(out, nt, &rec, &frame) < 0) {
-			(*sent)++; /* cannot be framed: skipped (counted as an error by the caller) */
-			continue;
+	*done = 0;
+	buf_init(&frames, SYSLOG_WRITE_MAX + OUTPUT_RECORD_MAX + 1024);
+	for (size_t i = 0; r == 0 && i < n;) {
+		size_t k = 0, bad = 0;
+		buf_reset(&frames);
+		for (; i < n && buf_len(&frames) < SYSLOG_WRITE_MAX; i++, k++) {
+			pthread_mutex_lock(&nt->lock);
+			struct net_record rec = *queue_at(nt, i);
+			pthread_mutex_unlock(&nt->lock);
+			bad += syslog_frame(out, nt, &rec, &frames) < 0;
 		}
-		r = conn_write(nt, buf_str(&frame), buf_len(&frame));
-		if (r == 0)
-			(*sent)++;
+		r = buf_len(&frames) ? conn_write(nt, buf_str(&frames), buf_len(&frames)) : 0;
+		if (r == 0) {
+			output_count(&out->sent, k - bad);
+			output_count(&out->errors, bad);
+			*done += k;
+		}
 	}
-	buf_free(&frame);
+	buf_free(&frames);
 	if (r < 0)
 		conn_close(out, nt);
 	return r;
@@ -334,25 +361,39 @@ static int syslog_send(struct output *out, struct output_net *nt, size_t n, size
 
 /* ---- webhook (HTTP/1.1 POST of a JSON array) ---- */
 
+static bool is_json_object(const struct net_record *rec)
+{
+	json_t *j = json_loadb(rec->json, rec->len, 0, NULL);
+	bool ok = json_is_object(j);
+	json_decref(j);
+	return ok;
+}
+
+/* Builds the request for up to n queued records: *taken of them leave the queue on success,
+ * *valid of those are in the body (a record that is not a JSON object would make the whole
+ * array unreadable: it is left out). */
 static int webhook_request(const struct output *out, struct output_net *nt, size_t n, size_t *taken,
-			   struct buf *req)
+			   size_t *valid, struct buf *req)
 {
 	struct buf body;
 	int r = 0;
 	buf_init(&body, WEBHOOK_BODY_MAX);
 	buf_puts(&body, "[");
-	*taken = 0;
+	*taken = *valid = 0;
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&nt->lock);
 		struct net_record rec = *queue_at(nt, i);
 		pthread_mutex_unlock(&nt->lock);
-		if (buf_len(&body) + rec.len + 2 > WEBHOOK_BODY_MAX && i > 0)
+		if (buf_len(&body) + rec.len + 2 > WEBHOOK_BODY_MAX && *valid > 0)
 			break;
-		r = i ? buf_puts(&body, ",") : 0;
+		(*taken)++;
+		if (!is_json_object(&rec))
+			continue;
+		r = *valid ? buf_puts(&body, ",") : 0;
 		r = r ?: buf_append(&body, rec.json, rec.len);
 		if (r < 0)
 			break;
-		(*taken)++;
+		(*valid)++;
 	}
 	r = r ?: buf_puts(&body, "]");
 	bool v6 = strchr(out->host, ':') != NULL;
@@ -427,16 +468,20 @@ out:
 	return status;
 }
 
-static int webhook_send(struct output *out, struct output_net *nt, size_t n, size_t *sent)
+static int webhook_send(struct output *out, struct output_net *nt, size_t n, size_t *done)
 {
 	struct buf req;
-	size_t taken = 0;
-	*sent = 0;
-	int r = conn_open(out, nt);
-	if (r < 0)
-		return r;
+	size_t taken = 0, valid = 0;
+	*done = 0;
 	buf_init(&req, WEBHOOK_BODY_MAX + HTTP_HEAD_MAX + 64 * 1024);
-	r = webhook_request(out, nt, n, &taken, &req);
+	int r = webhook_request(out, nt, n, &taken, &valid, &req);
+	if (r == 0 && valid == 0) { /* nothing worth a request */
+		buf_free_secret(&req);
+		output_count(&out->errors, taken);
+		*done = taken;
+		return 0;
+	}
+	r = r ?: conn_open(out, nt);
 	r = r ?: conn_write(nt, buf_str(&req), buf_len(&req));
 	buf_free_secret(&req); /* it held the headers */
 	int status = r == 0 ? webhook_response(nt) : r;
@@ -444,7 +489,9 @@ static int webhook_send(struct output *out, struct output_net *nt, size_t n, siz
 		conn_close(out, nt);
 	if (status < 200 || status > 299)
 		return status < 0 ? status : -EPROTO;
-	*sent = taken;
+	output_count(&out->sent, valid);
+	output_count(&out->errors, taken - valid);
+	*done = taken;
 	return 0;
 }
 
@@ -462,7 +509,7 @@ static size_t wait_for_work(struct output *out, struct output_net *nt)
 			continue;
 		}
 		if (out->type == OUTPUT_SYSLOG)
-			return nt->count < 64 ? nt->count : 64;
+			return nt->count < SYSLOG_TAKE_MAX ? nt->count : SYSLOG_TAKE_MAX;
 		uint64_t due = queue_at(nt, 0)->queued_ms + out->interval_ms;
 		if (nt->count >= out->batch || nt->stopping || output_now_ms() >= due)
 			return nt->count < out->batch ? nt->count : out->batch;
@@ -492,13 +539,12 @@ static void *sender_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	pthread_mutex_lock(&nt->lock);
 	for (size_t n; (n = wait_for_work(out, nt)) > 0;) {
-		size_t sent = 0;
+		size_t done = 0; /* records that leave the queue (sent or refused) */
 		pthread_mutex_unlock(&nt->lock);
-		int r = out->type == OUTPUT_SYSLOG ? syslog_send(out, nt, n, &sent)
-						   : webhook_send(out, nt, n, &sent);
+		int r = out->type == OUTPUT_SYSLOG ? syslog_send(out, nt, n, &done)
+						   : webhook_send(out, nt, n, &done);
 		pthread_mutex_lock(&nt->lock);
-		queue_pop(nt, sent);
-		output_count(&out->sent, sent);
+		queue_pop(nt, done);
 		if (r == 0) {
 			delay = NET_BACKOFF_MIN_MS;
 			continue;

@@ -83,19 +83,21 @@ static char *read_text(const char *path)
 
 static void test_config_defaults(void **state)
 {
-	struct output_stats st[4];
+	struct output_stats st[5];
 	struct outputs *o =
 		parse_ok("server: x\noutputs:\n"
 			 "  - type: file\n    path: /tmp/a.jsonl\n"
 			 "  - type: syslog\n    address: 127.0.0.1:514\n"
 			 "  - type: webhook\n    url: https://example.org/hook?t=secret\n"
+			 "  - type: syslog\n    address: '[::1]:6514'\n"
 			 "  - type: syslog\n    name: siem\n    address: '[::1]:6514'\n"
 			 "    tls: true\n    facility: local3\n");
-	assert_int_equal(outputs_stats(o, st, 4), 4);
+	assert_int_equal(outputs_stats(o, st, 5), 5);
 	assert_string_equal(st[0].name, "file:/tmp/a.jsonl");
 	assert_string_equal(st[1].name, "syslog:127.0.0.1:514");
 	assert_string_equal(st[2].name, "webhook:example.org:443");
-	assert_string_equal(st[3].name, "siem");
+	assert_string_equal(st[3].name, "syslog:[::1]:6514");
+	assert_string_equal(st[4].name, "siem");
 	assert_false(st[0].connected);
 	outputs_free(o);
 
@@ -258,6 +260,7 @@ struct listener {
 	pthread_mutex_t lock;
 	struct buf data;   /* syslog: every byte received; HTTP: each request, then "\n====\n" */
 	unsigned requests; /* HTTP requests answered */
+	unsigned accepts;  /* connections */
 	bool stop;
 };
 
@@ -413,8 +416,12 @@ static void *listener_main(void *arg)
 		if (poll(&p, 1, 100) <= 0)
 			continue;
 		int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
-			serve(l, fd);
+		if (fd < 0)
+			continue;
+		pthread_mutex_lock(&l->lock);
+		l->accepts++;
+		pthread_mutex_unlock(&l->lock);
+		serve(l, fd);
 	}
 	return NULL;
 }
@@ -490,6 +497,8 @@ static void check_syslog(struct fixture *f, struct listener *l, const char *extr
 	listener_start(l);
 	struct outputs *o = open_yaml(f, yaml);
 	outputs_alert(o, alert_json, strlen(alert_json));
+	wait_sent(o, 0, 1);
+	usleep(50000); /* the server's TLS 1.3 session tickets arrive meanwhile */
 	outputs_event(o, event_json, strlen(event_json));
 	outputs_event(o, "not json", 8);
 	struct output_stats st = wait_sent(o, 0, 3);
@@ -498,7 +507,11 @@ static void check_syslog(struct fixture *f, struct listener *l, const char *extr
 	assert_int_equal(st.errors, 0);
 	assert_true(st.connected);
 	outputs_free(o);
+	pthread_mutex_lock(&l->lock);
+	unsigned accepts = l->accepts;
+	pthread_mutex_unlock(&l->lock);
 	_cleanup_free_ char *data = listener_stop(l);
+	assert_int_equal(accepts, 1); /* one connection for all */
 
 	char *frames[8];
 	assert_int_equal(split_frames(data, frames, 8), 3);
@@ -536,6 +549,8 @@ static void test_syslog_tls(void **state)
 	listener_init(&l, true);
 	l.ctx = tls_server_ctx(pki_ca_cert(ca), pki_ca_server_cert(ca), pki_ca_server_key(ca));
 	assert_non_null(l.ctx);
+	SSL_CTX_clear_options(l.ctx, SSL_OP_NO_TICKET); /* as most servers: session tickets */
+	SSL_CTX_set_num_tickets(l.ctx, 2);
 	_cleanup_free_ char *extra =
 		xasprintf("    tls: true\n    ca: %s/ca.crt\n    facility: local3\n", pkidir);
 	check_syslog(f, &l, extra, 19);
@@ -617,20 +632,17 @@ static void test_syslog_down(void **state)
 
 /* ---- webhook ---- */
 
-static void test_webhook(void **state)
+/* Four alerts in batches of 3: the first POST is answered 503 and retried; every accepted
+ * request has the target, the header and a JSON array body; one connection (keep-alive). */
+static void check_webhook(struct fixture *f, struct listener *l, const char *url_extra)
 {
-	struct fixture *f = *state;
-	struct listener l;
-	listener_init(&l, true);
-	l.http = true;
-	l.fail_first = 1; /* the first POST is answered 503: retried */
-	listener_start(&l);
-	_cleanup_free_ char *yaml =
-		xasprintf("outputs:\n  - type: webhook\n"
-			  "    url: http://127.0.0.1:%u/hook?x=1\n"
-			  "    insecure: true\n    batch: 3\n    interval: 100ms\n"
-			  "    headers:\n      X-Token: abc def\n",
-			  l.port);
+	l->http = true;
+	l->fail_first = 1;
+	listener_start(l);
+	_cleanup_free_ char *yaml = xasprintf("outputs:\n  - type: webhook\n"
+					      "    batch: 3\n    interval: 100ms\n"
+					      "    headers:\n      X-Token: abc def\n%s",
+					      url_extra);
 	struct outputs *o = open_yaml(f, yaml);
 	char rec[32];
 	for (int i = 0; i < 4; i++) {
@@ -638,13 +650,22 @@ static void test_webhook(void **state)
 		outputs_alert(o, rec, strlen(rec));
 	}
 	outputs_event(o, "{\"event\":1}", 11); /* not taken: alerts only by default */
+	outputs_alert(o, "[1,2]", 5);	       /* not an object: left out, an error */
 	struct output_stats st = wait_sent(o, 0, 4);
+	for (int t = 0; t < 500 && st.errors < 2; t++) {
+		usleep(10000);
+		outputs_stats(o, &st, 1);
+	}
 	assert_int_equal(st.sent, 4);
 	assert_int_equal(st.dropped, 0);
-	assert_true(st.errors >= 1);
-	assert_true(str_has_prefix(st.name, "webhook:127.0.0.1:"));
+	assert_true(st.errors >= 2); /* the 503 and the array */
+	assert_true(str_has_prefix(st.name, "webhook:"));
 	outputs_free(o);
-	_cleanup_free_ char *data = listener_stop(&l);
+	pthread_mutex_lock(&l->lock);
+	unsigned accepts = l->accepts;
+	pthread_mutex_unlock(&l->lock);
+	_cleanup_free_ char *data = listener_stop(l);
+	assert_int_equal(accepts, 1);
 
 	/* Every accepted request: the target, the header, a JSON array body. */
 	int next = 0;
@@ -665,6 +686,54 @@ static void test_webhook(void **state)
 	assert_int_equal(next, 4);
 }
 
+static void test_webhook_http(void **state)
+{
+	struct listener l;
+	listener_init(&l, true);
+	_cleanup_free_ char *url =
+		xasprintf("    url: http://127.0.0.1:%u/hook?x=1\n    insecure: true\n", l.port);
+	check_webhook(*state, &l, url);
+}
+
+static void test_webhook_https(void **state)
+{
+	struct fixture *f = *state;
+	struct pki_ca *ca;
+	struct listener l;
+	assert_int_equal(pki_ca_open(f->dir, NULL, &ca), 0);
+	listener_init(&l, true);
+	l.ctx = tls_server_ctx(pki_ca_cert(ca), pki_ca_server_cert(ca), pki_ca_server_key(ca));
+	SSL_CTX_clear_options(l.ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(l.ctx, 2);
+	_cleanup_free_ char *url = xasprintf("    url: https://localhost:%u/hook?x=1\n"
+					     "    ca: %s/ca.crt\n",
+					     l.port, f->dir);
+	check_webhook(f, &l, url);
+	pki_ca_free(ca);
+}
+
+/* outputs_free sends what waits for a batch (interval 60 s here) before it returns. */
+static void test_flush_on_free(void **state)
+{
+	struct fixture *f = *state;
+	struct listener l;
+	listener_init(&l, true);
+	l.http = true;
+	listener_start(&l);
+	_cleanup_free_ char *yaml = xasprintf("outputs:\n  - type: webhook\n"
+					      "    url: http://127.0.0.1:%u/\n    insecure: true\n"
+					      "    interval: 60s\n",
+					      l.port);
+	struct outputs *o = open_yaml(f, yaml);
+	outputs_alert(o, "{\"i\":0}", 7);
+	outputs_alert(o, "{\"i\":1}", 7);
+	outputs_free(o);
+	_cleanup_free_ char *data = listener_stop(&l);
+	const char *body = strstr(data, "\r\n\r\n");
+	assert_non_null(body);
+	assert_string_equal(body, "\r\n\r\n[{\"i\":0},{\"i\":1}]\n====\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,7 +745,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_syslog_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syslog_tls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syslog_down, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_webhook, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_webhook_http, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_webhook_https, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_on_free, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
