@@ -5,6 +5,7 @@
 #include "agent/agent_yaml.h"
 #include "agent/enroll.h"
 #include "agent/link.h"
+#include "agent/watch.h"
 #include "config.h"
 #include "lib/log.h"
 #include "trust/pki.h"
@@ -409,6 +410,7 @@ static void help(void)
 	       "  run      run the agent (connect, collect, scan, send)\n"
 	       "  status   show the identity, the connection and the spool\n"
 	       "  events   print the events and alerts the detector recorded on this host\n"
+	       "  watch    run the sensors and detection in the foreground, print JSON lines\n"
 	       "  version  print the version\n\n"
 	       "See 'immune-agent <command> --help' and docs/agent.md.\n");
 }
@@ -430,6 +432,8 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "events") == 0)
 		return agent_events_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "watch") == 0)
+		return agent_watch_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("immune-agent %s\n", IMMUNE_VERSION);
 		return EXIT_OK;
