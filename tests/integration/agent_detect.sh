@@ -215,10 +215,20 @@ for _ in $(seq 1 200); do
 	sleep 0.2
 done
 [ "$(loads)" -ge 2 ] || fail "the new rules were not loaded"
+"$prog" # the old rule is gone: no second alert for it
 "$prog2"
 wait_for "the alert of the new rule at the server" \
 	'"$immune" alerts --json --server-config "$cfg"' \
 	"any(a['rule_id'] == '5e1f0000-0000-4000-8000-00000000d002' for a in d['alerts'])"
+python3 - "$tmp/w.json" <<'PY' || fail "the replaced rule still alerts: $(cat "$tmp/w.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+old = [a for a in d["alerts"] if a["rule_id"] == "5e1f0000-0000-4000-8000-00000000d001"]
+assert len(old) == 1 and old[0]["count"] == 1, old
+PY
+# the agent's status file reports the detector
+wait_for "the detector in status.json" 'cat "$state/status.json"' \
+	"d['detector']['rules_loaded'] == 1 and d['detector']['alerts'] >= 2 and d['detector']['events'] > 0"
 
 kill "$apid"
 wait "$apid" || fail "the agent exited with $? on SIGTERM"
