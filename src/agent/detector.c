@@ -15,6 +15,7 @@
 #include <event2/thread.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -55,6 +56,7 @@ struct detector {
 
 	/* the queue to the agent's loop */
 	pthread_mutex_t qlock;
+	pthread_cond_t qtaken; /* signalled by detector_take (replay waits for room) */
 	struct agent_records events, other;
 	bool notified;
 	size_t queue_max;
@@ -73,6 +75,8 @@ struct detector {
 	bool reload;
 
 	char *last_baseline; /* the summary last queued (compact, sorted keys) */
+	bool replay_lossy;
+	atomic_bool stopping;
 	uint64_t replayed, replay_bad;
 };
 
@@ -110,6 +114,7 @@ void detector_take(struct detector *d, struct agent_records *events, struct agen
 	agent_records_move(events, &d->events);
 	agent_records_move(other, &d->other);
 	d->notified = false;
+	pthread_cond_broadcast(&d->qtaken);
 	pthread_mutex_unlock(&d->qlock);
 }
 
@@ -400,6 +405,27 @@ static void on_health(evutil_socket_t fd, short what, void *arg)
 
 /* ---- replay ---- */
 
+/* A file is not a live source: it waits for room in the queue instead of losing events.
+ * Returns false when the detector is stopping. */
+static bool replay_wait_room(struct detector *d)
+{
+	if (d->replay_lossy)
+		return !atomic_load(&d->stopping);
+	pthread_mutex_lock(&d->qlock);
+	while (d->events.n >= d->queue_max && !atomic_load(&d->stopping)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&d->qtaken, &d->qlock, &ts);
+	}
+	pthread_mutex_unlock(&d->qlock);
+	return !atomic_load(&d->stopping);
+}
+
 static void on_replay(evutil_socket_t fd, short what, void *arg)
 {
 	struct detector *d = arg;
@@ -420,6 +446,8 @@ static void on_replay(evutil_socket_t fd, short what, void *arg)
 			n--;
 		if (n == 0)
 			continue;
+		if (!replay_wait_room(d))
+			break;
 		if ((size_t)n > REPLAY_LINE_MAX ||
 		    host_event_from_json_text(line, (size_t)n, &ev) < 0) {
 			if (d->replay_bad++ < 10)
@@ -522,6 +550,8 @@ static struct detector *detector_alloc(const struct detector_options *o, detecto
 	pthread_rwlock_init(&d->plock, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&d->qlock, NULL);
+	pthread_cond_init(&d->qtaken, NULL);
+	d->replay_lossy = o->replay_lossy;
 	pthread_mutex_init(&d->flock, NULL);
 	pthread_mutex_init(&d->rlock, NULL);
 	return d;
@@ -569,6 +599,7 @@ void detector_stop(struct detector *d)
 {
 	if (!d)
 		return;
+	atomic_store(&d->stopping, true);
 	if (d->thread_started) {
 		event_active(d->ev_stop, EV_READ, 0);
 		pthread_join(d->thread, NULL);
@@ -608,6 +639,7 @@ void detector_free(struct detector *d)
 	json_decref(d->last_health);
 	pthread_rwlock_destroy(&d->plock);
 	pthread_mutex_destroy(&d->qlock);
+	pthread_cond_destroy(&d->qtaken);
 	pthread_mutex_destroy(&d->flock);
 	pthread_mutex_destroy(&d->rlock);
 	free(d->pending_rules);
@@ -637,10 +669,13 @@ json_t *detector_status(struct detector *d)
 	json_t *sensors = d->last_health ? json_deep_copy(d->last_health) : json_array();
 	size_t waiting = d->events.n + d->other.n;
 	pthread_mutex_unlock(&d->qlock);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "rules_loaded",
-			 (json_int_t)loaded, "rule_errors", (json_int_t)errors, "events",
-			 (json_int_t)st.events, "alerts", (json_int_t)st.alerts, "anomalies",
-			 (json_int_t)st.anomalies, "queue_lost", (json_int_t)lost, "queue_waiting",
-			 (json_int_t)waiting, "output_errors", (json_int_t)st.output_errors,
-			 "sensors", sensors);
+	pthread_mutex_lock(&d->flock);
+	uint64_t file_errors = d->file_errors;
+	pthread_mutex_unlock(&d->flock);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "events_file_errors",
+			 (json_int_t)file_errors, "rules_loaded", (json_int_t)loaded, "rule_errors",
+			 (json_int_t)errors, "events", (json_int_t)st.events, "alerts",
+			 (json_int_t)st.alerts, "anomalies", (json_int_t)st.anomalies, "queue_lost",
+			 (json_int_t)lost, "queue_waiting", (json_int_t)waiting, "output_errors",
+			 (json_int_t)st.output_errors, "sensors", sensors);
 }

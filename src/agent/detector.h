@@ -4,7 +4,8 @@
  * pipeline (detect/pipeline.h). What the pipeline produces is handed to the agent's loop as
  * typed records through a queue, the way the collector hands its results:
  *   - events (RECORD_EVENT on STREAM_EVENTS): at most DETECTOR_QUEUE_EVENTS wait; beyond
- *     that they are counted as lost in the sensor health of the sensor that produced them;
+ *     that they are counted as lost in the sensor health of the sensor that produced them
+ *     (a replayed file waits for room instead);
  *   - alerts (RECORD_ALERT on STREAM_ALERTS): never dropped;
  *   - at start and every DETECTOR_HEALTH_INTERVAL_S: RECORD_SENSOR_HEALTH, and
  *     RECORD_BASELINE when the baseline summary changed (STREAM_STATE).
@@ -37,6 +38,8 @@ struct detector_options {
 					   running the sensors; NULL: sensors */
 	size_t queue_events;	      /* 0: DETECTOR_QUEUE_EVENTS (tests set less) */
 	uint64_t events_file_max;     /* 0: DETECTOR_EVENTS_FILE_MAX (tests set less) */
+	bool replay_lossy;	      /* replay drops events when the queue is full, like a sensor
+			      (tests); otherwise it waits for room */
 };
 
 /* Called from the detector's thread (or a sensor's) when records are waiting. */

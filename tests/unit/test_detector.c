@@ -274,6 +274,7 @@ static void test_queue_bound_and_rotation(void **state)
 				      .rules = f->rules,
 				      .replay = f->replay,
 				      .queue_events = 50,
+				      .replay_lossy = true,
 				      .events_file_max = 16384 };
 	struct detector *d = NULL;
 	char err[512];
@@ -315,6 +316,50 @@ static void test_queue_bound_and_rotation(void **state)
 	assert_true(count_lines(cur) + count_lines(old) < 201); /* older files are gone */
 	agent_records_free(&t.events);
 	agent_records_free(&t.other);
+	agent_yaml_free(&cfg);
+}
+
+/* A replay waits for room: with a bound of 20, all 301 events arrive as they are taken. */
+static void test_replay_waits(void **state)
+{
+	struct fixture *f = *state;
+	write_replay(f, 300);
+	struct agent_yaml cfg;
+	agent_yaml_defaults(&cfg);
+	struct detector_options o = { .state_dir = f->state,
+				      .cfg = &cfg,
+				      .rules = f->rules,
+				      .replay = f->replay,
+				      .queue_events = 20 };
+	struct detector *d = NULL;
+	char err[512];
+	assert_int_equal(detector_start(&o, notify, f, &d, err, sizeof(err)), 0);
+	struct taken t = { 0 };
+	take_until(d, &t, 301, 1);
+	json_t *st = detector_status(d);
+	assert_int_equal(json_integer_value(json_object_get(st, "queue_lost")), 0);
+	json_decref(st);
+	detector_free(d);
+	agent_records_free(&t.events);
+	agent_records_free(&t.other);
+	agent_yaml_free(&cfg);
+}
+
+/* Stopping while a replay waits for room (nobody takes) does not hang. */
+static void test_stop_during_replay(void **state)
+{
+	struct fixture *f = *state;
+	write_replay(f, 300);
+	struct agent_yaml cfg;
+	agent_yaml_defaults(&cfg);
+	struct detector_options o = {
+		.state_dir = f->state, .cfg = &cfg, .replay = f->replay, .queue_events = 10
+	};
+	struct detector *d = NULL;
+	char err[512];
+	assert_int_equal(detector_start(&o, notify, f, &d, err, sizeof(err)), 0);
+	usleep(100000);
+	detector_free(d);
 	agent_yaml_free(&cfg);
 }
 
@@ -380,6 +425,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_bound_and_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_during_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rules_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_outputs, setup, teardown),
 	};
