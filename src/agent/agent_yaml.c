@@ -284,7 +284,10 @@ int agent_yaml_load(const char *path, struct agent_yaml *c, char *err, size_t er
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		snprintf(err, errlen, "%s: %s", path,
+			 r == -EINVAL  ? "not a regular file"
+			 : r == -EFBIG ? "larger than 1 MiB"
+				       : strerror(-r));
 		return r;
 	}
 	r = agent_yaml_parse(buf_str(&b), buf_len(&b), path, c, err, errlen);
