@@ -1,6 +1,8 @@
 #include "agent/agent.h"
 #include "agent/agent_config.h"
+#include "agent/agent_yaml.h"
 #include "agent/collect.h"
+#include "agent/detector.h"
 #include "agent/link.h"
 #include "config.h"
 #include "lib/log.h"
@@ -18,7 +20,11 @@ struct agent {
 	struct agent_config cfg;
 	struct link *link;
 	struct collector *collector;
-	struct event *ev_collected, *ev_inventory, *ev_synth, *ev_status, *ev_sigint, *ev_sigterm;
+	struct agent_yaml yaml;
+	struct detector *detector;
+	uint64_t events_unspooled;
+	struct event *ev_detected, *ev_collected, *ev_inventory, *ev_synth, *ev_status, *ev_sigint,
+		*ev_sigterm;
 	char *state_path;
 	char *deferred_state; /* inventory state to save once pending records are spooled */
 	/* collector status */
@@ -38,6 +44,21 @@ static const char *catalog_path(const struct agent *a)
 	if (a->o->catalog)
 		return a->o->catalog;
 	return stat(IMMUNE_POLICY_DIR, &st) == 0 ? IMMUNE_POLICY_DIR : IMMUNE_SOURCE_POLICY_DIR;
+}
+
+/* The rules the server pushed, else the installed Linux rules, else the source tree's (a
+ * build run in place), else none. */
+static const char *rules_path(const struct agent *a)
+{
+	struct stat st;
+	const char *dir = link_pushed_dir(a->link, PUSHED_RULES);
+	if (dir)
+		return dir;
+	if (stat(IMMUNE_RULES_DIR "/linux", &st) == 0)
+		return IMMUNE_RULES_DIR "/linux";
+	if (stat(IMMUNE_SOURCE_RULES_DIR "/linux", &st) == 0)
+		return IMMUNE_SOURCE_RULES_DIR "/linux";
+	return NULL;
 }
 
 static void request_collection(struct agent *a, bool force_scan)
@@ -136,8 +157,37 @@ static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed,
 	}
 	if (catalog_changed)
 		request_collection(a, true);
-	if (rules_changed)
+	if (rules_changed) {
 		log_info("new detection rules saved in %s", link_pushed_dir(a->link, PUSHED_RULES));
+		if (a->detector)
+			detector_set_rules(a->detector, rules_path(a));
+	}
+}
+
+/* ---- detector -> link ---- */
+
+static void detector_notify(void *arg)
+{
+	/* the detector's thread (or a sensor's): wake the loop */
+	struct agent *a = arg;
+	event_active(a->ev_detected, EV_READ, 0);
+}
+
+static void on_detected(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	struct agent_records events = { 0 }, other = { 0 };
+	detector_take(a->detector, &events, &other);
+	for (size_t i = 0; i < events.n; i++) {
+		int r = link_append_event(a->link, events.v[i].payload, events.v[i].len);
+		if (r < 0 && a->events_unspooled++ % 1000 == 0)
+			log_errno(r, "spooling an event (%llu not spooled so far)",
+				  (unsigned long long)a->events_unspooled);
+	}
+	agent_records_free(&events);
+	if (other.n)
+		link_submit(a->link, &other);
+	agent_records_free(&other);
 }
 
 static void on_inventory_timer(evutil_socket_t fd, short what, void *arg)
@@ -190,11 +240,12 @@ static void write_status(struct agent *a)
 				 (json_int_t)a->last_collection, "last_scan",
 				 (json_int_t)a->last_scan, "last_tables_changed",
 				 (json_int_t)a->last_changed, "last_error", a->last_error);
-	json_t *doc = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:o}", "schema",
+	json_t *det = a->detector ? detector_status(a->detector) : json_null();
+	json_t *doc = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "schema",
 				"immune.agent-status/v1", "pid", (int)getpid(), "updated",
 				(json_int_t)time(NULL), "version", IMMUNE_VERSION, "host_id",
 				a->cfg.host_id, "server", a->cfg.server, "link",
-				link_status(a->link), "collector", coll);
+				link_status(a->link), "collector", coll, "detector", det);
 	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(doc);
 	if (!s)
@@ -235,10 +286,30 @@ static int start_collector(struct agent *a)
 	return 0;
 }
 
+static int start_detector(struct agent *a)
+{
+	char err[1024];
+	struct detector_options d = { .state_dir = a->o->state_dir,
+				      .root = a->o->root,
+				      .cfg = &a->yaml,
+				      .config_path = a->o->config,
+				      .rules = rules_path(a),
+				      .replay = a->o->replay };
+	int r = detector_start(&d, detector_notify, a, &a->detector, err, sizeof(err));
+	if (r < 0)
+		log_error("%s", err);
+	return r;
+}
+
 static int setup(struct agent *a)
 {
 	char err[1024];
-	int r = agent_config_load(a->o->state_dir, &a->cfg, err, sizeof(err));
+	int r = agent_yaml_load(a->o->config, &a->yaml, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	r = agent_config_load(a->o->state_dir, &a->cfg, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s%s", err, r == -ENOENT ? " (run 'immune-agent enroll' first)" : "");
 		return r;
@@ -265,6 +336,7 @@ static int setup(struct agent *a)
 	}
 	a->state_path = agent_state_path(a->o->state_dir, "inventory.state");
 	a->ev_collected = event_new(a->base, -1, 0, on_collected, a);
+	a->ev_detected = event_new(a->base, -1, 0, on_detected, a);
 	a->ev_synth = evtimer_new(a->base, on_synth, a);
 	a->ev_status = event_new(a->base, -1, EV_PERSIST, on_status, a);
 	a->ev_sigint = evsignal_new(a->base, SIGINT, on_signal, a);
@@ -274,6 +346,8 @@ static int setup(struct agent *a)
 	struct timeval tv = { .tv_sec = AGENT_STATUS_INTERVAL_S };
 	event_add(a->ev_status, &tv);
 	if (!a->o->no_collect && (r = start_collector(a)) < 0)
+		return r;
+	if (!a->o->no_detect && (r = start_detector(a)) < 0)
 		return r;
 	if (a->o->synthetic) {
 		struct timeval zero = { 0, 0 };
@@ -286,12 +360,17 @@ static int setup(struct agent *a)
 static void teardown(struct agent *a)
 {
 	collector_stop(a->collector);
+	if (a->detector) {
+		detector_stop(a->detector);
+		on_detected(-1, 0, a); /* spool what it left */
+	}
 	if (a->link) {
 		write_status(a);
 		link_free(a->link);
 	}
-	struct event *evs[] = { a->ev_collected, a->ev_inventory, a->ev_synth,
-				a->ev_status,	 a->ev_sigint,	  a->ev_sigterm };
+	detector_free(a->detector);
+	struct event *evs[] = { a->ev_detected, a->ev_collected, a->ev_inventory, a->ev_synth,
+				a->ev_status,	a->ev_sigint,	 a->ev_sigterm };
 	for (size_t i = 0; i < ARRAY_SIZE(evs); i++)
 		if (evs[i])
 			event_free(evs[i]);
@@ -300,6 +379,7 @@ static void teardown(struct agent *a)
 	free(a->deferred_state);
 	free(a->state_path);
 	agent_config_free(&a->cfg);
+	agent_yaml_free(&a->yaml);
 }
 
 int agent_run(const struct agent_run_options *o)

@@ -1,7 +1,8 @@
-/* immune-agent enroll | run | status (docs/agent.md). Exit codes: 0 ok, 1 not running or
+/* immune-agent enroll | run | status | events (docs/agent.md). Exit codes: 0 ok, 1 not running or
  * not enrolled (status), 2 usage or runtime error. */
 #include "agent/agent.h"
 #include "agent/agent_config.h"
+#include "agent/agent_yaml.h"
 #include "agent/enroll.h"
 #include "agent/link.h"
 #include "agent/watch.h"
@@ -181,7 +182,8 @@ static void run_help(void)
 	printf("usage: immune-agent run [--state DIR] [--root DIR] [--catalog PATH]\n"
 	       "                        [--scan-interval DURATION] [--inventory-interval "
 	       "DURATION]\n"
-	       "                        [--spool-max SIZE] [--synthetic N] [--log-level LEVEL]\n\n"
+	       "                        [--spool-max SIZE] [--synthetic N] [--log-level LEVEL]\n"
+	       "                        [--config FILE] [--no-detect] [--replay FILE.jsonl]\n\n"
 	       "Keeps a connection to the server, sends the inventory (what changed) and scan\n"
 	       "results through the durable spool, and applies the server's configuration.\n\n"
 	       "  --state DIR                 state directory (default %s)\n"
@@ -193,8 +195,12 @@ static void run_help(void)
 	       "  --spool-max SIZE            bound of the spool on disk (default 256M)\n"
 	       "  --synthetic N               generate test events until N were spooled in all\n"
 	       "  --no-collect                do not collect (link only; tests, benchmarks)\n"
+	       "  --config FILE               configuration: sensors, baseline, outputs (default\n"
+	       "                              %s; missing: defaults)\n"
+	       "  --no-detect                 no detector: no sensors, no rules\n"
+	       "  --replay FILE.jsonl         detect on these OCSF events instead of the sensors\n"
 	       "  --log-level LEVEL           error, warn, info (default) or debug\n",
-	       AGENT_DEFAULT_STATE_DIR);
+	       AGENT_DEFAULT_STATE_DIR, AGENT_YAML_DEFAULT_PATH);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -209,10 +215,14 @@ static int cmd_run(int argc, char **argv)
 		{ "synthetic", required_argument, NULL, 'n' },
 		{ "no-collect", no_argument, NULL, 'N' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "no-detect", no_argument, NULL, 'D' },
+		{ "replay", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct agent_run_options o = { .state_dir = AGENT_DEFAULT_STATE_DIR,
+				       .config = AGENT_YAML_DEFAULT_PATH,
 				       .root = "/",
 				       .scan_interval_s = AGENT_DEFAULT_SCAN_INTERVAL_S,
 				       .inventory_interval_s = AGENT_DEFAULT_INVENTORY_INTERVAL_S };
@@ -246,6 +256,9 @@ static int cmd_run(int argc, char **argv)
 				return usage_error("run", "invalid --synthetic '%s'", optarg);
 			break;
 		case 'N': o.no_collect = true; break;
+		case 'C': o.config = optarg; break;
+		case 'D': o.no_detect = true; break;
+		case 'R': o.replay = optarg; break;
 		case 'L':
 			if (parse_level(optarg, &level) < 0)
 				return usage_error("run",
@@ -259,6 +272,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("run", "unexpected argument '%s'", argv[optind]);
+	if (o.replay && o.no_detect)
+		return usage_error("run", "--replay needs the detector (drop --no-detect)");
 	log_set_level(level);
 	return agent_run(&o) < 0 ? EXIT_ERROR : EXIT_OK;
 }
@@ -394,6 +409,7 @@ static void help(void)
 	       "  enroll   join the fleet with a token from 'immune token create'\n"
 	       "  run      run the agent (connect, collect, scan, send)\n"
 	       "  status   show the identity, the connection and the spool\n"
+	       "  events   print the events and alerts the detector recorded on this host\n"
 	       "  watch    run the sensors and detection in the foreground, print JSON lines\n"
 	       "  version  print the version\n\n"
 	       "See 'immune-agent <command> --help' and docs/agent.md.\n");
@@ -414,6 +430,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "events") == 0)
+		return agent_events_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "watch") == 0)
 		return agent_watch_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

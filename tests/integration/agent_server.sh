@@ -88,7 +88,7 @@ start_server() {
 }
 
 start_agent() {
-	"$agent" run --state "$state" --root "$root" --catalog "$src/policies" \
+	"$agent" run --no-detect --state "$state" --root "$root" --catalog "$src/policies" \
 		--synthetic "$1" --log-level info "${@:2}" >>"$tmp/agent.log" 2>&1 &
 	apid=$!
 }
@@ -270,7 +270,7 @@ fresh_state() {
 	t3=$(token '{"ttl": 600, "uses": 1}')
 	out=$("$agent" enroll --server "127.0.0.1:$PA" --token "$t3" --state "$s3")
 	[ "$out" = "enrolled as $host with 127.0.0.1:$PA" ] || fail "fresh re-enroll: $out"
-	"$agent" run --state "$s3" --root "$fx/roots/sys-rhel9-stock" --catalog "$src/policies" \
+	"$agent" run --no-detect --state "$s3" --root "$fx/roots/sys-rhel9-stock" --catalog "$src/policies" \
 		--synthetic 10 --log-level info >>"$tmp/agent3.log" 2>&1 &
 	a3=$!
 	for _ in $(seq 1 300); do
@@ -310,7 +310,7 @@ renewal() {
 	"$agent" enroll --server "127.0.0.1:$PA" --token "$t2" --state "$s2" \
 		--machine-id-file "$tmp/machine-id2" >/dev/null || fail "enroll of the second host"
 	before=$(openssl x509 -in "$s2/host.crt" -noout -serial)
-	"$agent" run --state "$s2" --no-collect --synthetic 10 --log-level info \
+	"$agent" run --no-detect --state "$s2" --no-collect --synthetic 10 --log-level info \
 		>>"$tmp/agent2.log" 2>&1 &
 	local a2=$!
 	for _ in $(seq 1 300); do
@@ -327,7 +327,7 @@ renewal() {
 	kill "$a2"
 	wait "$a2" 2>/dev/null || true
 	# the renewed identity connects again
-	"$agent" run --state "$s2" --no-collect --synthetic 20 --log-level info \
+	"$agent" run --no-detect --state "$s2" --no-collect --synthetic 20 --log-level info \
 		>>"$tmp/agent2.log" 2>&1 &
 	a2=$!
 	local h2

@@ -271,7 +271,7 @@ run "$immune" token create --label env=ci --server-config "$cfg"
 jt=$(grep -o 'imt1\.[^ ]*' out | head -1)
 run "$agent" enroll --server "127.0.0.1:$aport" --token "$jt" --state "$tmp/agent"
 [ $rc -eq 0 ] || fail "agent enroll exit $rc: $(cat out err)"
-"$agent" run --state "$tmp/agent" --root "$IMMUNE_FIXTURES/os/debian12-hardened" \
+"$agent" run --no-detect --state "$tmp/agent" --root "$IMMUNE_FIXTURES/os/debian12-hardened" \
 	--catalog "$IMMUNE_SOURCE_DIR/policies" >"$tmp/agent.log" 2>&1 &
 pids+=($!)
 # wait (bounded) until the server has the host's scan

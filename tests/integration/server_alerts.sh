@@ -109,7 +109,7 @@ r=$tmp/rec
 "$spool_put" "$state/spool" state 9 "$r/sensors" >/dev/null || fail "spool_put sensors"
 
 start_agent() {
-	"$agent" run --state "$state" --root "$IMMUNE_FIXTURES/os/debian12-hardened" \
+	"$agent" run --no-detect --state "$state" --root "$IMMUNE_FIXTURES/os/debian12-hardened" \
 		--catalog "$src/policies" --no-collect >>"$tmp/agent.log" 2>&1 &
 	apid=$!
 }
