@@ -5,6 +5,7 @@
 #include "agent/detector.h"
 #include "agent/link.h"
 #include "config.h"
+#include "detect/sigma.h"
 #include "lib/log.h"
 
 #include <event2/event.h>
@@ -50,15 +51,8 @@ static const char *catalog_path(const struct agent *a)
  * build run in place), else none. */
 static const char *rules_path(const struct agent *a)
 {
-	struct stat st;
 	const char *dir = link_pushed_dir(a->link, PUSHED_RULES);
-	if (dir)
-		return dir;
-	if (stat(IMMUNE_RULES_DIR "/linux", &st) == 0)
-		return IMMUNE_RULES_DIR "/linux";
-	if (stat(IMMUNE_SOURCE_RULES_DIR "/linux", &st) == 0)
-		return IMMUNE_SOURCE_RULES_DIR "/linux";
-	return NULL;
+	return dir ? dir : sigma_shipped_rules_dir();
 }
 
 static void request_collection(struct agent *a, bool force_scan)

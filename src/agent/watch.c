@@ -58,8 +58,8 @@ static void watch_help(void)
 	       "  --fim-path DIR              a path to watch (repeatable; default: the\n"
 	       "                              sensitive files, docs/sensor-fim.md)\n"
 	       "  --fim-mechanism M           auto, fanotify, inotify or off\n"
-	       "  --rules PATH                Sigma rules, a file or a directory (default %s\n"
-	       "                              when it exists, else none)\n"
+	       "  --rules PATH                Sigma rules, a file or a directory (default: the\n"
+	       "                              shipped rules, %s)\n"
 	       "  --no-rules                  no rules (events and baseline anomalies only)\n"
 	       "  --learning SECONDS          baseline learning period (default 24h)\n"
 	       "  --alerts-only               print alerts only\n"
@@ -69,7 +69,7 @@ static void watch_help(void)
 	       "                              directory removed at exit)\n"
 	       "  --stats                     a JSON object on stderr at the end: sensor\n"
 	       "                              health, pipeline counts, CPU time and peak memory\n",
-	       IMMUNE_RULES_DIR);
+	       sigma_shipped_rules_dir() ? sigma_shipped_rules_dir() : "none found");
 }
 
 static int watch_usage(const char *fmt, ...) _printf_(1, 2);
@@ -437,8 +437,8 @@ static int parse_args(int argc, char **argv, struct watch *w, struct watch_args 
 static int watch_run(struct watch *w, struct watch_args *a)
 {
 	const char *rules = a->rules;
-	if (!rules && !a->no_rules && access(IMMUNE_RULES_DIR, R_OK) == 0)
-		rules = IMMUNE_RULES_DIR;
+	if (!rules && !a->no_rules)
+		rules = sigma_shipped_rules_dir();
 	int r = make_state_dir(w, a->state);
 	if (r < 0) {
 		fprintf(stderr, "immune-agent watch: state directory %s: %s\n",

@@ -1,5 +1,7 @@
 /* The Sigma ruleset: loading files and directories, errors, compiling, lookups. */
 #include "detect/sigma_int.h"
+
+#include "config.h"
 #include "lib/fileio.h"
 #include "lib/str.h"
 
@@ -280,4 +282,14 @@ const char *sigma_level_name(enum sigma_level l)
 	case SIGMA_LEVEL_CRITICAL: return "critical";
 	}
 	return "unknown";
+}
+
+const char *sigma_shipped_rules_dir(void)
+{
+	struct stat st;
+	if (stat(IMMUNE_RULES_DIR "/linux", &st) == 0)
+		return IMMUNE_RULES_DIR "/linux";
+	if (stat(IMMUNE_SOURCE_RULES_DIR "/linux", &st) == 0)
+		return IMMUNE_SOURCE_RULES_DIR "/linux";
+	return NULL;
 }

@@ -98,4 +98,7 @@ typedef void (*sigma_match_fn)(size_t rule, void *arg);
 size_t sigma_match(const struct sigma_ruleset *rs, const struct host_event *ev,
 		   struct sigma_scratch *sc, sigma_match_fn fn, void *arg);
 
-const char *sigma_level_name(enum sigma_level l); /* "informational" ... "critical" */
+const char *sigma_level_name(enum sigma_level l);
+/* The shipped Linux rules: the installed directory, else the source tree's (a build run in
+ * place); NULL when neither exists. */
+const char *sigma_shipped_rules_dir(void); /* "informational" ... "critical" */

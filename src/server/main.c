@@ -2,6 +2,7 @@
  *               [--cert-lifetime DURATION] [--catalog DIR] [--rules DIR]
  *               [--retention DURATION]
  *               [--max-agents N] [--log-level L] [--help] */
+#include "detect/sigma.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "server/duration.h"
@@ -154,17 +155,6 @@ static const char *default_catalog(void)
 	return stat(IMMUNE_POLICY_DIR, &st) == 0 ? IMMUNE_POLICY_DIR : IMMUNE_SOURCE_POLICY_DIR;
 }
 
-/* The shipped Linux rules, installed or in the source tree; NULL when neither exists. */
-static const char *default_rules(void)
-{
-	struct stat st;
-	if (stat(IMMUNE_RULES_DIR "/linux", &st) == 0)
-		return IMMUNE_RULES_DIR "/linux";
-	if (stat(IMMUNE_SOURCE_RULES_DIR "/linux", &st) == 0)
-		return IMMUNE_SOURCE_RULES_DIR "/linux";
-	return NULL;
-}
-
 /* Length of the host part of "ADDR:PORT". */
 static int host_len(const char *addr)
 {
@@ -201,7 +191,7 @@ int main(int argc, char **argv)
 	if (!a.opt.catalog_dir)
 		a.opt.catalog_dir = default_catalog();
 	if (!a.opt.rules_dir)
-		a.opt.rules_dir = default_rules();
+		a.opt.rules_dir = sigma_shipped_rules_dir();
 	a.opt.names = (const char *const *)a.names;
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return, not a death */
