@@ -188,8 +188,20 @@ static size_t for_each_event(const char *name, const struct buf *text, event_fn 
 
 /* ---- test --events ---------------------------------------------------------------------- */
 
+/* The same colours as immune alerts: critical bold red, high red, medium yellow, low cyan. */
+static const char *level_color(enum sigma_level l)
+{
+	switch (l) {
+	case SIGMA_LEVEL_CRITICAL: return "\033[1;31m";
+	case SIGMA_LEVEL_HIGH: return "\033[31m";
+	case SIGMA_LEVEL_MEDIUM: return "\033[33m";
+	case SIGMA_LEVEL_LOW: return "\033[36m";
+	default: return "\033[2m";
+	}
+}
+
 struct events_run {
-	bool json;
+	bool json, color;
 	json_t *alerts;
 	size_t n_alerts;
 };
@@ -214,7 +226,8 @@ static void events_alert(const struct alert *a, void *arg)
 	_cleanup_free_ char *title = fleet_safe(a->title);
 	_cleanup_free_ char *key =
 		a->group_key && a->group_key[0] ? fleet_safe(a->group_key) : NULL;
-	printf("%-13s %-36s %s (%zu evidence%s%s)\n", sigma_level_name(a->level), a->rule_id, title,
+	printf("%s%-13s%s %-36s %s (%zu evidence%s%s)\n", run->color ? level_color(a->level) : "",
+	       sigma_level_name(a->level), run->color ? "\033[0m" : "", a->rule_id, title,
 	       a->n_evidence, key ? ", group " : "", key ? key : "");
 }
 
@@ -234,7 +247,9 @@ static int report_rule_errors(const struct pipeline *p)
 
 static int rules_test_events(const char *rules, const char *events, bool json)
 {
-	struct events_run run = { .json = json, .alerts = json_array() };
+	struct events_run run = { .json = json,
+				  .color = !json && cli_color(),
+				  .alerts = json_array() };
 	struct pipeline_options o = { .rules = rules,
 				      .hostname = "replay",
 				      .sink = { .alert = events_alert, .arg = &run } };
