@@ -1,13 +1,14 @@
 /* bench/sensors: the process sensor under a steady exec load (docs/sensors.md).
  *
- * Starts a watcher (tests/sensor_watch, or `immune-agent watch --sensors process`) that
- * prints events as OCSF JSON lines, waits for it to say "ready" on stderr, then spawns
- * /bin/true MARKER-N at a steady rate for a number of seconds, and counts the process_exec
- * events carrying each marker. Prints generated, received, lost (generated - received), the
+ * Starts a watcher (`immune-agent watch --sensors process`: the sensor and the detection
+ * pipeline) that prints events as OCSF JSON lines, waits for it to say "ready" on stderr,
+ * then spawns /bin/true MARKER-N at a steady rate for a number of seconds, and counts the
+ * process_exec events carrying each marker. Prints generated, received, lost (generated - received), the
  * watcher's own lost count (its health line), its CPU time as a percentage of one core
  * (getrusage of the child / its wall time) and its peak RSS (VmHWM).
  *
- * usage: bench_sensors [--rate N] [--seconds N] -- WATCH [ARGS...] */
+ * usage: bench_sensors [--rate N] [--seconds N] -- WATCH [ARGS...]
+ * e.g.   bench_sensors --rate 1000 --seconds 10 -- build/src/immune-agent watch --sensors process */
 #include "lib/common.h"
 
 #include <fcntl.h>

@@ -113,10 +113,8 @@ static int parse_sensors(struct watch *w, const char *list)
 
 static void print_event(const struct host_event *ev, const char *json, size_t len, void *arg)
 {
-	struct watch *w = arg;
 	(void)ev;
-	if (w->alerts_only)
-		return;
+	(void)arg;
 	fwrite(json, 1, len, stdout);
 	fputc('\n', stdout);
 }
@@ -452,7 +450,10 @@ static int watch_run(struct watch *w, struct watch_args *a)
 		.rules = rules,
 		.baseline_path = bl_path,
 		.baseline_learning_ns = (int64_t)a->learning_s * 1000000000,
-		.sink = { .event = print_event, .alert = print_alert, .arg = w },
+		/* with --alerts-only the events are not even serialized */
+		.sink = { .event = w->alerts_only ? NULL : print_event,
+			  .alert = print_alert,
+			  .arg = w },
 	};
 	r = pipeline_new(&po, &w->p);
 	if (r < 0) {

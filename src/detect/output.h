@@ -21,8 +21,8 @@ struct outputs;
 /* Parses the `outputs:` list from YAML text (a whole agent configuration file; other keys
  * are ignored). No list means no outputs (*out is still set). On bad configuration returns
  * -EINVAL with a message naming the line in err. Does not open anything. */
-int outputs_parse(const char *text, size_t len, const char *name, struct outputs **out,
-		  char *err, size_t errlen);
+int outputs_parse(const char *text, size_t len, const char *name, struct outputs **out, char *err,
+		  size_t errlen);
 /* Reads and parses path, then opens every output (files opened, threads started). A missing
  * file is no outputs. Returns 0 or a negative errno, with err filled. */
 int outputs_open(const char *path, struct outputs **out, char *err, size_t errlen);

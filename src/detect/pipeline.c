@@ -16,11 +16,6 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-/* TEMPORARY until output.c is merged: weak references so that the pipeline links without the
- * outputs module; they are only called when o->outputs is set, which needs that module. */
-#pragma weak outputs_event
-#pragma weak outputs_alert
-
 struct pipeline {
 	struct sigma_ruleset *rs;
 	struct correlator *corr;

@@ -11,6 +11,8 @@
 #include "detect/output.h"
 #include "detect/sigma.h"
 
+/* Called under one lock of the pipeline: an event's line is followed by its own alerts (rule,
+ * correlation, anomaly), and a sink needs no locking of its own. */
 struct pipeline_sink {
 	/* The event's OCSF JSON line (len bytes, no newline); may be NULL. */
 	void (*event)(const struct host_event *ev, const char *json, size_t len, void *arg);
@@ -40,6 +42,8 @@ void pipeline_event(struct pipeline *p, struct host_event *ev);
 void pipeline_tick(struct pipeline *p, int64_t now_ns);
 const struct sigma_ruleset *pipeline_rules(const struct pipeline *p);
 
+/* rule_matches counts matches of suppressed rules too; output_errors counts lines and alerts
+ * that could not be serialized (the outputs count their own drops, outputs_stats). */
 struct pipeline_stats {
 	uint64_t events, alerts, rule_matches, anomalies, output_errors;
 };

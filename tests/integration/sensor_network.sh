@@ -3,7 +3,7 @@
 # accepted connection and the listener's close appear with the right pid and image, through
 # each mechanism (auto: eBPF where it loads; poll over sock_diag). Needs root; exits 77 when
 # a mechanism is missing.
-# usage: sensor_network.sh WATCH  (WATCH: tests/sensor_watch, or immune-agent with "watch")
+# usage: sensor_network.sh IMMUNE_AGENT  (runs `IMMUNE_AGENT watch`)
 set -euo pipefail
 watch=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -31,8 +31,7 @@ PY
 
 run_case() {
 	local mech=$1
-	local args=(--sensors network --duration 30)
-	[ "$(basename "$watch")" = immune-agent ] && args=(watch "${args[@]}")
+	local args=(watch --no-rules --sensors network --duration 30)
 	[ "$mech" != auto ] && args+=(--network-mechanism "$mech" --poll-ms 100)
 	"$watch" "${args[@]}" >"$tmp/$mech.out" 2>"$tmp/$mech.err" &
 	pid=$!

@@ -2,7 +2,7 @@
 # The process sensor on the real kernel: exec with full argv, cwd, uid and parent image, and
 # exit with its code, through each mechanism (auto: eBPF where it loads; proc_connector);
 # health names the active mechanism. Needs root; exits 77 when a mechanism is missing.
-# usage: sensor_process.sh WATCH  (WATCH: tests/sensor_watch, or immune-agent with "watch")
+# usage: sensor_process.sh IMMUNE_AGENT  (runs `IMMUNE_AGENT watch`)
 set -euo pipefail
 watch=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -16,8 +16,7 @@ trap cleanup EXIT
 run_case() {
 	local mech=$1
 	local marker="immune-proc-test-$$-$RANDOM-$mech"
-	local args=(--sensors process --duration 30)
-	[ "$(basename "$watch")" = immune-agent ] && args=(watch "${args[@]}")
+	local args=(watch --no-rules --sensors process --duration 30)
 	[ "$mech" != auto ] && args+=(--process-mechanism "$mech")
 	"$watch" "${args[@]}" >"$tmp/$mech.out" 2>"$tmp/$mech.err" &
 	pid=$!

@@ -6,6 +6,8 @@
 #include "unit.h"
 
 #include "detect/pipeline.h"
+#include "lib/buf.h"
+#include "lib/fileio.h"
 #include "lib/str.h"
 
 #include <jansson.h>
@@ -386,6 +388,58 @@ static void test_no_rules(void **state)
 	assert_null(q);
 }
 
+/* With outputs: the event line and the alert (its OCSF Detection Finding) reach them. */
+static void test_outputs(void **state)
+{
+	struct ctx *c = *state;
+	write_file(c, "exec.yml", exec_rule);
+	char *conf = xasprintf("outputs:\n  - type: file\n    path: %s/all.jsonl\n"
+			       "    what: [events, alerts]\n",
+			       c->dir);
+	char err[256];
+	struct outputs *out = NULL;
+	assert_int_equal(outputs_parse(conf, strlen(conf), "agent.yaml", &out, err, sizeof(err)),
+			 0);
+	assert_int_equal(outputs_start(out, err, sizeof(err)), 0);
+	free(conf);
+	char *rules = xasprintf("%s/rules", c->dir);
+	struct pipeline_options o = { .rules = rules, .hostname = "web-1", .outputs = out };
+	assert_int_equal(pipeline_new(&o, &c->p), 0);
+	pipeline_event(c->p, exec_ev(c, T0, "/bin/sh", "/usr/sbin/nginx"));
+	pipeline_event(c->p, exec_ev(c, T0 + SEC, "/bin/true", "/usr/sbin/nginx"));
+	pipeline_free(c->p);
+	c->p = NULL;
+	outputs_free(out);
+	free(rules);
+
+	char *path = xasprintf("%s/all.jsonl", c->dir);
+	struct buf b = { 0 };
+	assert_int_equal(file_read_capped(path, 1u << 20, &b), 0);
+	free(path);
+	/* two events and one alert, one JSON object a line */
+	size_t events = 0, alerts = 0;
+	strv lines = str_split(buf_str(&b), "\n");
+	for (char **l = lines; *l; l++) {
+		json_t *j = json_loads(*l, 0, NULL);
+		assert_non_null(j);
+		json_int_t cls = json_integer_value(json_object_get(j, "class_uid"));
+		if (cls == 2004) {
+			alerts++;
+			const char *uid = json_string_value(json_object_get(
+				json_object_get(json_object_get(j, "finding_info"), "analytic"),
+				"uid"));
+			assert_string_equal(uid, "3f1c9a52-0000-4000-8000-000000000001");
+		} else if (cls == 1007) {
+			events++;
+		}
+		json_decref(j);
+	}
+	strv_free(lines);
+	buf_free(&b);
+	assert_int_equal(events, 2);
+	assert_int_equal(alerts, 1);
+}
+
 struct worker {
 	struct pipeline *p;
 	int id;
@@ -441,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_anomaly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_rule, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
