@@ -186,29 +186,27 @@ int sigma_ruleset_compile(struct sigma_ruleset *rs)
 			r->dropped = true;
 	}
 	compact(rs);
-	for (size_t i = 0; i < rs->n_rules; i++) {
-		struct srule *r = rs->rules[i];
-		if (r->pub.correlation && sigma_compile_correlation(rs, r) < 0)
-			r->dropped = true;
-	}
-	/* a correlation refers to detection rules by index: drop before resolving again */
-	bool any = false;
-	for (size_t i = 0; i < rs->n_rules; i++)
-		any |= rs->rules[i]->dropped;
-	if (any) {
-		compact(rs);
+	/* Correlations refer to rules by index, so dropping one means resolving again; since a
+	 * correlation may refer to another correlation, a drop can cascade: repeat until a
+	 * pass drops nothing (each pass that repeats drops at least one rule). */
+	for (;;) {
+		bool any = false;
 		for (size_t i = 0; i < rs->n_rules; i++) {
 			struct srule *r = rs->rules[i];
-			if (r->pub.correlation) {
-				free(r->corr.refs);
-				free(r->corr.group_by);
-				r->corr.refs = NULL;
-				r->corr.group_by = NULL;
-				/* cannot fail now: every reference resolved before */
-				if (sigma_compile_correlation(rs, r) < 0)
-					abort();
+			if (!r->pub.correlation)
+				continue;
+			free(r->corr.refs);
+			free(r->corr.group_by);
+			r->corr.refs = NULL;
+			r->corr.group_by = NULL;
+			if (sigma_compile_correlation(rs, r) < 0) {
+				r->dropped = true;
+				any = true;
 			}
 		}
+		if (!any)
+			break;
+		compact(rs);
 	}
 	for (size_t i = 0; i < rs->n_rules; i++) {
 		ytree_free_docs(rs->rules[i]->docs, rs->rules[i]->n_docs);

@@ -888,6 +888,18 @@ int sigma_compile_rule(struct sigma_ruleset *rs, struct srule *r)
 
 /* --- correlations ------------------------------------------------------------------------ */
 
+/* Whether correlation r refers to detection rules only: a correlation may refer to such a
+ * correlation, which keeps nesting to one level and references free of cycles. */
+static bool corr_of_detections(const struct sigma_ruleset *rs, const struct srule *r)
+{
+	for (size_t i = 0; r->corr_refs && r->corr_refs[i]; i++) {
+		ssize_t x = sigma_ruleset_find(rs, r->corr_refs[i]);
+		if (x >= 0 && rs->rules[x]->pub.correlation)
+			return false;
+	}
+	return true;
+}
+
 int sigma_compile_correlation(struct sigma_ruleset *rs, struct srule *r)
 {
 	struct sigma_correlation *k = &r->corr;
@@ -897,12 +909,16 @@ int sigma_compile_correlation(struct sigma_ruleset *rs, struct srule *r)
 	k->n_refs = 0;
 	for (size_t i = 0; i < n; i++) {
 		ssize_t x = sigma_ruleset_find(rs, r->corr_refs[i]);
-		if (x < 0 || rs->rules[x]->dropped || rs->rules[x]->pub.correlation) {
+		const char *why =
+			x < 0			? "is not loaded"
+			: rs->rules[x]->dropped ? "was dropped"
+			: rs->rules[x] == r	? "is this correlation"
+			: rs->rules[x]->pub.correlation && !corr_of_detections(rs, rs->rules[x])
+				? "is a correlation of correlations (one level of nesting)"
+				: NULL;
+		if (why) {
 			sigma_error_add(rs, r->pub.file, r->corr_line, r->pub.id,
-					"correlation rule '%s' %s", r->corr_refs[i],
-					x < 0				? "is not loaded"
-					: rs->rules[x]->pub.correlation ? "is a correlation"
-									: "was dropped");
+					"correlation rule '%s' %s", r->corr_refs[i], why);
 			return -ENOENT;
 		}
 		k->refs[k->n_refs++] = (size_t)x;

@@ -565,6 +565,62 @@ static void test_correlation(void **state)
 	sigma_ruleset_free(rs);
 }
 
+/* A correlation may refer to a correlation of detection rules (in either file order); deeper
+ * nesting and self-reference are refused, and a drop cascades to the correlations that
+ * referred to the dropped one without aborting. */
+static void test_correlation_of_correlation(void **state)
+{
+	const char *text =
+		"title: then\nid: o1\ncorrelation:\n  type: temporal_ordered\n"
+		"  rules: [brute, ok]\n  group-by: [SourceIp]\n  timespan: 10m\n"
+		"---\n"
+		"title: failed\nid: f1\nname: failed\nlogsource: {product: linux, service: sshd}\n"
+		"detection:\n  kw: ['Failed password']\n  condition: kw\n"
+		"---\n"
+		"title: accepted\nid: a1\nname: ok\nlogsource: {product: linux, service: sshd}\n"
+		"detection:\n  kw: ['Accepted password']\n  condition: kw\n"
+		"---\n"
+		"title: brute\nid: c1\nname: brute\ncorrelation:\n  type: event_count\n"
+		"  rules: [failed]\n  group-by: [SourceIp]\n  timespan: 5m\n  condition: {gte: 3}\n"
+		"---\n"
+		"title: deeper\nid: d1\ncorrelation:\n  type: temporal\n  rules: [o1, a1]\n"
+		"  timespan: 1h\n"
+		"---\n"
+		"title: self\nid: s1\ncorrelation:\n  type: temporal\n  rules: [s1, a1]\n"
+		"  timespan: 1h\n"
+		"---\n"
+		"title: inner gone\nid: g1\nname: gone\ncorrelation:\n  type: event_count\n"
+		"  rules: [nope]\n  timespan: 1h\n  condition: {gte: 2}\n"
+		"---\n"
+		"title: outer of gone\nid: g2\ncorrelation:\n  type: temporal\n"
+		"  rules: [a1, gone]\n  timespan: 1h\n";
+	struct sigma_ruleset *rs = load(text);
+	const struct sigma_rule *r;
+	size_t n;
+	const struct sigma_error *e = sigma_ruleset_errors(rs, &n);
+
+	(void)state;
+	assert_int_equal(n, 4);
+	assert_string_equal(e[0].rule_id, "d1");
+	assert_non_null(strstr(e[0].message, "'o1' is a correlation of correlations"));
+	assert_string_equal(e[1].rule_id, "s1");
+	assert_non_null(strstr(e[1].message, "'s1' is this correlation"));
+	assert_string_equal(e[2].rule_id, "g1");
+	assert_non_null(strstr(e[2].message, "'nope' is not loaded"));
+	assert_string_equal(e[3].rule_id, "g2");
+	assert_non_null(strstr(e[3].message, "'gone'"));
+	assert_int_equal(sigma_ruleset_count(rs), 4);
+	r = sigma_ruleset_rule(rs, 0);
+	assert_string_equal(r->id, "o1");
+	assert_int_equal(r->correlation->n_refs, 2);
+	assert_string_equal(sigma_ruleset_rule(rs, r->correlation->refs[0])->id, "c1");
+	assert_string_equal(sigma_ruleset_rule(rs, r->correlation->refs[1])->id, "a1");
+	r = sigma_ruleset_rule(rs, 3);
+	assert_string_equal(r->id, "c1");
+	assert_string_equal(sigma_ruleset_rule(rs, r->correlation->refs[0])->id, "f1");
+	sigma_ruleset_free(rs);
+}
+
 static void collect(size_t rule, void *arg)
 {
 	size_t *v = arg;
@@ -622,6 +678,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bad_among_good),
 		cmocka_unit_test(test_correlation),
+		cmocka_unit_test(test_correlation_of_correlation),
 		cmocka_unit_test(test_prefilter_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
