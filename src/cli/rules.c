@@ -44,13 +44,6 @@ static void print_help(void)
 	       "source tree's rules/linux.\n");
 }
 
-static const char *default_rules_path(void)
-{
-	struct stat st;
-	return stat(IMMUNE_RULES_DIR "/linux", &st) == 0 ? IMMUNE_RULES_DIR "/linux"
-							 : IMMUNE_SOURCE_RULES_DIR "/linux";
-}
-
 /* ---- check ------------------------------------------------------------------------------ */
 
 static json_t *errors_json(const struct sigma_error *e, size_t n)
@@ -592,7 +585,9 @@ int cmd_rules(int argc, char **argv)
 		return cli_usage_error("rules", "--events and --cases exclude each other");
 	if (argc - optind > 1)
 		return cli_usage_error("rules", "one PATH at most");
-	const char *path = optind < argc ? argv[optind] : default_rules_path();
+	const char *path = optind < argc ? argv[optind] : sigma_shipped_rules_dir();
+	if (!path)
+		return cli_usage_error("rules", "no PATH given and no shipped rules found");
 	if (!test)
 		return rules_check(path, json);
 	if (cases)
