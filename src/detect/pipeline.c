@@ -13,6 +13,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -102,6 +103,11 @@ int pipeline_new(const struct pipeline_options *o, struct pipeline **out)
 	pthread_mutex_init(&p->pool_lock, NULL);
 	p->sink = o->sink;
 	p->outputs = o->outputs;
+	/* Event ids count up from the creation time in ns: a pipeline built after another (a
+	 * restart, new rules) never reuses an id, since no pipeline emits an event per ns. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	atomic_init(&p->next_id, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 	if (o->hostname)
 		snprintf(p->hostname, sizeof(p->hostname), "%s", o->hostname);
 	else if (gethostname(p->hostname, sizeof(p->hostname) - 1) < 0)
