@@ -5,6 +5,7 @@
 
 #include <event2/event.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -113,4 +114,78 @@ int sensor_load_in_child(int (*load)(void *arg, int *fds, size_t max), void *arg
 		for (int i = 0; i < nfd; i++)
 			close(fds[i]);
 	return r;
+}
+
+int64_t sensor_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+#if IMMUNE_HAVE_BPF
+static void ring_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct sensor_bpf *b = arg;
+	(void)fd;
+	(void)what;
+	b->boot_to_real_ns = sensor_clock_ns(CLOCK_REALTIME) - sensor_clock_ns(CLOCK_BOOTTIME);
+	(void)ring_buffer__consume(b->rb);
+}
+
+static int ring_start(struct sensor_bpf *b, struct event_base *base, size_t ring_index,
+		      sensor_record_fn fn, void *arg)
+{
+	b->rb = ring_buffer__new(b->fds[ring_index], fn, arg, NULL);
+	if (!b->rb)
+		return errno ? -errno : -ENOMEM;
+	b->boot_to_real_ns = sensor_clock_ns(CLOCK_REALTIME) - sensor_clock_ns(CLOCK_BOOTTIME);
+	b->ready =
+		event_new(base, ring_buffer__epoll_fd(b->rb), EV_READ | EV_PERSIST, ring_ready, b);
+	if (!b->ready || event_add(b->ready, NULL) < 0)
+		return -ENOMEM;
+	const struct timeval every = { 0, SENSOR_RING_DRAIN_MS * 1000 };
+	b->drain = event_new(base, -1, EV_PERSIST, ring_ready, b);
+	if (!b->drain || event_add(b->drain, &every) < 0)
+		return -ENOMEM;
+	return 0;
+}
+#endif
+
+int sensor_bpf_start(struct sensor_bpf *b, struct event_base *base,
+		     int (*load)(void *arg, int *fds, size_t max), size_t nfds, size_t ring_index,
+		     sensor_record_fn fn, void *arg)
+{
+#if IMMUNE_HAVE_BPF
+	memset(b, 0, sizeof(*b));
+	if (nfds > SENSOR_MAX_FDS || ring_index >= nfds)
+		return -EINVAL;
+	int n = sensor_load_in_child(load, NULL, b->fds, nfds);
+	if (n < 0)
+		return n;
+	b->nfds = n;
+	int r = (size_t)n == nfds ? ring_start(b, base, ring_index, fn, arg) : -EPROTO;
+	if (r < 0)
+		sensor_bpf_stop(b);
+	return r;
+#else
+	(void)b, (void)base, (void)load, (void)nfds, (void)ring_index, (void)fn, (void)arg;
+	return -EOPNOTSUPP;
+#endif
+}
+
+void sensor_bpf_stop(struct sensor_bpf *b)
+{
+#if IMMUNE_HAVE_BPF
+	sensor_loop_event_free(b->ready);
+	sensor_loop_event_free(b->drain);
+	b->ready = b->drain = NULL;
+	ring_buffer__free(b->rb);
+	b->rb = NULL;
+	for (int i = 0; i < b->nfds; i++)
+		close(b->fds[i]);
+	b->nfds = 0;
+#else
+	(void)b;
+#endif
 }

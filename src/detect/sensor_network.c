@@ -80,20 +80,9 @@ struct net_sensor {
 	struct sock_set prev, cur;
 	unsigned char diag_buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
 #if IMMUNE_HAVE_BPF
-	int bpf_fds[SENSOR_MAX_FDS]; /* maps and links, loaded by a child (sensor_mech.h) */
-	int nbpf_fds;
-	struct ring_buffer *rb;
-	struct event *rb_ev;
-	int64_t boot_to_real_ns;
+	struct sensor_bpf bpf; /* loaded by a child, ring read on the loop (sensor_mech.h) */
 #endif
 };
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void listener_set(struct net_sensor *s, uint16_t port, pid_t pid)
 {
@@ -356,7 +345,7 @@ static void poll_once(struct net_sensor *s)
 		return;
 	}
 	qsort(s->cur.v, s->cur.n, sizeof(*s->cur.v), entry_cmp);
-	int64_t now = clock_ns(CLOCK_REALTIME);
+	int64_t now = sensor_clock_ns(CLOCK_REALTIME);
 	if (s->primed) {
 		/* merge: entries only in cur are new, only in prev are gone */
 		struct sock_entry **fresh = xcalloc(s->cur.n + 1, sizeof(*fresh));
@@ -441,7 +430,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		s->skipped++;
 		return 0;
 	}
-	int64_t t = (int64_t)r.time_ns + s->boot_to_real_ns;
+	int64_t t = (int64_t)r.time_ns + s->bpf.boot_to_real_ns;
 	pid_t pid = (pid_t)r.pid;
 	if (r.what == NET_LISTEN) {
 		listener_set(s, r.sport, pid);
@@ -454,15 +443,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	emit_net(s, (int)r.what, r.family, r.saddr, r.sport, r.daddr, r.dport, pid, t);
 	return 0;
-}
-
-static void rb_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct net_sensor *s = arg;
-	(void)fd;
-	(void)what;
-	s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
-	(void)ring_buffer__consume(s->rb);
 }
 
 enum { FD_EVENTS, FD_LOST, FD_LINK, FD_COUNT };
@@ -486,33 +466,6 @@ static int bpf_load(void *arg, int *fds, size_t max)
 	return FD_COUNT;
 }
 
-static int bpf_start(struct net_sensor *s)
-{
-	int n = sensor_load_in_child(bpf_load, NULL, s->bpf_fds, FD_COUNT);
-	if (n < 0)
-		return n;
-	s->nbpf_fds = n;
-	s->rb = ring_buffer__new(s->bpf_fds[FD_EVENTS], on_record, s, NULL);
-	if (!s->rb)
-		return errno ? -errno : -ENOMEM;
-	s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
-	s->rb_ev = event_new(s->ctx.base, ring_buffer__epoll_fd(s->rb), EV_READ | EV_PERSIST,
-			     rb_ready, s);
-	if (!s->rb_ev || event_add(s->rb_ev, NULL) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-static void bpf_stop(struct net_sensor *s)
-{
-	sensor_loop_event_free(s->rb_ev);
-	s->rb_ev = NULL;
-	ring_buffer__free(s->rb);
-	s->rb = NULL;
-	for (int i = 0; i < s->nbpf_fds; i++)
-		close(s->bpf_fds[i]);
-	s->nbpf_fds = 0;
-}
 #endif
 
 static int net_start(const struct sensor_ctx *ctx, void **state)
@@ -545,13 +498,14 @@ static int net_start(const struct sensor_ctx *ctx, void **state)
 	}
 	if (want_bpf) {
 #if IMMUNE_HAVE_BPF
-		r = bpf_start(s);
+		r = sensor_bpf_start(&s->bpf, s->ctx.base, bpf_load, FD_COUNT, FD_EVENTS, on_record,
+				     s);
 		if (r == 0) {
 			s->mechanism = "ebpf";
 			s->active = true;
 			return 0;
 		}
-		bpf_stop(s);
+		sensor_bpf_stop(&s->bpf);
 		snprintf(s->message, sizeof(s->message), "ebpf: %s", strerror(-r));
 #else
 		snprintf(s->message, sizeof(s->message), "ebpf: not built (no kernel BTF)");
@@ -583,8 +537,8 @@ static void net_health(void *state, struct sensor_health *out)
 	out->events = s->events;
 	out->lost = s->lost;
 #if IMMUNE_HAVE_BPF
-	if (s->nbpf_fds)
-		out->lost += sensor_percpu_sum(s->bpf_fds[FD_LOST]);
+	if (s->bpf.nfds)
+		out->lost += sensor_percpu_sum(s->bpf.fds[FD_LOST]);
 #endif
 	out->skipped = s->skipped;
 	snprintf(out->message, sizeof(out->message), "%s", s->message);
@@ -596,7 +550,7 @@ static void net_stop(void *state)
 	if (!s)
 		return;
 #if IMMUNE_HAVE_BPF
-	bpf_stop(s);
+	sensor_bpf_stop(&s->bpf);
 #endif
 	sensor_loop_event_free(s->timer);
 	free(s->prev.v);

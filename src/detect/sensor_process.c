@@ -58,21 +58,9 @@ struct proc_sensor {
 	int nl_fd;
 	struct event *nl_ev;
 #if IMMUNE_HAVE_BPF
-	int bpf_fds[SENSOR_MAX_FDS]; /* maps and links, loaded by a child (sensor_mech.h) */
-	int nbpf_fds;
-	struct ring_buffer *rb;
-	struct event *rb_ev;
-	struct event *rb_drain;	 /* the ring is drained on this timer too (process.bpf.c) */
-	int64_t boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, refreshed per batch */
+	struct sensor_bpf bpf; /* loaded by a child, ring read on the loop (sensor_mech.h) */
 #endif
 };
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void emit(struct proc_sensor *s)
 {
@@ -220,7 +208,7 @@ static void nl_datagram(struct proc_sensor *s, const unsigned char *p, size_t n)
 		memset(&pe, 0, sizeof(pe));
 		memcpy(&pe, (const unsigned char *)body + sizeof(cn),
 		       cn.len < sizeof(pe) ? cn.len : sizeof(pe));
-		int64_t now = clock_ns(CLOCK_REALTIME);
+		int64_t now = sensor_clock_ns(CLOCK_REALTIME);
 		if (pe.what == PROC_EVENT_FORK) {
 			if (pe.event_data.fork.child_pid == pe.event_data.fork.child_tgid)
 				note_fork(s, pe.event_data.fork.child_tgid,
@@ -345,7 +333,7 @@ static void bpf_exec(struct proc_sensor *s, const struct rec_exec *r, size_t siz
 		return;
 	}
 	const char *exe = data, *cwd = data + r->exe_len, *argv = cwd + r->cwd_len;
-	host_event_reset(ev, EVENT_PROCESS_EXEC, (int64_t)r->time_ns + s->boot_to_real_ns);
+	host_event_reset(ev, EVENT_PROCESS_EXEC, (int64_t)r->time_ns + s->bpf.boot_to_real_ns);
 	pid_t pid = (pid_t)r->pid;
 	host_event_set_int(ev, EF_PID, pid);
 	size_t il = r->exe_len ? join_path(exe, r->exe_len, path, sizeof(path)) : 0;
@@ -410,27 +398,14 @@ static int on_record(void *ctx, void *data, size_t size)
 		memcpy(comm, r->comm, sizeof(r->comm));
 		comm[sizeof(r->comm)] = '\0';
 		emit_exit(s, (pid_t)r->pid, (pid_t)r->ppid, r->exit_code, comm,
-			  (int64_t)r->time_ns + s->boot_to_real_ns);
+			  (int64_t)r->time_ns + s->bpf.boot_to_real_ns);
 	} else {
 		s->skipped++;
 	}
 	return 0;
 }
 
-static void rb_ready(evutil_socket_t fd, short what, void *arg)
-{
-	struct proc_sensor *s = arg;
-	(void)fd;
-	(void)what;
-	s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
-	(void)ring_buffer__consume(s->rb);
-}
-
 enum { FD_EVENTS, FD_LOST, FD_LINK_EXEC, FD_LINK_EXIT, FD_LINK_FORK, FD_COUNT };
-
-/* Records wait in the ring until a quarter of it is full or this timer fires: at most this
- * much latency, one wakeup per batch instead of one per exec. */
-#define RING_DRAIN_MS 100
 
 /* In the loader child: load, attach, hand over the descriptors (the child then exits). */
 static int bpf_load(void *arg, int *fds, size_t max)
@@ -453,43 +428,9 @@ static int bpf_load(void *arg, int *fds, size_t max)
 	return FD_COUNT;
 }
 
-static int bpf_start(struct proc_sensor *s)
-{
-	int n = sensor_load_in_child(bpf_load, NULL, s->bpf_fds, FD_COUNT);
-	if (n < 0)
-		return n;
-	s->nbpf_fds = n;
-	s->rb = ring_buffer__new(s->bpf_fds[FD_EVENTS], on_record, s, NULL);
-	if (!s->rb)
-		return errno ? -errno : -ENOMEM;
-	s->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
-	s->rb_ev = event_new(s->ctx.base, ring_buffer__epoll_fd(s->rb), EV_READ | EV_PERSIST,
-			     rb_ready, s);
-	if (!s->rb_ev || event_add(s->rb_ev, NULL) < 0)
-		return -ENOMEM;
-	const struct timeval drain = { 0, RING_DRAIN_MS * 1000 };
-	s->rb_drain = event_new(s->ctx.base, -1, EV_PERSIST, rb_ready, s);
-	if (!s->rb_drain || event_add(s->rb_drain, &drain) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-static void bpf_stop(struct proc_sensor *s)
-{
-	sensor_loop_event_free(s->rb_ev);
-	s->rb_ev = NULL;
-	sensor_loop_event_free(s->rb_drain);
-	s->rb_drain = NULL;
-	ring_buffer__free(s->rb);
-	s->rb = NULL;
-	for (int i = 0; i < s->nbpf_fds; i++)
-		close(s->bpf_fds[i]);
-	s->nbpf_fds = 0;
-}
-
 static uint64_t bpf_lost(struct proc_sensor *s)
 {
-	return s->nbpf_fds ? sensor_percpu_sum(s->bpf_fds[FD_LOST]) : 0;
+	return s->bpf.nfds ? sensor_percpu_sum(s->bpf.fds[FD_LOST]) : 0;
 }
 #endif
 
@@ -523,13 +464,14 @@ static int proc_start(const struct sensor_ctx *ctx, void **state)
 	}
 	if (want_bpf) {
 #if IMMUNE_HAVE_BPF
-		r = bpf_start(s);
+		r = sensor_bpf_start(&s->bpf, s->ctx.base, bpf_load, FD_COUNT, FD_EVENTS, on_record,
+				     s);
 		if (r == 0) {
 			s->mechanism = "ebpf";
 			s->active = true;
 			return 0;
 		}
-		bpf_stop(s);
+		sensor_bpf_stop(&s->bpf);
 		snprintf(s->message, sizeof(s->message), "ebpf: %s", strerror(-r));
 #else
 		snprintf(s->message, sizeof(s->message), "ebpf: not built (no kernel BTF)");
@@ -571,7 +513,7 @@ static void proc_stop(void *state)
 	if (!s)
 		return;
 #if IMMUNE_HAVE_BPF
-	bpf_stop(s);
+	sensor_bpf_stop(&s->bpf);
 #endif
 	sensor_loop_event_free(s->nl_ev);
 	if (s->nl_fd >= 0)

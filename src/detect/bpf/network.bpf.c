@@ -25,9 +25,14 @@ enum {
 	S_LISTEN = 10,
 };
 
+/* The reader is woken only when a quarter of the ring is pending; it also drains the ring on
+ * a short timer (sensor_mech.h). */
+#define RING_BYTES (256 << 10)
+#define WAKEUP_BYTES (RING_BYTES / 4)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 << 10);
+	__uint(max_entries, RING_BYTES);
 } events SEC(".maps");
 
 struct {
@@ -45,6 +50,12 @@ struct {
 	__type(key, __u64);
 	__type(value, __u16);
 } listen_port SEC(".maps");
+
+static __always_inline __u64 wakeup_flag(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+									     : BPF_RB_NO_WAKEUP;
+}
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
@@ -109,6 +120,6 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 		__builtin_memset(r->comm, 0, sizeof(r->comm));
 	else
 		bpf_get_current_comm(r->comm, sizeof(r->comm));
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, wakeup_flag());
 	return 0;
 }

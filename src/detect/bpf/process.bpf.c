@@ -10,9 +10,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* The ring is 1 MiB. Records are submitted without waking the reader until a quarter of it
- * is pending; the reader also drains it on a short timer (sensor_process.c), so a burst
- * costs one wakeup rather than one per exec. */
+/* The reader is woken only when a quarter of the ring is pending; it also drains the ring on
+ * a short timer (sensor_mech.h), so a burst costs one wakeup rather than one per exec. */
 #define RING_BYTES (1 << 20)
 #define WAKEUP_BYTES (RING_BYTES / 4)
 
