@@ -1,5 +1,5 @@
-/* Sigma correlation rules over the stream of base-rule matches (docs/sigma.md,
- * "Correlation").
+/* Sigma correlation rules over the stream of base-rule matches (docs/correlation.md; their
+ * syntax in docs/sigma.md, "Correlation").
  *
  * The correlator keeps, per correlation rule and group-by value, only what its condition
  * needs within the timespan (match times, distinct values, which referenced rules matched

@@ -66,7 +66,7 @@ static const struct fmap sigma_fields[] = {
 	{ "COMMAND", EF_SUDO_COMMAND, G_AUTH },
 };
 
-/* auditd's record fields that our events fill (approximately: see docs/sigma.md). */
+/* auditd's record fields that our events fill (approximately: docs/sigma.md, "auditd"). */
 static const struct fmap audit_fields[] = {
 	{ "type", SF_AUDIT_TYPE, G_ANY },
 	{ "exe", EF_IMAGE, G_ANY },
