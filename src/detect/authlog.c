@@ -180,7 +180,7 @@ static int parse_iso_time(const char *s, size_t len, int64_t *time_ns)
 		return -EINVAL;
 	tm.tm_year = year - 1900;
 	tm.tm_mon = mon - 1;
-	if (year < 1970 || !tm_valid(&tm))
+	if (year < 1970 || year > 2261 || !tm_valid(&tm)) /* int64 ns end in 2262 */
 		return -EINVAL;
 	if (at < len && s[at] == '.') {
 		size_t start = ++at;
