@@ -39,37 +39,73 @@ static int read_file(int dirfd, const char *name, struct file_set_entry *out)
 	return 1;
 }
 
-static int load_entries(DIR *d, struct file_set *c)
+#define FILE_SET_DEPTH_MAX 4
+
+static bool name_taken(const struct file_set *c, const char *name)
 {
-	size_t total = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || !str_has_suffix(e->d_name, ".yml"))
-			continue;
-		if (c->n == FILE_SET_FILES_MAX)
-			return -EFBIG;
-		c->files = xrealloc(c->files, (c->n + 1) * sizeof(*c->files));
-		int r = read_file(dirfd(d), e->d_name, &c->files[c->n]);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			continue;
-		total += c->files[c->n].len;
-		c->n++;
-		if (total > FILE_SET_TOTAL_MAX)
-			return -EFBIG;
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->files[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static int load_dir(int dirfd, int depth, struct file_set *c, size_t *total);
+
+/* One directory entry: a *.yml file joins the set under its own name; a subdirectory is
+ * read in turn (rules are grouped by tactic in the source tree; agents keep them flat). */
+static int load_entry(int dirfd, const char *name, int depth, struct file_set *c, size_t *total)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode)) {
+		if (depth == FILE_SET_DEPTH_MAX)
+			return -ELOOP;
+		_cleanup_close_ int sub =
+			openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		return sub < 0 ? -errno : load_dir(sub, depth + 1, c, total);
 	}
-	return 0;
+	if (!str_has_suffix(name, ".yml"))
+		return 0;
+	if (name_taken(c, name))
+		return -EEXIST; /* agents keep the set flat: names must differ */
+	if (c->n == FILE_SET_FILES_MAX)
+		return -EFBIG;
+	c->files = xrealloc(c->files, (c->n + 1) * sizeof(*c->files));
+	int r = read_file(dirfd, name, &c->files[c->n]);
+	if (r <= 0)
+		return r;
+	*total += c->files[c->n++].len;
+	return *total > FILE_SET_TOTAL_MAX ? -EFBIG : 0;
+}
+
+static int load_dir(int dirfd, int depth, struct file_set *c, size_t *total)
+{
+	int fd = dup(dirfd);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	struct dirent *e;
+	int r = 0;
+	while (r == 0 && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			r = load_entry(dirfd, e->d_name, depth, c, total);
+	closedir(d);
+	return r;
 }
 
 int file_set_load(const char *dir, struct file_set **out)
 {
-	DIR *d = opendir(dir);
-	if (!d)
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
 	struct file_set *c = xcalloc(1, sizeof(*c));
-	int r = load_entries(d, c);
-	closedir(d);
+	size_t total = 0;
+	int r = load_dir(fd, 0, c, &total);
 	if (r < 0) {
 		file_set_free(c);
 		return r;

@@ -1,5 +1,5 @@
 /* A file set the server hands to agents (the compliance catalog, the detection rules): the
- * *.yml files of a directory, loaded once, and their digest.
+ * *.yml files below a directory, loaded once, and their digest.
  *
  * Digest: SHA-256, lowercase hex, over the files in byte order of their names; for each
  * file its name, a NUL byte, its length as 8 bytes big-endian, then its content. An agent
@@ -26,8 +26,10 @@ struct file_set {
 	char digest[FILE_SET_DIGEST_HEX + 1];
 };
 
-/* Loads dir's regular *.yml files. Returns 0 and *out, -ENOENT / -EACCES for the
- * directory, -EFBIG when a limit above is exceeded. */
+/* Loads the regular *.yml files of dir and of its subdirectories (up to 4 levels; symbolic
+ * links are not followed), each under its file name: agents keep a set flat. Returns 0 and
+ * *out, -ENOENT / -EACCES for a directory, -EEXIST when two files share a name, -ELOOP
+ * past the depth, -EFBIG when a limit above is exceeded. */
 int file_set_load(const char *dir, struct file_set **out);
 /* Computes the digest of n files (already sorted by name) into hex. */
 void file_set_digest(const struct file_set_entry *files, size_t n,

@@ -94,6 +94,8 @@ static int open_store(struct server *s)
 		if (r < 0)
 			return log_errno(r, "loading the detection rules from %s",
 					 s->opt.rules_dir);
+		log_info("detection rules for agents: %zu files from %s", s->rules->n,
+			 s->opt.rules_dir);
 	}
 	return 0;
 }

@@ -23,6 +23,12 @@ start() {
 	grep -q "listening for agents" "$tmp/out" || fail "no ready line: $(cat "$tmp/out" "$tmp/err")"
 	api_port=$(sed -n 's/.*API on [^ ]*:\([0-9]*\),.*/\1/p' "$tmp/out" | head -1)
 	[ -n "$api_port" ] || fail "no API port in: $(cat "$tmp/out")"
+	# without --rules, the shipped rules (grouped in subdirectories) go to agents, every one
+	local n want
+	n=$(cat "$tmp/out" "$tmp/err" | sed -n 's/.*detection rules for agents: \([0-9]*\) files.*/\1/p' | head -1)
+	want=$(find "$IMMUNE_SOURCE_DIR/rules/linux" -name '*.yml' | wc -l)
+	[ -n "$n" ] && [ "$n" -eq "$want" ] && [ "$n" -gt 0 ] ||
+		fail "rules for agents: '$n' files, want $want: $(cat "$tmp/out" "$tmp/err")"
 }
 
 stop() {

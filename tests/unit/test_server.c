@@ -517,6 +517,41 @@ static void test_catalog_digest(void **state)
 	assert_string_not_equal(da, db);
 }
 
+static void put_text(const char *dir, const char *name, const char *text)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The rules tree is grouped in subdirectories; the set is flat, by file name. */
+static void test_file_set_tree(void **state)
+{
+	char dir[] = "/tmp/immune-file-set-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	_cleanup_free_ char *sub = xasprintf("%s/persistence", dir);
+	_cleanup_free_ char *deep = xasprintf("%s/persistence/more", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(mkdir(deep, 0700), 0);
+	put_text(dir, "top.yml", "a");
+	put_text(dir, "README.md", "not a rule");
+	put_text(sub, "cron.yml", "bb");
+	put_text(deep, "unit.yml", "ccc");
+	struct file_set *fs;
+	assert_int_equal(file_set_load(dir, &fs), 0);
+	assert_int_equal(fs->n, 3);
+	assert_string_equal(fs->files[0].name, "cron.yml");
+	assert_string_equal(fs->files[1].name, "top.yml");
+	assert_string_equal(fs->files[2].name, "unit.yml");
+	assert_int_equal(fs->files[2].len, 3);
+	file_set_free(fs);
+	put_text(deep, "top.yml", "dup"); /* two files would land on one name */
+	assert_int_equal(file_set_load(dir, &fs), -EEXIST);
+	assert_int_equal(nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 /* ---------------------------------------------------------------- enrollment */
 
 static void test_enroll_ok(void **state)
@@ -961,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_hostmap),
 		cmocka_unit_test(test_catalog_digest),
+		cmocka_unit_test(test_file_set_tree),
 		cmocka_unit_test_setup_teardown(test_enroll_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_and_resend, setup, teardown),
