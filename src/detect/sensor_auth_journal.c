@@ -129,6 +129,7 @@ struct auth_journal *auth_journal_open(const char *root, const char *dir, const 
 {
 	struct auth_journal *j;
 	sd_journal *sj = NULL;
+	bool other_root = root && root[0] && strcmp(root, "/") != 0;
 	int r;
 
 	if (dir) {
@@ -137,12 +138,16 @@ struct auth_journal *auth_journal_open(const char *root, const char *dir, const 
 			return NULL;
 		}
 		r = sd_journal_open_directory(&sj, dir, 0);
-	} else if (!dir_exists(root, "/run/systemd/journal") &&
-		   !dir_exists(root, "/var/log/journal")) {
+	} else if (!other_root && !dir_exists(NULL, "/run/systemd/journal")) {
+		/* a journal directory without journald gets no new records */
 		snprintf(msg, msg_len,
-			 "the journal is not read: no /run/systemd/journal or /var/log/journal");
+			 "the journal is not read: journald is not running (no "
+			 "/run/systemd/journal)");
 		return NULL;
-	} else if (root && root[0] && strcmp(root, "/") != 0) {
+	} else if (other_root && !dir_exists(root, "/var/log/journal")) {
+		snprintf(msg, msg_len, "the journal is not read: no %s/var/log/journal", root);
+		return NULL;
+	} else if (other_root) {
 		r = sd_journal_open_directory(&sj, root, SD_JOURNAL_OS_ROOT);
 	} else {
 		r = sd_journal_open(&sj, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM);
