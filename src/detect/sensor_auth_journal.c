@@ -196,8 +196,27 @@ static bool field(sd_journal *sj, const char *name, const char **val, size_t *le
 	return true;
 }
 
+/* Whether the program journald saw send the record (_COMM, a trusted field it adds itself,
+ * cut to 15 bytes like the kernel's comm) can be the one its SYSLOG_IDENTIFIER names:
+ * `logger -t sshd` writes records that say sshd, from a program called logger. Records
+ * without _COMM (imported journals) are taken as they are. */
+static bool sender_matches(sd_journal *sj, const char *ident, size_t ident_len)
+{
+	const char *comm;
+	size_t comm_len;
+	if (!field(sj, "_COMM", &comm, &comm_len))
+		return true;
+	bool sshd_family = (ident_len == 4 && !memcmp(ident, "sshd", 4)) ||
+			   (ident_len == 12 && !memcmp(ident, "sshd-session", 12));
+	if (sshd_family) /* the listener and its per-connection process log as either */
+		return (comm_len == 4 && !memcmp(comm, "sshd", 4)) ||
+		       (comm_len == 12 && !memcmp(comm, "sshd-session", 12));
+	size_t n = ident_len < 15 ? ident_len : 15;
+	return comm_len == n && !memcmp(comm, ident, n);
+}
+
 /* Writes the current record into j->line as a syslog line; returns its length, or 0 when it
- * has no identifier or message. */
+ * has no identifier or message, or was not sent by the program it names. */
 static size_t record_line(struct auth_journal *j, int64_t *time_ns)
 {
 	const char *ident, *pid = NULL, *text;
@@ -207,7 +226,8 @@ static size_t record_line(struct auth_journal *j, int64_t *time_ns)
 	char stamp[64];
 
 	if (!field(j->j, "SYSLOG_IDENTIFIER", &ident, &ident_len) ||
-	    !field(j->j, "MESSAGE", &text, &text_len) || ident_len > 64)
+	    !field(j->j, "MESSAGE", &text, &text_len) || ident_len > 64 ||
+	    !sender_matches(j->j, ident, ident_len))
 		return 0;
 	if (!field(j->j, "SYSLOG_PID", &pid, &pid_len) && !field(j->j, "_PID", &pid, &pid_len))
 		pid_len = 0;
