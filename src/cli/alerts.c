@@ -62,7 +62,8 @@ static void print_baseline_help(void)
 	printf("usage: immune baseline show HOST [--json]\n\n"
 	       "Shows the latest summary of what the host's agent learned as normal: the\n"
 	       "learning state, counts per kind, users' login networks and hours, listening\n"
-	       "ports and the most recent entries (docs/baselines.md).\n\n"
+	       "ports and the most recent entries (docs/baselines.md). HOST is a host id or\n"
+	       "a hostname that one host has.\n\n"
 	       "  --json               print the server's answer (GET /v1/hosts/ID/baseline)\n"
 	       "  --server-config FILE the client configuration\n");
 }
@@ -486,9 +487,10 @@ int cmd_baseline(int argc, char **argv)
 	r = fleet_config("baseline", config, &cfg);
 	if (r)
 		return r;
-	_cleanup_free_ char *esc = api_escape(id);
-	_cleanup_free_ char *path = xasprintf("/v1/hosts/%s/baseline", esc);
-	r = fleet_call("baseline", cfg, "GET", path, NULL, &ans);
+	_cleanup_free_ char *path = NULL;
+	r = fleet_host_path("baseline", cfg, id, "baseline", &path);
+	if (!r)
+		r = fleet_call("baseline", cfg, "GET", path, NULL, &ans);
 	if (r)
 		return r;
 	if (json) {

@@ -52,6 +52,11 @@ int fleet_config(const char *cmd, const char *path, struct api_config **out);
 int fleet_call(const char *cmd, const struct api_config *cfg, const char *method, const char *path,
 	       const json_t *body, json_t **answer);
 /* Prints doc indented on standard output; returns EXIT_OK or EXIT_ERROR on a write error. */
+/* The API path of a host given by id or by hostname (looked up in GET /v1/hosts; a name
+ * two hosts share is refused), with "/sub" appended when sub is set. Returns 0 with *path
+ * (caller frees), or the exit code after printing why. */
+int fleet_host_path(const char *cmd, const struct api_config *cfg, const char *host,
+		    const char *sub, char **path);
 int fleet_print_json(const json_t *doc);
 /* Returns s with control characters (C0, DEL, C1) replaced by '?', for a terminal (new). */
 char *fleet_safe(const char *s);

@@ -40,6 +40,50 @@ int fleet_call(const char *cmd, const struct api_config *cfg, const char *method
 	return 0;
 }
 
+/* Host ids are lowercase hex (32 digits from immune-server); a name that looks like one is
+ * taken as an id. */
+static bool is_host_id(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n >= 8 && n <= 64;
+}
+
+int fleet_host_path(const char *cmd, const struct api_config *cfg, const char *host,
+		    const char *sub, char **path)
+{
+	_cleanup_free_ char *id = NULL;
+	if (is_host_id(host)) {
+		id = xstrdup(host);
+	} else {
+		json_t *ans = NULL;
+		int r = fleet_call(cmd, cfg, "GET", "/v1/hosts", NULL, &ans);
+		if (r)
+			return r;
+		size_t i, n = 0;
+		json_t *h;
+		json_array_foreach(json_object_get(ans, "hosts"), i, h) {
+			const char *name = json_string_value(json_object_get(h, "hostname"));
+			const char *hid = json_string_value(json_object_get(h, "id"));
+			if (name && hid && strcmp(name, host) == 0 && n++ == 0)
+				id = xstrdup(hid);
+		}
+		json_decref(ans);
+		_cleanup_free_ char *safe = fleet_safe(host);
+		if (n != 1) {
+			fprintf(stderr, "immune %s: %s: %s\n", cmd, safe,
+				n ? "several hosts have this name; give the host id (immune hosts)"
+				  : "no host with this id or name");
+			return EXIT_ERROR;
+		}
+	}
+	_cleanup_free_ char *esc = api_escape(id);
+	*path = sub ? xasprintf("/v1/hosts/%s/%s", esc, sub) : xasprintf("/v1/hosts/%s", esc);
+	return 0;
+}
+
 int fleet_print_json(const json_t *doc)
 {
 	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||

@@ -1,6 +1,6 @@
-/* immune host show ID [--table T] [--json] [--server-config FILE]
+/* immune host show HOST [--table T] [--json] [--server-config FILE]
  * immune host remove ID [--json] [--server-config FILE]
- * immune host command ID NAME [--json] [--server-config FILE] */
+ * immune host command HOST NAME [--json] [--server-config FILE] */
 #include "cli/api_client.h"
 #include "cli/cli.h"
 
@@ -8,9 +8,10 @@
 
 static void print_help(void)
 {
-	printf("usage: immune host show ID [--table TABLE] [--json]\n"
+	printf("usage: immune host show HOST [--table TABLE] [--json]\n"
 	       "       immune host remove ID [--json]\n"
-	       "       immune host command ID scan-now|inventory-now [--json]\n\n"
+	       "       immune host command HOST scan-now|inventory-now [--json]\n\n"
+	       "HOST is a host id or a hostname that one host has; remove takes the id only.\n"
 	       "show: the host's fields, its inventory (tables and row counts, or the rows of\n"
 	       "one table with --table), its data streams, its sensors' health, and the failing\n"
 	       "checks of its latest scan with their evidence.\n"
@@ -283,14 +284,15 @@ static int print_table_rows(const json_t *inv, const char *name, bool json, bool
 	return EXIT_OK;
 }
 
-static int do_show(const struct api_config *cfg, const char *id, const char *table, bool json)
+static int do_show(const struct api_config *cfg, const char *host, const char *table, bool json)
 {
-	_cleanup_free_ char *esc = api_escape(id);
-	_cleanup_free_ char *path = xasprintf("/v1/hosts/%s", esc);
+	_cleanup_free_ char *path = NULL;
 	json_t *ans = NULL;
 	bool color = cli_color();
-	int r = fleet_call("host", cfg, "GET", path, NULL, &ans);
+	int r = fleet_host_path("host", cfg, host, NULL, &path);
 
+	if (!r)
+		r = fleet_call("host", cfg, "GET", path, NULL, &ans);
 	if (r)
 		return r;
 	if (table)
@@ -331,14 +333,15 @@ static int do_remove(const struct api_config *cfg, const char *id, bool json)
 
 static int do_command(const struct api_config *cfg, const char *id, const char *name, bool json)
 {
-	_cleanup_free_ char *esc = api_escape(id);
-	_cleanup_free_ char *path = xasprintf("/v1/hosts/%s/commands", esc);
+	_cleanup_free_ char *path = NULL;
 	_cleanup_free_ char *safe = fleet_safe(id);
 	_cleanup_free_ char *safe_name = fleet_safe(name);
 	json_t *body = json_pack("{s:s}", "name", name);
 	json_t *ans = NULL;
-	int r = fleet_call("host", cfg, "POST", path, body, &ans);
+	int r = fleet_host_path("host", cfg, id, "commands", &path);
 
+	if (!r)
+		r = fleet_call("host", cfg, "POST", path, body, &ans);
 	json_decref(body);
 	if (r)
 		return r;

@@ -256,7 +256,8 @@ PY
 
 expect 2 "DELETE /v1/hosts/0000000000000000: the server answered 404" \
 	"$immune" host remove 0000000000000000 --server-config "$cfg"
-expect 2 "GET /v1/hosts/nosuch: the server answered 404" "$immune" host show nosuch --server-config "$cfg"
+expect 2 "nosuch: no host with this id or name" "$immune" host show nosuch --server-config "$cfg"
+expect 2 "GET /v1/hosts/ffffffffffffffffffffffffffffffff: the server answered 404" "$immune" host show ffffffffffffffffffffffffffffffff --server-config "$cfg"
 sed "s/^token: .*/token: $token/" "$cfg" >"$tmp/wrong-token.yaml"
 expect 2 "refused the token in $tmp/wrong-token.yaml (401" "$immune" hosts --server-config "$tmp/wrong-token.yaml"
 

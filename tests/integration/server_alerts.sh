@@ -216,6 +216,15 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["summary"]
 	"$tmp/out" "$host" || fail "baseline show --json: $(cat "$tmp/out")"
 run "$immune" baseline show ffffffffffffffffffffffffffffffff --server-config "$cfg"
 [ $rc -eq 2 ] && grep -q "404" "$tmp/err" || fail "baseline of an unknown host ($rc)"
+# by hostname: the one host with that name
+run "$immune" baseline show "$hn" --json --server-config "$cfg"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["host"]==sys.argv[2], d' \
+	"$tmp/out" "$host" || fail "baseline show $hn: $(cat "$tmp/out" "$tmp/err")"
+run "$immune" baseline show no-such-host.example --server-config "$cfg"
+[ $rc -eq 2 ] && grep -q "no host with this id or name" "$tmp/err" || fail "baseline show unknown name ($rc)"
+run "$immune" host show "$hn" --json --server-config "$cfg"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["host"]["id"]==sys.argv[2], d["host"]' \
+	"$tmp/out" "$host" || fail "host show $hn: $(cat "$tmp/out" "$tmp/err")"
 run "$immune" host show "$host" --server-config "$cfg"
 [ $rc -eq 0 ] && grep -q "^Sensors (2)" "$tmp/out" && grep -q "process *ebpf *yes *10" "$tmp/out" \
 	&& grep -q "fanotify needs CAP_SYS_ADMIN" "$tmp/out" || fail "host show sensors: $(cat "$tmp/out")"
