@@ -14,31 +14,9 @@ fx=$IMMUNE_FIXTURES
 src=$IMMUNE_SOURCE_DIR
 N=100000
 
-tmp=$(mktemp -d /tmp/immune-agent-server-XXXXXX)
-spid=""
-apid=""
-cleanup() {
-	[ -n "$apid" ] && kill -9 "$apid" 2>/dev/null || true
-	[ -n "$spid" ] && kill -9 "$spid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/fleet_lib.sh"
+fleet_init agent-server
 say() { echo "$(date +%T) $*"; }
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$tmp"/*.log; do
-		[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 30 "$f"; } >&2
-	done
-	exit 1
-}
-
-# two free loopback ports
-read -r PA PB < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
 
 data=$tmp/data
 state=$tmp/agent

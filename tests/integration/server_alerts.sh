@@ -13,30 +13,8 @@ agent=$3
 spool_put=$4
 src=$IMMUNE_SOURCE_DIR
 
-tmp=$(mktemp -d /tmp/immune-server-alerts-XXXXXX)
-spid=""
-apid=""
-cleanup() {
-	[ -n "$apid" ] && kill -9 "$apid" 2>/dev/null || true
-	[ -n "$spid" ] && kill -9 "$spid" 2>/dev/null || true
-	wait 2>/dev/null || true
-	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$tmp"/*.log; do
-		[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 30 "$f"; } >&2
-	done
-	exit 1
-}
-run() { set +e; timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; set -e; }
-
-read -r PA PB < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+. "$(dirname "$0")/fleet_lib.sh"
+fleet_init server-alerts
 data=$tmp/data
 state=$tmp/agent
 cfg=$data/client.yaml
