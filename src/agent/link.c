@@ -387,8 +387,13 @@ int link_append_event(struct link *l, const void *payload, size_t len)
 	int r = spool_append(l->spool, IMMUNE__V1__STREAM__STREAM_EVENTS,
 			     IMMUNE__V1__RECORD_KIND__RECORD_EVENT, agent_now_ns(),
 			     IMMUNE__V1__ENCODING__ENCODING_RAW, payload, len, &seq);
-	if (r == 0 && l->state == LINK_READY)
-		event_active(l->ev_pump, EV_TIMEOUT, 0);
+	/* telemetry lingers: events spooled within LINK_EVENTS_LINGER_MS go in one batch (one
+	 * commit and one ack at the server) instead of one batch each; alerts and state do not
+	 * wait */
+	if (r == 0 && l->state == LINK_READY && !event_pending(l->ev_pump, EV_TIMEOUT, NULL)) {
+		const struct timeval linger = { 0, LINK_EVENTS_LINGER_MS * 1000 };
+		event_add(l->ev_pump, &linger);
+	}
 	return r;
 }
 

@@ -23,6 +23,7 @@ struct link;
 #define LINK_WINDOW_BYTES (8u * 1024 * 1024)
 #define LINK_BATCH_BYTES (1024u * 1024)
 #define LINK_DEFAULT_BATCH_RECORDS 4096
+#define LINK_EVENTS_LINGER_MS 200 /* events wait this long at most to be sent in a batch */
 #define LINK_DEFAULT_HEARTBEAT_S 30
 #define LINK_HELLO_TIMEOUT_S 30
 #define LINK_STABLE_S 60 /* a connection up this long resets the backoff */
