@@ -24,6 +24,8 @@
 #define STREAM_STATE IMMUNE__V1__STREAM__STREAM_STATE
 #define STREAM_ALERTS IMMUNE__V1__STREAM__STREAM_ALERTS
 #define REPLAY_LINE_MAX (1u << 20)
+#define EVENTS_FILE_BUFFER (64u * 1024) /* events.jsonl lines gather here ... */
+#define EVENTS_FILE_FLUSH_MS 200	/* ... and are written at least this often */
 
 /* index AGENT_SENSOR_COUNT: events whose sensor is not one of the four (replay) */
 #define LOST_SLOTS (AGENT_SENSOR_COUNT + 1)
@@ -41,7 +43,7 @@ struct detector {
 	void *notify_arg;
 
 	struct event_base *base;
-	struct event *ev_tick, *ev_health, *ev_reload, *ev_replay, *ev_stop;
+	struct event *ev_tick, *ev_flush, *ev_health, *ev_reload, *ev_replay, *ev_stop;
 	pthread_t thread;
 	bool thread_started;
 	void *sensor_state[AGENT_SENSOR_COUNT];
@@ -63,11 +65,14 @@ struct detector {
 	uint64_t lost[LOST_SLOTS];
 	json_t *last_health;
 
-	/* STATE/events.jsonl */
+	/* STATE/events.jsonl: lines gather in wbuf, written when it fills, on the flush timer
+	 * and after an alert */
 	pthread_mutex_t flock;
 	int fd;
 	uint64_t file_max;
-	uint64_t fsize, file_errors;
+	uint64_t fsize, file_errors; /* fsize counts what waits in wbuf too */
+	char wbuf[EVENTS_FILE_BUFFER];
+	size_t wlen;
 
 	/* rules waiting to be loaded */
 	pthread_mutex_t rlock;
@@ -153,9 +158,29 @@ static int events_file_open(struct detector *d)
 	return 0;
 }
 
+/* Writes what waits in wbuf. flock held. */
+static void events_file_flush(struct detector *d)
+{
+	size_t done = 0;
+	while (d->fd >= 0 && done < d->wlen) {
+		ssize_t n = write(d->fd, d->wbuf + done, d->wlen - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (d->file_errors++ == 0)
+				log_warn("writing %s: %s", d->events_path,
+					 n < 0 ? strerror(errno) : "short write");
+			break;
+		}
+		done += (size_t)n;
+	}
+	d->wlen = 0;
+}
+
 static void events_file_rotate(struct detector *d)
 {
 	_cleanup_free_ char *old = xasprintf("%s.1", d->events_path);
+	events_file_flush(d);
 	close(d->fd);
 	d->fd = -1;
 	if (rename(d->events_path, old) < 0)
@@ -165,20 +190,35 @@ static void events_file_rotate(struct detector *d)
 		log_errno(r, "opening %s", d->events_path);
 }
 
-static void events_file_write(struct detector *d, const char *json, size_t len)
+static void events_file_write(struct detector *d, const char *json, size_t len, bool now)
 {
 	pthread_mutex_lock(&d->flock);
 	if (d->fd >= 0 && d->fsize > 0 && d->fsize + len + 1 > d->file_max)
 		events_file_rotate(d);
-	if (d->fd >= 0) {
+	if (d->wlen + len + 1 > sizeof(d->wbuf))
+		events_file_flush(d);
+	if (d->fd >= 0 && len + 1 > sizeof(d->wbuf)) {
 		struct iovec iov[2] = { { (void *)json, len }, { (void *)"\n", 1 } };
 		ssize_t n = writev(d->fd, iov, 2);
-		if (n == (ssize_t)(len + 1))
-			d->fsize += (uint64_t)n;
-		else if (d->file_errors++ == 0)
+		if (n != (ssize_t)(len + 1) && d->file_errors++ == 0)
 			log_warn("writing %s: %s", d->events_path,
 				 n < 0 ? strerror(errno) : "short write");
+	} else if (d->fd >= 0) {
+		memcpy(d->wbuf + d->wlen, json, len);
+		d->wbuf[d->wlen + len] = '\n';
+		d->wlen += len + 1;
 	}
+	d->fsize += len + 1;
+	if (now)
+		events_file_flush(d);
+	pthread_mutex_unlock(&d->flock);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct detector *d = arg;
+	pthread_mutex_lock(&d->flock);
+	events_file_flush(d);
 	pthread_mutex_unlock(&d->flock);
 }
 
@@ -189,7 +229,7 @@ static void sink_event(const struct host_event *ev, const char *json, size_t len
 	struct detector *d = arg;
 	if (!json)
 		return;
-	events_file_write(d, json, len);
+	events_file_write(d, json, len, false);
 	pthread_mutex_lock(&d->qlock);
 	if (d->events.n >= d->queue_max) {
 		d->lost[sensor_slot(ev)]++;
@@ -212,7 +252,7 @@ static void sink_alert(const struct alert *a, void *arg)
 		return;
 	}
 	size_t len = strlen(s);
-	events_file_write(d, s, len);
+	events_file_write(d, s, len, true);
 	queue_other(d, STREAM_ALERTS, IMMUNE__V1__RECORD_KIND__RECORD_ALERT, a->time_ns, s, len);
 	free(s);
 }
@@ -511,14 +551,18 @@ static int make_events(struct detector *d)
 	if (!d->base)
 		return -ENOMEM;
 	d->ev_tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+	d->ev_flush = event_new(d->base, -1, EV_PERSIST, on_flush, d);
 	d->ev_health = event_new(d->base, -1, EV_PERSIST, on_health, d);
 	d->ev_reload = event_new(d->base, -1, 0, on_reload, d);
 	d->ev_replay = event_new(d->base, -1, 0, on_replay, d);
 	d->ev_stop = event_new(d->base, -1, 0, on_stop, d->base);
-	if (!d->ev_tick || !d->ev_health || !d->ev_reload || !d->ev_replay || !d->ev_stop)
+	if (!d->ev_tick || !d->ev_flush || !d->ev_health || !d->ev_reload || !d->ev_replay ||
+	    !d->ev_stop)
 		return -ENOMEM;
 	struct timeval one = { 1, 0 }, health = { DETECTOR_HEALTH_INTERVAL_S, 0 };
+	struct timeval flush = { 0, EVENTS_FILE_FLUSH_MS * 1000 };
 	event_add(d->ev_tick, &one);
+	event_add(d->ev_flush, &flush);
 	event_add(d->ev_health, &health);
 	return 0;
 }
@@ -626,12 +670,14 @@ void detector_free(struct detector *d)
 	if (!d)
 		return;
 	detector_stop(d);
-	struct event *evs[] = { d->ev_tick, d->ev_health, d->ev_reload, d->ev_replay, d->ev_stop };
+	struct event *evs[] = { d->ev_tick,   d->ev_flush,  d->ev_health,
+				d->ev_reload, d->ev_replay, d->ev_stop };
 	for (size_t i = 0; i < ARRAY_SIZE(evs); i++)
 		sensor_loop_event_free(evs[i]);
 	if (d->base)
 		event_base_free(d->base);
 	outputs_free(d->outputs);
+	events_file_flush(d);
 	if (d->fd >= 0)
 		close(d->fd);
 	agent_records_free(&d->events);
