@@ -9,7 +9,10 @@
  * metadata (product, OCSF version, event id), severity_id, and each present field at its
  * path (event.h). Caller decrefs. */
 json_t *host_event_to_json(const struct host_event *ev);
-/* Compact one-line JSON (caller frees), as spooled and as written to JSON-lines outputs. */
+/* Compact one-line JSON (caller frees), as spooled and as written to JSON-lines outputs:
+ * the same JSON as host_event_to_json() (members in the same order when each object's first
+ * member is present), written directly without a tree. A field that is not valid UTF-8 is
+ * left out, as json_stringn refuses it in the tree form. Never NULL (aborts on no memory). */
 char *host_event_to_json_line(const struct host_event *ev);
 /* Reads an OCSF object written by host_event_to_json (kind from class_uid/activity_id and
  * unmapped.kind; fields from their paths; unknown members ignored). Returns 0 or -EBADMSG. */

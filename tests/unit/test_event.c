@@ -166,6 +166,138 @@ static void test_json_round_trip(void **state)
 	host_event_free(&b);
 }
 
+/* The line parses to an object equal to the tree form; and it is valid JSON at all. */
+static void assert_line_equals_tree(const struct host_event *ev)
+{
+	char *line = host_event_to_json_line(ev);
+	json_error_t err;
+	json_t *parsed = json_loads(line, JSON_REJECT_DUPLICATES, &err);
+	json_t *tree = host_event_to_json(ev);
+
+	if (!parsed || !json_equal(parsed, tree)) {
+		char *want = json_dumps(tree, JSON_COMPACT);
+		print_error("line: %s\ntree: %s\nparse: %s\n", line, want,
+			    parsed ? "ok" : err.text);
+		free(want);
+		fail();
+	}
+	json_decref(parsed);
+	json_decref(tree);
+	free(line);
+}
+
+/* Values that are awkward to write: escapes, control bytes, invalid UTF-8 (the tree form
+ * drops such a member and so must the line), numbers that are and are not canonical. */
+static const char *const awkward[] = {
+	"",
+	"plain",
+	"say \"hi\"",
+	"C:\\dir\\",
+	"tab\tnew\nline\rcr\bbs\fff",
+	"\x01\x02\x1f\x7f end",
+	"/usr/bin/caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	"bad \xff byte",
+	"cut \xc3",
+	"overlong \xc0\xaf",
+	"overlong \xe0\x80\xaf",
+	"surrogate \xed\xa0\x80",
+	"above \xf4\x90\x80\x80",
+	"\xf5\x80\x80\x80",
+	"0",
+	"-0",
+	"012",
+	"+5",
+	" 5",
+	"5 ",
+	"42",
+	"-42",
+	"9223372036854775807",
+	"9223372036854775808",
+	"-9223372036854775808",
+	"-9223372036854775809",
+	"99999999999999999999999",
+	"1e3",
+	"0x10",
+	"-",
+	"4242abc",
+};
+
+static void test_json_line_equals_tree(void **state)
+{
+	struct host_event ev;
+	const size_t n = ARRAY_SIZE(awkward);
+
+	host_event_init(&ev);
+	for (int k = 0; k < EVENT_KIND_COUNT; k++) {
+		/* each field alone, with each awkward value */
+		for (int f = 0; f < EF_COUNT; f++)
+			for (size_t i = 0; i < n; i++) {
+				host_event_reset(&ev, k, INT64_C(1790000000123) * 1000000);
+				host_event_set_str(&ev, f, awkward[i]);
+				assert_line_equals_tree(&ev);
+			}
+		/* every field at once, values rotating through the awkward ones, with and
+		 * without id, truncation and an invalid first member of each object */
+		for (size_t r = 0; r < n; r++) {
+			host_event_reset(&ev, k, (int64_t)r * 999999937 - 5000000000);
+			ev.id = r % 2 ? UINT64_MAX - r : 0;
+			ev.truncated = r % 3 == 0;
+			for (int f = 0; f < EF_COUNT; f++)
+				host_event_set_str(&ev, f, awkward[(r + (size_t)f) % n]);
+			assert_line_equals_tree(&ev);
+			/* half the fields, in a pattern that changes with r */
+			ev.present &= UINT64_C(0x5555555555555555) << (r % 2);
+			assert_line_equals_tree(&ev);
+			ev.present = UINT64_C(1) << (r % EF_COUNT);
+			assert_line_equals_tree(&ev);
+		}
+		/* realistic events: every field, decimal numbers, a SHA-256 */
+		host_event_reset(&ev, k, INT64_MIN);
+		ev.id = 1;
+		for (int f = 0; f < EF_COUNT; f++) {
+			if (event_field_flags(f) & EVENT_FIELD_NUMBER)
+				host_event_set_int(&ev, f, f % 2 ? INT64_MIN : INT64_MAX - f);
+			else
+				host_event_set_str(&ev, f, event_field_name(f));
+		}
+		host_event_set_str(&ev, EF_FILE_SHA256,
+				   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b"
+				   "934ca495991b7852b855");
+		assert_line_equals_tree(&ev);
+		host_event_reset(&ev, k, INT64_MAX);
+		assert_line_equals_tree(&ev);
+	}
+	host_event_free(&ev);
+}
+
+/* Text as the tree form prints it: when every object's first member is present, the line
+ * is byte for byte json_dumps' output (member order included). */
+static void test_json_line_bytes(void **state)
+{
+	struct host_event ev;
+
+	host_event_init(&ev);
+	build_exec(&ev);
+	host_event_set_str(&ev, EF_COMMAND_LINE, "a \"b\" \\c\t\x01\xc3\xa9");
+	char *line = host_event_to_json_line(&ev);
+	json_t *tree = host_event_to_json(&ev);
+	char *want = json_dumps(tree, JSON_COMPACT);
+	assert_string_equal(line, want);
+	assert_non_null(strstr(line, "\"cmd_line\":\"a \\\"b\\\" \\\\c\\t\\u0001\xc3\xa9\""));
+	free(line);
+	free(want);
+	json_decref(tree);
+
+	/* invalid UTF-8 drops the member (the object it would open stays, as in the tree) */
+	host_event_reset(&ev, EVENT_FILE_MODIFY, 0);
+	host_event_set_str(&ev, EF_TARGET_FILENAME, "/tmp/\xff");
+	host_event_set_str(&ev, EF_FILE_SHA256, "\xfe");
+	line = host_event_to_json_line(&ev);
+	assert_non_null(strstr(line, "\"file\":{\"hashes\":[]}"));
+	free(line);
+	host_event_free(&ev);
+}
+
 static void test_json_bad(void **state)
 {
 	static const char *bad[] = {
@@ -197,9 +329,14 @@ static void test_json_bad(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_set_get),		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_tables),		cmocka_unit_test(test_json_shape),
-		cmocka_unit_test(test_json_round_trip), cmocka_unit_test(test_json_bad),
+		cmocka_unit_test(test_set_get),
+		cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_tables),
+		cmocka_unit_test(test_json_shape),
+		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_json_bad),
+		cmocka_unit_test(test_json_line_equals_tree),
+		cmocka_unit_test(test_json_line_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
