@@ -11,6 +11,7 @@
 #include "trust/pki.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <jansson.h>
 #include <signal.h>
 #include <time.h>
@@ -423,6 +424,10 @@ int main(int argc, char **argv)
 	}
 	/* a peer closing mid-write is an error to handle, not a reason to die */
 	signal(SIGPIPE, SIG_IGN);
+	/* a host agent stays small: one malloc arena for its few threads, and large buffers
+	 * (pushed rule sets, spool segments) come from mmap and go back at free */
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "enroll") == 0)
 		return cmd_enroll(argc - 1, argv + 1);

@@ -12,7 +12,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* The reader is woken only when a quarter of the ring is pending; it also drains the ring on
  * a short timer (sensor_mech.h), so a burst costs one wakeup rather than one per exec. */
-#define RING_BYTES (1 << 20)
+#define RING_BYTES (512 << 10)
 #define WAKEUP_BYTES (RING_BYTES / 4)
 
 struct {
