@@ -505,6 +505,27 @@ static inline void probe(const struct sprefilter *pf, size_t fi, uint32_t g, uin
 	}
 }
 
+/* Probes the key of every substring of s of length l (1..3) for short `contains` literals:
+ * the key is anchored_key(s + i, A_SUB, l), built here from one load and a mask where four
+ * bytes remain (little-endian: the first bytes are the low ones), and tested against the
+ * field's bloom filter before the table. */
+static void scan_short(const struct sprefilter *pf, size_t fi, const uint64_t *bloom, const char *s,
+		       size_t len, unsigned l, uint64_t *cand)
+{
+	size_t i = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint32_t mask = (1u << (8 * l)) - 1;
+	uint32_t pad = (0x01010101u * (uint8_t)(0xc0 + A_SUB * 4 + l)) & ~mask;
+	for (; i + 4 <= len; i++) {
+		uint32_t g = (load32(s + i) & mask) | pad, b = bloom_hash(g);
+		if (bloom[b / 64] >> (b % 64) & 1)
+			probe(pf, fi, g, cand);
+	}
+#endif
+	for (; i + l <= len; i++)
+		probe(pf, fi, anchored_key(s + i, A_SUB, l), cand);
+}
+
 void sprefilter_scan(const struct sigma_ruleset *rs, enum event_kind k, struct sigma_scratch *sc,
 		     uint64_t *cand)
 {
@@ -516,16 +537,21 @@ void sprefilter_scan(const struct sigma_ruleset *rs, enum event_kind k, struct s
 		uint32_t anch = pf->anch[fi];
 		if (!s)
 			continue;
-		for (size_t i = 0; i + 4 <= len; i++)
-			probe(pf, fi, load32(s + i), cand);
+		/* the bloom filter turns most windows away: test it with the field's filter in a
+		 * local (cand's stores would otherwise reload it each time) */
+		const uint64_t *bloom = pf->bloom + fi * (PF_BLOOM_BITS / 64);
+		for (size_t i = 0; i + 4 <= len; i++) {
+			uint32_t g = load32(s + i), b = bloom_hash(g);
+			if (bloom[b / 64] >> (b % 64) & 1)
+				probe(pf, fi, g, cand);
+		}
 		while (anch) {
 			unsigned a = (unsigned)__builtin_ctz(anch), l = a % 4;
 			anch &= anch - 1;
 			if (l > len || (a / 4 == A_EQ && l != len))
 				continue;
 			if (a / 4 == A_SUB)
-				for (size_t i = 0; i + l <= len; i++)
-					probe(pf, fi, anchored_key(s + i, A_SUB, l), cand);
+				scan_short(pf, fi, bloom, s, len, l, cand);
 			else
 				probe(pf, fi,
 				      anchored_key(a / 4 == A_END ? s + len - l : s, a / 4, l),

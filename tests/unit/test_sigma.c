@@ -127,6 +127,23 @@ static void test_lists(void **state)
 	assert_true(proc_match(d, "/bin/nc", "nc -e x"));
 	assert_false(proc_match(d, "/bin/nc", "nc -l"));
 	assert_true(proc_match(d, "/usr/bin/socat", "socat"));
+	/* literals shorter than a gram, at every position: start, middle, the last bytes */
+	static const char *const lits[] = { "x", "-e", "q=1" };
+	for (size_t k = 0; k < ARRAY_SIZE(lits); k++) {
+		char det[128], line[32];
+		snprintf(det, sizeof(det),
+			 "  sel:\n    CommandLine|contains: '%s'\n  condition: sel", lits[k]);
+		size_t l = strlen(lits[k]);
+		for (size_t at = 0; at + l <= 12; at++) {
+			memset(line, '.', 12);
+			line[12] = '\0';
+			memcpy(line + at, lits[k], l);
+			assert_true(proc_match(det, NULL, line));
+		}
+		assert_false(proc_match(det, NULL, "............"));
+		/* a short field: fewer than four bytes in all */
+		assert_true(proc_match(det, NULL, lits[k]));
+	}
 }
 
 static void test_wildcards(void **state)
