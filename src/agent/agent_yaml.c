@@ -39,8 +39,10 @@ void agent_yaml_free(struct agent_yaml *c)
 		return;
 	strv_free(c->sensors.auth_logs);
 	strv_free(c->sensors.fim_paths);
+	strv_free(c->sensors.fim_read_paths);
 	c->sensors.auth_logs = NULL;
 	c->sensors.fim_paths = NULL;
+	c->sensors.fim_read_paths = NULL;
 }
 
 /* The mechanism named by n among allowed (a static string), or an error. */
@@ -166,8 +168,8 @@ static int parse_auth(const struct ynode *m, struct agent_yaml *c, struct yerror
 
 static int parse_fim(const struct ynode *m, struct agent_yaml *c, struct yerror *err)
 {
-	static const char *const keys[] = { "mechanism", "paths", "scan_interval", "cpu_percent",
-					    NULL };
+	static const char *const keys[] = { "mechanism",     "paths",	    "reads",
+					    "scan_interval", "cpu_percent", NULL };
 	int r = ynode_check_keys(m, keys, "sensors.fim", err);
 	const struct ynode *n;
 	int64_t v;
@@ -175,6 +177,8 @@ static int parse_fim(const struct ynode *m, struct agent_yaml *c, struct yerror 
 		r = get_mechanism(n, fim_mechs, "fim mechanism", &c->sensors.fim_mechanism, err);
 	if (r == 0 && (n = ynode_get(m, "paths")))
 		r = get_paths(n, "sensors.fim.paths", &c->sensors.fim_paths, err);
+	if (r == 0 && (n = ynode_get(m, "reads")))
+		r = get_paths(n, "sensors.fim.reads", &c->sensors.fim_read_paths, err);
 	if (r == 0 && (n = ynode_get(m, "scan_interval"))) {
 		if (n->type == YNODE_SCALAR && strcmp(n->scalar, "off") == 0) {
 			c->sensors.fim_scan_interval_s = 0;

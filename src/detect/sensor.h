@@ -31,6 +31,8 @@ struct sensor_config {
 	const char *auth_journal_dir; /* tests: journal files in this directory, not the host's */
 	/* file integrity */
 	char **fim_paths;	      /* NULL: the defaults (docs/sensors.md) */
+	char **fim_read_paths;	      /* files whose opens are reported (file_read; fanotify
+					 only); NULL: /etc/shadow and /etc/gshadow */
 	const char *fim_mechanism;    /* "auto", "fanotify", "inotify", "off" */
 	uint32_t fim_scan_interval_s; /* periodic SHA-256 scan, default 3600; 0: off */
 	uint32_t fim_cpu_percent;     /* budget for the scan, default 10 (% of one core) */

@@ -63,6 +63,7 @@ struct fim {
 	struct sensor_ctx ctx;
 	char *prefix;  /* cfg->root without a trailing '/', "" for the host */
 	char **watch;  /* host paths, canonical */
+	char **reads;  /* host paths whose opens are reported (fanotify inode marks) */
 	char *exclude; /* the state directory (host path) */
 	char *db_path;
 	struct fim_db *db;
@@ -195,8 +196,23 @@ static void add_ssh_dirs(struct fim *f)
 	}
 }
 
+static const char *const default_read_paths[] = { "/etc/shadow", "/etc/gshadow", NULL };
+
+static void build_read_list(struct fim *f, const struct sensor_config *cfg)
+{
+	char *const *p = cfg->fim_read_paths ? cfg->fim_read_paths : (char **)default_read_paths;
+	for (; *p; p++) {
+		_cleanup_free_ char *host = xasprintf("%s%s", f->prefix, *p);
+		char real[PATH_MAX];
+		const char *h = realpath(host, real) ? real : host;
+		if (!strv_contains(f->reads, h))
+			strv_push(&f->reads, h);
+	}
+}
+
 static void build_watch_list(struct fim *f, const struct sensor_config *cfg)
 {
+	build_read_list(f, cfg);
 	if (cfg->fim_paths) {
 		for (char **p = cfg->fim_paths; *p; p++)
 			add_watch_path(f, *p);
@@ -324,6 +340,15 @@ static void report_change(struct fim *f, const char *host, enum event_kind kind,
 		fim_db_put(f->db, &now);
 	snapshot(f, host, &now);
 	emit(f, ev);
+}
+
+/* A watched file was opened (fanotify tells who): reported at once, no content read. */
+static void report_read(struct fim *f, const char *host, pid_t pid)
+{
+	host_event_reset(&f->ev, EVENT_FILE_READ, now_ns());
+	host_event_set_str(&f->ev, EF_TARGET_FILENAME, report_path(f, host));
+	set_actor(f, &f->ev, pid);
+	emit(f, &f->ev);
 }
 
 static void report_delete(struct fim *f, const char *host, pid_t pid)
@@ -552,6 +577,12 @@ static int fan_start(struct fim *f)
 	}
 	if (f->nmarks == 0)
 		return -ENOENT;
+	/* opens of the read-watched files: inode marks, notification only (never a permission
+	 * mark); a file that does not exist is not watched */
+	for (char **p = f->reads; p && *p; p++)
+		if (fanotify_mark(f->fd, FAN_MARK_ADD, FAN_OPEN, AT_FDCWD, *p) < 0 &&
+		    errno != ENOENT)
+			set_message(f, "opens of %s are not reported: %s", *p, strerror(errno));
 	return 0;
 }
 
@@ -676,6 +707,11 @@ static void fan_event(struct fim *f, const struct fanotify_event_metadata *m,
 	}
 	if (!has_path)
 		return;
+	if ((m->mask & FAN_OPEN) && strv_contains(f->reads, path))
+		report_read(f, path, pid);
+	if (!(m->mask &
+	      (FAN_CREATE | FAN_MODIFY | FAN_ATTRIB | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)))
+		return; /* an open only */
 	uint32_t what = 0;
 	if (m->mask & FAN_CREATE)
 		what |= 1;
@@ -1124,6 +1160,7 @@ static void fim_stop(void *state)
 	host_event_free(&f->ev);
 	host_event_free(&f->scan_ev);
 	strv_free(f->watch);
+	strv_free(f->reads);
 	free(f->exclude);
 	free(f->db_path);
 	free(f->prefix);

@@ -63,14 +63,14 @@ static void on_term(evutil_socket_t fd, short what, void *arg)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: fim_watch --state DIR [--root DIR] [--path P]... "
+		"usage: fim_watch --state DIR [--root DIR] [--path P]... [--read FILE]... "
 		"[--mechanism auto|fanotify|inotify|off] [--scan-interval S] [--cpu PCT]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	_cleanup_strv_ strv paths = NULL;
+	_cleanup_strv_ strv paths = NULL, reads = NULL;
 	struct sensor_config cfg = {
 		.root = "/",
 		.fim_mechanism = "auto",
@@ -90,6 +90,8 @@ int main(int argc, char **argv)
 			cfg.root = v;
 		else if (!strcmp(a, "--path"))
 			strv_push(&paths, v);
+		else if (!strcmp(a, "--read"))
+			strv_push(&reads, v);
 		else if (!strcmp(a, "--mechanism"))
 			cfg.fim_mechanism = v;
 		else if (!strcmp(a, "--scan-interval") && parse_u64(v, 10, 86400, &n) == 0)
@@ -102,6 +104,7 @@ int main(int argc, char **argv)
 	if (!cfg.state_dir)
 		return usage();
 	cfg.fim_paths = paths;
+	cfg.fim_read_paths = reads;
 
 	signal(SIGPIPE, SIG_IGN);
 	struct event_base *base = event_base_new();

@@ -54,8 +54,10 @@ printf 'line1\nline2\nline3\n' >"$w/a.txt"
 printf 'keep\n' >"$w/sub/b.txt"
 printf 'gone\n' >"$w/sub/c.txt"
 
-# 1. fanotify
-start "$tmp/out1" --state "$state" --path "$w" --scan-interval 3600
+printf 'hash\n' >"$w/secret.txt"
+
+# 1. fanotify (opens of secret.txt are reported too)
+start "$tmp/out1" --state "$state" --path "$w" --read "$w/secret.txt" --scan-interval 3600
 grep -q '"mechanism":"fanotify","active":true' "$tmp/out1" || fail "not fanotify: $(head -1 "$tmp/out1")"
 for _ in $(seq 100); do [ -s "$state/fim.db" ] && break; sleep 0.1; done
 [ -s "$state/fim.db" ] || fail "no baseline database"
@@ -69,7 +71,9 @@ mv "$w/new.txt" "$w/renamed.txt"
 sleep 0.3
 rm "$w/renamed.txt"
 echo outside >"$tmp/outside.txt"
+(exec 3<"$w/secret.txt"; sleep 1) # a reader that still runs when its open is read
 wait_for "$tmp/out1" file_delete "$w/renamed.txt" || fail "no delete: $(cat "$tmp/out1")"
+wait_for "$tmp/out1" file_read "$w/secret.txt" || fail "no read: $(cat "$tmp/out1")"
 stop
 python3 - "$tmp/out1" "$w" "$(sha256sum "$w/a.txt" | cut -c1-64)" <<'PY' || fail "fanotify events: $(cat "$tmp/out1")"
 import json, sys
@@ -100,6 +104,11 @@ assert int(d["actor"]["process"]["pid"]) > 0, d
 assert d["actor"]["process"].get("file", {"path": "/rm"})["path"].endswith("/rm"), d
 kinds = [d["unmapped"]["kind"] for d in ev]
 assert kinds.count("file_modify") == 1, kinds
+rd = one("file_read", "secret.txt")
+assert rd["class_uid"] == 1001 and rd["activity_id"] == 2, rd
+assert rd["actor"]["process"]["file"]["path"].endswith("bash"), rd
+# reads are reported for the listed files only, and the scan's own reads not at all
+assert {d["file"]["path"] for d in ev if d["unmapped"]["kind"] == "file_read"} == {w + "/secret.txt"}, kinds
 PY
 
 # 2. changes made while stopped are found by the scan at start

@@ -25,6 +25,7 @@ static void test_defaults(void **state)
 	assert_true(c.sensors.auth_journal);
 	assert_null(c.sensors.auth_logs);
 	assert_null(c.sensors.fim_paths);
+	assert_null(c.sensors.fim_read_paths);
 	assert_int_equal(c.sensors.fim_scan_interval_s, 3600);
 	assert_int_equal(c.sensors.fim_cpu_percent, 10);
 	for (int i = 0; i < AGENT_SENSOR_COUNT; i++)
@@ -47,6 +48,7 @@ static void test_full(void **state)
 				   "  auth:\n    logs: [/var/log/auth.log, /tmp/x.log]\n"
 				   "    journal: false\n"
 				   "  fim:\n    mechanism: inotify\n    paths:\n      - /etc\n"
+				   "    reads: [/etc/shadow, /root/.ssh/id_ed25519]\n"
 				   "    scan_interval: 6h\n    cpu_percent: 5\n"
 				   "baseline:\n  learning: 7d\n"
 				   "outputs:\n  - type: file\n    path: /tmp/a.jsonl\n";
@@ -64,6 +66,8 @@ static void test_full(void **state)
 	assert_string_equal(c.sensors.fim_mechanism, "inotify");
 	assert_string_equal(c.sensors.fim_paths[0], "/etc");
 	assert_null(c.sensors.fim_paths[1]);
+	assert_string_equal(c.sensors.fim_read_paths[1], "/root/.ssh/id_ed25519");
+	assert_null(c.sensors.fim_read_paths[2]);
 	assert_int_equal(c.sensors.fim_scan_interval_s, 6 * 3600);
 	assert_int_equal(c.sensors.fim_cpu_percent, 5);
 	assert_true(c.baseline_learning_ns == 7LL * 86400 * 1000000000LL);
