@@ -104,38 +104,10 @@ static int rules_check(const char *path, bool json)
 
 /* ---- reading events --------------------------------------------------------------------- */
 
-/* Reads all of standard input, at most cap bytes. */
-static int read_stdin(size_t cap, struct buf *out)
-{
-	char chunk[65536];
-	struct buf b;
-
-	buf_init(&b, cap);
-	for (;;) {
-		ssize_t n = read(STDIN_FILENO, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-			buf_free(&b);
-			return r;
-		}
-		if (n == 0)
-			break;
-		if (buf_append(&b, chunk, (size_t)n) < 0) {
-			buf_free(&b);
-			return -EFBIG;
-		}
-	}
-	buf_free(out);
-	*out = b;
-	return 0;
-}
-
 static int read_events_file(const char *path, struct buf *out)
 {
 	if (!strcmp(path, "-"))
-		return read_stdin(EVENTS_FILE_MAX, out);
+		return fd_read_capped(STDIN_FILENO, EVENTS_FILE_MAX, out);
 	return file_read_capped(path, EVENTS_FILE_MAX, out);
 }
 

@@ -72,21 +72,11 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 	return fsync_parent(path);
 }
 
-int file_read_capped(const char *path, size_t cap, struct buf *out)
+int fd_read_capped(int fd, size_t cap, struct buf *out)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((uint64_t)st.st_size > cap)
-		return -EFBIG;
 	struct buf b;
 	buf_init(&b, cap);
-	char chunk[4096];
+	char chunk[65536];
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -106,4 +96,19 @@ int file_read_capped(const char *path, size_t cap, struct buf *out)
 	buf_free(out);
 	*out = b;
 	return 0;
+}
+
+int file_read_capped(const char *path, size_t cap, struct buf *out)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > cap)
+		return -EFBIG;
+	return fd_read_capped(fd, cap, out);
 }

@@ -14,3 +14,6 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 /* Reads the whole regular file path, at most cap bytes, into out (replacing what it held).
  * Returns 0, -ENOENT, -EINVAL (not a regular file), -EFBIG (over cap) or another errno. */
 int file_read_capped(const char *path, size_t cap, struct buf *out);
+/* Reads fd (a pipe, standard input) to its end, at most cap bytes, into out (replacing what
+ * it held). Returns 0, -EFBIG (over cap) or a negative errno. */
+int fd_read_capped(int fd, size_t cap, struct buf *out);
