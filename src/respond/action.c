@@ -538,3 +538,55 @@ bool action_uid_ok(const char *s)
 			return false;
 	return true;
 }
+
+static json_t *param_value(const char *key, const char *v)
+{
+	int64_t n;
+	if (!strcmp(key, "allow")) {
+		json_t *arr = json_array();
+		_cleanup_strv_ strv parts = str_split(v, ",");
+		for (size_t i = 0; parts && parts[i]; i++)
+			if (parts[i][0])
+				json_array_append_new(arr, json_string(parts[i]));
+		return arr;
+	}
+	if (!strcmp(v, "true") || !strcmp(v, "false"))
+		return json_boolean(v[0] == 't');
+	if (v[0] == '{')
+		return json_loads(v, JSON_REJECT_DUPLICATES, NULL);
+	if (parse_i64(v, INT64_MIN, INT64_MAX, &n) == 0)
+		return json_integer(n);
+	return json_string(v);
+}
+
+int action_params_from_args(int argc, char *const *argv, json_t **out, char *err, size_t errlen)
+{
+	json_t *params = json_object();
+	for (int i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		if (!eq || eq == argv[i]) {
+			json_decref(params);
+			return fail(err, errlen, "'%.64s' is not key=value", argv[i]);
+		}
+		char key[32];
+		size_t klen = (size_t)(eq - argv[i]);
+		if (klen >= sizeof(key)) {
+			json_decref(params);
+			return fail(err, errlen, "unknown parameter '%.*s'", (int)klen, argv[i]);
+		}
+		memcpy(key, argv[i], klen);
+		key[klen] = '\0';
+		json_t *v = param_value(key, eq + 1);
+		if (!v || json_object_get(params, key)) {
+			json_decref(v);
+			json_decref(params);
+			return fail(err, errlen,
+				    v ? "parameter '%s' given twice"
+				      : "parameter '%s': the value is not valid JSON",
+				    key);
+		}
+		json_object_set_new(params, key, v);
+	}
+	*out = params;
+	return 0;
+}

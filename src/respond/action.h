@@ -66,3 +66,10 @@ static inline void action_freep(Action **a)
 void action_new_uid(char uid[ACTION_UID_LEN + 1]);
 /* Returns true when s is ACTION_UID_LEN lowercase hex characters. */
 bool action_uid_ok(const char *s);
+
+/* Builds the JSON parameters of an action from command-line words "key=value" (immune
+ * respond, immune-agent respond): a whole number becomes a number, "true"/"false" a boolean,
+ * a value starting with '{' a JSON object (fix={"type":...}), allow=a,b an array; anything
+ * else stays a string (durations such as "2h" are strings action_from_json parses).
+ * Returns 0 with *out (caller decrefs), or -EINVAL with a reason in err. */
+int action_params_from_args(int argc, char *const *argv, json_t **out, char *err, size_t errlen);
