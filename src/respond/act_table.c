@@ -3,6 +3,9 @@
 
 static const struct act_ops *const act_table[] = {
 	NULL, /* filled by each action's file as it lands */
+	&act_kill_process_ops,
+	&act_lock_user_ops,
+	&act_remove_authorized_key_ops,
 };
 
 const struct act_ops *act_lookup(Immune__V1__ActionKind kind)
