@@ -66,8 +66,10 @@ static int stat_parse(const char *text, struct proc_stat *out)
 		return -EBADMSG;
 	struct proc_stat st = { .state = tok[0] };
 	if (stat_field(rest, 4, tok, sizeof(tok)) < 0 || parse_u64(tok, 10, INT32_MAX, &ppid) < 0 ||
-	    stat_field(rest, 9, tok, sizeof(tok)) < 0 || parse_u64(tok, 10, UINT64_MAX, &flags) < 0 ||
-	    stat_field(rest, 22, tok, sizeof(tok)) < 0 || parse_u64(tok, 10, UINT64_MAX, &start) < 0)
+	    stat_field(rest, 9, tok, sizeof(tok)) < 0 ||
+	    parse_u64(tok, 10, UINT64_MAX, &flags) < 0 ||
+	    stat_field(rest, 22, tok, sizeof(tok)) < 0 ||
+	    parse_u64(tok, 10, UINT64_MAX, &start) < 0)
 		return -EBADMSG;
 	size_t n = (size_t)(close - open - 1);
 	n = n < sizeof(st.comm) ? n : sizeof(st.comm) - 1;
@@ -208,8 +210,8 @@ static int proc_snapshot(struct snap **out, size_t *n)
 	while ((e = readdir(d))) {
 		uint64_t pid;
 		struct proc_stat st;
-		if (parse_u64(e->d_name, 10, INT32_MAX, &pid) < 0 || stat_read((pid_t)pid, &st) < 0 ||
-		    is_kernel_thread((pid_t)pid, &st))
+		if (parse_u64(e->d_name, 10, INT32_MAX, &pid) < 0 ||
+		    stat_read((pid_t)pid, &st) < 0 || is_kernel_thread((pid_t)pid, &st))
 			continue;
 		if (len == alloc) {
 			alloc = alloc ? 2 * alloc : 256;
@@ -313,7 +315,8 @@ static enum act_status open_target(const Action *a, struct victims *vs, struct a
 		return act_set(res, ACT_REFUSED, "pid %d is never killed", (int)pid);
 	if (is_self_or_ancestor(pid))
 		return act_set(res, ACT_REFUSED,
-			       "pid %d is the executor or one of its ancestors: not killed", (int)pid);
+			       "pid %d is the executor or one of its ancestors: not killed",
+			       (int)pid);
 	int r = proc_open(pid, &fd, &st);
 	if (r == -ESRCH)
 		return act_set(res, ACT_VERIFIED, "process %d is already gone", (int)pid);
@@ -408,15 +411,17 @@ static enum act_status kill_verify(const struct act_ctx *ctx, const Action *a,
 	if (r == -ENOENT || (r == 0 && st.state == 'Z'))
 		return act_set(res, ACT_VERIFIED, "process %d is gone", (int)a->pid);
 	if (r < 0)
-		return act_set(res, ACT_FAILED, "reading process %d: %s", (int)a->pid, strerror(-r));
+		return act_set(res, ACT_FAILED, "reading process %d: %s", (int)a->pid,
+			       strerror(-r));
 	if (a->start_time && a->start_time != st.start_time)
 		return act_set(res, ACT_VERIFIED,
-			       "process %d is gone (the pid now names another process)", (int)a->pid);
+			       "process %d is gone (the pid now names another process)",
+			       (int)a->pid);
 	return act_set(res, ACT_FAILED, "process %d (%s) is still running", (int)a->pid, st.comm);
 }
 
-static enum act_status kill_rollback(const struct act_ctx *ctx, const Action *a,
-				     const json_t *undo, struct act_result *res)
+static enum act_status kill_rollback(const struct act_ctx *ctx, const Action *a, const json_t *undo,
+				     struct act_result *res)
 {
 	(void)ctx;
 	(void)a;

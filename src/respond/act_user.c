@@ -568,9 +568,9 @@ static enum act_status lock_apply(const struct act_ctx *ctx, const Action *a, js
 			       r == -ENOENT ? "none" : strerror(-r));
 	if (ctx->dry_run) {
 		size_t n = root_is_host(ctx) ? each_process_of(acc.uid, NULL, NULL) : 0;
-		return act_set(res, ACT_DRY_RUN, "would lock account %s%s and end its %zu process%s",
-			       a->user, before.locked ? " (already locked)" : "", n,
-			       n == 1 ? "" : "es");
+		return act_set(res, ACT_DRY_RUN,
+			       "would lock account %s%s and end its %zu process%s", a->user,
+			       before.locked ? " (already locked)" : "", n, n == 1 ? "" : "es");
 	}
 	r = shadow_set(ctx, etcfd, a->user, true, false, LOCK_EXPIRE, &changed);
 	if (r < 0)
@@ -581,9 +581,9 @@ static enum act_status lock_apply(const struct act_ctx *ctx, const Action *a, js
 	json_t *pids = json_array(), *images = json_array();
 	if (root_is_host(ctx))
 		(void)end_sessions(acc.uid, pids, images);
-	res->detail = json_pack("{s:s, s:i, s:b, s:o, s:o}", "user", a->user, "uid",
-				(json_int_t)acc.uid, "was_locked", before.locked, "killed", pids,
-				"images", images);
+	res->detail =
+		json_pack("{s:s, s:i, s:b, s:o, s:o}", "user", a->user, "uid", (json_int_t)acc.uid,
+			  "was_locked", before.locked, "killed", pids, "images", images);
 	s = lock_check(ctx, etcfd, a, &acc, res);
 	if (s == ACT_VERIFIED)
 		act_set(res, ACT_VERIFIED, "locked account %s%s and ended %zu process%s", a->user,
@@ -612,8 +612,8 @@ static bool expire_ok(const char *s)
 	       strspn(s, "0123456789-") == strlen(s);
 }
 
-static enum act_status lock_rollback(const struct act_ctx *ctx, const Action *a,
-				     const json_t *undo, struct act_result *res)
+static enum act_status lock_rollback(const struct act_ctx *ctx, const Action *a, const json_t *undo,
+				     struct act_result *res)
 {
 	const char *user = json_string_value(json_object_get(undo, "user"));
 	const char *expire = json_string_value(json_object_get(undo, "expire_was"));
@@ -751,9 +751,9 @@ static int quarantine_write(const struct act_ctx *ctx, const Action *a, const st
 	json_array_extend(lines, json_object_get(prev, "lines"));
 	json_array_extend(lines, removed);
 	json_decref(prev);
-	json_t *q = json_pack("{s:s, s:i, s:s, s:s, s:o}", "user", a->user, "uid",
-			      (json_int_t)acc->uid, "fingerprint", a->fingerprint, "file",
-			      kf->path, "lines", lines);
+	json_t *q =
+		json_pack("{s:s, s:i, s:s, s:s, s:o}", "user", a->user, "uid", (json_int_t)acc->uid,
+			  "fingerprint", a->fingerprint, "file", kf->path, "lines", lines);
 	char *text = json_dumps(q, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(q);
 	if (!text)
@@ -763,8 +763,8 @@ static int quarantine_write(const struct act_ctx *ctx, const Action *a, const st
 	return r;
 }
 
-static enum act_status key_prepare(const struct act_ctx *ctx, const Action *a,
-				   struct account *acc, struct keyfile *kf, struct act_result *res)
+static enum act_status key_prepare(const struct act_ctx *ctx, const Action *a, struct account *acc,
+				   struct keyfile *kf, struct act_result *res)
 {
 	*kf = (struct keyfile){ .sshfd = -1 };
 	_cleanup_close_ int etcfd = open_etc(ctx);
@@ -784,8 +784,9 @@ static enum act_status key_apply(const struct act_ctx *ctx, const Action *a, jso
 
 	*undo = NULL;
 	if (!ctx->uid || !action_uid_ok(ctx->uid) || !ctx->state_dir)
-		return act_set(res, ACT_FAILED, "remove-authorized-key needs an action id and a "
-						"state directory");
+		return act_set(res, ACT_FAILED,
+			       "remove-authorized-key needs an action id and a "
+			       "state directory");
 	enum act_status s = key_prepare(ctx, a, &acc, &kf, res);
 	if (s != ACT_VERIFIED || !kf.present) {
 		if (s == ACT_VERIFIED)
@@ -831,8 +832,8 @@ static enum act_status key_apply(const struct act_ctx *ctx, const Action *a, jso
 		keyfile_free(&again);
 	}
 	if (s == ACT_VERIFIED)
-		*undo = json_pack("{s:s, s:s, s:s}", "user", a->user, "fingerprint",
-				  a->fingerprint, "action", ctx->uid);
+		*undo = json_pack("{s:s, s:s, s:s}", "user", a->user, "fingerprint", a->fingerprint,
+				  "action", ctx->uid);
 	if (n >= 0)
 		res->detail = json_pack("{s:s, s:s, s:s, s:i}", "user", a->user, "file", kf.path,
 					"fingerprint", a->fingerprint, "removed", (json_int_t)n);
@@ -854,8 +855,7 @@ static enum act_status key_verify(const struct act_ctx *ctx, const Action *a,
 				      : 0;
 		s = n ? act_set(res, ACT_FAILED, "key %s is in %s (%zu line%s)", a->fingerprint,
 				kf.path, n, n == 1 ? "" : "s")
-		      : act_set(res, ACT_VERIFIED, "key %s is not in %s", a->fingerprint,
-				kf.path);
+		      : act_set(res, ACT_VERIFIED, "key %s is not in %s", a->fingerprint, kf.path);
 	}
 	keyfile_free(&kf);
 	return s;
@@ -896,13 +896,12 @@ static bool key_present(const struct act_ctx *ctx, const struct account *acc, co
 /* Creates an empty authorized_keys (0600, owned by the account) to append lines to. */
 static int keyfile_create(struct keyfile *kf, const struct account *acc)
 {
-	kf->st = (struct stat){ .st_mode = S_IFREG | 0600, .st_uid = acc->uid,
-				.st_gid = acc->gid };
+	kf->st = (struct stat){ .st_mode = S_IFREG | 0600, .st_uid = acc->uid, .st_gid = acc->gid };
 	return 0;
 }
 
-static enum act_status key_rollback(const struct act_ctx *ctx, const Action *a,
-				    const json_t *undo, struct act_result *res)
+static enum act_status key_rollback(const struct act_ctx *ctx, const Action *a, const json_t *undo,
+				    struct act_result *res)
 {
 	const char *user = json_string_value(json_object_get(undo, "user"));
 	const char *uid = json_string_value(json_object_get(undo, "action"));

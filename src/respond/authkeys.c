@@ -40,8 +40,7 @@ size_t authkeys_count(const char *data, size_t len, const char *fp)
 	return count;
 }
 
-int authkeys_remove(const char *data, size_t len, const char *fp, struct buf *kept,
-		    json_t *removed)
+int authkeys_remove(const char *data, size_t len, const char *fp, struct buf *kept, json_t *removed)
 {
 	struct cursor c;
 	const char *line;
@@ -57,7 +56,7 @@ int authkeys_remove(const char *data, size_t len, const char *fp, struct buf *ke
 		if (line_has(line, n, fp)) {
 			size_t keep = n;
 			while (keep && (line[keep - 1] == '\r' || line[keep - 1] == ' ' ||
-						line[keep - 1] == '\t'))
+					line[keep - 1] == '\t'))
 				keep--;
 			if (json_array_append_new(removed, json_stringn(line, keep)) < 0)
 				return -ENOMEM;

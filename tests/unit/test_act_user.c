@@ -21,9 +21,9 @@
 
 struct fixture {
 	char *root, *state;
-	char *pub[3];	 /* key lines: ed25519, rsa, ecdsa */
-	char *fp[3];	 /* their fingerprints as ssh-keygen -lf prints them */
-	bool have_keys;	 /* ssh-keygen was found */
+	char *pub[3];	/* key lines: ed25519, rsa, ecdsa */
+	char *fp[3];	/* their fingerprints as ssh-keygen -lf prints them */
+	bool have_keys; /* ssh-keygen was found */
 	const char *protect[3];
 	struct act_ctx ctx;
 	char uid[ACTION_UID_LEN + 1];
@@ -226,7 +226,8 @@ static void test_authkeys_remove_append(void **state)
 	json_t *removed = json_array();
 	buf_init(&kept, AUTHKEYS_FILE_MAX);
 	assert_int_equal(authkeys_remove(text, len, f->fp[1], &kept, removed), 2);
-	_cleanup_free_ char *want = xasprintf("# keys\n%s\nbroken line\n%s\n", f->pub[0], f->pub[2]);
+	_cleanup_free_ char *want =
+		xasprintf("# keys\n%s\nbroken line\n%s\n", f->pub[0], f->pub[2]);
 	assert_string_equal(buf_str(&kept), want);
 	assert_int_equal(json_array_size(removed), 2);
 	_cleanup_free_ char *l0 = xasprintf("no-pty %s", f->pub[1]);
@@ -282,9 +283,10 @@ static void test_lock_unlock(void **state)
 	assert_false(json_is_true(json_object_get(res.detail, "was_locked")));
 	result_clear(&res);
 	_cleanup_free_ char *locked = get(f->root, "etc/shadow");
-	_cleanup_free_ char *want = xasprintf("%.*salice:!$6$salt$aliceHASH:19500:0:99999:7::1:\n%s",
-					      (int)(strstr(shadow_text, "alice:") - shadow_text),
-					      shadow_text, strstr(shadow_text, "bob:"));
+	_cleanup_free_ char *want =
+		xasprintf("%.*salice:!$6$salt$aliceHASH:19500:0:99999:7::1:\n%s",
+			  (int)(strstr(shadow_text, "alice:") - shadow_text), shadow_text,
+			  strstr(shadow_text, "bob:"));
 	assert_string_equal(locked, want);
 	assert_int_equal(mode_of(f->root, "etc/shadow"), 0640);
 	/* no secret in the undo record */
@@ -381,8 +383,7 @@ static void test_remove_key(void **state)
 	assert_int_equal(act_remove_authorized_key_ops.verify(&f->ctx, a, &res), ACT_FAILED);
 	result_clear(&res);
 	f->ctx.dry_run = true;
-	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, a, &undo, &res),
-			 ACT_DRY_RUN);
+	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, a, &undo, &res), ACT_DRY_RUN);
 	f->ctx.dry_run = false;
 	result_clear(&res);
 	_cleanup_free_ char *same = get(f->root, AK);
@@ -451,8 +452,7 @@ static void test_remove_key_symlinks_refused(void **state)
 	_cleanup_free_ char *link = xasprintf("%s/%s", f->root, AK);
 	assert_int_equal(symlink(target, link), 0);
 	_cleanup_(action_freep) Action *a = key_action("alice", f->fp[1]);
-	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, a, &undo, &res),
-			 ACT_REFUSED);
+	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, a, &undo, &res), ACT_REFUSED);
 	assert_null(undo);
 	result_clear(&res);
 	_cleanup_free_ char *same = get(f->root, "etc/precious");
@@ -465,8 +465,7 @@ static void test_remove_key_symlinks_refused(void **state)
 	_cleanup_free_ char *real = xasprintf("%s/home/bob/real", f->root);
 	_cleanup_free_ char *ssh = xasprintf("%s/home/bob/.ssh", f->root);
 	assert_int_equal(symlink(real, ssh), 0);
-	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, b, &undo, &res),
-			 ACT_REFUSED);
+	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, b, &undo, &res), ACT_REFUSED);
 	result_clear(&res);
 	_cleanup_free_ char *same2 = get(f->root, "home/bob/real/authorized_keys");
 	assert_string_equal(same2, victim);
@@ -480,13 +479,11 @@ static void test_remove_key_refused_and_absent(void **state)
 	const char *fp = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
 
 	_cleanup_(action_freep) Action *c = key_action("carol", fp);
-	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, c, &undo, &res),
-			 ACT_REFUSED);
+	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, c, &undo, &res), ACT_REFUSED);
 	assert_non_null(strstr(res.message, "protected"));
 	result_clear(&res);
 	_cleanup_(action_freep) Action *n = key_action("nobodyhere", fp);
-	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, n, &undo, &res),
-			 ACT_REFUSED);
+	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, n, &undo, &res), ACT_REFUSED);
 	result_clear(&res);
 
 	/* bob has no .ssh: nothing to remove is success, and its rollback restores nothing */
@@ -506,7 +503,8 @@ static void test_remove_key_refused_and_absent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fingerprints_match_ssh_keygen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fingerprints_match_ssh_keygen, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_authkeys_remove_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_unlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_already_locked, setup, teardown),
