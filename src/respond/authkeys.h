@@ -24,14 +24,16 @@ int authkeys_line_fingerprint(const char *line, size_t len, char fp[AUTHKEYS_FP_
 size_t authkeys_count(const char *data, size_t len, const char *fp);
 
 /* Splits data into the lines whose key has fingerprint fp, appended to the JSON array
- * removed as strings (without newlines), and the rest, written to kept (which must be
+ * removed (without newlines or trailing white space; each a string, or {"base64": "..."}
+ * for a line that is not valid UTF-8, so that it comes back exactly), and the rest, written to kept (which must be
  * empty) with their newlines as they were. Returns the number of lines removed, or
  * -EMSGSIZE when kept is too small, -EINVAL when removed is not an array. */
 int authkeys_remove(const char *data, size_t len, const char *fp, struct buf *kept,
 		    json_t *removed);
 
-/* Writes data to out (which must be empty) followed by every string of the array lines that
- * is not already a line of data (so appending twice adds nothing), a newline first when data
- * does not end in one. A string that is not one line of text is refused. Returns the number
+/* Writes data to out (which must be empty) followed by every line of the array lines (as
+ * authkeys_remove writes them) that is not already a line of data (so appending twice adds
+ * nothing), a newline first when data does not end in one. An element that is not one line
+ * of text is refused. Returns the number
  * of lines added, -EINVAL for a bad array or string, or -EMSGSIZE when out is too small. */
 int authkeys_append(const char *data, size_t len, const json_t *lines, struct buf *out);

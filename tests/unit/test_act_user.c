@@ -19,6 +19,14 @@
 
 #define ALICE_UID 4242017 /* an id no process of the test machine runs as */
 
+/* Keys made once for the whole run (ssh-keygen makes RSA keys slowly). */
+static struct keys {
+	char *dir;
+	char *pub[3];
+	char *fp[3];
+	bool ok;
+} keys;
+
 struct fixture {
 	char *root, *state;
 	char *pub[3];	/* key lines: ed25519, rsa, ecdsa */
@@ -91,30 +99,47 @@ static char *run(const char *cmd)
 	return pclose(p) == 0 ? out : (free(out), NULL);
 }
 
-static void make_keys(struct fixture *f)
+static int make_keys(void **state)
 {
 	static const char *const types[] = { "ed25519", "rsa", "ecdsa" };
-	f->have_keys = true;
+	char t[] = "/tmp/test_act_keys.XXXXXX";
+	(void)state;
+	assert_non_null(mkdtemp(t));
+	keys.dir = xstrdup(t);
+	keys.ok = true;
 	for (size_t i = 0; i < 3; i++) {
 		_cleanup_free_ char *gen =
 			xasprintf("ssh-keygen -q -t %s -N '' -C key%zu@test -f %s/key%zu "
 				  "</dev/null >/dev/null 2>&1 && cat %s/key%zu.pub",
-				  types[i], i, f->state, i, f->state, i);
-		f->pub[i] = run(gen);
-		_cleanup_free_ char *fp = xasprintf("ssh-keygen -lf %s/key%zu.pub", f->state, i);
+				  types[i], i, keys.dir, i, keys.dir, i);
+		keys.pub[i] = run(gen);
+		_cleanup_free_ char *fp = xasprintf("ssh-keygen -lf %s/key%zu.pub", keys.dir, i);
 		char *line = run(fp);
-		if (!f->pub[i] || !line) {
-			f->have_keys = false;
+		if (!keys.pub[i] || !line) {
+			keys.ok = false;
 			free(line);
-			return;
+			return 0;
 		}
 		/* "256 SHA256:... comment (ED25519)" */
 		strv w = str_split(line, " ");
 		assert_true(strv_len(w) >= 2);
-		f->fp[i] = xstrdup(w[1]);
+		keys.fp[i] = xstrdup(w[1]);
 		strv_free(w);
 		free(line);
 	}
+	return 0;
+}
+
+static int free_keys(void **state)
+{
+	(void)state;
+	nftw(keys.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(keys.dir);
+	for (size_t i = 0; i < 3; i++) {
+		free(keys.pub[i]);
+		free(keys.fp[i]);
+	}
+	return 0;
 }
 
 static int setup(void **state)
@@ -132,7 +157,11 @@ static int setup(void **state)
 	mkdirs(f->root, "home/bob");
 	put(f->root, "etc/passwd", passwd_text, 0644);
 	put(f->root, "etc/shadow", shadow_text, 0640);
-	make_keys(f);
+	for (size_t i = 0; i < 3; i++) {
+		f->pub[i] = keys.pub[i];
+		f->fp[i] = keys.fp[i];
+	}
+	f->have_keys = keys.ok;
 	f->protect[0] = "carol";
 	action_new_uid(f->uid);
 	f->ctx = (struct act_ctx){ .state_dir = f->state,
@@ -148,10 +177,6 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	nftw(f->state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	for (size_t i = 0; i < 3; i++) {
-		free(f->pub[i]);
-		free(f->fp[i]);
-	}
 	free(f->root);
 	free(f->state);
 	free(f);
@@ -514,5 +539,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_key_refused_and_absent, setup,
 						teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, make_keys, free_keys);
 }
