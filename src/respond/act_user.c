@@ -680,11 +680,16 @@ static enum act_status keyfile_open(const struct act_ctx *ctx, const struct acco
 	int rootfd = open(root_of(ctx), O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return act_set(res, ACT_FAILED, "opening %s: %s", root_of(ctx), strerror(errno));
-	int home = open_how(rootfd, acc->home, O_PATH | O_DIRECTORY,
+	/* The directories above the home are the system's (/home may be a symlink); the home
+	 * itself may be the account's to replace, so it must not be one. */
+	int home = open_how(rootfd, acc->home, O_PATH | O_DIRECTORY | O_NOFOLLOW,
 			    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 	close(rootfd);
 	if (home == -ENOENT)
 		return ACT_VERIFIED;
+	if (home == -ENOTDIR || home == -ELOOP)
+		return act_set(res, ACT_REFUSED,
+			       "home %s is a symlink or not a directory: not touched", acc->home);
 	if (home < 0)
 		return act_set(res, ACT_FAILED, "opening home %s: %s", acc->home, strerror(-home));
 	kf->sshfd = open_how(home, ".ssh", O_RDONLY | O_DIRECTORY, BENEATH);

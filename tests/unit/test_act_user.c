@@ -41,12 +41,14 @@ static const char passwd_text[] = "root:x:0:0:root:/root:/bin/bash\n"
 				  "toor:x:0:0:second root:/root:/bin/sh\n"
 				  "alice:x:4242017:4242017:Alice:/home/alice:/bin/bash\n"
 				  "bob:x:4242018:4242018:Bob:/home/bob:/bin/bash\n"
-				  "carol:x:4242019:4242019:Carol:/home/carol:/bin/bash\n";
+				  "carol:x:4242019:4242019:Carol:/home/carol:/bin/bash\n"
+				  "dan:x:4242020:4242020:Dan:/home/dan:/bin/bash\n";
 static const char shadow_text[] = "root:$6$r$rootHASH:19000:0:99999:7:::\n"
 				  "toor:*:19000:0:99999:7:::\n"
 				  "alice:$6$salt$aliceHASH:19500:0:99999:7:::\n"
 				  "bob:!$6$s$bobHASH:19500:0:99999:7::20000:\n"
-				  "carol:$y$j9T$carolHASH:19500:0:99999:7:::\n";
+				  "carol:$y$j9T$carolHASH:19500:0:99999:7:::\n"
+				  "dan:*:19500:0:99999:7:::\n";
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -494,6 +496,15 @@ static void test_remove_key_symlinks_refused(void **state)
 	result_clear(&res);
 	_cleanup_free_ char *same2 = get(f->root, "home/bob/real/authorized_keys");
 	assert_string_equal(same2, victim);
+
+	/* the home itself is a symlink (to another account's home) */
+	_cleanup_(action_freep) Action *d = key_action("dan", f->fp[1]);
+	_cleanup_free_ char *dan = xasprintf("%s/home/dan", f->root);
+	assert_int_equal(symlink("alice", dan), 0);
+	put(f->root, "home/bob/real/authorized_keys", victim, 0600);
+	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, d, &undo, &res), ACT_REFUSED);
+	assert_non_null(strstr(res.message, "symlink"));
+	result_clear(&res);
 }
 
 static void test_remove_key_refused_and_absent(void **state)
