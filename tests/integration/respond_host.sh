@@ -30,8 +30,16 @@ uid=
 pids=()
 # The processes (not zombies) whose real uid is the test account's.
 user_procs() { ps -e -o pid=,ruid=,stat= | awk -v u="$uid" '$2 == u && $3 !~ /^Z/ { print $1 }'; }
+# The pids of the process tree under $1 (itself included).
+tree_of() {
+	ps -e -o pid=,ppid= | awk -v r="$1" '
+		{ parent[$1] = $2 }
+		END { for (p in parent) { q = p; while (q in parent && q != r) q = parent[q]; if (q == r) printf "%s ", p } }'
+}
 cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	for r in "${pids[@]}"; do
+		for p in $(tree_of "$r"); do kill -9 "$p" 2>/dev/null || true; done
+	done
 	if [ -n "$uid" ]; then
 		for p in $(user_procs); do kill -9 "$p" 2>/dev/null || true; done
 	fi
@@ -89,8 +97,7 @@ setsid sh -c 'sleep 600 & sh -c "sleep 600 & wait" & wait' </dev/null >/dev/null
 root_pid=$!
 pids+=("$root_pid")
 for _ in $(seq 50); do
-	tree=$(ps -e -o pid=,ppid= | awk -v r="$root_pid" '
-		{ parent[$1] = $2 } END { n = 0; for (p in parent) { q = p; while (q in parent && q != r) q = parent[q]; if (q == r) printf "%s ", p } }')
+	tree=$(tree_of "$root_pid")
 	[ "$(wc -w <<<"$tree")" -ge 4 ] && break
 	sleep 0.1
 done
@@ -103,6 +110,7 @@ for p in $tree; do if gone "$p"; then fail "a refused kill killed $p"; fi; done
 drive 0 kill-process apply pid="$root_pid" start_time="$start" tree=true
 status_is verified
 for p in $tree; do if ! gone "$p"; then fail "process $p of the tree is still alive"; fi; done
+pids=() # gone: its pid may name another process from now on
 drive 0 kill-process verify pid="$root_pid" start_time="$start"
 status_is verified
 drive 0 kill-process apply pid="$root_pid" start_time="$start"
