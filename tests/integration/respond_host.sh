@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The host actions on this machine through act_driver (apply/verify/rollback called directly):
+# The host actions on this machine through act_host_driver (apply/verify/rollback called directly):
 #  - lock-user on a fresh account ends its processes and locks it (passwd -S shows L, the
 #    account expired); verify agrees; rollback unlocks (P, no expiry); protected and root
 #    accounts are refused;
@@ -55,7 +55,7 @@ drive() {
 	shift
 	local rc=0
 	timeout 60 "$driver" --state "$tmp/state" "$@" >"$tmp/out" 2>&1 || rc=$?
-	[ "$rc" = "$want" ] || fail "act_driver $* exited $rc, expected $want"
+	[ "$rc" = "$want" ] || fail "act_host_driver $* exited $rc, expected $want"
 }
 status_is() { grep -q "\"status\":\"$1\"" "$tmp/out" || fail "status is not $1"; }
 # True when the process is gone (or a zombie waiting for its parent).

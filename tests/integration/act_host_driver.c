@@ -1,7 +1,7 @@
 /* Test driver for the action implementations (respond/act.h) without the executor: builds an
  * action from key=value words, runs one operation and prints the result as one JSON line.
  *
- *   act_driver [--root DIR] [--state DIR] [--uid ID] [--protect USER]... [--dry-run]
+ *   act_host_driver [--root DIR] [--state DIR] [--uid ID] [--protect USER]... [--dry-run]
  *              [--undo FILE] KIND OP [key=value...]
  *
  * OP is apply, verify or rollback. apply writes its undo record to --undo FILE; rollback
@@ -27,8 +27,9 @@ static const char *status_name(enum act_status s)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: act_driver [--root DIR] [--state DIR] [--uid ID] [--protect USER] "
-			"[--dry-run] [--undo FILE] KIND OP [key=value...]\n");
+	fprintf(stderr,
+		"usage: act_host_driver [--root DIR] [--state DIR] [--uid ID] [--protect USER] "
+		"[--dry-run] [--undo FILE] KIND OP [key=value...]\n");
 	return 2;
 }
 
@@ -77,15 +78,15 @@ int main(int argc, char **argv)
 	int op = action_op_by_name(argv[i + 1]);
 	const struct act_ops *ops = kind < 0 ? NULL : act_lookup((Immune__V1__ActionKind)kind);
 	if (!ops || op < 0) {
-		fprintf(stderr, "act_driver: unknown or unimplemented kind %s or op %s\n", argv[i],
-			argv[i + 1]);
+		fprintf(stderr, "act_host_driver: unknown or unimplemented kind %s or op %s\n",
+			argv[i], argv[i + 1]);
 		return 2;
 	}
 	json_t *params = NULL;
 	Action *a = NULL;
 	if (action_params_from_args(argc - i - 2, argv + i + 2, &params, err, sizeof(err)) < 0 ||
 	    action_from_json((Immune__V1__ActionKind)kind, params, &a, err, sizeof(err)) < 0) {
-		fprintf(stderr, "act_driver: %s\n", err);
+		fprintf(stderr, "act_host_driver: %s\n", err);
 		json_decref(params);
 		return 2;
 	}
@@ -97,14 +98,14 @@ int main(int argc, char **argv)
 	if (op == IMMUNE__V1__ACTION_OP__OP_APPLY) {
 		s = ops->apply(&ctx, a, &undo, &res);
 		if (undo && undo_path && json_dump_file(undo, undo_path, JSON_COMPACT) < 0) {
-			fprintf(stderr, "act_driver: writing %s\n", undo_path);
+			fprintf(stderr, "act_host_driver: writing %s\n", undo_path);
 			return 2;
 		}
 	} else if (op == IMMUNE__V1__ACTION_OP__OP_VERIFY) {
 		s = ops->verify(&ctx, a, &res);
 	} else {
 		if (!undo_path || load_undo(undo_path, &undo) < 0) {
-			fprintf(stderr, "act_driver: rollback needs --undo FILE from apply\n");
+			fprintf(stderr, "act_host_driver: rollback needs --undo FILE from apply\n");
 			return 2;
 		}
 		s = ops->rollback(&ctx, a, undo, &res);
