@@ -464,7 +464,7 @@ static int shadow_get(int etcfd, const char *user, struct shadow_state *out)
 		memcpy(out->expire, d + e.exp_off, e.exp_len);
 		out->expire[e.exp_len] = '\0';
 	}
-	buf_free(&b);
+	buf_free_secret(&b); /* it held every account's password hash */
 	return r;
 }
 
