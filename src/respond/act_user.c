@@ -804,6 +804,7 @@ static enum act_status key_apply(const struct act_ctx *ctx, const Action *a, jso
 		return res->status;
 	}
 	json_t *removed = json_array();
+	bool quarantined = false;
 	buf_init(&kept, AUTHKEYS_FILE_MAX);
 	int n = authkeys_remove(buf_str(&kf.data), buf_len(&kf.data), a->fingerprint, &kept,
 				removed);
@@ -816,6 +817,7 @@ static enum act_status key_apply(const struct act_ctx *ctx, const Action *a, jso
 		s = act_set(res, ACT_VERIFIED, "no key %s in %s", a->fingerprint, kf.path);
 	else {
 		int r = quarantine_write(ctx, a, &kf, &acc, removed);
+		quarantined = r == 0;
 		if (r == 0)
 			r = rewrite_at(kf.sshfd, "authorized_keys", &kf.st, buf_str(&kept),
 				       buf_len(&kept));
@@ -836,7 +838,8 @@ static enum act_status key_apply(const struct act_ctx *ctx, const Action *a, jso
 				    kf.path);
 		keyfile_free(&again);
 	}
-	if (s == ACT_VERIFIED)
+	/* A failure after the quarantine may have left an effect: the undo record says so. */
+	if (s == ACT_VERIFIED || quarantined)
 		*undo = json_pack("{s:s, s:s, s:s}", "user", a->user, "fingerprint", a->fingerprint,
 				  "action", ctx->uid);
 	if (n >= 0)
