@@ -260,12 +260,13 @@ static int check_fix(const char *fix_json, char *err, size_t errlen)
 	for (size_t i = 0; type && i < ARRAY_SIZE(fix_types); i++)
 		known |= !strcmp(type, fix_types[i]);
 	bool object = json_is_object(fix);
-	json_decref(fix);
+	int r = 0;
 	if (!object)
-		return fail(err, errlen, "apply-fix: the fix is not a JSON object");
-	if (!known)
-		return fail(err, errlen, "apply-fix: unknown fix type '%s'", type ? type : "");
-	return 0;
+		r = fail(err, errlen, "apply-fix: the fix is not a JSON object");
+	else if (!known)
+		r = fail(err, errlen, "apply-fix: unknown fix type '%.64s'", type ? type : "");
+	json_decref(fix); /* type points into it */
+	return r;
 }
 
 static int check_fields(const Action *a, const char *kn, char *err, size_t errlen)
