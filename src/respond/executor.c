@@ -471,22 +471,9 @@ static void op_verify(const ExecRequest *rq, const struct act_ops *ops, const st
 }
 
 static void op_rollback(const struct executor *ex, const ExecRequest *rq, const struct act_ops *ops,
-			const struct act_ctx *ctx, struct outcome *oc)
+			const struct act_ctx *ctx, const Action *recorded, const json_t *undo,
+			struct outcome *oc)
 {
-	Action *recorded = NULL;
-	json_t *undo = NULL;
-	char err[256];
-	int r = exec_undo_read(ex->o->state_dir, rq->uid, &recorded, &undo, err, sizeof(err));
-	if (r < 0) {
-		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED, "%s", err);
-		return;
-	}
-	if (!same_action(recorded, rq->action)) {
-		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED,
-			    "the undo record of %s is for another action (%s)", rq->uid,
-			    action_kind_name(recorded->kind));
-		goto out;
-	}
 	struct act_result res = { 0 };
 	enum act_status st = ops->rollback(ctx, recorded, undo, &res);
 	if (rq->dry_run && st == ACT_ROLLED_BACK)
@@ -499,9 +486,24 @@ static void op_rollback(const struct executor *ex, const ExecRequest *rq, const 
 		if (unlink(path) < 0 && errno != ENOENT)
 			log_warn("executor: removing %s: %s", path, strerror(errno));
 	}
-out:
-	action_free(recorded);
-	json_decref(undo);
+}
+
+/* A rollback needs the undo record of the very action named. */
+static bool rollback_record(const struct executor *ex, const ExecRequest *rq, Action **recorded,
+			    json_t **undo, struct outcome *oc)
+{
+	char err[256];
+	if (exec_undo_read(ex->o->state_dir, rq->uid, recorded, undo, err, sizeof(err)) < 0) {
+		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED, "%s", err);
+		return false;
+	}
+	if (!same_action(*recorded, rq->action)) {
+		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED,
+			    "the undo record of %s is for another action (%s)", rq->uid,
+			    action_kind_name((*recorded)->kind));
+		return false;
+	}
+	return true;
 }
 
 static void handle(const struct executor *ex, const ExecRequest *rq, struct outcome *oc)
@@ -511,20 +513,27 @@ static void handle(const struct executor *ex, const ExecRequest *rq, struct outc
 		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED, "%s", err);
 		return;
 	}
+	_cleanup_(action_freep) Action *recorded = NULL;
+	json_t *undo = NULL;
+	bool rollback = rq->op == IMMUNE__V1__ACTION_OP__OP_ROLLBACK;
+	if (rollback && !rollback_record(ex, rq, &recorded, &undo, oc))
+		goto out;
 	const char *kn = action_kind_name(rq->action->kind);
 	const struct act_ops *ops = act_lookup(rq->action->kind);
 	if (!ops) {
 		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED, "this agent cannot %s", kn);
-		return;
+		goto out;
 	}
 	struct act_ctx ctx;
 	init_ctx(ex, rq, &ctx);
-	switch (rq->op) {
-	case IMMUNE__V1__ACTION_OP__OP_APPLY: op_apply(ex, rq, ops, &ctx, oc); break;
-	case IMMUNE__V1__ACTION_OP__OP_VERIFY: op_verify(rq, ops, &ctx, oc); break;
-	case IMMUNE__V1__ACTION_OP__OP_ROLLBACK: op_rollback(ex, rq, ops, &ctx, oc); break;
-	default: outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED, "unknown operation");
-	}
+	if (rollback)
+		op_rollback(ex, rq, ops, &ctx, recorded, undo, oc);
+	else if (rq->op == IMMUNE__V1__ACTION_OP__OP_VERIFY)
+		op_verify(rq, ops, &ctx, oc);
+	else
+		op_apply(ex, rq, ops, &ctx, oc);
+out:
+	json_decref(undo);
 }
 
 static int send_reply(int fd, const ExecRequest *rq, struct outcome *oc)
