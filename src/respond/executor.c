@@ -673,7 +673,10 @@ static _Noreturn void child_main(int fd, pid_t parent, const struct executor_opt
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
 		_exit(1); /* the agent is already gone */
 	prctl(PR_SET_NAME, "immune-exec");
-	umask(077);
+	/* Files the actions create or programs they start (systemctl) get the modes an
+	 * administrator's root shell would give, whatever the agent's own umask; the executor's
+	 * own files have explicit modes. */
+	umask(022);
 	if (fd != 3) {
 		if (dup2(fd, 3) < 0)
 			_exit(1);

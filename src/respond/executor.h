@@ -37,7 +37,10 @@ void exec_request_free(ExecRequest *r);
 int executor_serve(int fd, const struct executor_options *o);
 
 /* Forks the executor: the child serves its end of a new socketpair and exits; the parent
- * gets the other end in *fd and the child's pid. Returns 0 or a negative errno. */
+ * gets the other end in *fd and the child's pid. Returns 0 or a negative errno. The child
+ * keeps only its end and the standard descriptors, is named "immune-exec" and gets SIGTERM
+ * when the forking thread ends (PR_SET_PDEATHSIG): call it from the agent's main thread,
+ * preferably before other threads start. */
 int executor_spawn(const struct executor_options *o, int *fd, pid_t *pid);
 
 /* Client side: sends one request on fd and waits at most timeout_ms for its reply. Returns 0
