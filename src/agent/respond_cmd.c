@@ -8,10 +8,11 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { RESPOND_OK = 0, RESPOND_FAILED = 1, RESPOND_ERROR = 2 };
@@ -93,16 +94,18 @@ static int build_action(const struct respond_opts *ro, const char *uid, int argc
 	return 0;
 }
 
-/* Waits for the executor to exit; it does once its end is closed. A stuck one is ended. */
-static void reap(pid_t pid)
+/* Ends the conversation and waits for the executor to exit: it does once it reads the end
+ * of its requests, and its end of the socket closes with it. A stuck one is killed. */
+static void finish(int fd, pid_t pid)
 {
-	for (int i = 0; i < 200; i++) {
-		if (waitpid(pid, NULL, WNOHANG) != 0)
-			return;
-		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	char c;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	shutdown(fd, SHUT_WR);
+	if (poll(&p, 1, 2000) != 1 || read(fd, &c, 1) != 0)
+		kill(pid, SIGKILL);
+	close(fd);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 static int call_executor(const struct respond_opts *ro, const ExecRequest *rq, ExecReply **rep)
@@ -116,10 +119,9 @@ static int call_executor(const struct respond_opts *ro, const ExecRequest *rq, E
 	if (r < 0)
 		return log_errno(r, "immune-agent respond: starting the executor");
 	r = exec_call(fd, rq, EXEC_TIMEOUT_MS, rep);
-	close(fd);
 	if (r == -ETIMEDOUT)
-		kill(pid, SIGTERM);
-	reap(pid);
+		kill(pid, SIGKILL);
+	finish(fd, pid);
 	if (r < 0)
 		return log_errno(r, "immune-agent respond: the executor did not answer");
 	return 0;
