@@ -298,7 +298,11 @@ int exec_undo_read(const char *state_dir, const char *uid, Action **action, json
 			snprintf(err, errlen, "no undo record for %s", uid);
 			return r;
 		}
-		return undo_bad(err, errlen, uid, strerror(-r));
+		if (r == -EFBIG || r == -EINVAL)
+			return undo_bad(err, errlen, uid,
+					r == -EFBIG ? "too large" : "not a regular file");
+		snprintf(err, errlen, "reading the undo record of %s: %s", uid, strerror(-r));
+		return r;
 	}
 	json_error_t je;
 	json_t *doc = json_loadb(buf_str(&b), buf_len(&b), JSON_REJECT_DUPLICATES, &je);

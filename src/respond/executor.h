@@ -57,6 +57,7 @@ void exec_reply_free(ExecReply *r);
 
 /* Reads the undo record of uid under state_dir (the agent's state directory). Returns 0
  * with *action (free with action_free) and *undo (decref; NULL when the record kept none),
- * -ENOENT when there is none, or -EBADMSG when it is damaged (reason in err). */
+ * -ENOENT when there is none, -EBADMSG when it is damaged, or another negative errno when
+ * it cannot be read (-EACCES); the reason is in err. */
 int exec_undo_read(const char *state_dir, const char *uid, Action **action, json_t **undo,
 		   char *err, size_t errlen);
