@@ -6,7 +6,9 @@
 #    --rollback UID alone is refused (a kill cannot be undone);
 #  - quarantine-file on a file in a temporary directory: the file goes, its undo record
 #    holds the action, --rollback UID alone (no kind, no parameters) brings it back with the
-#    same content and removes the record, and a second --rollback is refused.
+#    same content and removes the record, and a second --rollback is refused;
+#  - block-address in a private network namespace (unshare -n, root): the address is in the
+#    namespace's ruleset, --verify UID agrees, --rollback UID removes it and its record.
 # Every run has a timeout; the temporary directory and any process left are removed on exit.
 set -euo pipefail
 agent=$1
@@ -123,5 +125,29 @@ if supported quarantine-file path="$tmp/data/dropper.sh"; then
 	echo "quarantine-file: ok"
 else
 	echo "quarantine-file not in this build: skipped"
+fi
+# --- block-address in a private network namespace (the host's firewall is never touched) ---
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v nft >/dev/null &&
+	unshare -n true 2>/dev/null && supported block-address address=203.0.113.7; then
+	cat >"$tmp/block.sh" <<'S'
+set -euo pipefail
+agent=$1 state=$2 tmp=$3
+fail() { echo "FAIL (namespace): $*" >&2; exit 1; }
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$tmp/out" "$1"; }
+timeout 60 "$agent" respond --state "$state" block-address address=203.0.113.7 duration=10m \
+	--json >"$tmp/out" || fail "block: exit $?"
+[ "$(field status)" = verified ] || fail "status $(field status)"
+uid=$(field uid)
+nft list ruleset | grep -q 203.0.113.7 || fail "the address is not in the ruleset"
+timeout 60 "$agent" respond --state "$state" --verify "$uid" >"$tmp/out" || fail "verify"
+timeout 60 "$agent" respond --state "$state" --rollback "$uid" >"$tmp/out" || fail "rollback"
+grep -qF "status   rolled_back" "$tmp/out" || fail "rollback status"
+if nft list ruleset | grep -q 203.0.113.7; then fail "still blocked after rollback"; fi
+[ ! -e "$state/respond/undo/$uid.json" ] || fail "the record stayed"
+S
+	timeout 120 unshare -n bash "$tmp/block.sh" "$agent" "$state" "$tmp" || fail "block-address"
+	echo "block-address: ok"
+else
+	echo "block-address not in this build, or no root / unshare / nft: skipped"
 fi
 echo "respond_cmd: ok"
