@@ -250,10 +250,12 @@ static json_t *to_json(const struct ynode *n, unsigned depth)
 			json_decref(o);
 			return NULL;
 		}
-		if (n->type == YNODE_SEQ)
-			json_array_append_new(o, v);
-		else
-			json_object_set_new(o, n->keys[i]->scalar, v);
+		int r = n->type == YNODE_SEQ ? json_array_append_new(o, v)
+					     : json_object_set_new(o, n->keys[i]->scalar, v);
+		if (r < 0) { /* a key that is not UTF-8 */
+			json_decref(o);
+			return NULL;
+		}
 	}
 	return o;
 }
@@ -860,8 +862,8 @@ static bool tag_matches(const char *want, const char *tag)
 static bool trigger_matches(const struct playbook *p, const struct playbook_input *in)
 {
 	bool check = in->source && !strcmp(in->source, "check");
-	if (p->checks && (!check || !in_list(p->checks, in->rule_id)))
-		return false;
+	if (!!p->checks != check || (p->checks && !in_list(p->checks, in->rule_id)))
+		return false; /* checks match only playbooks that name them */
 	if ((p->rules || p->anomalies || p->tags) && check)
 		return false;
 	if (p->rules && !in_list(p->rules, in->rule_id))

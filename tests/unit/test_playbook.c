@@ -303,6 +303,13 @@ static void test_label_conditions(void **state)
 	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
 	assert_int_equal(st.n, 0);
 	playbook_steps_free(&st);
+
+	/* a failing check only matches playbooks that name it in trigger check */
+	in.level = 5;
+	in.source = "check";
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 0);
+	playbook_steps_free(&st);
 	playbook_set_free(s);
 }
 
