@@ -146,7 +146,7 @@ static int nft_error(const char *text, char *err, size_t errlen)
 		text = "nft failed without saying why";
 	size_t n = strcspn(text, "\n");
 	snprintf(err, errlen, "%.*s", (int)(n > 300 ? 300 : n), text);
-	if (strstr(text, "No such file or directory"))
+	if (strstr(text, "No such file or directory") || strstr(text, "does not exist"))
 		return -ENOENT;
 	if (strstr(text, "Operation not permitted"))
 		return -EPERM;
