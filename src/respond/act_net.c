@@ -469,6 +469,8 @@ static enum act_status block_verify(const struct act_ctx *ctx, const Action *a,
 		return act_set(res, ACT_FAILED, "block-address: %s is not in inet %s %s", elem, t,
 			       set);
 	res->detail = json_pack("{s:s, s:I}", "element", elem, "expires_s", expires);
+	if (expires < 0)
+		return act_set(res, ACT_VERIFIED, "%s is in inet %s %s (no expiry)", elem, t, set);
 	return act_set(res, ACT_VERIFIED, "%s is in inet %s %s (expires in %llds)", elem, t, set,
 		       (long long)expires);
 }

@@ -277,6 +277,18 @@ static void test_block_cycle(void **state)
 		assert_int_equal(rollback(&f->ctx, &a, undo), ACT_ROLLED_BACK);
 		json_decref(undo);
 	}
+	/* an address inside a network already blocked fails with nft's reason */
+	Action net = block_action("198.51.100.0/24", 600), host = block_action("198.51.100.7", 0);
+	json_t *undo = NULL;
+	struct act_result res = { 0 };
+	assert_int_equal(apply(&f->ctx, &net, &undo), ACT_VERIFIED);
+	json_decref(undo);
+	undo = NULL;
+	assert_int_equal(act_lookup(host.kind)->apply(&f->ctx, &host, &undo, &res), ACT_FAILED);
+	assert_non_null(strstr(res.message, "overlaps"));
+	assert_null(undo);
+	json_decref(res.detail);
+
 	char *out = capture("nft list table inet " TABLE);
 	assert_non_null(out);
 	assert_null(strstr(out, "192.0.2.7"));
