@@ -259,10 +259,11 @@ static int elem_addr(json_t *e, struct net_addr *a, json_int_t *expires)
 	return net_addr_parse(text, a);
 }
 
-/* Looks for a in the table's set. Returns 1 (found; *expires the seconds left or -1), 0
- * (not there), or a negative errno (-ENOENT: no such table or set) with err. */
-static int set_has(const char *table, const char *set, const struct net_addr *a,
-		   json_int_t *expires, char *err, size_t errlen)
+/* Looks for a in the table's set. Returns 2 (that very element), 1 (inside a wider element,
+ * written to *cover), 0 (not there), or a negative errno (-ENOENT: no such table or set)
+ * with err. *expires gets the seconds left of the element found, or -1. */
+static int set_find(const char *table, const char *set, const struct net_addr *a,
+		    struct net_addr *cover, json_int_t *expires, char *err, size_t errlen)
 {
 	json_t *root = NULL;
 	int r = nft_list("set", table, set, &root, err, errlen);
@@ -274,10 +275,17 @@ static int set_has(const char *table, const char *set, const struct net_addr *a,
 	json_array_foreach(elems, i, e) {
 		struct net_addr got;
 		json_int_t x;
-		if (elem_addr(e, &got, &x) == 0 && net_addr_eq(&got, a)) {
+		if (elem_addr(e, &got, &x) < 0)
+			continue;
+		if (net_addr_eq(&got, a)) {
+			*expires = x;
+			r = 2;
+			break;
+		}
+		if (got.prefix < a->prefix && addr_contains(&got, a)) {
+			*cover = got;
 			*expires = x;
 			r = 1;
-			break;
 		}
 	}
 	json_decref(root);
@@ -424,6 +432,24 @@ static enum act_status block_apply(const struct act_ctx *ctx, const Action *a, j
 		return res->status;
 	uint32_t dur = a->duration_seconds ? a->duration_seconds : ACTION_BLOCK_DEFAULT_S;
 
+	/* An address inside a network already blocked is in place: nothing is added, and so
+	 * nothing is removed at rollback (the kernel refuses overlapping elements anyway). */
+	struct net_addr cover;
+	json_int_t expires;
+	char wide[NET_ADDR_TEXT];
+	if (set_find(t, set, &na, &cover, &expires, err, sizeof(err)) == 1) {
+		net_addr_format(&cover, wide);
+		res->detail = json_pack("{s:s, s:s, s:s, s:s}", "table", t, "set", set, "element",
+					elem, "covered_by", wide);
+		if (ctx->dry_run)
+			return act_set(res, ACT_DRY_RUN, "would leave %s alone: %s is blocked",
+				       elem, wide);
+		*undo = json_pack("{s:s, s:s, s:s, s:s, s:s}", "family", "inet", "table", t, "set",
+				  set, "element", elem, "covered_by", wide);
+		return act_set(res, ACT_VERIFIED, "%s is already blocked within %s (inet %s %s)",
+			       elem, wide, t, set);
+	}
+
 	/* Adding first makes the delete safe when the element is new; the second add sets the
 	 * timeout afresh when it was already there (re-apply refreshes). */
 	_cleanup_(buf_free) struct buf cmd;
@@ -461,13 +487,22 @@ static enum act_status block_verify(const struct act_ctx *ctx, const Action *a,
 	if (!table_ok(ctx, "block-address", res) || !block_target(a->address, &na, &set, elem, res))
 		return res->status;
 	json_int_t expires;
-	int r = set_has(t, set, &na, &expires, err, sizeof(err));
+	struct net_addr cover;
+	char wide[NET_ADDR_TEXT];
+	int r = set_find(t, set, &na, &cover, &expires, err, sizeof(err));
 	if (r < 0)
 		return act_set(res, ACT_FAILED, "block-address: cannot read inet %s %s: %s", t, set,
 			       err);
 	if (r == 0)
 		return act_set(res, ACT_FAILED, "block-address: %s is not in inet %s %s", elem, t,
 			       set);
+	if (r == 1) {
+		net_addr_format(&cover, wide);
+		res->detail = json_pack("{s:s, s:s, s:I}", "element", elem, "covered_by", wide,
+					"expires_s", expires);
+		return act_set(res, ACT_VERIFIED, "%s is blocked within %s (inet %s %s)", elem,
+			       wide, t, set);
+	}
 	res->detail = json_pack("{s:s, s:I}", "element", elem, "expires_s", expires);
 	if (expires < 0)
 		return act_set(res, ACT_VERIFIED, "%s is in inet %s %s (no expiry)", elem, t, set);
@@ -489,6 +524,11 @@ static enum act_status block_rollback(const struct act_ctx *ctx, const Action *a
 	    strcmp(set, na.family == AF_INET ? "blocked4" : "blocked6"))
 		return act_set(res, ACT_FAILED, "block-address: the undo record is malformed");
 	net_addr_format(&na, elem);
+	const char *cover = json_string_value(json_object_get(undo, "covered_by"));
+	if (cover)
+		return act_set(res, ACT_ROLLED_BACK,
+			       "nothing to undo: %s was inside %.64s, blocked by another action",
+			       elem, cover);
 
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "delete element inet %s %s { %s }\n", t, set, elem);
@@ -497,8 +537,9 @@ static enum act_status block_rollback(const struct act_ctx *ctx, const Action *a
 	if (r < 0 && !was_gone)
 		return act_set(res, ACT_FAILED, "block-address: removing %s: %s", elem, err);
 	json_int_t expires;
-	r = set_has(t, set, &na, &expires, err, sizeof(err));
-	if (r > 0)
+	struct net_addr wider;
+	r = set_find(t, set, &na, &wider, &expires, err, sizeof(err));
+	if (r == 2)
 		return act_set(res, ACT_FAILED, "block-address: %s is still in inet %s %s", elem, t,
 			       set);
 	if (r < 0 && r != -ENOENT)

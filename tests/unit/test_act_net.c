@@ -277,17 +277,29 @@ static void test_block_cycle(void **state)
 		assert_int_equal(rollback(&f->ctx, &a, undo), ACT_ROLLED_BACK);
 		json_decref(undo);
 	}
-	/* an address inside a network already blocked fails with nft's reason */
+	/* an address inside a network already blocked is in place: rolling it back leaves the
+	 * network blocked; a network around a blocked address fails with nft's reason */
 	Action net = block_action("198.51.100.0/24", 600), host = block_action("198.51.100.7", 0);
-	json_t *undo = NULL;
+	Action wider = block_action("198.51.0.0/16", 0);
+	json_t *undo = NULL, *host_undo = NULL;
 	struct act_result res = { 0 };
 	assert_int_equal(apply(&f->ctx, &net, &undo), ACT_VERIFIED);
-	json_decref(undo);
-	undo = NULL;
-	assert_int_equal(act_lookup(host.kind)->apply(&f->ctx, &host, &undo, &res), ACT_FAILED);
+	assert_int_equal(apply(&f->ctx, &host, &host_undo), ACT_VERIFIED);
+	assert_string_equal(json_string_value(json_object_get(host_undo, "covered_by")),
+			    "198.51.100.0/24");
+	assert_int_equal(verify(&f->ctx, &host, NULL), ACT_VERIFIED);
+	assert_int_equal(rollback(&f->ctx, &host, host_undo), ACT_ROLLED_BACK);
+	assert_int_equal(verify(&f->ctx, &net, NULL), ACT_VERIFIED);
+	json_decref(host_undo);
+	host_undo = NULL;
+	assert_int_equal(act_lookup(wider.kind)->apply(&f->ctx, &wider, &host_undo, &res),
+			 ACT_FAILED);
 	assert_non_null(strstr(res.message, "overlaps"));
-	assert_null(undo);
+	assert_null(host_undo);
 	json_decref(res.detail);
+	assert_int_equal(rollback(&f->ctx, &net, undo), ACT_ROLLED_BACK);
+	assert_int_equal(verify(&f->ctx, &host, NULL), ACT_FAILED);
+	json_decref(undo);
 
 	char *out = capture("nft list table inet " TABLE);
 	assert_non_null(out);
