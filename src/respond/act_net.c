@@ -446,8 +446,9 @@ static enum act_status block_apply(const struct act_ctx *ctx, const Action *a, j
 				       elem, wide);
 		*undo = json_pack("{s:s, s:s, s:s, s:s, s:s}", "family", "inet", "table", t, "set",
 				  set, "element", elem, "covered_by", wide);
-		return act_set(res, ACT_VERIFIED, "%s is already blocked within %s (inet %s %s)",
-			       elem, wide, t, set);
+		return act_set(res, ACT_VERIFIED,
+			       "%s is already blocked within %s (inet %s %s, %llds left)", elem,
+			       wide, t, set, (long long)expires);
 	}
 
 	/* Adding first makes the delete safe when the element is new; the second add sets the
@@ -466,7 +467,7 @@ static enum act_status block_apply(const struct act_ctx *ctx, const Action *a, j
 	if (r < 0)
 		return act_set(res, ACT_FAILED, "block-address: %s: %s", elem, err);
 
-	res->detail = json_pack("{s:s, s:s, s:s, s:s, s:i}", "family", "inet", "table", t, "set",
+	res->detail = json_pack("{s:s, s:s, s:s, s:s, s:I}", "family", "inet", "table", t, "set",
 				set, "element", elem, "timeout_s", (json_int_t)dur);
 	if (ctx->dry_run)
 		return act_set(res, ACT_DRY_RUN,
@@ -700,6 +701,20 @@ static void state_remove(const struct act_ctx *ctx)
 		unlink(path);
 }
 
+/* Removes the isolation element and rules in one transaction. Returns 0, -ENOENT when the
+ * table does not exist, or a negative errno with err. */
+static int isolation_lift(const char *t, char *err, size_t errlen)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "flush set inet %s isolation\nflush chain inet %s isolate_in\n"
+		 "flush chain inet %s isolate_out\nflush chain inet %s isolate_fwd\n"
+		 "flush set inet %s iso_allow4\nflush set inet %s iso_allow6\n"
+		 "flush set inet %s iso_dns4\nflush set inet %s iso_dns6\n",
+		 t, t, t, t, t, t, t, t);
+	return nft_exec(cmd, false, NULL, err, errlen);
+}
+
 static enum act_status isolate_apply(const struct act_ctx *ctx, const Action *a, json_t **undo,
 				     struct act_result *res)
 {
@@ -740,30 +755,32 @@ static enum act_status isolate_apply(const struct act_ctx *ctx, const Action *a,
 	r = r ?: add_elements(&cmd, t, "iso_dns6", AF_INET6, dns, ndns, jdns);
 	r = r ?: isolate_rules(&cmd, t);
 	r = r ?: isolation_element(&cmd, t, (uint64_t)lease * 1000);
-	res->detail = json_pack("{s:s, s:o, s:o, s:I, s:I}", "table", t, "allow", jallow, "dns",
+	res->detail = json_pack("{s:s, s:O, s:O, s:I, s:I}", "table", t, "allow", jallow, "dns",
 				jdns, "duration_s", (json_int_t)dur, "lease_s", (json_int_t)lease);
+	size_t na = json_array_size(jallow), nd = json_array_size(jdns);
 	if (r < 0)
-		return act_set(res, ACT_FAILED, "%s: command too long", kn);
-
-	if (!ctx->dry_run && (r = state_write(ctx, t, until_ms, lease)) < 0)
-		return act_set(res, ACT_FAILED, "%s: cannot write the lease state: %s", kn,
-			       strerror(-r));
-	r = nft_exec(buf_str(&cmd), ctx->dry_run, NULL, err, sizeof(err));
-	if (r < 0) {
-		if (!ctx->dry_run)
-			state_remove(ctx);
-		return act_set(res, ACT_FAILED, "%s: %s", kn, err);
+		act_set(res, ACT_FAILED, "%s: command too long", kn);
+	else if ((r = nft_exec(buf_str(&cmd), ctx->dry_run, NULL, err, sizeof(err))) < 0)
+		act_set(res, ACT_FAILED, "%s: %s", kn, err);
+	else if (ctx->dry_run)
+		act_set(res, ACT_DRY_RUN,
+			"would isolate the host for %us (lease %us) in table inet %s, keeping "
+			"loopback, %zu allowed and %zu DNS addresses",
+			dur, lease, t, na, nd);
+	else if ((r = state_write(ctx, t, until_ms, lease)) < 0) {
+		/* Without its end on record nobody could refresh it: lift it now. */
+		isolation_lift(t, err, sizeof(err));
+		act_set(res, ACT_FAILED, "%s: cannot write the lease state: %s", kn, strerror(-r));
+	} else {
+		*undo = json_pack("{s:s, s:s, s:I, s:O}", "family", "inet", "table", t, "until_ms",
+				  (json_int_t)until_ms, "allow", jallow);
+		act_set(res, ACT_VERIFIED,
+			"isolated for %us in table inet %s (lease %us; %zu allowed, %zu DNS)", dur,
+			t, lease, na, nd);
 	}
-	if (ctx->dry_run)
-		return act_set(res, ACT_DRY_RUN,
-			       "would isolate the host for %us (lease %us) in table inet %s, "
-			       "keeping loopback, %zu allowed and %zu DNS addresses",
-			       dur, lease, t, json_array_size(jallow), json_array_size(jdns));
-	*undo = json_pack("{s:s, s:s, s:I, s:O}", "family", "inet", "table", t, "until_ms",
-			  (json_int_t)until_ms, "allow", jallow);
-	return act_set(res, ACT_VERIFIED,
-		       "isolated for %us in table inet %s (lease %us; %zu allowed, %zu DNS)", dur,
-		       t, lease, json_array_size(jallow), json_array_size(jdns));
+	json_decref(jallow);
+	json_decref(jdns);
+	return res->status;
 }
 
 /* True when one of the chain's rules jumps to target. */
@@ -842,20 +859,6 @@ static enum act_status isolate_verify(const struct act_ctx *ctx, const Action *a
 		       "host isolated by table inet %s (lifts in %llds unless "
 		       "refreshed)",
 		       t, (long long)expires);
-}
-
-/* Removes the isolation element and rules in one transaction. Returns 0, -ENOENT when the
- * table does not exist, or a negative errno with err. */
-static int isolation_lift(const char *t, char *err, size_t errlen)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd),
-		 "flush set inet %s isolation\nflush chain inet %s isolate_in\n"
-		 "flush chain inet %s isolate_out\nflush chain inet %s isolate_fwd\n"
-		 "flush set inet %s iso_allow4\nflush set inet %s iso_allow6\n"
-		 "flush set inet %s iso_dns4\nflush set inet %s iso_dns6\n",
-		 t, t, t, t, t, t, t, t);
-	return nft_exec(cmd, false, NULL, err, errlen);
 }
 
 static enum act_status isolate_rollback(const struct act_ctx *ctx, const Action *a,

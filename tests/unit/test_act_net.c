@@ -466,6 +466,22 @@ static void test_isolate_duration_caps_lease(void **state)
 	json_decref(undo);
 }
 
+static void test_isolate_without_state_lifts(void **state)
+{
+	struct fixture *f = *state;
+	netns_fresh();
+	struct act_ctx ctx = f->ctx;
+	ctx.state_dir = "/nonexistent/immune-actnet";
+	Action a = isolate_action(NULL, 0, 600);
+	json_t *undo = NULL;
+	/* an isolation whose end cannot be recorded could not be refreshed: it is lifted */
+	assert_int_equal(apply(&ctx, &a, &undo), ACT_FAILED);
+	assert_null(undo);
+	assert_int_equal(verify(&ctx, &a, NULL), ACT_FAILED);
+	ctx.state_dir = NULL;
+	assert_int_equal(apply(&ctx, &a, &undo), ACT_REFUSED);
+}
+
 static void test_dry_run_changes_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -532,6 +548,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_isolate_lease_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isolate_refresh_extends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isolate_duration_caps_lease, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_isolate_without_state_lifts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run_changes_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
