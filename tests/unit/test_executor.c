@@ -3,9 +3,10 @@
  * unsupported kinds with the connection kept, a malformed, an empty or an oversized frame
  * ending the executor (and a fresh one working), the child's descriptors and name, the state
  * directories' modes, the client's timeouts and reply checks, undo records (read, damaged,
- * for another action, missing: rollback refused), and, when this build has kill-process, a
- * dry run that changes nothing and an apply that kills a child process, keeps its undo
- * record and does not overwrite it when repeated. */
+ * for another action, missing: rollback refused), and, for the kinds this build has, a dry
+ * run of block-address that records nothing, and kill-process: a dry run that changes
+ * nothing and an apply that kills a child process, keeps its undo record and does not
+ * overwrite it when repeated. */
 #include "unit.h"
 
 #include "lib/fileio.h"
@@ -502,6 +503,29 @@ static void test_undo_records(void **state)
 	action_free(lock);
 }
 
+/* A dry run describes and records nothing (block-address, when this build has it; the
+ * table named in the options is one nothing else uses, and a dry run does not create it). */
+static void test_dry_run_block(void **state)
+{
+	struct fixture *f = *state;
+	if (!act_lookup(IMMUNE__V1__ACTION_KIND__ACTION_BLOCK_ADDRESS)) {
+		print_message("block-address is not in this build: skipped\n");
+		skip();
+	}
+	Action *a = make_action(IMMUNE__V1__ACTION_KIND__ACTION_BLOCK_ADDRESS,
+				"{\"address\": \"203.0.113.9\", \"duration\": \"5m\"}");
+	ExecReply *rep = call(f, UID2, IMMUNE__V1__ACTION_OP__OP_APPLY, a, true);
+	if (rep->status != IMMUNE__V1__EXEC_STATUS__EXEC_DRY_RUN)
+		fail_msg("dry run: %s: %s", exec_status_name(rep->status), rep->message);
+	assert_string_equal(rep->uid, UID2);
+	exec_reply_free(rep);
+	assert_int_equal(undo_count(f), 0);
+	/* and a dry rollback of it still needs a record */
+	expect(call(f, UID2, IMMUNE__V1__ACTION_OP__OP_ROLLBACK, a, true),
+	       IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED, "no undo record");
+	action_free(a);
+}
+
 /* --- end to end, when this build has kill-process --- */
 
 struct reaper {
@@ -605,6 +629,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
 		cmocka_unit_test(test_client),
 		cmocka_unit_test_setup_teardown(test_undo_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_process, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
