@@ -6,6 +6,8 @@ static const struct act_ops *const act_table[] = {
 	&act_kill_process_ops,
 	&act_lock_user_ops,
 	&act_remove_authorized_key_ops,
+	&act_block_address_ops,
+	&act_isolate_host_ops,
 };
 
 const struct act_ops *act_lookup(Immune__V1__ActionKind kind)
