@@ -8,10 +8,13 @@
 #    one kills it; the test's own shell (an ancestor of the driver) is refused; rollback is
 #    refused;
 #  - remove-authorized-key in the account's real home keeps owner and mode, restores on
-#    rollback, and refuses a symlinked authorized_keys.
+#    rollback, and refuses a symlinked authorized_keys;
+#  - when immune-agent is given as well: lock-user and remove-authorized-key through
+#    `immune-agent respond` (the real executor), each undone by `--rollback UID` alone.
 # Needs root (a fresh local account); exits 77 (skip) otherwise.
 set -euo pipefail
 driver=$1
+agent=${2:-}
 fail() {
 	echo "FAIL: $*" >&2
 	[ -f "${tmp:-}/out" ] && sed 's/^/driver: /' "$tmp/out" >&2
@@ -150,4 +153,32 @@ ln -s "$tmp/target" "$home/.ssh/authorized_keys"
 drive 3 remove-authorized-key apply user="$user" fingerprint="$fp1"
 status_is refused
 cmp -s "$tmp/k1.pub" "$tmp/target" || fail "the symlink's target was changed"
+
+if [ -n "$agent" ]; then
+	echo "# through immune-agent respond"
+	rm "$home/.ssh/authorized_keys"
+	cat "$tmp/k1.pub" "$tmp/k2.pub" >"$home/.ssh/authorized_keys"
+	chown "$user:$user" "$home/.ssh/authorized_keys"
+	respond() { timeout 60 "$agent" respond --state "$tmp/agent" --json "$@" >"$tmp/out" 2>&1; }
+	field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$tmp/out" "$1"; }
+	as_user sleep 600
+	for _ in $(seq 50); do [ -n "$(user_procs)" ] && break; sleep 0.1; done
+	respond lock-user user="$user" || fail "immune-agent respond lock-user"
+	[ "$(field status)" = verified ] || fail "lock-user status $(field status)"
+	id=$(field uid)
+	passwd -S "$user" | awk '{print $2}' | grep -qx L || fail "not locked through the executor"
+	[ -z "$(user_procs)" ] || fail "processes of $user survived the executor's lock"
+	respond --rollback "$id" || fail "immune-agent respond --rollback (lock-user)"
+	[ "$(field status)" = rolled_back ] || fail "unlock status $(field status)"
+	passwd -S "$user" | awk '{print $2}' | grep -qx P || fail "not unlocked through the executor"
+
+	respond remove-authorized-key user="$user" fingerprint="$fp1" || fail "immune-agent respond remove-authorized-key"
+	[ "$(field status)" = verified ] || fail "remove-authorized-key status $(field status)"
+	id=$(field uid)
+	grep -qF "$(cut -d' ' -f2 "$tmp/k1.pub")" "$home/.ssh/authorized_keys" && fail "the executor left the key"
+	[ -f "$tmp/agent/respond/quarantine/keys/$id.json" ] || fail "no quarantine under the agent's state"
+	respond --rollback "$id" || fail "immune-agent respond --rollback (remove-authorized-key)"
+	[ "$(field status)" = rolled_back ] || fail "restore status $(field status)"
+	grep -qF "$(cut -d' ' -f2 "$tmp/k1.pub")" "$home/.ssh/authorized_keys" || fail "the executor did not restore the key"
+fi
 echo "ok"
