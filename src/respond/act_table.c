@@ -2,7 +2,8 @@
 #include "respond/act.h"
 
 static const struct act_ops *const act_table[] = {
-	NULL, /* filled by each action's file as it lands */
+	&act_quarantine_file_ops, &act_restore_file_ops, &act_apply_fix_ops,
+	&act_disable_service_ops, &act_disable_cron_ops,
 };
 
 const struct act_ops *act_lookup(Immune__V1__ActionKind kind)
