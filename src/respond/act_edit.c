@@ -32,8 +32,13 @@ int act_kv_check(const struct act_kv *kv, char *err, size_t errlen)
 	n = kv->value ? strlen(kv->value) : 0;
 	if (n == 0 || n > KV_VALUE_MAX || !str_is_text(kv->value, n))
 		return edit_fail(err, errlen, "the value must be one line of 1 to 1024 characters");
-	if (isspace((unsigned char)kv->value[0]) || isspace((unsigned char)kv->value[n - 1]))
-		return edit_fail(err, errlen, "the value must not start or end with white space");
+	if (isspace((unsigned char)kv->value[0]) || isspace((unsigned char)kv->value[n - 1]) ||
+	    kv->value[0] == '=' || kv->value[0] == ':')
+		return edit_fail(err, errlen,
+				 "the value must not start or end with white space, nor start "
+				 "with '=' or ':'");
+	if (!strcasecmp(kv->key, "Match"))
+		return edit_fail(err, errlen, "Match blocks are not set by a key/value fix");
 	bool sep_ok = !kv->sep;
 	for (size_t i = 0; kv->sep && i < ARRAY_SIZE(kv_seps); i++)
 		sep_ok |= !strcmp(kv->sep, kv_seps[i]);

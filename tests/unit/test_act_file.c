@@ -266,6 +266,7 @@ static enum act_status run_apply(struct fixture *f, const Action *a, json_t **un
 	const struct act_ops *ops = act_lookup(a->kind);
 	assert_non_null(ops);
 	*res = (struct act_result){ 0 };
+	*undo = NULL;
 	return ops->apply(&f->ctx, a, undo, res);
 }
 
@@ -669,6 +670,7 @@ static int sysctl_child(struct fixture *f)
 	json_decref(undo);
 	/* a parameter that does not exist is refused */
 	Action b = fix_action("{\"type\":\"sysctl_set\",\"key\":\"net.nope\",\"value\":\"1\"}");
+	undo = NULL;
 	if (ops->apply(&f->ctx, &b, &undo, &res) != ACT_REFUSED)
 		return 17;
 	json_decref(undo);
