@@ -336,6 +336,48 @@ static void test_quarantine_rollback_never_overwrites(void **state)
 	json_decref(undo);
 }
 
+/* The quarantine on another file system (tmpfs): the file is copied, then unlinked. */
+static void test_quarantine_across_file_systems(void **state)
+{
+	struct fixture *f = *state;
+	char tmpl[] = "/dev/shm/test_act_file.XXXXXX";
+	struct stat a_st, b_st;
+	if (!mkdtemp(tmpl))
+		skip();
+	_cleanup_free_ char *shm_state = xasprintf("%s/respond", tmpl);
+	_cleanup_free_ char *p = path_in(f, "payload");
+	put_file(p, "binary\001data", 0700);
+	if (stat(tmpl, &a_st) < 0 || stat(f->dir, &b_st) < 0 || a_st.st_dev == b_st.st_dev) {
+		rmdir(tmpl);
+		skip();
+	}
+	f->ctx.state_dir = shm_state;
+	Action a = IMMUNE__V1__ACTION__INIT;
+	a.kind = IMMUNE__V1__ACTION_KIND__ACTION_QUARANTINE_FILE;
+	a.path = p;
+	const struct act_ops *ops = act_lookup(a.kind);
+	struct act_result res = { 0 };
+	json_t *undo = NULL;
+	enum act_status applied = run_apply(f, &a, &undo, &res);
+	bool copied = json_is_true(json_object_get(undo, "copied"));
+	bool gone = access(p, F_OK) < 0;
+	enum act_status verified = ops->verify(&f->ctx, &a, &res);
+	enum act_status rolled = ops->rollback(&f->ctx, &a, undo, &res);
+	free_result(&res);
+	json_decref(undo);
+	f->ctx.state_dir = f->state;
+	nftw(tmpl, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(applied, ACT_VERIFIED);
+	assert_true(copied);
+	assert_true(gone);
+	assert_int_equal(verified, ACT_VERIFIED);
+	assert_int_equal(rolled, ACT_ROLLED_BACK);
+	_cleanup_free_ char *back = get_file(p);
+	assert_string_equal(back, "binary\001data");
+	assert_int_equal(stat(p, &b_st), 0);
+	assert_int_equal(b_st.st_mode & 07777, 0700);
+}
+
 static void expect_refused(struct fixture *f, const char *path, const char *why)
 {
 	Action a = IMMUNE__V1__ACTION__INIT;
@@ -706,6 +748,8 @@ int main(void)
 		cmocka_unit_test(test_run),
 		cmocka_unit_test_setup_teardown(test_quarantine_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_rollback_never_overwrites, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_across_file_systems, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_round_trip, setup, teardown),
