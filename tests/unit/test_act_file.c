@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -736,6 +737,114 @@ static void test_fix_sysctl_in_netns(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* In a private mount namespace (root only), a temporary directory is bind-mounted over
+ * /etc/cron.d and another over /etc/modprobe.d: disable-cron and module_disable then run on
+ * their real paths without touching the host's files. */
+static int bind_over(struct fixture *f, const char *name, const char *target)
+{
+	_cleanup_free_ char *d = path_in(f, name);
+	if (mkdir(d, 0755) < 0)
+		return -1;
+	return mount(d, target, NULL, MS_BIND, NULL);
+}
+
+static int cron_child(struct fixture *f)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return 77;
+	if (access("/etc/cron.d", F_OK) < 0 && mkdir("/etc/cron.d", 0755) < 0)
+		return 77;
+	if (bind_over(f, "cron.d", "/etc/cron.d") < 0)
+		return 77;
+	const char *text =
+		"# job\nSHELL=/bin/sh\n*/5 * * * * root /tmp/.x/run\n0 1 * * * root true\n";
+	put_file("/etc/cron.d/job", text, 0640);
+	if (chown("/etc/cron.d/job", 0, 42) < 0)
+		return 10;
+	Action a = IMMUNE__V1__ACTION__INIT;
+	a.kind = IMMUNE__V1__ACTION_KIND__ACTION_DISABLE_CRON;
+	a.path = "/etc/cron.d/job";
+	a.entry = "*/5 * * * * root /tmp/.x/run";
+	const struct act_ops *ops = act_lookup(a.kind);
+	struct act_result res = { 0 };
+	json_t *undo = NULL;
+	struct stat st;
+	if (ops->verify(&f->ctx, &a, &res) != ACT_FAILED)
+		return 11;
+	if (ops->apply(&f->ctx, &a, &undo, &res) != ACT_VERIFIED)
+		return 12;
+	json_decref(res.detail);
+	_cleanup_free_ char *now = get_file("/etc/cron.d/job");
+	_cleanup_free_ char *want =
+		xasprintf("# job\nSHELL=/bin/sh\n#immune-disabled:%s */5 * * * * "
+			  "root /tmp/.x/run\n0 1 * * * root true\n",
+			  f->uid);
+	if (strcmp(now, want))
+		return 13;
+	if (stat("/etc/cron.d/job", &st) < 0 || (st.st_mode & 07777) != 0640 || st.st_gid != 42)
+		return 14;
+	if (ops->verify(&f->ctx, &a, &res) != ACT_VERIFIED)
+		return 15;
+	json_t *again = NULL;
+	if (ops->apply(&f->ctx, &a, &again, &res) != ACT_VERIFIED ||
+	    !strstr(res.message, "already"))
+		return 16;
+	json_decref(again);
+	if (ops->rollback(&f->ctx, &a, undo, &res) != ACT_ROLLED_BACK)
+		return 17;
+	_cleanup_free_ char *back = get_file("/etc/cron.d/job");
+	if (strcmp(back, text))
+		return 18;
+	json_decref(undo);
+	/* a symlink in the cron directory is refused */
+	if (symlink("/etc/cron.d/job", "/etc/cron.d/link") < 0)
+		return 19;
+	a.path = "/etc/cron.d/link";
+	undo = NULL;
+	if (ops->apply(&f->ctx, &a, &undo, &res) != ACT_REFUSED)
+		return 20;
+	json_decref(undo);
+
+	/* module_disable writes its drop-in, rollback removes it */
+	if (access("/etc/modprobe.d", F_OK) < 0 && mkdir("/etc/modprobe.d", 0755) < 0)
+		return 77;
+	if (bind_over(f, "modprobe.d", "/etc/modprobe.d") < 0)
+		return 77;
+	Action m = fix_action("{\"type\":\"module_disable\",\"module\":\"usb-storage\"}");
+	undo = NULL;
+	if (ops = act_lookup(m.kind), ops->apply(&f->ctx, &m, &undo, &res) != ACT_VERIFIED)
+		return 21;
+	json_decref(res.detail);
+	_cleanup_free_ char *drop = get_file("/etc/modprobe.d/60-immune-usb-storage.conf");
+	if (!strstr(drop, "\nblacklist usb-storage\ninstall usb-storage /bin/false\n"))
+		return 22;
+	if (ops->verify(&f->ctx, &m, &res) != ACT_VERIFIED)
+		return 23;
+	if (ops->rollback(&f->ctx, &m, undo, &res) != ACT_ROLLED_BACK)
+		return 24;
+	if (access("/etc/modprobe.d/60-immune-usb-storage.conf", F_OK) == 0)
+		return 25;
+	json_decref(undo);
+	return 0;
+}
+
+static void test_cron_and_module_in_mount_ns(void **state)
+{
+	struct fixture *f = *state;
+	if (geteuid() != 0)
+		skip();
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(cron_child(f));
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -761,6 +870,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fix_file_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service_without_systemd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fix_sysctl_in_netns, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cron_and_module_in_mount_ns, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
