@@ -59,6 +59,11 @@ int act_cron_enable(const char *text, size_t len, const char *uid, struct buf *o
  * RESOLVE_NO_SYMLINKS); flags as for open (O_CLOEXEC is added). Returns a descriptor or a
  * negative errno (-ELOOP when a component is a symlink). */
 int act_open(const char *path, int flags, mode_t mode);
+/* Opens path like act_open() but first as O_PATH: only when it is a regular file (or, with
+ * dirs, a directory) is it reopened for reading, so that a device node or FIFO is never
+ * opened. Writes its status to st. Returns a descriptor, -EINVAL for another type, or a
+ * negative errno. */
+int act_open_file(const char *path, bool dirs, struct stat *st);
 /* Returns true when path is /proc, /sys, /dev or /run or below them. */
 bool act_path_virtual(const char *path);
 /* Returns a reason ("the shadow password file") when path, or the file it names (same

@@ -43,6 +43,31 @@ int act_open(const char *path, int flags, mode_t mode)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+/* Reopens the O_PATH descriptor fd for reading when it is a regular file (or a directory
+ * when dirs); closes fd. */
+static int reopen_file(int fd, bool dirs, struct stat *st)
+{
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, st) < 0 || !(S_ISREG(st->st_mode) || (dirs && S_ISDIR(st->st_mode)))) {
+		int r = S_ISLNK(st->st_mode) ? -ELOOP : -EINVAL;
+		close(fd);
+		return r;
+	}
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	int rfd = open(proc,
+		       O_RDONLY | O_CLOEXEC | O_NOCTTY | (S_ISDIR(st->st_mode) ? O_DIRECTORY : 0));
+	int r = rfd < 0 ? -errno : rfd;
+	close(fd);
+	return r;
+}
+
+int act_open_file(const char *path, bool dirs, struct stat *st)
+{
+	return reopen_file(act_open(path, O_PATH | O_NOFOLLOW, 0), dirs, st);
+}
+
 static bool below(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
@@ -174,15 +199,11 @@ static int read_fd_capped(int fd, size_t cap, struct buf *out)
 
 int act_file_read(const char *path, struct buf *out, struct stat *st)
 {
-	_cleanup_close_ int fd = act_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
 	struct stat s;
+	_cleanup_close_ int fd = act_open_file(path, false, &s);
 
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &s) < 0)
-		return -errno;
-	if (!S_ISREG(s.st_mode))
-		return -EINVAL;
 	if ((uint64_t)s.st_size > ACT_FILE_MAX)
 		return -EFBIG;
 	int r = read_fd_capped(fd, ACT_FILE_MAX, out);
@@ -329,6 +350,8 @@ int act_keep_before(const struct act_ctx *ctx, const char *path, const struct bu
 	json_object_set_new(undo, "existed", json_boolean(existed));
 	if (!existed)
 		return 0;
+	if (!action_uid_ok(ctx->uid))
+		return -EINVAL;
 	_cleanup_close_ int qfd = quarantine_dir(ctx);
 	if (qfd < 0)
 		return qfd;
@@ -363,11 +386,14 @@ int act_put_back(const struct act_ctx *ctx, const json_t *undo, char *err, size_
 	const char *sha = json_string_value(json_object_get(undo, "sha256"));
 	_cleanup_(buf_free) struct buf cur = { 0 };
 	_cleanup_(buf_free) struct buf old = { 0 };
-	_cleanup_free_ char *q = quarantine_path(ctx);
+	_cleanup_free_ char *q = NULL;
 	char hex[ACT_SHA_HEX];
 	struct stat st;
 	int r;
 
+	if (!action_uid_ok(ctx->uid))
+		return edit_err(err, errlen, -EINVAL, "no valid action id");
+	q = quarantine_path(ctx);
 	if (!path || path[0] != '/')
 		return edit_err(err, errlen, -EINVAL, "the undo record names no file");
 	r = act_file_read(path, &cur, &st);
@@ -419,6 +445,9 @@ static char *meta_path(const struct act_ctx *ctx)
 static enum act_status path_refused(const char *kn, const char *path, const char *state_dir,
 				    bool protect, struct act_result *res)
 {
+	if (!act_path_normal(path))
+		return act_set(res, ACT_REFUSED, "%s: '%.128s' is not an absolute normalized path",
+			       kn, path);
 	if (act_path_virtual(path))
 		return act_set(res, ACT_REFUSED, "%s: %s is under /proc, /sys, /dev or /run", kn,
 			       path);
@@ -521,14 +550,18 @@ static enum act_status quarantine_apply(const struct act_ctx *ctx, const Action 
 	bool copied;
 	int r;
 
+	if (!action_uid_ok(ctx->uid))
+		return act_set(res, ACT_REFUSED, "%s: no valid action id", kn);
 	if (path_refused(kn, path, ctx->state_dir, true, res))
 		return res->status;
 	_cleanup_close_ int pdfd = open_parent(path, O_RDONLY, &base);
 	if (pdfd < 0)
 		return open_error(kn, path, pdfd, res);
-	_cleanup_close_ int fd =
-		openat(pdfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	int open_errno = errno;
+	int pfd = openat(pdfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int open_errno = pfd < 0 ? errno : 0;
+	_cleanup_close_ int fd = pfd < 0 ? -1 : reopen_file(pfd, false, &st);
+	if (pfd >= 0 && fd < 0)
+		return open_error(kn, path, fd, res);
 	if (fd < 0 && open_errno == ENOENT && access(meta, F_OK) == 0) {
 		json_t *m = json_load_file(meta, 0, NULL);
 		if (m && json_is_object(m)) {
@@ -540,10 +573,6 @@ static enum act_status quarantine_apply(const struct act_ctx *ctx, const Action 
 	}
 	if (fd < 0)
 		return open_error(kn, path, -open_errno, res);
-	if (fstat(fd, &st) < 0)
-		return act_set(res, ACT_FAILED, "%s: %s: %s", kn, path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return open_error(kn, path, -EINVAL, res);
 	if (ctx->dry_run)
 		return act_set(
 			res, ACT_DRY_RUN,
@@ -645,7 +674,7 @@ static enum act_status quarantine_rollback(const struct act_ctx *ctx, const Acti
 	char hex[ACT_SHA_HEX];
 	int r;
 
-	if (!sha)
+	if (!sha || !action_uid_ok(ctx->uid))
 		return act_set(res, ACT_REFUSED, "%s: the undo record has no hash", kn);
 	_cleanup_close_ int qfd = quarantine_dir(ctx);
 	_cleanup_close_ int pdfd = open_parent(a->path, O_RDONLY, &base);
@@ -733,6 +762,8 @@ static enum act_status restore_apply(const struct act_ctx *ctx, const Action *a,
 	struct stat st;
 	int r;
 
+	if (!action_uid_ok(ctx->uid))
+		return act_set(res, ACT_REFUSED, "%s: no valid action id", kn);
 	if (path_refused(kn, a->path, ctx->state_dir, false, res))
 		return res->status;
 	if (hex_to_sha(a->sha256, sha) < 0)

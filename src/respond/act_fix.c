@@ -589,14 +589,7 @@ static bool mode_in_place(const struct stat *st, const struct mode_want *w)
 
 static int open_for_mode(const char *path, struct stat *st)
 {
-	int fd = act_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, st) < 0 || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) {
-		close(fd);
-		return -EINVAL;
-	}
-	return fd;
+	return act_open_file(path, true, st);
 }
 
 static enum act_status mode_apply(const struct act_ctx *ctx, const json_t *fix, json_t *undo,
@@ -904,6 +897,8 @@ static enum act_status fix_apply(const struct act_ctx *ctx, const Action *a, jso
 	json_t *fix = NULL;
 	enum act_status s;
 
+	if (!action_uid_ok(ctx->uid))
+		return act_set(res, ACT_REFUSED, "apply-fix: no valid action id");
 	if (fix_load("apply-fix", a, &fix, res))
 		return res->status;
 	const char *type = fs(fix, "type");
@@ -1055,6 +1050,8 @@ static enum act_status cron_apply(const struct act_ctx *ctx, const Action *a, js
 	char hex[ACT_SHA_HEX];
 	struct stat st;
 
+	if (!action_uid_ok(ctx->uid))
+		return act_set(res, ACT_REFUSED, "%s: no valid action id", kn);
 	if (cron_refused(a->path, a->entry, res))
 		return res->status;
 	int r = act_file_read(a->path, &cur, &st);

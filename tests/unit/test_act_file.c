@@ -412,6 +412,9 @@ static void test_quarantine_refusals(void **state)
 	expect_refused(f, slink, "symlink");
 	expect_refused(f, through, "symlink");
 	expect_refused(f, dir, "not a regular file");
+	_cleanup_free_ char *fifo = path_in(f, "fifo");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	expect_refused(f, fifo, "not a regular file"); /* and never opened: no hang */
 	expect_refused(f, "/etc/passwd", "protected");
 	expect_refused(f, "/etc/shadow", "protected");
 	expect_refused(f, "/etc/sudoers.d/x", "protected");
