@@ -589,12 +589,7 @@ static enum act_status quarantine_apply(const struct act_ctx *ctx, const Action 
 	if (r < 0)
 		return act_set(res, ACT_FAILED, "%s: moving %s: %s", kn, path, strerror(-r));
 	fsync(pdfd);
-	_cleanup_close_ int qf = openat(qfd, ctx->uid, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (qf < 0 || fchmod(qf, 0600) < 0 || (geteuid() == 0 && fchown(qf, 0, 0) < 0) ||
-	    act_sha256_fd(qf, after) < 0)
-		return act_set(res, ACT_FAILED, "%s: the quarantined copy %s: %s", kn, q,
-			       strerror(errno));
-	fsync(qfd);
+	/* the file has moved: from here on, a failure still leaves an undo record */
 	json_t *m = json_pack("{s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:b}", "path", path, "mode",
 			      (int)(st.st_mode & 07777), "uid", (int)st.st_uid, "gid",
 			      (int)st.st_gid, "sha256", before, "quarantine", q, "size",
@@ -604,6 +599,12 @@ static enum act_status quarantine_apply(const struct act_ctx *ctx, const Action 
 	chmod(meta, 0600);
 	*undo = m;
 	res->detail = json_deep_copy(m);
+	_cleanup_close_ int qf = openat(qfd, ctx->uid, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (qf < 0 || fchmod(qf, 0600) < 0 || (geteuid() == 0 && fchown(qf, 0, 0) < 0) ||
+	    act_sha256_fd(qf, after) < 0)
+		return act_set(res, ACT_FAILED, "%s: the quarantined copy %s: %s", kn, q,
+			       strerror(errno));
+	fsync(qfd);
 	if (r < 0 || strcmp(before, after))
 		return act_set(res, ACT_FAILED,
 			       "%s: %s moved to %s but its record or hash is wrong", kn, path, q);

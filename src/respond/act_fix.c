@@ -920,6 +920,11 @@ static enum act_status fix_apply(const struct act_ctx *ctx, const Action *a, jso
 		s = svc_apply(ctx, type, fs(fix, "service"), !strcmp(type, "service_enable"), *undo,
 			      res);
 	json_decref(fix);
+	if (s == ACT_REFUSED || s == ACT_DRY_RUN) {
+		/* nothing was changed: no undo record */
+		json_decref(*undo);
+		*undo = NULL;
+	}
 	return s;
 }
 
@@ -1000,7 +1005,12 @@ static enum act_status dsvc_apply(const struct act_ctx *ctx, const Action *a, js
 				  struct act_result *res)
 {
 	*undo = json_object();
-	return svc_apply(ctx, "disable-service", a->unit, false, *undo, res);
+	enum act_status s = svc_apply(ctx, "disable-service", a->unit, false, *undo, res);
+	if (s == ACT_REFUSED || s == ACT_DRY_RUN) {
+		json_decref(*undo);
+		*undo = NULL;
+	}
+	return s;
 }
 
 static enum act_status dsvc_verify(const struct act_ctx *ctx, const Action *a,
@@ -1058,12 +1068,13 @@ static enum act_status cron_apply(const struct act_ctx *ctx, const Action *a, js
 	if (r < 0)
 		return act_set(res, ACT_REFUSED, "%s: %s: %s", kn, a->path,
 			       r == -ELOOP ? "reached through a symlink" : strerror(-r));
-	*undo = json_pack("{s:s, s:s}", "path", a->path, "uid", ctx->uid);
 	unsigned active = act_cron_active(buf_str(&cur), buf_len(&cur), a->entry);
 	if (active == 0) {
-		if (strstr(buf_str(&cur), mark))
+		if (strstr(buf_str(&cur), mark)) {
+			*undo = json_pack("{s:s, s:s}", "path", a->path, "uid", ctx->uid);
 			return act_set(res, ACT_VERIFIED, "%s: the entry is already disabled in %s",
 				       kn, a->path);
+		}
 		return act_set(res, ACT_REFUSED, "%s: %s has no active line equal to the entry", kn,
 			       a->path);
 	}
@@ -1079,7 +1090,7 @@ static enum act_status cron_apply(const struct act_ctx *ctx, const Action *a, js
 	if (r < 0)
 		return act_set(res, ACT_FAILED, "%s: writing %s: %s", kn, a->path, strerror(-r));
 	act_sha256_mem(buf_str(&out), buf_len(&out), hex);
-	json_object_set_new(*undo, "after_sha256", json_string(hex));
+	*undo = json_pack("{s:s, s:s, s:s}", "path", a->path, "uid", ctx->uid, "after_sha256", hex);
 	res->detail = json_pack("{s:s, s:i}", "path", a->path, "lines", (int)active);
 	return act_set(res, ACT_VERIFIED, "%s: %u line(s) of %s commented out", kn, active,
 		       a->path);
