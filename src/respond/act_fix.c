@@ -303,8 +303,15 @@ static enum act_status config_apply(const struct act_ctx *ctx, const json_t *fix
 	if (ctx->dry_run)
 		return act_set(res, ACT_DRY_RUN, "%s: would set %s to '%.128s' in %s", kn, kv.key,
 			       kv.value, f);
-	bool sshd = sshd_file(f);
-	if (sshd && sshd_check(ctx, &out, run, sizeof(run)) < 0)
+	/* The main file is checked as a copy before it replaces the file. A drop-in cannot be
+	 * checked alone (it holds no host keys, and sshd reads it only through the main file):
+	 * it is checked in place below, with the whole configuration, and put back when sshd
+	 * refuses it; the running sshd reads nothing before it is reloaded. */
+	bool sshd = sshd_file(f), dropin = sshd && strcmp(f, "/etc/ssh/sshd_config");
+	if (sshd && access(SSHD, X_OK) < 0)
+		return act_set(res, ACT_REFUSED, "%s: %s cannot be checked: %s is missing", kn, f,
+			       SSHD);
+	if (sshd && !dropin && sshd_check(ctx, &out, run, sizeof(run)) < 0)
 		return act_set(res, ACT_REFUSED, "%s: sshd refuses the new %s: %.200s", kn, f, run);
 	if (replace_kept(ctx, kn, f, &cur, &st, existed, &out, undo, res))
 		return res->status;
@@ -312,8 +319,7 @@ static enum act_status config_apply(const struct act_ctx *ctx, const json_t *fix
 	if (!sshd)
 		return act_set(res, ACT_VERIFIED, "%s: %s set to '%.128s' in %s", kn, kv.key,
 			       kv.value, f);
-	if (strcmp(f, "/etc/ssh/sshd_config")) {
-		/* a drop-in: the whole configuration must still load */
+	if (dropin) {
 		const char *argv[] = { SSHD, "-t", NULL };
 		if (act_run(argv, RUN_TIMEOUT_MS, run, sizeof(run)) != 0) {
 			first_line(run);

@@ -35,12 +35,13 @@ fail() {
 	exit 1
 }
 
-mkdir -p "$tmp/etc-ssh" "$tmp/run/sshd" "$tmp/state/respond"
+mkdir -p "$tmp/etc-ssh/sshd_config.d" "$tmp/run/sshd" "$tmp/state/respond"
 chmod 0755 "$tmp" "$tmp/run" "$tmp/run/sshd"
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/etc-ssh/hostkey"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$tmp/etc-ssh/sshd_config" <<CONF
 # test configuration
+Include /etc/ssh/sshd_config.d/*.conf
 Port $port
 ListenAddress 127.0.0.1
 HostKey /etc/ssh/hostkey
@@ -89,4 +90,22 @@ echo "$out" | grep -q already || fail "the second apply changed something: $out"
 out=$(act rollback "$good" "$tmp/undo.json") || fail "rollback: $out"
 [ "$(sha256sum </etc/ssh/sshd_config)" = "$before" ] || fail "rollback did not restore the file"
 out=$(act verify "$good" "$tmp/unused.json") && fail "verify after rollback: $out"
+
+# a drop-in the fix creates: validated alone, then with the whole configuration; rollback
+# removes it
+drop='{"fix":{"type":"config_set","file":"/etc/ssh/sshd_config.d/60-immune.conf","key":"MaxAuthTries","value":"3"}}'
+uid=fedcba9876543210fedcba9876543210
+out=$(act apply "$drop" "$tmp/undo-drop.json") || fail "drop-in apply: $out"
+echo "$out" | grep -q "SIGHUP to sshd" || fail "drop-in: no reload: $out"
+[ "$(cat /etc/ssh/sshd_config.d/60-immune.conf)" = "MaxAuthTries 3" ] || fail "drop-in content"
+effective=$("$sshd" -T -f /etc/ssh/sshd_config) || fail "sshd -T with the drop-in"
+grep -qx "maxauthtries 3" <<<"$effective" || fail "sshd -T does not show the drop-in"
+out=$(act rollback "$drop" "$tmp/undo-drop.json") || fail "drop-in rollback: $out"
+[ ! -e /etc/ssh/sshd_config.d/60-immune.conf ] || fail "the drop-in was not removed"
+uid=00000000000000000000000000000001
+baddrop='{"fix":{"type":"config_set","file":"/etc/ssh/sshd_config.d/60-immune.conf","key":"NoSuchOption","value":"1"}}'
+out=$(act apply "$baddrop" "$tmp/undo-baddrop.json") && fail "a bad drop-in was applied: $out"
+echo "$out" | grep -q "^refused" || fail "bad drop-in: $out"
+[ ! -e /etc/ssh/sshd_config.d/60-immune.conf ] || fail "a refused drop-in was left"
+kill -0 "$(cat /run/sshd.pid)" 2>/dev/null || fail "sshd is not running at the end"
 echo "respond_fix: ok"
