@@ -341,7 +341,7 @@ static int check_params(struct pb_ctx *c, const struct playbook *p, struct pb_st
 	const char *key;
 	json_t *v;
 	int r = 0;
-	bool only_checks = p->checks && !p->rules && !p->tags && !p->anomalies;
+	bool only_checks = p->checks != NULL; /* such a playbook never matches an alert */
 	bool only_events = !p->checks;
 
 	json_object_foreach(st->params, key, v) {

@@ -10,14 +10,16 @@
  *     tag: attack.t1110                # a rule tag, prefix match (or list)
  *     min_level: high                  # informational..critical
  *     anomaly: new_listener            # baseline anomaly kind (rule id "baseline.<kind>")
- *     check: ssh-permit-root-login     # a failing compliance check (or list)
+ *     check: ssh-permit-root-login     # a failing compliance check (or list); checks
+ *                                      # match only playbooks with a check trigger
  *   when:                              # conditions on host labels (all must hold)
  *     labels: {env: prod}
  *     not_labels: {role: bastion}
+ *     hostnames: [web-1]               # optional: only these hosts
  *   steps:
  *     - action: block-address
  *       params: {address: "{{src_ip}}", duration: 1h}
- *       mode: auto                     # auto | approve | notify
+ *       mode: auto                     # auto | approve | notify (default approve)
  *       local: true                    # run on the agent the moment its rule fires
  *   expires: 2027-06-30                # optional: the playbook stops matching after it
  *   dry_run: false                     # optional: steps are described, never applied

@@ -313,6 +313,32 @@ static void test_label_conditions(void **state)
 	playbook_set_free(s);
 }
 
+static void test_hostnames_and_tag_case(void **state)
+{
+	(void)state;
+	struct playbook_set *s = load_ok("id: h\ntrigger: {tag: [attack.T1110, attack.t1021]}\n"
+					 "when: {hostnames: [web-1, web-2]}\n"
+					 "steps: [{action: isolate-host, mode: notify}]\n");
+	const char *const tags[] = { "attack.t1110.003" };
+	struct playbook_input in = input("r", 3, NULL);
+	in.tags = tags;
+	in.n_tags = 1;
+	struct playbook_steps st = { 0 };
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 1);
+	assert_int_equal(st.v[0].mode, PLAYBOOK_NOTIFY);
+	playbook_steps_free(&st);
+	in.hostname = "web-3";
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 0);
+	playbook_steps_free(&st);
+	in.hostname = NULL;
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 0);
+	playbook_steps_free(&st);
+	playbook_set_free(s);
+}
+
 static void test_expiry_and_dry_run(void **state)
 {
 	(void)state;
@@ -653,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_missing_field_skipped),
 		cmocka_unit_test(test_pid_template_and_check_fix),
 		cmocka_unit_test(test_label_conditions),
+		cmocka_unit_test(test_hostnames_and_tag_case),
 		cmocka_unit_test(test_expiry_and_dry_run),
 		cmocka_unit_test(test_protected_user_and_host),
 		cmocka_unit_test(test_circuit_breaker),
