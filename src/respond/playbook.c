@@ -23,7 +23,9 @@
 #define PB_MAX_DEPTH 8u
 #define PB_MAX_RATE 10000
 #define PB_RATE_WINDOW_NS (60 * (int64_t)1000000000)
-#define PB_KINDS 16u /* above the largest Immune__V1__ActionKind */
+#define PB_KINDS 16u
+#define PB_MAX_EXPIRY_S                                                                            \
+	7258118400LL /* 2200-01-01T00:00:00Z */ /* above the largest Immune__V1__ActionKind */
 
 struct pb_step {
 	Immune__V1__ActionKind kind;
@@ -541,6 +543,8 @@ static int parse_expiry(const char *s, int64_t *out)
 		return -EINVAL;
 	if (n == 10)
 		t += 86400;
+	if (t < 0 || t > PB_MAX_EXPIRY_S) /* nanoseconds in an int64_t end in 2262 */
+		return -EINVAL;
 	*out = (int64_t)t * 1000000000;
 	return 0;
 }
@@ -1090,14 +1094,16 @@ bool playbook_rate_allow(struct playbook_set *s, Immune__V1__ActionKind kind, co
 	size_t j = 0;
 	bool seen = false;
 	for (size_t i = 0; i < r->n; i++) {
-		if (now_ns - r->times[i] >= PB_RATE_WINDOW_NS ||
-		    now_ns < r->times[i] - PB_RATE_WINDOW_NS) {
+		int64_t age;
+		if (__builtin_sub_overflow(now_ns, r->times[i], &age) || age >= PB_RATE_WINDOW_NS ||
+		    age <= -PB_RATE_WINDOW_NS) {
 			free(r->hosts[i]);
 			continue;
 		}
-		seen |= host_id && !strcmp(r->hosts[i], host_id);
+		bool same = !strcmp(r->hosts[i], host_id ? host_id : "");
+		seen |= same;
 		r->hosts[j] = r->hosts[i];
-		r->times[j++] = r->times[i];
+		r->times[j++] = same ? now_ns : r->times[i]; /* counted from its last action */
 	}
 	r->n = j;
 	if (seen)

@@ -154,6 +154,9 @@ static void test_params_checked_at_load(void **state)
 	expect_error("id: a\ntrigger: {rule: r1}\nexpires: 2027-02-30\n"
 		     "steps: [{action: isolate-host}]\n",
 		     "expires: expected a date");
+	expect_error("id: a\ntrigger: {rule: r1}\nexpires: 9999-12-31\n"
+		     "steps: [{action: isolate-host}]\n",
+		     "expires: expected a date");
 }
 
 static void test_template_filled(void **state)
@@ -451,10 +454,10 @@ static void test_circuit_breaker(void **state)
 	assert_true(playbook_rate_allow(s, iso, "h1", t0 + 30 * NS)); /* already counted */
 	for (int i = 0; i < 100; i++)				      /* no limit for this kind */
 		assert_true(playbook_rate_allow(s, blk, "h9", t0 + i));
-	/* a minute after h1 and h2 went, there is room again */
-	assert_true(playbook_rate_allow(s, iso, "h4", t0 + 62 * NS));
-	assert_true(playbook_rate_allow(s, iso, "h5", t0 + 62 * NS));
-	assert_false(playbook_rate_allow(s, iso, "h6", t0 + 62 * NS));
+	/* a minute after h2 and h3 went, there is room again (h1 counts from t0 + 30 s) */
+	assert_true(playbook_rate_allow(s, iso, "h4", t0 + 64 * NS));
+	assert_true(playbook_rate_allow(s, iso, "h5", t0 + 64 * NS));
+	assert_false(playbook_rate_allow(s, iso, "h6", t0 + 64 * NS));
 	/* and after a quiet minute it has reset */
 	assert_true(playbook_rate_allow(s, iso, "h6", t0 + 200 * NS));
 	playbook_set_free(s);
