@@ -1198,3 +1198,22 @@ void playbook_alert_free(struct playbook_alert *a)
 	}
 	memset(a, 0, sizeof(*a));
 }
+
+int playbook_input_from_alert(const struct alert *al, struct playbook_alert *out)
+{
+	struct playbook_alert a = { 0 };
+	for (size_t i = 0; al->tags && al->tags[i]; i++)
+		strv_push(&a.tags, al->tags[i]);
+	a.in = (struct playbook_input){
+		.source = alert_source_name(al->source),
+		.rule_id = al->rule_id,
+		.level = (int)al->level,
+		.tags = (const char *const *)a.tags,
+		.n_tags = strv_len(a.tags),
+		.hostname = al->hostname,
+		.field = event_field_value,
+		.field_arg = al->n_evidence ? &al->evidence[al->n_evidence - 1] : NULL,
+	};
+	*out = a;
+	return 0;
+}

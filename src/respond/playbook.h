@@ -133,6 +133,11 @@ struct playbook_alert {
 /* Fills *out from s. Returns 0 (free with playbook_alert_free), or -EBADMSG when the newest
  * evidence event cannot be read. */
 int playbook_input_from_alert_summary(const struct alert_summary *s, struct playbook_alert *out);
+/* The same from an alert as the agent's detection produces it (edge response): its own tags,
+ * hostname and newest evidence event, all borrowed from al except the tag vector. Returns 0
+ * (free with playbook_alert_free). */
+struct alert;
+int playbook_input_from_alert(const struct alert *al, struct playbook_alert *out);
 void playbook_alert_free(struct playbook_alert *a);
 
 /* "auto", "approve", "notify". */

@@ -640,6 +640,16 @@ static void test_input_from_alert_summary(void **state)
 	host_event_set_str(&ev, EF_SRC_IP, "198.51.100.24");
 	alert_add_evidence(&a, &ev);
 	host_event_free(&ev);
+	/* the agent's own alert gives the same input */
+	struct playbook_alert edge;
+	assert_int_equal(playbook_input_from_alert(&a, &edge), 0);
+	assert_string_equal(edge.in.source, "correlation");
+	assert_int_equal(edge.in.n_tags, 2);
+	assert_string_equal(edge.in.tags[1], "attack.t1110.001");
+	assert_string_equal(edge.in.hostname, "web-1");
+	assert_string_equal(edge.in.field(edge.in.field_arg, "src_ip"), "198.51.100.24");
+	playbook_alert_free(&edge);
+
 	json_t *j = alert_to_json(&a);
 	char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
