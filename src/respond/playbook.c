@@ -421,6 +421,12 @@ static int parse_step(struct pb_ctx *c, struct playbook *p, const struct ynode *
 		pb_error(c, l, "local: expected true or false");
 		return -EBADMSG;
 	}
+	if (st->local && st->mode == PLAYBOOK_APPROVE) {
+		pb_error(c, l,
+			 "local: a local step runs at once on the agent; approve steps wait "
+			 "on the server (use mode auto, or local: false)");
+		return -EBADMSG;
+	}
 	const struct ynode *pn = ynode_get(n, "params");
 	if (pn && !scalar_null(pn) && pn->type != YNODE_MAP) {
 		pb_error(c, pn, "params: expected a map");

@@ -101,6 +101,8 @@ static void test_unknown_keys_refused(void **state)
 		     "unknown key 'moed'");
 	expect_error("id: a\ntrigger: {rule: r1}\nsteps: [{action: isolate-host, mode: now}]\n",
 		     "mode: expected auto, approve or notify");
+	expect_error("id: a\ntrigger: {rule: r1}\nsteps: [{action: isolate-host, local: true}]\n",
+		     "local: a local step runs at once on the agent");
 	expect_error("id: a\ntrigger: {min_level: severe}\nsteps: [{action: isolate-host}]\n",
 		     "min_level: expected");
 	expect_error("id: a\ntrigger: {}\nsteps: [{action: isolate-host}]\n",
