@@ -442,7 +442,7 @@ static int parse_step(struct pb_ctx *c, struct playbook *p, const struct ynode *
 
 static int parse_steps(struct pb_ctx *c, struct playbook *p, const struct ynode *n)
 {
-	if (!n || n->type != YNODE_SEQ || n->n == 0 || n->n > PB_MAX_STEPS) {
+	if (n->type != YNODE_SEQ || n->n == 0 || n->n > PB_MAX_STEPS) {
 		pb_error(c, n, "steps: expected a list of 1 to %u steps", PB_MAX_STEPS);
 		return -EBADMSG;
 	}
@@ -459,10 +459,6 @@ static int parse_steps(struct pb_ctx *c, struct playbook *p, const struct ynode 
 static int parse_trigger(struct pb_ctx *c, struct playbook *p, const struct ynode *n)
 {
 	static const char *const keys[] = { "rule", "tag", "min_level", "anomaly", "check", NULL };
-	if (!n) {
-		pb_error(c, NULL, "no trigger");
-		return -EBADMSG;
-	}
 	if (check_keys(c, n, keys, "trigger") < 0)
 		return -EBADMSG;
 	if (n->n == 0) {
@@ -589,6 +585,10 @@ static struct playbook *parse_playbook(struct pb_ctx *c, const struct ynode *doc
 		goto bad;
 	if ((v = ynode_get(doc, "description")) && v->type != YNODE_SCALAR) {
 		pb_error(c, v, "description: expected a string");
+		goto bad;
+	}
+	if (!ynode_get(doc, "trigger") || !ynode_get(doc, "steps")) {
+		pb_error(c, doc, "a playbook needs a trigger and steps");
 		goto bad;
 	}
 	if (parse_trigger(c, p, ynode_get(doc, "trigger")) < 0)

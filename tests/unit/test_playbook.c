@@ -108,6 +108,8 @@ static void test_unknown_keys_refused(void **state)
 	expect_error("id: a\ntrigger: {}\nsteps: [{action: isolate-host}]\n",
 		     "name at least one of");
 	expect_error("id: a\ntrigger: {rule: r1}\nsteps: []\n", "steps: expected a list");
+	expect_error("# comment\n\nid: a\nsteps: [{action: isolate-host}]\n",
+		     "t.yml:3: a: a playbook needs a trigger and steps");
 	expect_error("guardrails: {protected_users: [ops], colour: red}\n", "unknown key 'colour'");
 	expect_error("guardrails: {rate_limits: {nuke-host: 3}}\n",
 		     "rate_limits: unknown action 'nuke-host'");
