@@ -68,7 +68,8 @@ struct server {
 	SSL_CTX *agent_ctx;
 	SSL_CTX *api_ctx;
 	struct file_set *catalog;
-	struct file_set *rules; /* detection rules pushed to agents, or NULL */
+	struct file_set *rules;	    /* detection rules pushed to agents, or NULL */
+	struct file_set *playbooks; /* response playbooks pushed to agents, or NULL */
 	struct evconnlistener *listener;
 	struct evhttp *http;
 	struct event *stop_ev;
