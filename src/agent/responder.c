@@ -60,6 +60,7 @@ struct responder {
 	pthread_cond_t cond;
 	struct job *head, *tail;
 	size_t queued, queue_max;
+	int64_t refresh_ns;
 	bool stopping, thread_started, notified;
 	char *pending_playbooks;
 	bool reload;
@@ -345,6 +346,7 @@ static void track_isolation(struct responder *r, const struct job *j, Immune__V1
 		memcpy(r->isolate_uid, j->uid, sizeof(r->isolate_uid));
 		r->isolate_expiry_ns = now_ns() + (int64_t)d * NS_PER_S;
 		r->refresh_skipped_logged = false;
+		r->next_refresh_ns = mono_ns() + r->refresh_ns;
 	} else if (j->op == OP_ROLLBACK && st == IMMUNE__V1__EXEC_STATUS__EXEC_ROLLED_BACK) {
 		r->isolate_on = false;
 	}
@@ -394,7 +396,7 @@ static void maybe_refresh(struct responder *r)
 	int64_t mono = mono_ns();
 	if (!r->isolate_on || mono < r->next_refresh_ns)
 		return;
-	r->next_refresh_ns = mono + (int64_t)RESPONDER_REFRESH_S * NS_PER_S;
+	r->next_refresh_ns = mono + r->refresh_ns;
 	int64_t now = now_ns();
 	if (now >= r->isolate_expiry_ns) {
 		log_info("responder: the isolation %s reached its end", r->isolate_uid);
@@ -505,9 +507,13 @@ static void *responder_thread(void *arg)
 		pthread_mutex_lock(&r->lock);
 		if (r->stopping || r->head || r->reload)
 			continue;
+		/* wakes for refreshes; jobs signal at once */
+		int64_t wait_ns = r->refresh_ns < NS_PER_S ? r->refresh_ns / 2 : NS_PER_S;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1; /* wakes for refreshes; jobs signal at once */
+		int64_t t = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec + wait_ns;
+		ts.tv_sec = t / NS_PER_S;
+		ts.tv_nsec = t % NS_PER_S;
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -721,6 +727,8 @@ int responder_start(const struct responder_options *o, responder_notify_fn notif
 	r->notify = notify;
 	r->notify_arg = arg;
 	r->queue_max = o->queue_max ? o->queue_max : RESPONDER_QUEUE_MAX;
+	r->refresh_ns = o->refresh_ms ? (int64_t)o->refresh_ms * 1000000
+				      : (int64_t)RESPONDER_REFRESH_S * NS_PER_S;
 	r->exec_fd = o->exec_fd;
 	r->exec_given = o->exec_fd >= 0;
 	pthread_rwlock_init(&r->plock, NULL);

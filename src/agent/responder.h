@@ -47,6 +47,7 @@ struct responder_options {
 					   -1: fork one (executor_spawn) */
 	const char *nft_table;		/* for the executor; NULL: its default */
 	size_t queue_max;		/* 0: RESPONDER_QUEUE_MAX (tests set less) */
+	uint32_t refresh_ms;		/* 0: RESPONDER_REFRESH_S (tests set less) */
 };
 
 /* Called from the responder's thread (or a detector's) when records are waiting. */
