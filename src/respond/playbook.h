@@ -1,7 +1,7 @@
 /* Response playbooks (docs/playbooks.md): when an alert or a failing check calls for an
  * action, which action, with which parameters, and under which guardrails.
  *
- * A playbook file (YAML, rules/playbooks/NAME.yml) holds one or more documents:
+ * A playbook file (YAML, a .yml file under rules/playbooks) holds one or more documents:
  *
  *   id: ssh-brute-force-block          # unique
  *   title: Block the source of an SSH brute force
