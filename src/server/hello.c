@@ -175,6 +175,6 @@ void hello_handle(struct conn *c, const Immune__V1__Hello *hello)
 	send_welcome(c);
 	send_file_set(c, c->srv->catalog, PUSH_CATALOG, hello->catalog_digest, hello->max_frame);
 	send_file_set(c, c->srv->rules, PUSH_RULES, hello->rules_digest, hello->max_frame);
-	send_file_set(c, c->srv->playbooks, PUSH_PLAYBOOKS, hello->playbooks_digest,
+	send_file_set(c, c->srv->playbook_files, PUSH_PLAYBOOKS, hello->playbooks_digest,
 		      hello->max_frame);
 }

@@ -1,6 +1,6 @@
 /* immune-server [--data DIR] [--listen ADDR:PORT] [--api ADDR:PORT] [--name NAME]...
- *               [--cert-lifetime DURATION] [--catalog DIR] [--rules DIR] [--playbooks DIR]
- *               [--retention DURATION]
+ *               [--cert-lifetime DURATION] [--catalog DIR] [--rules DIR]
+ *               [--playbooks DIR] [--retention DURATION]
  *               [--max-agents N] [--log-level L] [--help] */
 #include "detect/sigma.h"
 #include "lib/log.h"
@@ -26,8 +26,7 @@ static void print_help(void)
 	printf("usage: immune-server [--data DIR] [--listen ADDR:PORT] [--api ADDR:PORT] "
 	       "[--name NAME]...\n"
 	       "                     [--cert-lifetime DURATION] [--catalog DIR] [--rules DIR]\n"
-	       "                     [--playbooks DIR]\n"
-	       "                     [--retention DURATION]"
+	       "                     [--playbooks DIR] [--retention DURATION]"
 	       "\n"
 	       "                     [--max-agents N] [--log-level L]\n\n"
 	       "Runs the fleet server: enrolls agents, holds their mutual-TLS connections, stores\n"
@@ -42,15 +41,15 @@ static void print_help(void)
 	       "  --catalog DIR            catalog sent to agents (default: the installed one)\n"
 	       "  --rules DIR              Sigma rules (*.yml) sent to agents (default: the\n"
 	       "                           installed Linux rules)\n"
-	       "  --playbooks DIR          response playbooks (*.yml) sent to agents (default:\n"
-	       "                           the installed playbooks)\n"
+	       "  --playbooks DIR          response playbooks the server runs (default: the\n"
+	       "                           installed ones; \"none\": no playbooks)\n"
 	       "  --retention DURATION     how long telemetry is kept (default 30d; 0: for ever)\n"
 	       "  --max-agents N           connections held at once (default: unlimited)\n"
 	       "  --log-level L            error, warn, info (default) or debug\n"
 	       "Durations: a number with s, m, h or d (\"90s\", \"24h\", \"30d\").\n");
 }
 
-/* The installed playbooks, else the source tree's (a build run in place), else none. */
+/* The installed playbooks, else the source tree's, else none. */
 static const char *default_playbooks(void)
 {
 	struct stat st;
@@ -210,6 +209,8 @@ int main(int argc, char **argv)
 		a.opt.rules_dir = sigma_shipped_rules_dir();
 	if (!a.opt.playbooks_dir)
 		a.opt.playbooks_dir = default_playbooks();
+	else if (!strcmp(a.opt.playbooks_dir, "none"))
+		a.opt.playbooks_dir = NULL;
 	a.opt.names = (const char *const *)a.names;
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return, not a death */

@@ -68,8 +68,7 @@ struct server {
 	SSL_CTX *agent_ctx;
 	SSL_CTX *api_ctx;
 	struct file_set *catalog;
-	struct file_set *rules;	    /* detection rules pushed to agents, or NULL */
-	struct file_set *playbooks; /* response playbooks pushed to agents, or NULL */
+	struct file_set *rules; /* detection rules pushed to agents, or NULL */
 	struct evconnlistener *listener;
 	struct evhttp *http;
 	struct event *stop_ev;
@@ -81,6 +80,7 @@ struct server {
 	uint16_t agent_port, api_port;
 	bool first_start;
 	int64_t started_s;
+	struct file_set *playbook_files; /* the playbooks pushed to agents, or NULL */
 
 	struct conn_list preauth; /* handshake or first frame pending */
 	struct conn_list closing; /* flushing a last frame */
