@@ -22,6 +22,8 @@ static const struct cli_command commands[] = {
 	{ "alert", "show an alert group with its evidence", cmd_alert },
 	{ "baseline", "show what a host's agent learned as normal", cmd_baseline },
 	{ "rules", "check Sigma rules, or test them against events and their cases", cmd_rules },
+	{ "playbooks", "check response playbooks, or show what they would do for an alert",
+	  cmd_playbooks },
 	{ "server", "show the server's status and counters", cmd_server },
 };
 
