@@ -91,9 +91,8 @@ static void test_full(void **state)
 	agent_yaml_free(&c);
 
 	/* response.playbooks: a path of the host's own playbooks */
-	assert_int_equal(parse("response:\n  playbooks: /etc/immune/playbooks\n", &c, err,
-			       sizeof(err)),
-			 0);
+	assert_int_equal(
+		parse("response:\n  playbooks: /etc/immune/playbooks\n", &c, err, sizeof(err)), 0);
 	assert_string_equal(c.response_playbooks, "/etc/immune/playbooks");
 	agent_yaml_free(&c);
 	assert_null(c.response_playbooks);
