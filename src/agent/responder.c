@@ -445,6 +445,15 @@ out:
 	pthread_mutex_unlock(&r->lock);
 }
 
+static bool same_users(const char *const *a, const char *const *b)
+{
+	size_t i = 0;
+	for (; a && b && a[i] && b[i]; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return (!a || !a[i]) && (!b || !b[i]);
+}
+
 static void do_reload(struct responder *r, char *path)
 {
 	struct playbook_set *set = NULL;
@@ -462,11 +471,14 @@ static void do_reload(struct responder *r, char *path)
 	}
 	pthread_rwlock_wrlock(&r->plock);
 	struct playbook_set *old = r->playbooks;
+	bool same = same_users(old ? playbook_protected_users(old) : NULL,
+			       set ? playbook_protected_users(set) : NULL);
 	r->playbooks = set;
 	pthread_rwlock_unlock(&r->plock);
 	playbook_set_free(old);
-	if (!r->exec_given && r->exec_fd >= 0) {
+	if (!same && !r->exec_given && r->exec_fd >= 0) {
 		/* the executor learns the protected users when it starts */
+		log_info("responder: the protected users changed: restarting the executor");
 		executor_stop(r);
 		executor_ensure(r);
 	}

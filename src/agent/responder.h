@@ -78,8 +78,8 @@ void responder_refuse(struct responder *r, const char *uid, Immune__V1__ActionOp
  * steps. Any thread; the alert is borrowed for the call. */
 void responder_alert(struct responder *r, const struct alert *a);
 
-/* Replaces the playbooks (file or directory; NULL: none). The executor is restarted so that
- * it knows the new protected users. Thread-safe. */
+/* Replaces the playbooks (file or directory; NULL: none). When the protected users change,
+ * the executor is restarted so that it knows them. Thread-safe. */
 void responder_set_playbooks(struct responder *r, const char *path);
 
 /* The link is connected now (the loop calls this on its status timer). Thread-safe. */
