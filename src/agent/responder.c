@@ -73,7 +73,9 @@ struct responder {
 	/* isolation (responder thread only) */
 	char isolate_uid[ACTION_UID_LEN + 1];
 	int64_t isolate_expiry_ns, next_refresh_ns;
-	bool isolate_on, refresh_skipped_logged;
+	bool isolate_on;    /* refreshes wanted */
+	bool isolate_known; /* an apply or a refresh confirmed the isolation (else: probing) */
+	bool refresh_skipped_logged;
 };
 
 /* ---- jobs ---- */
@@ -343,6 +345,7 @@ static void track_isolation(struct responder *r, const struct job *j, Immune__V1
 		uint32_t d = j->action->duration_seconds ? j->action->duration_seconds
 							 : ACTION_ISOLATE_DEFAULT_S;
 		r->isolate_on = true;
+		r->isolate_known = true;
 		memcpy(r->isolate_uid, j->uid, sizeof(r->isolate_uid));
 		r->isolate_expiry_ns = now_ns() + (int64_t)d * NS_PER_S;
 		r->refresh_skipped_logged = false;
@@ -351,7 +354,7 @@ static void track_isolation(struct responder *r, const struct job *j, Immune__V1
 		r->isolate_on = false;
 	}
 	pthread_mutex_lock(&r->lock);
-	r->isolated = r->isolate_on;
+	r->isolated = r->isolate_on && r->isolate_known;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -407,12 +410,12 @@ static void maybe_refresh(struct responder *r)
 	int64_t alive = r->link_alive_ns;
 	pthread_mutex_unlock(&r->lock);
 	if (!alive || now - alive > (int64_t)RESPONDER_LEASE_S * NS_PER_S) {
-		if (!r->refresh_skipped_logged)
+		if (!r->refresh_skipped_logged && r->isolate_known)
 			log_warn("responder: the server is unreachable: the isolation is not "
 				 "refreshed and lifts within %u s",
 				 RESPONDER_LEASE_S);
 		r->refresh_skipped_logged = true;
-		return;
+		goto out;
 	}
 	r->refresh_skipped_logged = false;
 	Action a = IMMUNE__V1__ACTION__INIT;
@@ -426,14 +429,19 @@ static void maybe_refresh(struct responder *r)
 	int e = call_executor(r, &req, &reply);
 	if (e < 0) {
 		log_warn("responder: refreshing the isolation: %s", strerror(-e));
-		return;
+		goto out;
 	}
 	if (reply->status == IMMUNE__V1__EXEC_STATUS__EXEC_VERIFIED) {
+		if (!r->isolate_known)
+			log_info("responder: the host is isolated since before this start: "
+				 "refreshing the isolation while the server is reachable");
+		r->isolate_known = true;
 		pthread_mutex_lock(&r->lock);
 		r->refreshes++;
 		pthread_mutex_unlock(&r->lock);
 	} else if (reply->status == IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED) {
-		log_info("responder: the host is no longer isolated (%s)", reply->message);
+		if (r->isolate_known)
+			log_info("responder: the host is no longer isolated (%s)", reply->message);
 		r->isolate_on = false;
 	} else {
 		log_warn("responder: refreshing the isolation failed: %s", reply->message);
@@ -441,7 +449,7 @@ static void maybe_refresh(struct responder *r)
 	exec_reply_free(reply);
 out:
 	pthread_mutex_lock(&r->lock);
-	r->isolated = r->isolate_on;
+	r->isolated = r->isolate_on && r->isolate_known;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -743,6 +751,11 @@ int responder_start(const struct responder_options *o, responder_notify_fn notif
 				      : (int64_t)RESPONDER_REFRESH_S * NS_PER_S;
 	r->exec_fd = o->exec_fd;
 	r->exec_given = o->exec_fd >= 0;
+	/* an isolation applied before this start (the executor keeps its state): the first
+	 * refresh, once the link is up, finds it or learns there is none */
+	r->isolate_on = true;
+	r->isolate_expiry_ns = INT64_MAX;
+	action_new_uid(r->isolate_uid);
 	pthread_rwlock_init(&r->plock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);

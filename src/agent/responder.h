@@ -14,18 +14,20 @@
  * STATE/events.jsonl. A failed action also raises an alert "response.action_failed" (level
  * high). While the host is isolated, the isolation is refreshed every RESPONDER_REFRESH_S,
  * but only while the link was connected within RESPONDER_LEASE_S: when the server is gone,
- * refreshing stops and the kernel lifts the isolation by itself. */
+ * refreshing stops and the kernel lifts the isolation by itself. An isolation from before
+ * the agent started is found by the first refresh (the executor keeps its state). */
 #pragma once
 
 #include "agent/agent_config.h"
 #include "agent/agent_msg.h"
+#include "respond/act.h"
 #include "respond/action.h"
 
 #include <jansson.h>
 
 #define RESPONDER_QUEUE_MAX 1024
-#define RESPONDER_REFRESH_S 30	/* isolation refresh period */
-#define RESPONDER_LEASE_S 120	/* isolation lease: lifts this long after the last refresh */
+#define RESPONDER_REFRESH_S 30		      /* isolation refresh period */
+#define RESPONDER_LEASE_S ACT_ISOLATE_LEASE_S /* lifts this long after the last refresh */
 #define RESPONDER_RESPAWN_MAX 5 /* executor restarts in a row before a job is failed */
 
 struct responder;

@@ -30,6 +30,7 @@ struct fake {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool gated, gate_open;
+	bool refuse_refresh; /* answers a refresh "not isolated" */
 	size_t n;
 	Immune__V1__ActionOp ops[MAX_SEEN];
 	Immune__V1__ActionKind kinds[MAX_SEEN];
@@ -123,7 +124,10 @@ static void *fake_thread(void *arg)
 		while (fk->gated && !fk->gate_open)
 			pthread_cond_wait(&fk->cond, &fk->lock);
 		pthread_mutex_unlock(&fk->lock);
-		if (req->dry_run)
+		if (req->op == IMMUNE__V1__ACTION_OP__OP_REFRESH && fk->refuse_refresh)
+			reply(fk->fd, req->uid, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED,
+			      "the host is not isolated", "");
+		else if (req->dry_run)
 			reply(fk->fd, req->uid, IMMUNE__V1__EXEC_STATUS__EXEC_DRY_RUN,
 			      "would kill the process", "");
 		else if (req->action->kind == IMMUNE__V1__ACTION_KIND__ACTION_LOCK_USER)
@@ -436,6 +440,38 @@ static void test_isolation_keeps_server_and_refreshes_while_linked(void **state)
 	json_decref(st);
 }
 
+/* An isolation from before the agent started: the first refresh finds it (or not). */
+static void test_isolation_from_before_start(void **state)
+{
+	struct fixture *f = *state;
+	start(f, 0, false, NULL);
+	json_t *st = responder_status(f->r);
+	assert_false(json_is_true(json_object_get(st, "isolated")));
+	json_decref(st);
+	responder_link_alive(f->r);
+	for (int i = 0; i < 500 && count_refreshes(f) < 2; i++)
+		sleep_ms(10);
+	assert_true(count_refreshes(f) >= 2);
+	st = responder_status(f->r);
+	assert_true(json_is_true(json_object_get(st, "isolated")));
+	json_decref(st);
+}
+
+static void test_no_isolation_before_start(void **state)
+{
+	struct fixture *f = *state;
+	f->fake.refuse_refresh = true;
+	start(f, 0, false, NULL);
+	responder_link_alive(f->r);
+	for (int i = 0; i < 500 && count_refreshes(f) < 1; i++)
+		sleep_ms(10);
+	sleep_ms(300); /* six refresh periods: no second request */
+	assert_int_equal(count_refreshes(f), 1);
+	json_t *st = responder_status(f->r);
+	assert_false(json_is_true(json_object_get(st, "isolated")));
+	json_decref(st);
+}
+
 static const char edge_playbook[] = "id: kill-evil\n"
 				    "title: Kill the evil program\n"
 				    "trigger:\n  rule: 7a0c0000-0000-4000-8000-00000000de01\n"
@@ -505,6 +541,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_full_is_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_isolation_keeps_server_and_refreshes_while_linked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_isolation_from_before_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_isolation_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edge_response_from_alert, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
