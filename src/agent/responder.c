@@ -105,16 +105,32 @@ static int64_t mono_ns(void)
 
 /* ---- results ---- */
 
+/* message as a JSON string: bytes that are not UTF-8 become '?' (a result is never lost to
+ * a process name it quotes). */
+static json_t *message_json(const char *message)
+{
+	json_t *v = json_string(message);
+	if (v)
+		return v;
+	char *copy = xstrdup(message);
+	for (char *c = copy; *c; c++)
+		if ((unsigned char)*c >= 0x80)
+			*c = '?';
+	v = json_string(copy);
+	free(copy);
+	return v ? v : json_string("");
+}
+
 static json_t *result_json(const struct job *j, Immune__V1__ExecStatus status, const char *message,
 			   json_t *detail, int64_t finished_ns)
 {
 	const char *kind = action_kind_name(j->action->kind);
 	const char *op = action_op_name(j->op);
 	const char *st = exec_status_name(status);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I}", "uid", j->uid,
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:I, s:I}", "uid", j->uid,
 			      "kind", kind ? kind : "unknown", "op", op ? op : "unknown", "params",
 			      action_params_json(j->action), "status", st ? st : "failed",
-			      "message", message, "origin", j->origin, "requested_ns",
+			      "message", message_json(message), "origin", j->origin, "requested_ns",
 			      (json_int_t)j->requested_ns, "finished_ns", (json_int_t)finished_ns);
 	if (!o) {
 		json_decref(detail);

@@ -130,6 +130,9 @@ static void *fake_thread(void *arg)
 		else if (req->dry_run)
 			reply(fk->fd, req->uid, IMMUNE__V1__EXEC_STATUS__EXEC_DRY_RUN,
 			      "would kill the process", "");
+		else if (req->action->kind == IMMUNE__V1__ACTION_KIND__ACTION_DISABLE_SERVICE)
+			reply(fk->fd, req->uid, IMMUNE__V1__EXEC_STATUS__EXEC_VERIFIED,
+			      "stopped \xff\xfeunit", "");
 		else if (req->action->kind == IMMUNE__V1__ACTION_KIND__ACTION_LOCK_USER)
 			reply(fk->fd, req->uid, IMMUNE__V1__EXEC_STATUS__EXEC_FAILED,
 			      "passwd -l failed", "{\"exit\":1}");
@@ -352,6 +355,27 @@ static void test_failure_raises_alert(void **state)
 	agent_records_free(&all);
 }
 
+/* A message that is not UTF-8 (a process name) does not lose the result. */
+static void test_message_not_utf8(void **state)
+{
+	struct fixture *f = *state;
+	start(f, 0, false, NULL);
+	json_t *p = json_pack("{s:s}", "unit", "evil.service");
+	_cleanup_(action_freep) Action *a = NULL;
+	char err[256];
+	assert_int_equal(action_from_json(IMMUNE__V1__ACTION_KIND__ACTION_DISABLE_SERVICE, p, &a,
+					  err, sizeof(err)),
+			 0);
+	json_decref(p);
+	assert_int_equal(responder_submit(f->r, NULL, IMMUNE__V1__ACTION_OP__OP_APPLY, a, "server",
+					  NULL, false),
+			 0);
+	json_t *res = wait_records(f, IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT, 1, NULL);
+	assert_string_equal(jstr(json_array_get(res, 0), "message"), "stopped ??unit");
+	assert_null(json_object_get(json_array_get(res, 0), "detail"));
+	json_decref(res);
+}
+
 static void test_queue_full_is_recorded(void **state)
 {
 	struct fixture *f = *state;
@@ -538,6 +562,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_server_action_result, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_raises_alert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_not_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full_is_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_isolation_keeps_server_and_refreshes_while_linked, setup, teardown),
