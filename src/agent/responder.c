@@ -67,7 +67,8 @@ struct responder {
 	struct agent_records out;
 	int64_t link_alive_ns;
 	uint64_t jobs, by_status[STATUS_SLOTS], queue_full, respawns, refreshes, edge_matches;
-	bool isolated; /* status copy of the thread's flag */
+	bool isolated;		/* status copy of the thread's flags */
+	bool isolation_unknown; /* the first refresh after start has not answered yet */
 	pthread_t thread;
 
 	/* isolation (responder thread only) */
@@ -371,6 +372,7 @@ static void track_isolation(struct responder *r, const struct job *j, Immune__V1
 	}
 	pthread_mutex_lock(&r->lock);
 	r->isolated = r->isolate_on && r->isolate_known;
+	r->isolation_unknown = r->isolate_on && !r->isolate_known;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -466,6 +468,7 @@ static void maybe_refresh(struct responder *r)
 out:
 	pthread_mutex_lock(&r->lock);
 	r->isolated = r->isolate_on && r->isolate_known;
+	r->isolation_unknown = r->isolate_on && !r->isolate_known;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -716,13 +719,16 @@ json_t *responder_status(struct responder *r)
 	for (unsigned s = 1; s < STATUS_SLOTS; s++)
 		json_object_set_new(by, exec_status_name((Immune__V1__ExecStatus)s),
 				    json_integer((json_int_t)r->by_status[s]));
-	json_t *o =
-		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:o}", "playbooks",
-			  (json_int_t)n, "queued", (json_int_t)r->queued, "results",
-			  (json_int_t)r->jobs, "queue_full", (json_int_t)r->queue_full,
-			  "executor_restarts", (json_int_t)r->respawns, "isolation_refreshes",
-			  (json_int_t)r->refreshes, "edge_steps", (json_int_t)r->edge_matches,
-			  "isolated", r->isolated, "executor", r->exec_fd >= 0, "by_status", by);
+	json_t *o = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:s, s:b, s:o}", "playbooks",
+		(json_int_t)n, "queued", (json_int_t)r->queued, "results", (json_int_t)r->jobs,
+		"queue_full", (json_int_t)r->queue_full, "executor_restarts",
+		(json_int_t)r->respawns, "isolation_refreshes", (json_int_t)r->refreshes,
+		"edge_steps", (json_int_t)r->edge_matches, "isolated", r->isolated, "isolation",
+		r->isolated	       ? "isolated"
+		: r->isolation_unknown ? "unknown"
+				       : "none",
+		"executor", r->exec_fd >= 0, "by_status", by);
 	pthread_mutex_unlock(&r->lock);
 	return o;
 }
@@ -771,6 +777,7 @@ int responder_start(const struct responder_options *o, responder_notify_fn notif
 	 * refresh, once the link is up, finds it or learns there is none */
 	r->isolate_on = true;
 	r->isolate_expiry_ns = INT64_MAX;
+	r->isolation_unknown = true;
 	action_new_uid(r->isolate_uid);
 	pthread_rwlock_init(&r->plock, NULL);
 	pthread_mutex_init(&r->lock, NULL);

@@ -471,6 +471,7 @@ static void test_isolation_from_before_start(void **state)
 	start(f, 0, false, NULL);
 	json_t *st = responder_status(f->r);
 	assert_false(json_is_true(json_object_get(st, "isolated")));
+	assert_string_equal(jstr(st, "isolation"), "unknown");
 	json_decref(st);
 	responder_link_alive(f->r);
 	for (int i = 0; i < 500 && count_refreshes(f) < 2; i++)
@@ -493,7 +494,52 @@ static void test_no_isolation_before_start(void **state)
 	assert_int_equal(count_refreshes(f), 1);
 	json_t *st = responder_status(f->r);
 	assert_false(json_is_true(json_object_get(st, "isolated")));
+	assert_string_equal(jstr(st, "isolation"), "none");
 	json_decref(st);
+}
+
+/* The real executor, forked by the responder: a refusal comes back as a result, and the
+ * refresh probe after start learns that the host is not isolated. */
+static void test_real_executor(void **state)
+{
+	struct fixture *f = *state;
+	struct responder_options o = { .state_dir = f->dir,
+				       .cfg = &f->cfg,
+				       .hostname = "test-host",
+				       .exec_fd = -1,
+				       .nft_table = "immtest",
+				       .refresh_ms = 50 };
+	char err[256];
+	assert_int_equal(responder_start(&o, notify, f, &f->r, err, sizeof(err)), 0);
+	f->fake.fd = -1;
+	Action a = IMMUNE__V1__ACTION__INIT;
+	a.kind = IMMUNE__V1__ACTION_KIND__ACTION_UNSPECIFIED;
+	const char uid[] = "00000000000000000000000000000abc";
+	assert_int_equal(responder_submit(f->r, uid, IMMUNE__V1__ACTION_OP__OP_APPLY, &a, "manual",
+					  NULL, false),
+			 0);
+	json_t *res = wait_records(f, IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT, 1, NULL);
+	json_t *r0 = json_array_get(res, 0);
+	assert_string_equal(jstr(r0, "uid"), uid);
+	assert_string_equal(jstr(r0, "status"), "refused");
+	assert_non_null(strstr(jstr(r0, "message"), "kind"));
+	json_decref(res);
+	responder_link_alive(f->r);
+	json_t *st = NULL;
+	for (int i = 0; i < 200; i++) {
+		json_decref(st);
+		sleep_ms(20);
+		st = responder_status(f->r);
+		if (strcmp(jstr(st, "isolation"), "none") == 0)
+			break;
+	}
+	assert_string_equal(jstr(st, "isolation"), "none");
+	assert_false(json_is_true(json_object_get(st, "isolated")));
+	assert_int_equal(json_integer_value(json_object_get(st, "isolation_refreshes")), 0);
+	assert_true(json_is_true(json_object_get(st, "executor")));
+	json_decref(st);
+	responder_free(f->r);
+	f->r = NULL;
 }
 
 static const char edge_playbook[] = "id: kill-evil\n"
@@ -569,6 +615,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_isolation_from_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_isolation_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edge_response_from_alert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_executor, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
