@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -542,6 +543,53 @@ static void test_real_executor(void **state)
 	f->r = NULL;
 }
 
+/* The dead-man refresh through the real executor and nftables, in a network namespace of
+ * this test's own (root only; skipped otherwise). Runs last: the process stays in it. */
+static void test_real_isolation_refresh(void **state)
+{
+	struct fixture *f = *state;
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+		skip();
+		return;
+	}
+	struct responder_options o = { .state_dir = f->dir,
+				       .cfg = &f->cfg,
+				       .hostname = "test-host",
+				       .exec_fd = -1,
+				       .nft_table = "immtest",
+				       .refresh_ms = 50 };
+	char err[256];
+	assert_int_equal(responder_start(&o, notify, f, &f->r, err, sizeof(err)), 0);
+	f->fake.fd = -1;
+	json_t *p = json_pack("{s:s}", "duration", "10m");
+	_cleanup_(action_freep) Action *a = NULL;
+	assert_int_equal(action_from_json(IMMUNE__V1__ACTION_KIND__ACTION_ISOLATE_HOST, p, &a, err,
+					  sizeof(err)),
+			 0);
+	json_decref(p);
+	assert_int_equal(responder_submit(f->r, NULL, IMMUNE__V1__ACTION_OP__OP_APPLY, a, "manual",
+					  NULL, false),
+			 0);
+	json_t *res = wait_records(f, IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT, 1, NULL);
+	if (strcmp(jstr(json_array_get(res, 0), "status"), "verified") != 0)
+		fail_msg("isolate-host: %s", jstr(json_array_get(res, 0), "message"));
+	json_decref(res);
+	responder_link_alive(f->r);
+	json_t *st = NULL;
+	for (int i = 0; i < 250; i++) {
+		json_decref(st);
+		sleep_ms(20);
+		st = responder_status(f->r);
+		if (json_integer_value(json_object_get(st, "isolation_refreshes")) >= 2)
+			break;
+	}
+	assert_true(json_integer_value(json_object_get(st, "isolation_refreshes")) >= 2);
+	assert_string_equal(jstr(st, "isolation"), "isolated");
+	json_decref(st);
+	responder_free(f->r);
+	f->r = NULL;
+}
+
 static const char edge_playbook[] = "id: kill-evil\n"
 				    "title: Kill the evil program\n"
 				    "trigger:\n  rule: 7a0c0000-0000-4000-8000-00000000de01\n"
@@ -616,6 +664,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_isolation_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edge_response_from_alert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_executor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_isolation_refresh, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
