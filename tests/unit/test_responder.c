@@ -600,8 +600,7 @@ static const char edge_playbook[] = "id: kill-evil\n"
 				    "    local: true\n"
 				    "  - action: lock-user\n"
 				    "    params: {user: \"{{user}}\"}\n"
-				    "    mode: approve\n"
-				    "    local: true\n";
+				    "    mode: approve\n";
 
 static void test_edge_response_from_alert(void **state)
 {
@@ -642,7 +641,7 @@ static void test_edge_response_from_alert(void **state)
 	assert_string_equal(jstr(tr, "playbook"), "kill-evil");
 	assert_int_equal(json_integer_value(json_object_get(tr, "step")), 0);
 	json_decref(res);
-	/* only the auto step ran (approve is the server's) */
+	/* only the local step ran (the approve step is the server's) */
 	sleep_ms(200);
 	pthread_mutex_lock(&f->fake.lock);
 	assert_int_equal(f->fake.n, 1);
