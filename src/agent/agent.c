@@ -141,6 +141,31 @@ static void on_resync(void *arg)
 	request_collection(a, true);
 }
 
+/* The server learns that an action will not run on this agent (its responder could not
+ * start): a refused result of its own. With run --no-respond the command is only logged. */
+static void refuse_without_responder(struct agent *a, const Immune__V1__Command *cmd)
+{
+	const char *kind = cmd->action ? action_kind_name(cmd->action->kind) : NULL;
+	const char *op = action_op_name(cmd->op);
+	int64_t now = agent_now_ns();
+	json_t *o =
+		json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I}", "uid", cmd->action_uid,
+			  "kind", kind ? kind : "unknown", "op", op ? op : "unknown", "params",
+			  cmd->action ? action_params_json(cmd->action) : json_object(), "status",
+			  "refused", "message", "response is off on this agent", "origin", "server",
+			  "requested_ns", (json_int_t)now, "finished_ns", (json_int_t)now);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!s)
+		return;
+	struct agent_records recs = { 0 };
+	agent_records_add(&recs, IMMUNE__V1__STREAM__STREAM_ALERTS,
+			  IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT, now, s, strlen(s));
+	free(s);
+	link_submit(a->link, &recs);
+	agent_records_free(&recs);
+}
+
 /* Command "action": checked here (the executor checks again), then queued. */
 static void on_action_command(struct agent *a, const Immune__V1__Command *cmd)
 {
@@ -151,7 +176,9 @@ static void on_action_command(struct agent *a, const Immune__V1__Command *cmd)
 		return;
 	}
 	if (!a->responder) {
-		log_warn("action %s refused: response is not running", uid);
+		log_warn("action %s ignored: response is not running", uid);
+		if (!a->o->no_respond) /* it failed to start: say so */
+			refuse_without_responder(a, cmd);
 		return;
 	}
 	bool dry_run = false;
