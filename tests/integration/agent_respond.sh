@@ -201,10 +201,7 @@ else
 		"r['uid'] == '$kuid' and r['origin'] == 'server' and r['status'] == 'verified'"
 	# the edge action is listed at the server too
 	run "$immune" actions --json --server-config "$cfg"
-	python3 -c '
-	import json, sys
-	d = json.load(open(sys.argv[1]))
-	sys.exit(0 if any(a["origin"] == "edge" and a["kind"] == "kill-process" and a["state"] == "verified" for a in d["actions"]) else 1)' "$tmp/out" ||
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if any(a["origin"] == "edge" and a["kind"] == "kill-process" and a["state"] == "verified" for a in d["actions"]) else 1)' "$tmp/out" ||
 		fail "immune actions does not list the edge action: $(cat "$tmp/out")"
 fi
 
