@@ -21,6 +21,10 @@ static const struct cli_command commands[] = {
 	{ "alerts", "list alert groups across the fleet, newest first", cmd_alerts },
 	{ "alert", "show an alert group with its evidence", cmd_alert },
 	{ "baseline", "show what a host's agent learned as normal", cmd_baseline },
+	{ "respond", "send a response action to a host now (kill, block, isolate...)",
+	  cmd_respond },
+	{ "actions", "list response actions, newest first", cmd_actions },
+	{ "action", "show, approve, reject or roll back a response action", cmd_action },
 	{ "rules", "check Sigma rules, or test them against events and their cases", cmd_rules },
 	{ "server", "show the server's status and counters", cmd_server },
 };

@@ -1,6 +1,6 @@
 /* immune-server [--data DIR] [--listen ADDR:PORT] [--api ADDR:PORT] [--name NAME]...
  *               [--cert-lifetime DURATION] [--catalog DIR] [--rules DIR]
- *               [--retention DURATION]
+ *               [--playbooks DIR] [--retention DURATION]
  *               [--max-agents N] [--log-level L] [--help] */
 #include "detect/sigma.h"
 #include "lib/log.h"
@@ -26,7 +26,7 @@ static void print_help(void)
 	printf("usage: immune-server [--data DIR] [--listen ADDR:PORT] [--api ADDR:PORT] "
 	       "[--name NAME]...\n"
 	       "                     [--cert-lifetime DURATION] [--catalog DIR] [--rules DIR]\n"
-	       "                     [--retention DURATION]"
+	       "                     [--playbooks DIR] [--retention DURATION]"
 	       "\n"
 	       "                     [--max-agents N] [--log-level L]\n\n"
 	       "Runs the fleet server: enrolls agents, holds their mutual-TLS connections, stores\n"
@@ -41,10 +41,23 @@ static void print_help(void)
 	       "  --catalog DIR            catalog sent to agents (default: the installed one)\n"
 	       "  --rules DIR              Sigma rules (*.yml) sent to agents (default: the\n"
 	       "                           installed Linux rules)\n"
+	       "  --playbooks DIR          response playbooks the server runs (default: the\n"
+	       "                           installed ones; \"none\": no playbooks)\n"
 	       "  --retention DURATION     how long telemetry is kept (default 30d; 0: for ever)\n"
 	       "  --max-agents N           connections held at once (default: unlimited)\n"
 	       "  --log-level L            error, warn, info (default) or debug\n"
 	       "Durations: a number with s, m, h or d (\"90s\", \"24h\", \"30d\").\n");
+}
+
+/* The installed playbooks, else the source tree's, else none. */
+static const char *default_playbooks(void)
+{
+	struct stat st;
+	if (stat(IMMUNE_RULES_DIR "/playbooks", &st) == 0)
+		return IMMUNE_RULES_DIR "/playbooks";
+	if (stat(IMMUNE_SOURCE_RULES_DIR "/playbooks", &st) == 0)
+		return IMMUNE_SOURCE_RULES_DIR "/playbooks";
+	return NULL;
 }
 
 static int parse_level(const char *s)
@@ -81,6 +94,7 @@ static int parse_option(struct args *a, int opt, const char *arg)
 	case 'n': strv_push(&a->names, arg); return 0;
 	case 'c': a->opt.catalog_dir = arg; return 0;
 	case 'R': a->opt.rules_dir = arg; return 0;
+	case 'P': a->opt.playbooks_dir = arg; return 0;
 	case 'C':
 		if (duration_parse(arg, UINT32_MAX, &v) < 0 || v < 60)
 			return usage("--cert-lifetime '%s': a duration of at least 60s is needed",
@@ -115,6 +129,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "cert-lifetime", required_argument, NULL, 'C' },
 		{ "catalog", required_argument, NULL, 'c' },
 		{ "rules", required_argument, NULL, 'R' },
+		{ "playbooks", required_argument, NULL, 'P' },
 		{ "retention", required_argument, NULL, 'r' },
 		{ "max-agents", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'L' },
@@ -192,6 +207,10 @@ int main(int argc, char **argv)
 		a.opt.catalog_dir = default_catalog();
 	if (!a.opt.rules_dir)
 		a.opt.rules_dir = sigma_shipped_rules_dir();
+	if (!a.opt.playbooks_dir)
+		a.opt.playbooks_dir = default_playbooks();
+	else if (!strcmp(a.opt.playbooks_dir, "none"))
+		a.opt.playbooks_dir = NULL;
 	a.opt.names = (const char *const *)a.names;
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN); /* a peer gone mid-write is an error return, not a death */

@@ -14,6 +14,7 @@ struct server_options {
 	const char *const *names;     /* extra server certificate names (NULL-terminated or NULL) */
 	const char *catalog_dir;      /* the catalog sent to agents (NULL: none) */
 	const char *rules_dir;	      /* detection rules sent to agents (NULL: none) */
+	const char *playbooks_dir;    /* response playbooks the server runs (NULL: none) */
 	uint32_t cert_lifetime_s;     /* host certificates (0: 24 h) */
 	int64_t retention_s;	      /* telemetry kept (-1: the store's default, 0: for ever) */
 	uint32_t max_agents;	      /* connections held at once (0: unlimited) */

@@ -6,11 +6,10 @@
 #include "respond/action.h"
 
 static const char *const ops[] = { "apply", "verify", "rollback" };
-static const char *const statuses[] = { "verified", "failed", "refused", "rolled_back",
-					"dry_run" };
+static const char *const statuses[] = { "verified", "failed", "refused", "rolled_back", "dry_run" };
 static const char *const origins[] = { "edge", "server", "manual" };
-static const char *const keys[] = { "uid",     "kind",   "op",	   "params",
-				    "status",  "message", "detail",	   "origin",
+static const char *const keys[] = { "uid",     "kind",	       "op",	     "params",
+				    "status",  "message",      "detail",     "origin",
 				    "trigger", "requested_ns", "finished_ns" };
 static const char *const trigger_keys[] = { "alert_uid", "rule_id", "playbook", "step" };
 

@@ -648,15 +648,13 @@ int store_action_get(struct store *st, const char *uid, struct json_t **out)
 	return st->ops->action_get(st->be, uid, out);
 }
 
-int store_actions_list(struct store *st, const struct store_action_filter *f,
-		       struct json_t **out)
+int store_actions_list(struct store *st, const struct store_action_filter *f, struct json_t **out)
 {
 	return st->ops->actions_list(st->be, f, out);
 }
 
-int store_action_update(struct store *st, const char *uid, const char *const *from,
-			const char *to, const char *approved_by, const char *message,
-			int64_t now_ns)
+int store_action_update(struct store *st, const char *uid, const char *const *from, const char *to,
+			const char *approved_by, const char *message, int64_t now_ns)
 {
 	return st->ops->action_update(st->be, uid, from, to, approved_by, message, now_ns);
 }

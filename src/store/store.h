@@ -264,16 +264,14 @@ struct store_action_filter {
 };
 
 /* Actions, newest first, as {actions: [...], count} (caller decrefs). */
-int store_actions_list(struct store *st, const struct store_action_filter *f,
-		       struct json_t **out);
+int store_actions_list(struct store *st, const struct store_action_filter *f, struct json_t **out);
 
 /* Moves action uid to state to when its state is one of from (NULL-terminated). Sets
  * approved_by when not NULL, message when not NULL, sent when to is "sent" and finished
  * when to is a final state, at now_ns. Returns 0, -ENOENT (no such action) or -EBUSY (its
  * state is not one of from; nothing changes). */
-int store_action_update(struct store *st, const char *uid, const char *const *from,
-			const char *to, const char *approved_by, const char *message,
-			int64_t now_ns);
+int store_action_update(struct store *st, const char *uid, const char *const *from, const char *to,
+			const char *approved_by, const char *message, int64_t now_ns);
 
 /* ---- retention ---- */
 /* Sets how long telemetry records (STREAM_EVENTS) are kept (default 30 days; 0 keeps them

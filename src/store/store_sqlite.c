@@ -1710,7 +1710,7 @@ static void keep_new_alert(struct store_batch *b, const void *p, size_t len)
 
 static bool action_state_final(const char *state)
 {
-	static const char *const finals[] = { "verified", "failed",   "refused", "rolled_back",
+	static const char *const finals[] = { "verified", "failed",  "refused", "rolled_back",
 					      "rejected", "expired", "dry_run", "notified" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(finals); i++)
@@ -1786,12 +1786,13 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 		 * says why the rollback did not happen; results for actions never sent only
 		 * leave their message */
 		bool undone = !strcmp(a->op, "rollback") && !strcmp(a->status, "rolled_back");
-		_cleanup_free_ char *msg = xasprintf("%s %s: %s", a->op, a->status,
-						     a->message ? a->message : "");
-		_cleanup_reset_ sqlite3_stmt *s = stmt(
-			&be->wr, "UPDATE actions SET state = CASE WHEN ?2 THEN 'rolled_back' ELSE"
-				 " state END, finished_ns = CASE WHEN ?2 THEN ?3 ELSE finished_ns"
-				 " END, message = ?4, detail = coalesce(?5, detail) WHERE uid = ?1");
+		_cleanup_free_ char *msg =
+			xasprintf("%s %s: %s", a->op, a->status, a->message ? a->message : "");
+		_cleanup_reset_ sqlite3_stmt *s =
+			stmt(&be->wr,
+			     "UPDATE actions SET state = CASE WHEN ?2 THEN 'rolled_back' ELSE"
+			     " state END, finished_ns = CASE WHEN ?2 THEN ?3 ELSE finished_ns"
+			     " END, message = ?4, detail = coalesce(?5, detail) WHERE uid = ?1");
 
 		if (!s)
 			return -EIO;
@@ -1807,9 +1808,9 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 		return 0;
 	}
 	{
-		_cleanup_reset_ sqlite3_stmt *s =
-			stmt(&be->wr, "UPDATE actions SET state = ?2, finished_ns = ?3, message = ?4,"
-				      " detail = ?5 WHERE uid = ?1");
+		_cleanup_reset_ sqlite3_stmt *s = stmt(
+			&be->wr, "UPDATE actions SET state = ?2, finished_ns = ?3, message = ?4,"
+				 " detail = ?5 WHERE uid = ?1");
 
 		if (!s)
 			return -EIO;
@@ -2642,8 +2643,8 @@ static int sq_action_add(struct store_backend *be, const struct store_action_new
 }
 
 #define ACTION_COLS                                                                                \
-	"a.uid, h.id, h.hostname, a.kind, a.op, a.params, a.mode, a.state, a.origin,"            \
-	" a.trigger_json, a.requested_by, a.approved_by, a.created_ns, a.sent_ns,"                \
+	"a.uid, h.id, h.hostname, a.kind, a.op, a.params, a.mode, a.state, a.origin,"              \
+	" a.trigger_json, a.requested_by, a.approved_by, a.created_ns, a.sent_ns,"                 \
 	" a.finished_ns, a.message, a.detail"
 #define ACTION_FROM " FROM actions a JOIN hosts h ON h.hid = a.host"
 
@@ -2699,11 +2700,12 @@ static int sq_actions_list(struct store_backend *be, const struct store_action_f
 			   struct json_t **out)
 {
 	CTL_LOCKED(be);
-	_cleanup_reset_ sqlite3_stmt *s = stmt(
-		&be->ctl, "SELECT " ACTION_COLS ACTION_FROM
-			  " WHERE a.created_ns >= ?1 AND (?2 IS NULL OR h.id = ?2 OR h.hostname = ?2)"
-			  " AND (?3 IS NULL OR a.state = ?3)"
-			  " ORDER BY a.created_ns DESC, a.uid DESC LIMIT ?4");
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl,
+		     "SELECT " ACTION_COLS ACTION_FROM
+		     " WHERE a.created_ns >= ?1 AND (?2 IS NULL OR h.id = ?2 OR h.hostname = ?2)"
+		     " AND (?3 IS NULL OR a.state = ?3)"
+		     " ORDER BY a.created_ns DESC, a.uid DESC LIMIT ?4");
 	size_t limit = f && f->limit ? f->limit : STORE_ACTIONS_LIMIT_DEFAULT;
 	json_t *arr, *o;
 	int rc;
