@@ -2761,7 +2761,8 @@ static int action_update_tx(struct store_backend *be, const char *uid, const cha
 			"UPDATE actions SET state = ?2, approved_by = coalesce(?3, approved_by),"
 			" message = coalesce(?4, message),"
 			" sent_ns = CASE WHEN ?2 = 'sent' THEN ?5 ELSE sent_ns END,"
-			" finished_ns = CASE WHEN ?6 THEN ?5 ELSE finished_ns END WHERE uid = ?1");
+			" finished_ns = CASE WHEN ?6 AND state != ?2 THEN ?5 ELSE finished_ns END"
+			" WHERE uid = ?1");
 
 		if (!s)
 			return -EIO;
