@@ -5,6 +5,7 @@
 #include "agent/agent_yaml.h"
 #include "agent/enroll.h"
 #include "agent/link.h"
+#include "agent/respond_cmd.h"
 #include "agent/watch.h"
 #include "config.h"
 #include "lib/log.h"
@@ -412,6 +413,7 @@ static void help(void)
 	       "  status   show the identity, the connection and the spool\n"
 	       "  events   print the events and alerts the detector recorded on this host\n"
 	       "  watch    run the sensors and detection in the foreground, print JSON lines\n"
+	       "  respond  apply, verify or roll back a response action on this host\n"
 	       "  version  print the version\n\n"
 	       "See 'immune-agent <command> --help' and docs/agent.md.\n");
 }
@@ -439,6 +441,8 @@ int main(int argc, char **argv)
 		return agent_events_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "watch") == 0)
 		return agent_watch_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "respond") == 0)
+		return agent_respond_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("immune-agent %s\n", IMMUNE_VERSION);
 		return EXIT_OK;

@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
 	{ "actions", "list response actions, newest first", cmd_actions },
 	{ "action", "show, approve, reject or roll back a response action", cmd_action },
 	{ "rules", "check Sigma rules, or test them against events and their cases", cmd_rules },
+	{ "playbooks", "check response playbooks, or show what they would do for an alert",
+	  cmd_playbooks },
 	{ "server", "show the server's status and counters", cmd_server },
 };
 

@@ -9,14 +9,9 @@
 #define MSG_ALLOC_FACTOR 16
 #define MSG_ALLOC_SLACK (64u * 1024)
 
-struct alloc_budget {
-	size_t left;
-	bool exceeded;
-};
-
 static void *budget_alloc(void *data, size_t size)
 {
-	struct alloc_budget *b = data;
+	struct msg_budget *b = data;
 
 	if (size > b->left) {
 		b->exceeded = true;
@@ -36,6 +31,17 @@ static void budget_free(void *data _unused_, void *p)
 	/* Allocations are plain malloc() blocks, so msg_free() may release them with the
 	 * default allocator once the budget no longer matters. */
 	free(p);
+}
+
+void msg_budget_init(struct msg_budget *b, size_t n)
+{
+	b->left = n > (SIZE_MAX - MSG_ALLOC_SLACK) / MSG_ALLOC_FACTOR
+			  ? SIZE_MAX
+			  : n * MSG_ALLOC_FACTOR + MSG_ALLOC_SLACK;
+	b->exceeded = false;
+	b->allocator = (ProtobufCAllocator){ .alloc = budget_alloc,
+					     .free = budget_free,
+					     .allocator_data = b };
 }
 
 int frame_peek(const void *p, size_t n, size_t max, size_t *body_len)
@@ -62,17 +68,14 @@ void msg_free(Frame *f)
 
 int msg_decode(const void *p, size_t n, bool authenticated, Frame **out)
 {
-	size_t budget = n > (SIZE_MAX - MSG_ALLOC_SLACK) / MSG_ALLOC_FACTOR
-				? SIZE_MAX
-				: n * MSG_ALLOC_FACTOR + MSG_ALLOC_SLACK;
-	struct alloc_budget b = { .left = budget };
-	ProtobufCAllocator a = { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
+	struct msg_budget b;
 	Frame *f;
 	int r;
 
 	if (n == 0)
 		return -EBADMSG;
-	f = immune__v1__frame__unpack(&a, n, p);
+	msg_budget_init(&b, n);
+	f = immune__v1__frame__unpack(&b.allocator, n, p);
 	if (!f)
 		return b.exceeded ? -ENOMEM : -EBADMSG;
 	r = msg_check(f, authenticated);

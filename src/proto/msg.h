@@ -33,6 +33,17 @@ typedef Immune__V1__Frame Frame;
  * body exceeds max or is empty. */
 int frame_peek(const void *p, size_t n, size_t max, size_t *body_len);
 
+/* A protobuf-c allocator for decoding n bytes from a peer: it refuses once the decoding
+ * has allocated more than a budget proportional to n (exceeded is then set, telling -ENOMEM
+ * from -EBADMSG). Unpack with &b->allocator; the blocks are plain malloc() ones, so the
+ * message may be freed with the default allocator (free_unpacked(m, NULL)). */
+struct msg_budget {
+	ProtobufCAllocator allocator;
+	size_t left;
+	bool exceeded;
+};
+void msg_budget_init(struct msg_budget *b, size_t n);
+
 /* Decodes one frame body of n bytes and checks it with msg_check(). Returns 0 and *out
  * (free with msg_free), -EBADMSG when the bytes are not a valid frame, -EPROTO when a
  * field breaks a limit, -ENOMEM when decoding would exceed the allocation budget. */

@@ -90,3 +90,5 @@ extern const struct act_ops act_disable_cron_ops;	   /* act_fix.c */
  * remaining time to at most lease_s. Returns 0, -ENOENT when the host is not isolated, or a
  * negative errno. */
 int act_isolate_refresh(const struct act_ctx *ctx, uint32_t lease_s);
+/* The lease isolate-host starts with (seconds); refresh well before it runs out. */
+#define ACT_ISOLATE_LEASE_S 120

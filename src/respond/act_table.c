@@ -3,6 +3,8 @@
 
 static const struct act_ops *const act_table[] = {
 	NULL, /* filled by each action's file as it lands */
+	&act_block_address_ops,
+	&act_isolate_host_ops,
 };
 
 const struct act_ops *act_lookup(Immune__V1__ActionKind kind)

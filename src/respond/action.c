@@ -260,16 +260,52 @@ static int check_fix(const char *fix_json, char *err, size_t errlen)
 	for (size_t i = 0; type && i < ARRAY_SIZE(fix_types); i++)
 		known |= !strcmp(type, fix_types[i]);
 	bool object = json_is_object(fix);
-	json_decref(fix);
+	int r = 0;
 	if (!object)
-		return fail(err, errlen, "apply-fix: the fix is not a JSON object");
-	if (!known)
-		return fail(err, errlen, "apply-fix: unknown fix type '%s'", type ? type : "");
+		r = fail(err, errlen, "apply-fix: the fix is not a JSON object");
+	else if (!known)
+		r = fail(err, errlen, "apply-fix: unknown fix type '%.64s'", type ? type : "");
+	json_decref(fix); /* type points into it */
+	return r;
+}
+
+/* Every string travels as JSON too (the API, results, undo records), so it must be UTF-8. */
+static bool utf8_ok(const char *s)
+{
+	json_t *j = json_string(s);
+	json_decref(j);
+	return j != NULL;
+}
+
+static int check_utf8(const Action *a, const char *kn, char *err, size_t errlen)
+{
+	const struct {
+		const char *name, *value;
+	} strings[] = {
+		{ "address", a->address },
+		{ "user", a->user },
+		{ "fingerprint", a->fingerprint },
+		{ "path", a->path },
+		{ "sha256", a->sha256 },
+		{ "check", a->check_id },
+		{ "fix", a->fix_json },
+		{ "unit", a->unit },
+		{ "entry", a->entry },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
+		if (present(strings[i].value) && !utf8_ok(strings[i].value))
+			return fail(err, errlen, "%s: '%s' is not valid UTF-8", kn,
+				    strings[i].name);
+	for (size_t i = 0; i < a->n_allow; i++)
+		if (a->allow[i] && !utf8_ok(a->allow[i]))
+			return fail(err, errlen, "%s: 'allow' is not valid UTF-8", kn);
 	return 0;
 }
 
 static int check_fields(const Action *a, const char *kn, char *err, size_t errlen)
 {
+	if (check_utf8(a, kn, err, errlen) < 0)
+		return -EINVAL;
 	if (a->pid && a->pid <= 1)
 		return fail(err, errlen, "%s: pid %d is out of range", kn, (int)a->pid);
 	if (present(a->address) && !address_ok(a->address))

@@ -5,9 +5,10 @@
  * like the wire (a 4-byte big-endian length, then the message, at most EXEC_FRAME_MAX).
  * For each it checks the action (action_check), looks up the implementation (act.h), runs
  * apply + verify, verify or rollback, stores or reads the undo record under
- * STATE/respond/undo/UID.json, and answers with one ExecReply. A malformed or oversized
- * message ends that connection (the executor exits; the agent starts a new one), never the
- * host's other work. */
+ * STATE/respond/undo/UID.json, and answers with one ExecReply. A request that decodes but
+ * breaks a rule (bad uid, unknown op, an action action_check refuses) is answered
+ * EXEC_REFUSED with the reason; a malformed or oversized message ends that connection (the
+ * executor exits; the agent starts a new one), never the host's other work. */
 #pragma once
 
 #include "respond/action.h"
@@ -36,7 +37,10 @@ void exec_request_free(ExecRequest *r);
 int executor_serve(int fd, const struct executor_options *o);
 
 /* Forks the executor: the child serves its end of a new socketpair and exits; the parent
- * gets the other end in *fd and the child's pid. Returns 0 or a negative errno. */
+ * gets the other end in *fd and the child's pid. Returns 0 or a negative errno. The child
+ * keeps only its end and the standard descriptors, is named "immune-exec" and gets SIGTERM
+ * when the forking thread ends (PR_SET_PDEATHSIG): call it from the agent's main thread,
+ * preferably before other threads start. */
 int executor_spawn(const struct executor_options *o, int *fd, pid_t *pid);
 
 /* Client side: sends one request on fd and waits at most timeout_ms for its reply. Returns 0
@@ -44,3 +48,16 @@ int executor_spawn(const struct executor_options *o, int *fd, pid_t *pid);
  * executor is gone, -EBADMSG). */
 int exec_call(int fd, const ExecRequest *req, int timeout_ms, ExecReply **reply);
 void exec_reply_free(ExecReply *r);
+
+/* The undo record of an applied action, STATE/respond/undo/UID.json (0600 in a 0700
+ * directory): {"uid", "kind", "params" (action_params_json), "undo" (the implementation's
+ * undo JSON, or null), "applied_ns"}. It holds the action itself so that a rollback may name
+ * only the uid (immune-agent respond --rollback UID). */
+#define EXEC_UNDO_MAX (1024u * 1024) /* bytes of one record */
+
+/* Reads the undo record of uid under state_dir (the agent's state directory). Returns 0
+ * with *action (free with action_free) and *undo (decref; NULL when the record kept none),
+ * -ENOENT when there is none, -EBADMSG when it is damaged, or another negative errno when
+ * it cannot be read (-EACCES); the reason is in err. */
+int exec_undo_read(const char *state_dir, const char *uid, Action **action, json_t **undo,
+		   char *err, size_t errlen);

@@ -1,7 +1,7 @@
 /* Response playbooks (docs/playbooks.md): when an alert or a failing check calls for an
  * action, which action, with which parameters, and under which guardrails.
  *
- * A playbook file (YAML, rules/playbooks/*.yml) holds one or more documents:
+ * A playbook file (YAML, a .yml file under rules/playbooks) holds one or more documents:
  *
  *   id: ssh-brute-force-block          # unique
  *   title: Block the source of an SSH brute force
@@ -114,6 +114,24 @@ const char *const *playbook_protected_users(const struct playbook_set *s);
  * server calls it from its loop. */
 bool playbook_rate_allow(struct playbook_set *s, Immune__V1__ActionKind kind, const char *host_id,
 			 int64_t now_ns);
+
+/* An alert as the server and `immune playbooks test` receive it (detect/alert.h), seen as
+ * a playbook input: source, rule id, level, tags rebuilt from its ATT&CK techniques and
+ * tactic ("attack.t1110.001", "attack.credential_access"), the device's hostname, and the
+ * fields of its newest evidence event. Host labels are left empty: the caller sets
+ * in.label_keys, in.label_values and in.n_labels. The strings in `in` are borrowed from the
+ * summary, which must outlive it. */
+struct alert_summary;
+struct host_event;
+struct playbook_alert {
+	struct playbook_input in;
+	char **tags;		  /* private: owned tags */
+	struct host_event *event; /* private: the newest evidence event, or NULL */
+};
+/* Fills *out from s. Returns 0 (free with playbook_alert_free), or -EBADMSG when the newest
+ * evidence event cannot be read. */
+int playbook_input_from_alert_summary(const struct alert_summary *s, struct playbook_alert *out);
+void playbook_alert_free(struct playbook_alert *a);
 
 /* "auto", "approve", "notify". */
 const char *playbook_mode_name(enum playbook_mode m);
