@@ -11,7 +11,8 @@
  *             ago, and an action sent much later could act on a changed host;
  *   approve   pending_approval, until an operator approves or rejects it;
  *   notify    notified (nothing is sent);
- *   dry_run   dry_run (nothing is sent). */
+ *   dry_run   dry_run (nothing is sent).
+ * An action left pending approval for 24 hours expires. */
 #include "server/server_int.h"
 
 #include "detect/alert.h"
@@ -21,6 +22,7 @@
 #include "respond/playbook.h"
 #include "store/store.h"
 
+#include <event2/event.h>
 #include <jansson.h>
 
 int respond_send(struct server *s, const char *host_id, const char *uid,
@@ -40,10 +42,31 @@ int respond_send(struct server *s, const char *host_id, const char *uid,
 	return r;
 }
 
+/* Pending approval longer than this, an action expires: the situation it answered is old. */
+#define APPROVAL_TTL_NS (24LL * 3600 * 1000000000)
+#define EXPIRE_EVERY_S 60
+
+static void on_expire(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	int64_t now = server_now_ns();
+	int64_t n = store_actions_expire(s->store, now - APPROVAL_TTL_NS, now);
+
+	if (n > 0)
+		log_info("%lld actions expired after waiting 24 h for approval", (long long)n);
+	else if (n < 0)
+		log_errno((int)n, "expiring actions pending approval");
+}
+
 int respond_init(struct server *s)
 {
 	_cleanup_strv_ strv errors = NULL;
+	struct timeval every = { .tv_sec = EXPIRE_EVERY_S };
 	int r;
+
+	s->respond_ev = event_new(s->base, -1, EV_PERSIST, on_expire, s);
+	if (!s->respond_ev || event_add(s->respond_ev, &every) < 0)
+		return log_errno(-ENOMEM, "setting up the expiry of pending actions");
 
 	if (!s->opt.playbooks_dir) {
 		log_info("response playbooks: none");
@@ -61,6 +84,9 @@ int respond_init(struct server *s)
 
 void respond_fini(struct server *s)
 {
+	if (s->respond_ev)
+		event_free(s->respond_ev);
+	s->respond_ev = NULL;
 	playbook_set_free(s->playbooks);
 	s->playbooks = NULL;
 }

@@ -73,6 +73,7 @@ struct server {
 	struct file_set *catalog;
 	struct file_set *rules;		/* detection rules pushed to agents, or NULL */
 	struct playbook_set *playbooks; /* response playbooks (server steps), or NULL */
+	struct event *respond_ev;	/* expires actions left pending approval */
 	struct evconnlistener *listener;
 	struct evhttp *http;
 	struct event *stop_ev;

@@ -659,6 +659,11 @@ int store_action_update(struct store *st, const char *uid, const char *const *fr
 	return st->ops->action_update(st->be, uid, from, to, approved_by, message, now_ns);
 }
 
+int64_t store_actions_expire(struct store *st, int64_t before_ns, int64_t now_ns)
+{
+	return st->ops->actions_expire(st->be, before_ns, now_ns);
+}
+
 int store_host_baseline(struct store *st, const char *id, struct json_t **out)
 {
 	return st->ops->host_baseline(st->be, id, out);

@@ -273,6 +273,10 @@ int store_actions_list(struct store *st, const struct store_action_filter *f, st
 int store_action_update(struct store *st, const char *uid, const char *const *from, const char *to,
 			const char *approved_by, const char *message, int64_t now_ns);
 
+/* Moves every action pending approval that was created before before_ns to expired at
+ * now_ns. Returns the number of actions expired (>= 0) or a negative errno. */
+int64_t store_actions_expire(struct store *st, int64_t before_ns, int64_t now_ns);
+
 /* ---- retention ---- */
 /* Sets how long telemetry records (STREAM_EVENTS) are kept (default 30 days; 0 keeps them
  * for ever); the writer thread applies it every hour in small deleting transactions. */

@@ -72,6 +72,7 @@ struct store_backend_ops {
 	int (*action_update)(struct store_backend *be, const char *uid, const char *const *from,
 			     const char *to, const char *approved_by, const char *message,
 			     int64_t now_ns);
+	int64_t (*actions_expire)(struct store_backend *be, int64_t before_ns, int64_t now_ns);
 
 	/* Writer thread: stores batches[0..n) in one transaction. Returns 0 with result[i]
 	 * (0, -ENOENT for an unknown host, -EINVAL for an unknown stream) and committed[i]

@@ -2789,6 +2789,23 @@ static int sq_action_update(struct store_backend *be, const char *uid, const cha
 	return ctl_end(be, action_update_tx(be, uid, from, to, approved_by, message, now_ns));
 }
 
+static int64_t sq_actions_expire(struct store_backend *be, int64_t before_ns, int64_t now_ns)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "UPDATE actions SET state = 'expired', finished_ns = ?2, message ="
+			       " 'not approved in time' WHERE state = 'pending_approval' AND"
+			       " created_ns < ?1");
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, before_ns);
+	sqlite3_bind_int64(s, 2, now_ns);
+	if (step_done(s) < 0)
+		return -EIO;
+	return sqlite3_changes(be->ctl.db);
+}
+
 const struct store_backend_ops store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -2818,6 +2835,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.action_get = sq_action_get,
 	.actions_list = sq_actions_list,
 	.action_update = sq_action_update,
+	.actions_expire = sq_actions_expire,
 	.ingest = sq_ingest,
 	.retention_run = sq_retention_run,
 };

@@ -247,6 +247,21 @@ static void test_update(void **state)
 	assert_non_null(jstr(a, "finished"));
 	assert_true(json_is_null(json_object_get(a, "sent")));
 	json_decref(a);
+
+	/* pending too long: expired; newer pending ones and other states stay */
+	add(c, UID1, c->h1, "pending_approval", T0 + 10 * SEC);
+	add(c, "44444444444444444444444444444444", c->h1, "pending_approval", T0);
+	assert_int_equal(store_actions_expire(c->st, T0 + 5 * SEC, T0 + 20 * SEC), 1);
+	assert_int_equal(store_actions_expire(c->st, T0 + 5 * SEC, T0 + 20 * SEC), 0);
+	a = get(c, "44444444444444444444444444444444");
+	assert_string_equal(jstr(a, "state"), "expired");
+	assert_string_equal(jstr(a, "message"), "not approved in time");
+	json_decref(a);
+	a = get(c, UID1);
+	assert_string_equal(jstr(a, "state"), "pending_approval");
+	json_decref(a);
+	assert_int_equal(list_count(c, NULL, "expired", 0), 1);
+	assert_int_equal(list_count(c, NULL, "rejected", 0), 1);
 }
 
 static void test_results(void **state)
