@@ -59,6 +59,8 @@ static int check_trigger(const json_t *t)
 	json_object_foreach((json_t *)t, key, v) {
 		if (!one_of(key, trigger_keys, ARRAY_SIZE(trigger_keys)))
 			return -EBADMSG;
+		if (json_is_null(v))
+			continue; /* a trigger without that part */
 		if (!strcmp(key, "step")) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > 1000)

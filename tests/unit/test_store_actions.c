@@ -407,6 +407,15 @@ static void test_parse(void **state)
 	assert_null(a.trigger);
 	ingest_action_free(&a);
 	free(t);
+	/* a trigger whose parts are null (an edge action without a playbook name) */
+	t = xstrdup(
+		"{\"uid\":\"" UID1 "\",\"kind\":\"lock-user\",\"op\":\"apply\","
+		"\"params\":{\"user\":\"eve\"},\"status\":\"verified\",\"origin\":\"edge\","
+		"\"trigger\":{\"alert_uid\":null,\"rule_id\":\"r\",\"playbook\":null,\"step\":0}}");
+	assert_int_equal(ingest_parse_action_result(t, strlen(t), &a), 0);
+	assert_non_null(a.trigger);
+	ingest_action_free(&a);
+	free(t);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		assert_int_equal(ingest_parse_action_result(bad[i], strlen(bad[i]), &a), -EBADMSG);
 	assert_int_equal(ingest_parse_action_result(NULL, 0, &a), -EBADMSG);
