@@ -151,7 +151,7 @@ static void approve(struct server *s, struct evhttp_request *req, const char *ui
 		api_error(req, 500, "cannot update action %s", uid);
 		return;
 	}
-	r = respond_send(s, host, uid, a, IMMUNE__V1__ACTION_OP__OP_APPLY);
+	r = respond_send(s, host, uid, a, IMMUNE__V1__ACTION_OP__OP_APPLY, false);
 	if (r < 0) {
 		static const char *const sent[] = { "sent", NULL };
 		store_action_update(s->store, uid, sent, "failed", NULL,
@@ -201,7 +201,7 @@ static void rollback(struct server *s, struct evhttp_request *req, const char *u
 	a = stored_action(req, row);
 	if (!a)
 		return;
-	r = respond_send(s, host, uid, a, IMMUNE__V1__ACTION_OP__OP_ROLLBACK);
+	r = respond_send(s, host, uid, a, IMMUNE__V1__ACTION_OP__OP_ROLLBACK, false);
 	if (r == -ENOTCONN) {
 		api_error(req, 409,
 			  "host %s is not connected; rollbacks go only to connected hosts", host);
@@ -362,7 +362,7 @@ void api_host_respond(struct server *s, struct evhttp_request *req, const char *
 		api_error(req, 500, "cannot store the action");
 		goto out;
 	}
-	r = respond_send(s, id, uid, a, IMMUNE__V1__ACTION_OP__OP_APPLY);
+	r = respond_send(s, id, uid, a, IMMUNE__V1__ACTION_OP__OP_APPLY, false);
 	if (r < 0) {
 		static const char *const sent[] = { "sent", NULL };
 		store_action_update(s->store, uid, sent, "failed", NULL,

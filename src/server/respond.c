@@ -11,7 +11,9 @@
  *             ago, and an action sent much later could act on a changed host;
  *   approve   pending_approval, until an operator approves or rejects it;
  *   notify    notified (nothing is sent);
- *   dry_run   dry_run (nothing is sent).
+ *   dry_run   sent with dry_run=true: the agent checks it and describes what it would do,
+ *             changing nothing (its result is dry_run); recorded as dry_run when the
+ *             host is not connected.
  * An action left pending approval for 24 hours expires. */
 #include "server/server_int.h"
 
@@ -26,19 +28,27 @@
 #include <jansson.h>
 
 int respond_send(struct server *s, const char *host_id, const char *uid,
-		 const Immune__V1__Action *a, Immune__V1__ActionOp op)
+		 const Immune__V1__Action *a, Immune__V1__ActionOp op, bool dry_run)
 {
 	Immune__V1__Command cmd = IMMUNE__V1__COMMAND__INIT;
+	Immune__V1__Label arg = IMMUNE__V1__LABEL__INIT;
+	Immune__V1__Label *args[] = { &arg };
 	int r;
 
 	cmd.name = "action";
+	if (dry_run) {
+		arg.key = "dry_run";
+		arg.value = "true";
+		cmd.args = args;
+		cmd.n_args = 1;
+	}
 	cmd.action = (Immune__V1__Action *)a;
 	cmd.op = op;
 	cmd.action_uid = (char *)uid;
 	r = command_send(s, host_id, &cmd);
 	if (r == 0)
-		log_info("sent action %s (%s %s) to host %s", uid, action_kind_name(a->kind),
-			 action_op_name(op), host_id);
+		log_info("sent action %s (%s %s%s) to host %s", uid, action_kind_name(a->kind),
+			 action_op_name(op), dry_run ? ", dry run" : "", host_id);
 	return r;
 }
 
@@ -100,7 +110,12 @@ static const char *step_state(struct server *s, const struct playbook_step *st, 
 	*send = false;
 	*msg = NULL;
 	if (st->dry_run) {
-		*msg = "dry run: the playbook would have asked for this action";
+		if (hostmap_get(&s->hosts, host_id)) { /* the agent checks and describes it */
+			*send = true;
+			return "sent";
+		}
+		*msg = "dry run: the playbook would have asked for this action (the host is not "
+		       "connected to check it)";
 		return "dry_run";
 	}
 	if (st->mode == PLAYBOOK_NOTIFY) {
@@ -164,7 +179,7 @@ static void run_step(struct server *s, const char *host_id, const struct alert_s
 		 st->playbook_id, st->step, a->uid, uid, n.kind, host_id, state);
 	if (!send)
 		return;
-	r = respond_send(s, host_id, uid, st->action, IMMUNE__V1__ACTION_OP__OP_APPLY);
+	r = respond_send(s, host_id, uid, st->action, IMMUNE__V1__ACTION_OP__OP_APPLY, st->dry_run);
 	if (r < 0) {
 		static const char *const sent[] = { "sent", NULL };
 		store_action_update(s->store, uid, sent, "failed", NULL,

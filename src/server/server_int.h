@@ -163,10 +163,11 @@ int command_send(struct server *s, const char *host_id, Immune__V1__Command *cmd
  * (logged). */
 int respond_init(struct server *s);
 void respond_fini(struct server *s);
-/* Sends the action uid with op to host_id as Command{name "action"}. Returns 0, -ENOTCONN or
- * -EPIPE. */
+/* Sends the action uid with op to host_id as Command{name "action"} (with the argument
+ * dry_run=true when dry_run: the agent checks and describes, changes nothing). Returns 0,
+ * -ENOTCONN or -EPIPE. */
 int respond_send(struct server *s, const char *host_id, const char *uid,
-		 const Immune__V1__Action *a, Immune__V1__ActionOp op);
+		 const Immune__V1__Action *a, Immune__V1__ActionOp op, bool dry_run);
 /* Runs the playbooks' server steps for alerts (n JSON texts) newly stored for host_id. */
 void respond_alerts(struct server *s, const char *host_id, char *const *alerts, size_t n);
 

@@ -3,7 +3,7 @@
 # immune-agent on loopback: alerts put into the agent's spool (spool_put) reach the server,
 # whose playbooks turn their server steps into actions: auto steps sent to the connected
 # host with parameters from the newest evidence event, approve steps waiting for an
-# operator, notify and dry-run steps recorded only, protected users skipped, local steps
+# operator, notify steps recorded only, dry-run steps sent as dry runs, protected users skipped, local steps
 # left to the agent; an alert delivered twice runs its playbooks once.
 # usage: server_playbooks.sh IMMUNE IMMUNE-SERVER IMMUNE-AGENT SPOOL-PUT
 set -euo pipefail
@@ -158,12 +158,14 @@ kill = by[("test-kill", 0)]
 assert kill["kind"] == "kill-process" and kill["params"] == {"pid": 4242}, kill
 assert kill["mode"] == "auto" and kill["state"] == "sent" and kill["sent"] is not None, kill
 dry = by[("test-dry", 0)]
-assert dry["kind"] == "isolate-host" and dry["state"] == "dry_run", dry
+assert dry["kind"] == "isolate-host" and dry["state"] == "sent", dry  # sent as a dry run
 PY
 kill_uid=$(python3 -c '
 import json,sys
 print([a["uid"] for a in json.load(open(sys.argv[1]))["actions"] if a["kind"] == "kill-process"][0])' "$tmp/out")
 grep -q "sent action $kill_uid (kill-process apply) to host $host" "$tmp/server.log" || fail "kill not sent"
+grep -q "sent action [0-9a-f]* (isolate-host apply, dry run) to host $host" "$tmp/server.log" \
+	|| fail "the dry run was not sent as one"
 grep -q "test-kill step 1.*root" "$tmp/server.log" || fail "the protected user's step was not logged as skipped"
 run "$immune" actions --state pending_approval --server-config "$cfg"
 [ $rc -eq 0 ] && grep -q "lock-user *user=mallory *pending_approval *server" "$tmp/out" \
