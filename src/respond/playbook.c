@@ -23,7 +23,9 @@
 #define PB_MAX_DEPTH 8u
 #define PB_MAX_RATE 10000
 #define PB_RATE_WINDOW_NS (60 * (int64_t)1000000000)
-#define PB_KINDS 16u /* above the largest Immune__V1__ActionKind */
+#define PB_KINDS 16u
+#define PB_MAX_EXPIRY_S                                                                            \
+	7258118400LL /* 2200-01-01T00:00:00Z */ /* above the largest Immune__V1__ActionKind */
 
 struct pb_step {
 	Immune__V1__ActionKind kind;
@@ -341,7 +343,7 @@ static int check_params(struct pb_ctx *c, const struct playbook *p, struct pb_st
 	const char *key;
 	json_t *v;
 	int r = 0;
-	bool only_checks = p->checks && !p->rules && !p->tags && !p->anomalies;
+	bool only_checks = p->checks != NULL; /* such a playbook never matches an alert */
 	bool only_events = !p->checks;
 
 	json_object_foreach(st->params, key, v) {
@@ -419,6 +421,12 @@ static int parse_step(struct pb_ctx *c, struct playbook *p, const struct ynode *
 		pb_error(c, l, "local: expected true or false");
 		return -EBADMSG;
 	}
+	if (st->local && st->mode == PLAYBOOK_APPROVE) {
+		pb_error(c, l,
+			 "local: a local step runs at once on the agent; approve steps wait "
+			 "on the server (use mode auto, or local: false)");
+		return -EBADMSG;
+	}
 	const struct ynode *pn = ynode_get(n, "params");
 	if (pn && !scalar_null(pn) && pn->type != YNODE_MAP) {
 		pb_error(c, pn, "params: expected a map");
@@ -434,7 +442,7 @@ static int parse_step(struct pb_ctx *c, struct playbook *p, const struct ynode *
 
 static int parse_steps(struct pb_ctx *c, struct playbook *p, const struct ynode *n)
 {
-	if (!n || n->type != YNODE_SEQ || n->n == 0 || n->n > PB_MAX_STEPS) {
+	if (n->type != YNODE_SEQ || n->n == 0 || n->n > PB_MAX_STEPS) {
 		pb_error(c, n, "steps: expected a list of 1 to %u steps", PB_MAX_STEPS);
 		return -EBADMSG;
 	}
@@ -451,10 +459,6 @@ static int parse_steps(struct pb_ctx *c, struct playbook *p, const struct ynode 
 static int parse_trigger(struct pb_ctx *c, struct playbook *p, const struct ynode *n)
 {
 	static const char *const keys[] = { "rule", "tag", "min_level", "anomaly", "check", NULL };
-	if (!n) {
-		pb_error(c, NULL, "no trigger");
-		return -EBADMSG;
-	}
 	if (check_keys(c, n, keys, "trigger") < 0)
 		return -EBADMSG;
 	if (n->n == 0) {
@@ -541,6 +545,8 @@ static int parse_expiry(const char *s, int64_t *out)
 		return -EINVAL;
 	if (n == 10)
 		t += 86400;
+	if (t < 0 || t > PB_MAX_EXPIRY_S) /* nanoseconds in an int64_t end in 2262 */
+		return -EINVAL;
 	*out = (int64_t)t * 1000000000;
 	return 0;
 }
@@ -579,6 +585,10 @@ static struct playbook *parse_playbook(struct pb_ctx *c, const struct ynode *doc
 		goto bad;
 	if ((v = ynode_get(doc, "description")) && v->type != YNODE_SCALAR) {
 		pb_error(c, v, "description: expected a string");
+		goto bad;
+	}
+	if (!ynode_get(doc, "trigger") || !ynode_get(doc, "steps")) {
+		pb_error(c, doc, "a playbook needs a trigger and steps");
 		goto bad;
 	}
 	if (parse_trigger(c, p, ynode_get(doc, "trigger")) < 0)
@@ -1090,14 +1100,16 @@ bool playbook_rate_allow(struct playbook_set *s, Immune__V1__ActionKind kind, co
 	size_t j = 0;
 	bool seen = false;
 	for (size_t i = 0; i < r->n; i++) {
-		if (now_ns - r->times[i] >= PB_RATE_WINDOW_NS ||
-		    now_ns < r->times[i] - PB_RATE_WINDOW_NS) {
+		int64_t age;
+		if (__builtin_sub_overflow(now_ns, r->times[i], &age) || age >= PB_RATE_WINDOW_NS ||
+		    age <= -PB_RATE_WINDOW_NS) {
 			free(r->hosts[i]);
 			continue;
 		}
-		seen |= host_id && !strcmp(r->hosts[i], host_id);
+		bool same = !strcmp(r->hosts[i], host_id ? host_id : "");
+		seen |= same;
 		r->hosts[j] = r->hosts[i];
-		r->times[j++] = r->times[i];
+		r->times[j++] = same ? now_ns : r->times[i]; /* counted from its last action */
 	}
 	r->n = j;
 	if (seen)
@@ -1191,4 +1203,23 @@ void playbook_alert_free(struct playbook_alert *a)
 		free(a->event);
 	}
 	memset(a, 0, sizeof(*a));
+}
+
+int playbook_input_from_alert(const struct alert *al, struct playbook_alert *out)
+{
+	struct playbook_alert a = { 0 };
+	for (size_t i = 0; al->tags && al->tags[i]; i++)
+		strv_push(&a.tags, al->tags[i]);
+	a.in = (struct playbook_input){
+		.source = alert_source_name(al->source),
+		.rule_id = al->rule_id,
+		.level = (int)al->level,
+		.tags = (const char *const *)a.tags,
+		.n_tags = strv_len(a.tags),
+		.hostname = al->hostname,
+		.field = event_field_value,
+		.field_arg = al->n_evidence ? &al->evidence[al->n_evidence - 1] : NULL,
+	};
+	*out = a;
+	return 0;
 }

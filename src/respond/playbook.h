@@ -10,14 +10,16 @@
  *     tag: attack.t1110                # a rule tag, prefix match (or list)
  *     min_level: high                  # informational..critical
  *     anomaly: new_listener            # baseline anomaly kind (rule id "baseline.<kind>")
- *     check: ssh-permit-root-login     # a failing compliance check (or list)
+ *     check: ssh-permit-root-login     # a failing compliance check (or list); checks
+ *                                      # match only playbooks with a check trigger
  *   when:                              # conditions on host labels (all must hold)
  *     labels: {env: prod}
  *     not_labels: {role: bastion}
+ *     hostnames: [web-1]               # optional: only these hosts
  *   steps:
  *     - action: block-address
  *       params: {address: "{{src_ip}}", duration: 1h}
- *       mode: auto                     # auto | approve | notify
+ *       mode: auto                     # auto | approve | notify (default approve)
  *       local: true                    # run on the agent the moment its rule fires
  *   expires: 2027-06-30                # optional: the playbook stops matching after it
  *   dry_run: false                     # optional: steps are described, never applied
@@ -131,6 +133,11 @@ struct playbook_alert {
 /* Fills *out from s. Returns 0 (free with playbook_alert_free), or -EBADMSG when the newest
  * evidence event cannot be read. */
 int playbook_input_from_alert_summary(const struct alert_summary *s, struct playbook_alert *out);
+/* The same from an alert as the agent's detection produces it (edge response): its own tags,
+ * hostname and newest evidence event, all borrowed from al except the tag vector. Returns 0
+ * (free with playbook_alert_free). */
+struct alert;
+int playbook_input_from_alert(const struct alert *al, struct playbook_alert *out);
 void playbook_alert_free(struct playbook_alert *a);
 
 /* "auto", "approve", "notify". */

@@ -71,7 +71,7 @@ mv "$w/new.txt" "$w/renamed.txt"
 sleep 0.3
 rm "$w/renamed.txt"
 echo outside >"$tmp/outside.txt"
-(exec 3<"$w/secret.txt"; sleep 1) # a reader that still runs when its open is read
+(exec 3<"$w/secret.txt"; sleep 1; :) # a reader, still bash (no exec of sleep) when its open is read
 wait_for "$tmp/out1" file_delete "$w/renamed.txt" || fail "no delete: $(cat "$tmp/out1")"
 wait_for "$tmp/out1" file_read "$w/secret.txt" || fail "no read: $(cat "$tmp/out1")"
 stop

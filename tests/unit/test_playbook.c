@@ -101,11 +101,15 @@ static void test_unknown_keys_refused(void **state)
 		     "unknown key 'moed'");
 	expect_error("id: a\ntrigger: {rule: r1}\nsteps: [{action: isolate-host, mode: now}]\n",
 		     "mode: expected auto, approve or notify");
+	expect_error("id: a\ntrigger: {rule: r1}\nsteps: [{action: isolate-host, local: true}]\n",
+		     "local: a local step runs at once on the agent");
 	expect_error("id: a\ntrigger: {min_level: severe}\nsteps: [{action: isolate-host}]\n",
 		     "min_level: expected");
 	expect_error("id: a\ntrigger: {}\nsteps: [{action: isolate-host}]\n",
 		     "name at least one of");
 	expect_error("id: a\ntrigger: {rule: r1}\nsteps: []\n", "steps: expected a list");
+	expect_error("# comment\n\nid: a\nsteps: [{action: isolate-host}]\n",
+		     "t.yml:3: a: a playbook needs a trigger and steps");
 	expect_error("guardrails: {protected_users: [ops], colour: red}\n", "unknown key 'colour'");
 	expect_error("guardrails: {rate_limits: {nuke-host: 3}}\n",
 		     "rate_limits: unknown action 'nuke-host'");
@@ -152,6 +156,9 @@ static void test_params_checked_at_load(void **state)
 		     "steps: [{action: block-address, params: {address: \"{{src_ip}}\"}}]\n",
 		     "a check trigger has no event field {{src_ip}}");
 	expect_error("id: a\ntrigger: {rule: r1}\nexpires: 2027-02-30\n"
+		     "steps: [{action: isolate-host}]\n",
+		     "expires: expected a date");
+	expect_error("id: a\ntrigger: {rule: r1}\nexpires: 9999-12-31\n"
 		     "steps: [{action: isolate-host}]\n",
 		     "expires: expected a date");
 }
@@ -313,6 +320,32 @@ static void test_label_conditions(void **state)
 	playbook_set_free(s);
 }
 
+static void test_hostnames_and_tag_case(void **state)
+{
+	(void)state;
+	struct playbook_set *s = load_ok("id: h\ntrigger: {tag: [attack.T1110, attack.t1021]}\n"
+					 "when: {hostnames: [web-1, web-2]}\n"
+					 "steps: [{action: isolate-host, mode: notify}]\n");
+	const char *const tags[] = { "attack.t1110.003" };
+	struct playbook_input in = input("r", 3, NULL);
+	in.tags = tags;
+	in.n_tags = 1;
+	struct playbook_steps st = { 0 };
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 1);
+	assert_int_equal(st.v[0].mode, PLAYBOOK_NOTIFY);
+	playbook_steps_free(&st);
+	in.hostname = "web-3";
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 0);
+	playbook_steps_free(&st);
+	in.hostname = NULL;
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 0);
+	playbook_steps_free(&st);
+	playbook_set_free(s);
+}
+
 static void test_expiry_and_dry_run(void **state)
 {
 	(void)state;
@@ -425,10 +458,10 @@ static void test_circuit_breaker(void **state)
 	assert_true(playbook_rate_allow(s, iso, "h1", t0 + 30 * NS)); /* already counted */
 	for (int i = 0; i < 100; i++)				      /* no limit for this kind */
 		assert_true(playbook_rate_allow(s, blk, "h9", t0 + i));
-	/* a minute after h1 and h2 went, there is room again */
-	assert_true(playbook_rate_allow(s, iso, "h4", t0 + 62 * NS));
-	assert_true(playbook_rate_allow(s, iso, "h5", t0 + 62 * NS));
-	assert_false(playbook_rate_allow(s, iso, "h6", t0 + 62 * NS));
+	/* a minute after h2 and h3 went, there is room again (h1 counts from t0 + 30 s) */
+	assert_true(playbook_rate_allow(s, iso, "h4", t0 + 64 * NS));
+	assert_true(playbook_rate_allow(s, iso, "h5", t0 + 64 * NS));
+	assert_false(playbook_rate_allow(s, iso, "h6", t0 + 64 * NS));
 	/* and after a quiet minute it has reset */
 	assert_true(playbook_rate_allow(s, iso, "h6", t0 + 200 * NS));
 	playbook_set_free(s);
@@ -611,6 +644,16 @@ static void test_input_from_alert_summary(void **state)
 	host_event_set_str(&ev, EF_SRC_IP, "198.51.100.24");
 	alert_add_evidence(&a, &ev);
 	host_event_free(&ev);
+	/* the agent's own alert gives the same input */
+	struct playbook_alert edge;
+	assert_int_equal(playbook_input_from_alert(&a, &edge), 0);
+	assert_string_equal(edge.in.source, "correlation");
+	assert_int_equal(edge.in.n_tags, 2);
+	assert_string_equal(edge.in.tags[1], "attack.t1110.001");
+	assert_string_equal(edge.in.hostname, "web-1");
+	assert_string_equal(edge.in.field(edge.in.field_arg, "src_ip"), "198.51.100.24");
+	playbook_alert_free(&edge);
+
 	json_t *j = alert_to_json(&a);
 	char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
@@ -653,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_missing_field_skipped),
 		cmocka_unit_test(test_pid_template_and_check_fix),
 		cmocka_unit_test(test_label_conditions),
+		cmocka_unit_test(test_hostnames_and_tag_case),
 		cmocka_unit_test(test_expiry_and_dry_run),
 		cmocka_unit_test(test_protected_user_and_host),
 		cmocka_unit_test(test_circuit_breaker),
