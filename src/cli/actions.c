@@ -90,7 +90,7 @@ static void print_list(const json_t *ans, bool color)
 					    "STATE", "ORIGIN", "CREATED" };
 	const json_t *arr = json_object_get(ans, "actions");
 	struct table t;
-	size_t i;
+	size_t i, pending = 0;
 	json_t *a;
 
 	if (json_array_size(arr) == 0) {
@@ -112,6 +112,15 @@ static void print_list(const json_t *ans, bool color)
 	table_print(&t, stdout, color);
 	table_free(&t);
 	printf("%zu action%s\n", json_array_size(arr), json_array_size(arr) == 1 ? "" : "s");
+	json_array_foreach(arr, i, a) {
+		const char *st = jstr(a, "state");
+		if (st && !strcmp(st, "pending_approval"))
+			pending++;
+	}
+	if (pending)
+		printf("%zu waiting for approval: 'immune action approve UID' or 'immune action "
+		       "reject UID'\n",
+		       pending);
 }
 
 static void line(const char *key, const char *value)

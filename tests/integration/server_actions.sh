@@ -160,6 +160,8 @@ PY
 pa=$(printf 'a%.0s' $(seq 32)); pb=$(printf 'b%.0s' $(seq 32)); pc=$(printf 'c%.0s' $(seq 32))
 run "$immune" actions --state pending_approval --json --server-config "$cfg"
 check 'd["count"] == 3' "pending actions"
+run "$immune" actions --server-config "$cfg"
+grep -q "^3 waiting for approval: 'immune action approve UID'" "$tmp/out" || fail "pending hint: $(cat "$tmp/out")"
 run "$immune" action reject "$pa" --server-config "$cfg"
 [ $rc -eq 0 ] && grep -q "Action $pa rejected" "$tmp/out" || fail "reject ($rc): $(cat "$tmp/err")"
 run "$immune" action show "$pa" --json --server-config "$cfg"
