@@ -4,6 +4,7 @@
 #include "agent/collect.h"
 #include "agent/detector.h"
 #include "agent/link.h"
+#include "agent/responder.h"
 #include "config.h"
 #include "detect/sigma.h"
 #include "lib/log.h"
@@ -23,9 +24,10 @@ struct agent {
 	struct collector *collector;
 	struct agent_yaml yaml;
 	struct detector *detector;
+	struct responder *responder;
 	uint64_t events_unspooled;
-	struct event *ev_detected, *ev_collected, *ev_inventory, *ev_synth, *ev_status, *ev_sigint,
-		*ev_sigterm;
+	struct event *ev_responded, *ev_detected, *ev_collected, *ev_inventory, *ev_synth,
+		*ev_status, *ev_sigint, *ev_sigterm;
 	char *state_path;
 	char *deferred_state; /* inventory state to save once pending records are spooled */
 	/* collector status */
@@ -53,6 +55,15 @@ static const char *rules_path(const struct agent *a)
 {
 	const char *dir = link_pushed_dir(a->link, PUSHED_RULES);
 	return dir ? dir : sigma_shipped_rules_dir();
+}
+
+/* The playbooks: the configuration file's response.playbooks, else the set the server
+ * pushed, else none. */
+static const char *playbooks_path(const struct agent *a)
+{
+	if (a->yaml.response_playbooks)
+		return a->yaml.response_playbooks;
+	return link_pushed_dir(a->link, PUSHED_PLAYBOOKS);
 }
 
 static void request_collection(struct agent *a, bool force_scan)
@@ -130,18 +141,85 @@ static void on_resync(void *arg)
 	request_collection(a, true);
 }
 
-static void on_command(void *arg, const char *name)
+/* The server learns that an action will not run on this agent (its responder could not
+ * start): a refused result of its own. With run --no-respond the command is only logged. */
+static void refuse_without_responder(struct agent *a, const Immune__V1__Command *cmd)
+{
+	const char *kind = cmd->action ? action_kind_name(cmd->action->kind) : NULL;
+	const char *op = action_op_name(cmd->op);
+	int64_t now = agent_now_ns();
+	json_t *o =
+		json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:I}", "uid", cmd->action_uid,
+			  "kind", kind ? kind : "unknown", "op", op ? op : "unknown", "params",
+			  cmd->action ? action_params_json(cmd->action) : json_object(), "status",
+			  "refused", "message", "response is off on this agent", "origin", "server",
+			  "requested_ns", (json_int_t)now, "finished_ns", (json_int_t)now);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!s)
+		return;
+	struct agent_records recs = { 0 };
+	agent_records_add(&recs, IMMUNE__V1__STREAM__STREAM_ALERTS,
+			  IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT, now, s, strlen(s));
+	free(s);
+	link_submit(a->link, &recs);
+	agent_records_free(&recs);
+}
+
+/* Command "action": checked here (the executor checks again), then queued. */
+static void on_action_command(struct agent *a, const Immune__V1__Command *cmd)
+{
+	char err[512] = "";
+	const char *uid = cmd->action_uid;
+	if (!uid || !action_uid_ok(uid)) {
+		log_warn("an action command without a valid action id ignored");
+		return;
+	}
+	if (!a->responder) {
+		log_warn("action %s ignored: response is not running", uid);
+		if (!a->o->no_respond) /* it failed to start: say so */
+			refuse_without_responder(a, cmd);
+		return;
+	}
+	bool dry_run = false;
+	for (size_t i = 0; i < cmd->n_args; i++)
+		if (strcmp(cmd->args[i]->key, "dry_run") == 0)
+			dry_run = strcmp(cmd->args[i]->value, "true") == 0;
+	if (!cmd->action)
+		snprintf(err, sizeof(err), "the command holds no action");
+	else if (cmd->op != IMMUNE__V1__ACTION_OP__OP_APPLY &&
+		 cmd->op != IMMUNE__V1__ACTION_OP__OP_VERIFY &&
+		 cmd->op != IMMUNE__V1__ACTION_OP__OP_ROLLBACK)
+		snprintf(err, sizeof(err), "operation %d is not apply, verify or rollback",
+			 (int)cmd->op);
+	else
+		action_check(cmd->action, err, sizeof(err));
+	if (err[0]) {
+		log_warn("action %s from the server refused: %s", uid, err);
+		responder_refuse(a->responder, uid, cmd->op, cmd->action, "server", err);
+		return;
+	}
+	responder_submit(a->responder, uid, cmd->op, cmd->action, "server", NULL, dry_run);
+}
+
+static void on_command(void *arg, const Immune__V1__Command *cmd)
 {
 	struct agent *a = arg;
+	const char *name = cmd->name ? cmd->name : "";
+	if (a->responder)
+		responder_link_alive(a->responder);
 	if (strcmp(name, "scan-now") == 0)
 		request_collection(a, true);
 	else if (strcmp(name, "inventory-now") == 0)
 		request_collection(a, false);
+	else if (strcmp(name, "action") == 0)
+		on_action_command(a, cmd);
 	else
 		log_warn("unknown command '%s' from the server ignored", name);
 }
 
-static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed, bool rules_changed)
+static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed, bool rules_changed,
+		      bool playbooks_changed)
 {
 	struct agent *a = arg;
 	if (scan_interval_s && a->collector) {
@@ -156,6 +234,36 @@ static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed,
 		if (a->detector)
 			detector_set_rules(a->detector, rules_path(a));
 	}
+	if (playbooks_changed && a->responder && !a->yaml.response_playbooks) {
+		log_info("new playbooks saved in %s", link_pushed_dir(a->link, PUSHED_PLAYBOOKS));
+		responder_set_playbooks(a->responder, playbooks_path(a));
+	}
+}
+
+/* ---- responder -> link ---- */
+
+static void responder_notify(void *arg)
+{
+	struct agent *a = arg;
+	event_active(a->ev_responded, EV_READ, 0);
+}
+
+static void on_responded(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	struct agent_records recs = { 0 };
+	responder_take(a->responder, &recs);
+	if (recs.n)
+		link_submit(a->link, &recs);
+	agent_records_free(&recs);
+}
+
+/* The detector's thread: every alert goes to edge response. */
+static void on_alert(void *arg, const struct alert *al)
+{
+	struct agent *a = arg;
+	if (a->responder)
+		responder_alert(a->responder, al);
 }
 
 /* ---- detector -> link ---- */
@@ -235,11 +343,13 @@ static void write_status(struct agent *a)
 				 (json_int_t)a->last_scan, "last_tables_changed",
 				 (json_int_t)a->last_changed, "last_error", a->last_error);
 	json_t *det = a->detector ? detector_status(a->detector) : json_null();
-	json_t *doc = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "schema",
-				"immune.agent-status/v1", "pid", (int)getpid(), "updated",
-				(json_int_t)time(NULL), "version", IMMUNE_VERSION, "host_id",
-				a->cfg.host_id, "server", a->cfg.server, "link",
-				link_status(a->link), "collector", coll, "detector", det);
+	json_t *resp = a->responder ? responder_status(a->responder) : json_null();
+	json_t *doc =
+		json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "schema",
+			  "immune.agent-status/v1", "pid", (int)getpid(), "updated",
+			  (json_int_t)time(NULL), "version", IMMUNE_VERSION, "host_id",
+			  a->cfg.host_id, "server", a->cfg.server, "link", link_status(a->link),
+			  "collector", coll, "detector", det, "responder", resp);
 	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(doc);
 	if (!s)
@@ -253,7 +363,10 @@ static void write_status(struct agent *a)
 
 static void on_status(evutil_socket_t fd, short what, void *arg)
 {
-	write_status(arg);
+	struct agent *a = arg;
+	if (a->responder && link_connected(a->link))
+		responder_link_alive(a->responder);
+	write_status(a);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -288,11 +401,27 @@ static int start_detector(struct agent *a)
 				      .cfg = &a->yaml,
 				      .config_path = a->o->config,
 				      .rules = rules_path(a),
-				      .replay = a->o->replay };
+				      .replay = a->o->replay,
+				      .alert_hook = on_alert,
+				      .alert_hook_arg = a };
 	int r = detector_start(&d, detector_notify, a, &a->detector, err, sizeof(err));
 	if (r < 0)
 		log_error("%s", err);
 	return r;
+}
+
+/* The executor is forked here, before the collector's and detector's threads start and
+ * before the link connects. A responder that cannot start leaves the agent monitoring. */
+static void start_responder(struct agent *a)
+{
+	char err[1024];
+	struct responder_options ro = { .state_dir = a->o->state_dir,
+					.cfg = &a->cfg,
+					.playbooks = playbooks_path(a),
+					.exec_fd = -1 };
+	int r = responder_start(&ro, responder_notify, a, &a->responder, err, sizeof(err));
+	if (r < 0)
+		log_error("response is off: %s", err);
 }
 
 static int setup(struct agent *a)
@@ -331,6 +460,7 @@ static int setup(struct agent *a)
 	a->state_path = agent_state_path(a->o->state_dir, "inventory.state");
 	a->ev_collected = event_new(a->base, -1, 0, on_collected, a);
 	a->ev_detected = event_new(a->base, -1, 0, on_detected, a);
+	a->ev_responded = event_new(a->base, -1, 0, on_responded, a);
 	a->ev_synth = evtimer_new(a->base, on_synth, a);
 	a->ev_status = event_new(a->base, -1, EV_PERSIST, on_status, a);
 	a->ev_sigint = evsignal_new(a->base, SIGINT, on_signal, a);
@@ -339,6 +469,8 @@ static int setup(struct agent *a)
 	event_add(a->ev_sigterm, NULL);
 	struct timeval tv = { .tv_sec = AGENT_STATUS_INTERVAL_S };
 	event_add(a->ev_status, &tv);
+	if (!a->o->no_respond)
+		start_responder(a);
 	if (!a->o->no_collect && (r = start_collector(a)) < 0)
 		return r;
 	if (!a->o->no_detect && (r = start_detector(a)) < 0)
@@ -358,13 +490,18 @@ static void teardown(struct agent *a)
 		detector_stop(a->detector);
 		on_detected(-1, 0, a); /* spool what it left */
 	}
+	if (a->responder) {
+		responder_stop(a->responder);
+		on_responded(-1, 0, a);
+	}
 	if (a->link) {
 		write_status(a);
 		link_free(a->link);
 	}
 	detector_free(a->detector);
-	struct event *evs[] = { a->ev_detected, a->ev_collected, a->ev_inventory, a->ev_synth,
-				a->ev_status,	a->ev_sigint,	 a->ev_sigterm };
+	responder_free(a->responder);
+	struct event *evs[] = { a->ev_responded, a->ev_detected, a->ev_collected, a->ev_inventory,
+				a->ev_synth,	 a->ev_status,	 a->ev_sigint,	  a->ev_sigterm };
 	for (size_t i = 0; i < ARRAY_SIZE(evs); i++)
 		if (evs[i])
 			event_free(evs[i]);

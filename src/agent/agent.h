@@ -24,6 +24,7 @@ struct agent_run_options {
 	uint64_t synthetic; /* generate events until the events stream holds this many */
 	bool no_collect;    /* run only the link (tests, benchmarks) */
 	bool no_detect;	    /* no detector: no sensors, no rules */
+	bool no_respond;    /* no responder: no executor, no actions */
 	const char *config; /* the configuration file (agent_yaml.h); missing: defaults */
 	const char *replay; /* OCSF JSON lines to detect on instead of the sensors */
 };

@@ -43,6 +43,8 @@ void agent_yaml_free(struct agent_yaml *c)
 	c->sensors.auth_logs = NULL;
 	c->sensors.fim_paths = NULL;
 	c->sensors.fim_read_paths = NULL;
+	free(c->response_playbooks);
+	c->response_playbooks = NULL;
 }
 
 /* The mechanism named by n among allowed (a static string), or an error. */
@@ -234,9 +236,27 @@ static int parse_baseline(const struct ynode *m, struct agent_yaml *c, struct ye
 	return r;
 }
 
+static int parse_response(const struct ynode *m, struct agent_yaml *c, struct yerror *err)
+{
+	static const char *const keys[] = { "playbooks", NULL };
+	int r = ynode_check_keys(m, keys, "response", err);
+	const struct ynode *n;
+	if (r == 0 && (n = ynode_get(m, "playbooks"))) {
+		const char *s = ynode_as_str(n, "response playbooks", err);
+		if (!s)
+			return -EBADMSG;
+		if (s[0] != '/' || strlen(s) >= 4096)
+			return yerror_at(err, n, "response playbooks: '%s' is not an absolute path",
+					 s);
+		free(c->response_playbooks);
+		c->response_playbooks = xstrdup(s);
+	}
+	return r;
+}
+
 static int parse_root(const struct ynode *root, struct agent_yaml *c, struct yerror *err)
 {
-	static const char *const keys[] = { "sensors", "baseline", "outputs", NULL };
+	static const char *const keys[] = { "sensors", "baseline", "outputs", "response", NULL };
 	if (root->type == YNODE_SCALAR && !root->quoted && root->scalar[0] == '\0')
 		return 0; /* an empty file */
 	int r = ynode_check_keys(root, keys, "the configuration", err);
@@ -245,6 +265,8 @@ static int parse_root(const struct ynode *root, struct agent_yaml *c, struct yer
 		r = parse_sensors(n, c, err);
 	if (r == 0 && (n = ynode_get(root, "baseline")))
 		r = parse_baseline(n, c, err);
+	if (r == 0 && (n = ynode_get(root, "response")))
+		r = parse_response(n, c, err);
 	if (r == 0 && (n = ynode_get(root, "outputs"))) {
 		/* its entries are output.h's to check (outputs_parse) */
 		if (n->type != YNODE_SEQ)

@@ -9,6 +9,7 @@
  *     fim:     {mechanism: auto, paths: [/etc], scan_interval: 1h, cpu_percent: 10}
  *   baseline: {learning: 24h}
  *   outputs: [...]                          # output.h reads this list from the same file
+ *   response: {playbooks: /etc/immune/playbooks}   # default: the set the server pushes
  *
  * Every key is optional; unknown keys and bad values are errors naming file:line:column. */
 #pragma once
@@ -33,6 +34,7 @@ struct agent_yaml {
 	bool enabled[AGENT_SENSOR_COUNT]; /* false: mechanism off */
 	int64_t baseline_learning_ns;	  /* 0: the baseline's default (24 h) */
 	bool has_outputs;		  /* the file has an outputs: key */
+	char *response_playbooks;	  /* response: {playbooks: PATH}; NULL: the pushed set */
 };
 
 /* Sets the defaults (every sensor auto, as sensor.h documents). */

@@ -41,6 +41,8 @@ struct detector {
 	char *baseline_path, *events_path;
 	detector_notify_fn notify;
 	void *notify_arg;
+	void (*alert_hook)(void *arg, const struct alert *a);
+	void *alert_hook_arg;
 
 	struct event_base *base;
 	struct event *ev_tick, *ev_flush, *ev_health, *ev_reload, *ev_replay, *ev_stop;
@@ -255,6 +257,8 @@ static void sink_alert(const struct alert *a, void *arg)
 	events_file_write(d, s, len, true);
 	queue_other(d, STREAM_ALERTS, IMMUNE__V1__RECORD_KIND__RECORD_ALERT, a->time_ns, s, len);
 	free(s);
+	if (d->alert_hook)
+		d->alert_hook(d->alert_hook_arg, a);
 }
 
 /* Sensors' emit: any thread. */
@@ -596,6 +600,8 @@ static struct detector *detector_alloc(const struct detector_options *o, detecto
 	pthread_mutex_init(&d->qlock, NULL);
 	pthread_cond_init(&d->qtaken, NULL);
 	d->replay_lossy = o->replay_lossy;
+	d->alert_hook = o->alert_hook;
+	d->alert_hook_arg = o->alert_hook_arg;
 	pthread_mutex_init(&d->flock, NULL);
 	pthread_mutex_init(&d->rlock, NULL);
 	return d;

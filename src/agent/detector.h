@@ -27,6 +27,7 @@
 #define DETECTOR_BASELINE_FILE "baseline.json"
 
 struct detector;
+struct alert;
 
 struct detector_options {
 	const char *state_dir;
@@ -40,6 +41,10 @@ struct detector_options {
 	uint64_t events_file_max;     /* 0: DETECTOR_EVENTS_FILE_MAX (tests set less) */
 	bool replay_lossy;	      /* replay drops events when the queue is full, like a sensor
 			      (tests); otherwise it waits for room */
+	/* called with every alert after it was queued, on the thread that raised it (edge
+	 * response: responder.h); the alert is borrowed for the call. NULL: none. */
+	void (*alert_hook)(void *arg, const struct alert *a);
+	void *alert_hook_arg;
 };
 
 /* Called from the detector's thread (or a sensor's) when records are waiting. */

@@ -47,7 +47,7 @@ static void usage(void)
 	printf("usage: immune-agent events [--state DIR] [--follow] [--alerts] [--since T] "
 	       "[--json]\n\n"
 	       "Prints the events and alerts the detector recorded on this host (STATE/%s,\n"
-	       "rotated at 64 MiB to %s.1), oldest first.\n\n"
+	       "rotated at 64 MiB to %s.1), and the results of response actions, oldest first.\n\n"
 	       "  --state DIR  state directory (default %s)\n"
 	       "  --follow     keep printing what is appended (across rotations)\n"
 	       "  --alerts     alerts only\n"
@@ -139,6 +139,17 @@ static void print_human(const json_t *o, const struct events_opts *eo)
 {
 	char when[32];
 	format_ms(json_integer_value(json_object_get(o, "time")), when, sizeof(when));
+	const json_t *ar = json_object_get(o, "action_result");
+	if (json_is_object(ar)) {
+		/* the responder's line: {"time": MS, "action_result": {...}} */
+		const char *kind = jstr(ar, "kind"), *op = jstr(ar, "op");
+		const char *status = jstr(ar, "status"), *msg = jstr(ar, "message");
+		const char *origin = jstr(ar, "origin"), *uid = jstr(ar, "uid");
+		printf("%s  ACTION %s %s %s: %s  (%s, action %s)\n", when, op ? op : "?",
+		       kind ? kind : "?", status ? status : "?", msg ? msg : "",
+		       origin ? origin : "?", uid ? uid : "?");
+		return;
+	}
 	json_int_t cls = json_integer_value(json_object_get(o, "class_uid"));
 	if (cls == 2004) {
 		const char *level = jstr(o, "unmapped.level");

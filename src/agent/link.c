@@ -66,8 +66,8 @@ struct link {
 	struct agent_records pending; /* state records waiting for spool space */
 	uint64_t pending_dropped;
 
-	char *pushed_dir[2]; /* STATE/catalog, STATE/rules when the server sent them */
-	char pushed_digest[2][80];
+	char *pushed_dir[PUSHED_SET_COUNT]; /* STATE/catalog, rules, playbooks when sent */
+	char pushed_digest[PUSHED_SET_COUNT][80];
 
 	enum link_state state;
 	struct bufferevent *bev;
@@ -192,6 +192,7 @@ static void send_hello(struct link *l)
 	h.max_frame = FRAME_MAX;
 	h.catalog_digest = l->pushed_digest[PUSHED_CATALOG];
 	h.rules_digest = l->pushed_digest[PUSHED_RULES];
+	h.playbooks_digest = l->pushed_digest[PUSHED_PLAYBOOKS];
 	h.scan_interval_seconds = l->scan_interval_s;
 	Frame f = IMMUNE__V1__FRAME__INIT;
 	f.body_case = IMMUNE__V1__FRAME__BODY_HELLO;
@@ -414,6 +415,11 @@ const char *link_pushed_dir(const struct link *l, enum pushed_set set)
 	return l->pushed_dir[set];
 }
 
+bool link_connected(const struct link *l)
+{
+	return l->state == LINK_READY;
+}
+
 /* ---- renewal ---- */
 
 static void maybe_renew(struct link *l)
@@ -534,10 +540,12 @@ static void on_config(struct link *l, const Immune__V1__ConfigUpdate *c)
 	bool catalog = c->n_catalog > 0 &&
 		       save_pushed(l, PUSHED_CATALOG, c->catalog_digest, c->catalog, c->n_catalog);
 	bool rules = save_pushed(l, PUSHED_RULES, c->rules_digest, c->rules, c->n_rules);
+	bool playbooks =
+		save_pushed(l, PUSHED_PLAYBOOKS, c->playbooks_digest, c->playbooks, c->n_playbooks);
 	if (c->scan_interval_seconds)
 		l->scan_interval_s = c->scan_interval_seconds;
-	if (l->cb.config && (catalog || rules || c->scan_interval_seconds))
-		l->cb.config(l->cb.arg, c->scan_interval_seconds, catalog, rules);
+	if (l->cb.config && (catalog || rules || playbooks || c->scan_interval_seconds))
+		l->cb.config(l->cb.arg, c->scan_interval_seconds, catalog, rules, playbooks);
 }
 
 /* ---- incoming frames ---- */
@@ -665,7 +673,7 @@ static bool handle_frame(struct link *l, Frame *f)
 		log_info("link: command '%s' (id %llu)", f->command->name,
 			 (unsigned long long)f->command->id);
 		if (l->cb.command)
-			l->cb.command(l->cb.arg, f->command->name);
+			l->cb.command(l->cb.arg, f->command);
 		return true;
 	case IMMUNE__V1__FRAME__BODY_REFUSAL:
 		on_refusal(l, f->refusal);
@@ -854,8 +862,8 @@ int link_new(struct event_base *base, const struct link_options *o, const struct
 		snprintf(err, errsize, "cannot open the spool %s: %s", sd, strerror(-r));
 		goto fail;
 	}
-	load_pushed_digest(l, PUSHED_CATALOG);
-	load_pushed_digest(l, PUSHED_RULES);
+	for (int set = 0; set < PUSHED_SET_COUNT; set++)
+		load_pushed_digest(l, (enum pushed_set)set);
 	l->ev_reconnect = evtimer_new(base, on_reconnect, l);
 	l->ev_timeout = evtimer_new(base, on_timeout, l);
 	l->ev_heartbeat = evtimer_new(base, on_heartbeat, l);
@@ -891,8 +899,8 @@ void link_free(struct link *l)
 	SSL_CTX_free(l->ctx);
 	X509_free(l->cert);
 	EVP_PKEY_free(l->renew_key);
-	free(l->pushed_dir[PUSHED_CATALOG]);
-	free(l->pushed_dir[PUSHED_RULES]);
+	for (int set = 0; set < PUSHED_SET_COUNT; set++)
+		free(l->pushed_dir[set]);
 	free(l->state_dir);
 	free(l->server);
 	free(l->host_id);
@@ -926,5 +934,6 @@ json_t *link_status(const struct link *l)
 	json_object_set_new(o, "renewals", json_integer((json_int_t)l->renewals));
 	json_object_set_new(o, "protocol_errors", json_integer((json_int_t)l->protocol_errors));
 	json_object_set_new(o, "disconnects", json_integer((json_int_t)l->disconnects));
+	json_object_set_new(o, "playbooks_digest", json_string(l->pushed_digest[PUSHED_PLAYBOOKS]));
 	return o;
 }

@@ -185,7 +185,8 @@ static void run_help(void)
 	       "                        [--scan-interval DURATION] [--inventory-interval "
 	       "DURATION]\n"
 	       "                        [--spool-max SIZE] [--synthetic N] [--log-level LEVEL]\n"
-	       "                        [--config FILE] [--no-detect] [--replay FILE.jsonl]\n\n"
+	       "                        [--config FILE] [--no-detect] [--no-respond]\n"
+	       "                        [--replay FILE.jsonl]\n\n"
 	       "Keeps a connection to the server, sends the inventory (what changed) and scan\n"
 	       "results through the durable spool, and applies the server's configuration.\n\n"
 	       "  --state DIR                 state directory (default %s)\n"
@@ -200,6 +201,7 @@ static void run_help(void)
 	       "  --config FILE               configuration: sensors, baseline, outputs (default\n"
 	       "                              %s; missing: defaults)\n"
 	       "  --no-detect                 no detector: no sensors, no rules\n"
+	       "  --no-respond                no responder: no executor, no response actions\n"
 	       "  --replay FILE.jsonl         detect on these OCSF events instead of the sensors\n"
 	       "  --log-level LEVEL           error, warn, info (default) or debug\n",
 	       AGENT_DEFAULT_STATE_DIR, AGENT_YAML_DEFAULT_PATH);
@@ -219,6 +221,7 @@ static int cmd_run(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "no-detect", no_argument, NULL, 'D' },
+		{ "no-respond", no_argument, NULL, 'X' },
 		{ "replay", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -260,6 +263,7 @@ static int cmd_run(int argc, char **argv)
 		case 'N': o.no_collect = true; break;
 		case 'C': o.config = optarg; break;
 		case 'D': o.no_detect = true; break;
+		case 'X': o.no_respond = true; break;
 		case 'R': o.replay = optarg; break;
 		case 'L':
 			if (parse_level(optarg, &level) < 0)

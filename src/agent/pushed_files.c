@@ -43,7 +43,7 @@ static int remove_dir(const char *dir)
 
 const char *pushed_set_name(enum pushed_set set)
 {
-	return set == PUSHED_RULES ? "rules" : "catalog";
+	return set == PUSHED_RULES ? "rules" : set == PUSHED_PLAYBOOKS ? "playbooks" : "catalog";
 }
 
 /* Loads dir as a catalog: what the collector will do with it. */

@@ -1,13 +1,15 @@
-/* File sets the server pushes to the agent (ConfigUpdate): the compliance catalog and the
- * detection rules. Each set is kept in the state directory: STATE/<set>/ holds its files,
+/* File sets the server pushes to the agent (ConfigUpdate): the compliance catalog, the
+ * detection rules and the response playbooks. Each set is kept in the state directory: STATE/<set>/ holds its files,
  * STATE/<set>.digest the digest the server gave it (sent back in Hello). */
 #pragma once
 
 #include "lib/common.h"
 
 enum pushed_set {
-	PUSHED_CATALOG, /* STATE/catalog: checked by loading it as a catalog before use */
-	PUSHED_RULES,	/* STATE/rules: Sigma rules; rule errors are the detector's to report */
+	PUSHED_CATALOG,	  /* STATE/catalog: checked by loading it as a catalog before use */
+	PUSHED_RULES,	  /* STATE/rules: Sigma rules; rule errors are the detector's to report */
+	PUSHED_PLAYBOOKS, /* STATE/playbooks: response playbooks; errors are the responder's */
+	PUSHED_SET_COUNT
 };
 
 struct pushed_file {
@@ -16,7 +18,7 @@ struct pushed_file {
 	size_t len;
 };
 
-/* The set's directory name below the state directory ("catalog", "rules"). */
+/* The set's directory name below the state directory ("catalog", "rules", "playbooks"). */
 const char *pushed_set_name(enum pushed_set set);
 
 /* Replaces STATE/<set> with files (written to STATE/<set>.new, checked, then swapped in) and

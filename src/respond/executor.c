@@ -209,7 +209,7 @@ static int request_check(const ExecRequest *r, char *err, size_t errlen)
 			 ACTION_UID_LEN);
 		return -EINVAL;
 	}
-	if (!action_op_name(r->op)) {
+	if (!action_op_name(r->op) && r->op != IMMUNE__V1__ACTION_OP__OP_REFRESH) {
 		snprintf(err, errlen, "unknown operation %d", (int)r->op);
 		return -EINVAL;
 	}
@@ -510,11 +510,39 @@ static bool rollback_record(const struct executor *ex, const ExecRequest *rq, Ac
 	return true;
 }
 
+/* OP_REFRESH: the responder's dead-man refresh of the isolation (docs/agent.md,
+ * "Responder"), isolate-host only, for duration_seconds (the lease). */
+static void op_refresh(const struct executor *ex, const ExecRequest *rq, struct outcome *oc)
+{
+	if (rq->action->kind != IMMUNE__V1__ACTION_KIND__ACTION_ISOLATE_HOST || rq->dry_run) {
+		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED,
+			    "refresh is for isolate-host only, not as a dry run");
+		return;
+	}
+	struct act_ctx ctx;
+	init_ctx(ex, rq, &ctx);
+	uint32_t lease =
+		rq->action->duration_seconds ? rq->action->duration_seconds : ACT_ISOLATE_LEASE_S;
+	int r = act_isolate_refresh(&ctx, lease);
+	if (r == 0)
+		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_VERIFIED,
+			    "isolation refreshed for %us", lease);
+	else if (r == -ENOENT)
+		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED, "the host is not isolated");
+	else
+		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_FAILED,
+			    "refreshing the isolation: %s", strerror(-r));
+}
+
 static void handle(const struct executor *ex, const ExecRequest *rq, struct outcome *oc)
 {
 	char err[256];
 	if (request_check(rq, err, sizeof(err)) < 0) {
 		outcome_set(oc, IMMUNE__V1__EXEC_STATUS__EXEC_REFUSED, "%s", err);
+		return;
+	}
+	if (rq->op == IMMUNE__V1__ACTION_OP__OP_REFRESH) {
+		op_refresh(ex, rq, oc);
 		return;
 	}
 	_cleanup_(action_freep) Action *recorded = NULL;
@@ -650,7 +678,10 @@ int executor_serve(int fd, const struct executor_options *o)
 		}
 		struct outcome oc = { .status = IMMUNE__V1__EXEC_STATUS__EXEC_FAILED };
 		handle(&ex, rq, &oc);
-		log_outcome(rq, &oc);
+		/* a refresh every 30 s is logged only when it did not refresh */
+		if (rq->op != IMMUNE__V1__ACTION_OP__OP_REFRESH ||
+		    oc.status == IMMUNE__V1__EXEC_STATUS__EXEC_FAILED)
+			log_outcome(rq, &oc);
 		r = send_reply(fd, rq, &oc);
 		json_decref(oc.detail);
 		exec_request_free(rq);

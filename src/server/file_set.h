@@ -1,9 +1,9 @@
-/* A file set the server hands to agents (the compliance catalog, the detection rules): the
- * *.yml files below a directory, loaded once, and their digest.
+/* A file set the server hands to agents (the compliance catalog, the detection rules, the
+ * response playbooks): the *.yml files below a directory, loaded once, and their digest.
  *
  * Digest: SHA-256, lowercase hex, over the files in byte order of their names; for each
  * file its name, a NUL byte, its length as 8 bytes big-endian, then its content. An agent
- * sends back the digest it last received (Hello.catalog_digest, Hello.rules_digest) and
+ * sends back the digest it last received (Hello.catalog_digest, rules_digest, playbooks_digest) and
  * gets the set again only when it differs. */
 #pragma once
 

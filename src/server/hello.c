@@ -82,11 +82,14 @@ static void send_welcome(struct conn *c)
 	conn_send(c, &f);
 }
 
-/* Sends set (the catalog or the rules) in a ConfigUpdate of its own when the agent's digest
- * differs. */
-static void send_file_set(struct conn *c, const struct file_set *set, bool rules,
+enum pushed_kind { PUSH_CATALOG, PUSH_RULES, PUSH_PLAYBOOKS };
+
+/* Sends set (the catalog, the rules or the playbooks) in a ConfigUpdate of its own when the
+ * agent's digest differs. */
+static void send_file_set(struct conn *c, const struct file_set *set, enum pushed_kind kind,
 			  const char *agent_digest, uint32_t agent_max_frame)
 {
+	static const char *const names[] = { "catalog", "rules", "playbooks" };
 	if (!set || strcmp(set->digest, agent_digest ? agent_digest : "") == 0)
 		return;
 	Immune__V1__CatalogFile *files = xcalloc(set->n ? set->n : 1, sizeof(*files));
@@ -99,10 +102,14 @@ static void send_file_set(struct conn *c, const struct file_set *set, bool rules
 		ptrs[i] = &files[i];
 	}
 	Immune__V1__ConfigUpdate u = IMMUNE__V1__CONFIG_UPDATE__INIT;
-	if (rules) {
+	if (kind == PUSH_RULES) {
 		u.rules_digest = (char *)set->digest;
 		u.n_rules = set->n;
 		u.rules = ptrs;
+	} else if (kind == PUSH_PLAYBOOKS) {
+		u.playbooks_digest = (char *)set->digest;
+		u.n_playbooks = set->n;
+		u.playbooks = ptrs;
 	} else {
 		u.catalog_digest = (char *)set->digest;
 		u.n_catalog = set->n;
@@ -114,7 +121,7 @@ static void send_file_set(struct conn *c, const struct file_set *set, bool rules
 	size_t size = protobuf_c_message_get_packed_size(&f.base) + FRAME_HEADER_SIZE;
 	if (agent_max_frame && size > agent_max_frame)
 		log_warn("host %s accepts frames of %u bytes, the %s need %zu: not sent",
-			 c->host_id, agent_max_frame, rules ? "rules" : "catalog", size);
+			 c->host_id, agent_max_frame, names[kind], size);
 	else
 		conn_send(c, &f);
 	free(ptrs);
@@ -166,6 +173,8 @@ void hello_handle(struct conn *c, const Immune__V1__Hello *hello)
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	server_count(s, CTR_CONNECT_OK);
 	send_welcome(c);
-	send_file_set(c, c->srv->catalog, false, hello->catalog_digest, hello->max_frame);
-	send_file_set(c, c->srv->rules, true, hello->rules_digest, hello->max_frame);
+	send_file_set(c, c->srv->catalog, PUSH_CATALOG, hello->catalog_digest, hello->max_frame);
+	send_file_set(c, c->srv->rules, PUSH_RULES, hello->rules_digest, hello->max_frame);
+	send_file_set(c, c->srv->playbook_files, PUSH_PLAYBOOKS, hello->playbooks_digest,
+		      hello->max_frame);
 }

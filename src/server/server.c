@@ -97,6 +97,13 @@ static int open_store(struct server *s)
 		log_info("detection rules for agents: %zu files from %s", s->rules->n,
 			 s->opt.rules_dir);
 	}
+	if (s->opt.playbooks_dir) {
+		r = file_set_load(s->opt.playbooks_dir, &s->playbook_files);
+		if (r < 0)
+			return log_errno(r, "loading the playbooks from %s", s->opt.playbooks_dir);
+		log_info("response playbooks for agents: %zu files from %s", s->playbook_files->n,
+			 s->opt.playbooks_dir);
+	}
 	return 0;
 }
 
@@ -198,6 +205,7 @@ void server_free(struct server *s)
 	free_event(&s->accept_retry_ev);
 	free_event(&s->sig_term);
 	free_event(&s->sig_int);
+	file_set_free(s->playbook_files);
 	file_set_free(s->catalog);
 	file_set_free(s->rules);
 	respond_fini(s);

@@ -85,6 +85,7 @@ struct server {
 	uint16_t agent_port, api_port;
 	bool first_start;
 	int64_t started_s;
+	struct file_set *playbook_files; /* the playbooks pushed to agents, or NULL */
 
 	struct conn_list preauth; /* handshake or first frame pending */
 	struct conn_list closing; /* flushing a last frame */

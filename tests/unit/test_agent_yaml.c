@@ -87,7 +87,15 @@ static void test_full(void **state)
 	assert_non_null(c.sensors.fim_paths);
 	assert_null(c.sensors.fim_paths[0]);
 	assert_int_equal(c.sensors.fim_scan_interval_s, 0);
+	assert_null(c.response_playbooks);
 	agent_yaml_free(&c);
+
+	/* response.playbooks: a path of the host's own playbooks */
+	assert_int_equal(
+		parse("response:\n  playbooks: /etc/immune/playbooks\n", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.response_playbooks, "/etc/immune/playbooks");
+	agent_yaml_free(&c);
+	assert_null(c.response_playbooks);
 }
 
 static void test_errors(void **state)
@@ -112,6 +120,8 @@ static void test_errors(void **state)
 		{ "outputs: {type: file}\n", "agent.yaml:1:10: outputs must be a list" },
 		{ "sensors: [process]\n", "agent.yaml:1:10: " },
 		{ "sensors:\n  process: [a\n", "agent.yaml:" },
+		{ "response:\n  playbooks: relative\n", "agent.yaml:2:14: response playbooks" },
+		{ "response:\n  playbook: /x\n", "agent.yaml:2:3: " },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct agent_yaml c;
@@ -122,6 +132,7 @@ static void test_errors(void **state)
 		/* a refusal leaves the defaults */
 		assert_string_equal(c.sensors.process_mechanism, "auto");
 		assert_null(c.sensors.auth_logs);
+		assert_null(c.response_playbooks);
 		agent_yaml_free(&c);
 	}
 }
