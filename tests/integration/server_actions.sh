@@ -4,7 +4,10 @@
 # a host that is not connected), `immune actions` with filters, `immune action show`,
 # approve / reject / rollback and their refusals in the wrong state, and action-result
 # records put into the agent's spool (tests/integration/spool_put) that move actions to
-# verified and rolled_back, or create the row of an action taken at the edge.
+# verified and rolled_back, or create the row of an action taken at the edge. Then, end to
+# end (root: the executor), `immune respond HOST kill-process pid=N` kills a process of the
+# test through the agent's responder and executor, the result makes the action verified,
+# and a rollback of the kill is refused by the agent.
 # usage: server_actions.sh IMMUNE IMMUNE-SERVER IMMUNE-AGENT SPOOL-PUT
 set -euo pipefail
 immune=$1
@@ -42,9 +45,12 @@ tok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])'
 	>"$tmp/enroll.json" || fail "enroll"
 host=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["host_id"])' "$tmp/enroll.json")
 
+# without the responder (--no-respond) the agent leaves actions alone, so that the API's side
+# is checked with results the test writes; the end-to-end part runs it
+respond=--no-respond
 start_agent() {
 	"$agent" run --no-detect --state "$state" --root "$IMMUNE_FIXTURES/os/debian12-hardened" \
-		--catalog "$src/policies" --no-collect >>"$tmp/agent.log" 2>&1 &
+		--catalog "$src/policies" --no-collect $respond >>"$tmp/agent.log" 2>&1 &
 	apid=$!
 }
 stop_agent() {
@@ -242,5 +248,46 @@ run "$immune" action show "$block_uid" --json --server-config "$cfg"
 check 'd["action"]["state"] == "rolled_back" and d["action"]["message"] == "192.0.2.9 unblocked"' "rolled back"
 run "$immune" action rollback "$block_uid" --server-config "$cfg"
 [ $rc -eq 2 ] && grep -q "is rolled_back" "$tmp/err" || fail "rollback twice ($rc): $(cat "$tmp/err")"
+stop_agent
+
+# ---- end to end: the agent's responder and executor carry out `immune respond` ----
+if [ "$(id -u)" != 0 ]; then
+	echo "server_actions: OK (the end-to-end part needs root: the executor)"
+	exit 0
+fi
+wait_state() { # uid python-condition-over-a (the action)
+	for _ in $(seq 1 150); do
+		"$immune" action show "$1" --json --server-config "$cfg" >"$tmp/out" 2>/dev/null || true
+		python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["action"]; sys.exit(0 if eval(sys.argv[2]) else 1)' \
+			"$tmp/out" "$2" 2>/dev/null && return 0
+		kill -0 "$apid" 2>/dev/null || fail "the agent exited"
+		sleep 0.2
+	done
+	fail "action $1: $2: $(cat "$tmp/out")"
+}
+respond=""
+start_agent
+wait_connected true
+sleep 301 &
+victim=$!
+run "$immune" respond "$hn" kill-process pid=$victim --json --server-config "$cfg"
+[ $rc -eq 0 ] || fail "respond kill-process end to end ($rc): $(cat "$tmp/err")"
+e2e_uid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["action"]["uid"])' "$tmp/out")
+wait_state "$e2e_uid" 'a["state"] == "verified" and a["finished"] is not None'
+python3 -c '
+import json, sys, datetime
+a = json.load(open(sys.argv[1]))["action"]
+t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+print("server_actions: sent to finished on the agent: %.0f ms" % (1000 * (t(a["finished"]) - t(a["sent"]))))' \
+	"$tmp/out"
+set +e
+wait "$victim" 2>/dev/null
+st=$?
+set -e
+[ "$st" -ge 128 ] || fail "the process the action named exited by itself (status $st)"
+# a kill cannot be undone: the agent refuses the rollback and the action stays verified
+run "$immune" action rollback "$e2e_uid" --server-config "$cfg"
+[ $rc -eq 0 ] || fail "rollback of the kill ($rc): $(cat "$tmp/err")"
+wait_state "$e2e_uid" 'a["state"] == "verified" and a["message"].startswith("rollback refused")'
 stop_agent
 echo "server_actions: OK"

@@ -113,8 +113,10 @@ PY
 r=$tmp/rec
 "$spool_put" "$state/spool" alerts 5 "$r/lock" "$r/kill" "$r/other" >/dev/null || fail "spool_put"
 
+# the responder is off (--no-respond): what the server decided stays as it sent it
 start_agent() {
-	"$agent" run --no-detect --state "$state" --root "$IMMUNE_FIXTURES/os/debian12-hardened" \
+	"$agent" run --no-detect --no-respond --state "$state" \
+		--root "$IMMUNE_FIXTURES/os/debian12-hardened" \
 		--catalog "$src/policies" --no-collect >>"$tmp/agent.log" 2>&1 &
 	apid=$!
 }
