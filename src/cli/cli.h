@@ -32,6 +32,9 @@ int cmd_alerts(int argc, char **argv);
 int cmd_alert(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_respond(int argc, char **argv);
+int cmd_actions(int argc, char **argv);
+int cmd_action(int argc, char **argv);
 int cmd_playbooks(int argc, char **argv);
 
 struct catalog;

@@ -2,6 +2,7 @@
  * server certificate (no client certificates), bearer tokens checked against the store. */
 #include "server/api_int.h"
 #include "lib/log.h"
+#include "respond/action.h"
 #include "store/store.h"
 
 #include <event2/buffer.h>
@@ -80,28 +81,29 @@ json_t *api_time(int64_t t)
 	return json_string(out);
 }
 
-/* Checks "Authorization: Bearer TOKEN"; replies 401 and returns false otherwise. */
-static bool authorized(struct server *s, struct evhttp_request *req)
+/* Checks "Authorization: Bearer TOKEN"; returns the operator's name (caller frees), or
+ * replies 401 and returns NULL. */
+static char *authorized(struct server *s, struct evhttp_request *req)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	if (!h || strncmp(h, "Bearer ", 7) != 0 || !h[7] || strlen(h + 7) > 256) {
 		api_error(req, 401,
 			  "missing or malformed 'Authorization: Bearer TOKEN' "
 			  "(the token is in the server's client.yaml)");
-		return false;
+		return NULL;
 	}
 	unsigned char hash[32];
 	EVP_Digest(h + 7, strlen(h + 7), hash, NULL, EVP_sha256(), NULL);
 	char *name = NULL;
 	int r = store_operator_find(s->store, hash, &name);
+	if (r == 0 && name)
+		return name;
 	free(name);
-	if (r == 0)
-		return true;
 	if (r == -ENOENT)
 		api_error(req, 401, "unknown operator token");
 	else
 		api_error(req, 500, "cannot check the operator token");
-	return false;
+	return NULL;
 }
 
 static void method_not_allowed(struct evhttp_request *req)
@@ -110,7 +112,8 @@ static void method_not_allowed(struct evhttp_request *req)
 }
 
 /* /v1/hosts/ID and its sub-resources (/v1/hosts/ID/commands). */
-static void route_host(struct server *s, struct evhttp_request *req, const char *rest)
+static void route_host(struct server *s, struct evhttp_request *req, const char *rest,
+		       const char *op)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	const char *slash = strchr(rest, '/');
@@ -136,8 +139,34 @@ static void route_host(struct server *s, struct evhttp_request *req, const char 
 		api_host_baseline(s, req, id);
 	else if (!strcmp(sub, "baseline"))
 		method_not_allowed(req);
+	else if (!strcmp(sub, "respond") && m == EVHTTP_REQ_POST)
+		api_host_respond(s, req, id, op);
+	else if (!strcmp(sub, "respond"))
+		method_not_allowed(req);
 	else
 		api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
+}
+
+/* /v1/actions/UID and /v1/actions/UID/{approve,reject,rollback}. */
+static void route_action(struct server *s, struct evhttp_request *req, const char *rest,
+			 const char *op)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+	char uid[ACTION_UID_LEN + 1];
+
+	if (n == 0 || n > ACTION_UID_LEN || (slash && strchr(slash + 1, '/'))) {
+		api_error(req, 404, "no such object: %s", evhttp_request_get_uri(req));
+		return;
+	}
+	snprintf(uid, sizeof(uid), "%.*s", (int)n, rest);
+	if (!slash && m == EVHTTP_REQ_GET)
+		api_action_show(s, req, uid);
+	else if (slash && m == EVHTTP_REQ_POST)
+		api_action_verb(s, req, uid, slash + 1, op);
+	else
+		method_not_allowed(req);
 }
 
 static void route_alert(struct server *s, struct evhttp_request *req, const char *id)
@@ -148,11 +177,13 @@ static void route_alert(struct server *s, struct evhttp_request *req, const char
 		api_alert_show(s, req, id);
 }
 
-static void route(struct server *s, struct evhttp_request *req, const char *path, const char *query)
+static void route(struct server *s, struct evhttp_request *req, const char *path, const char *query,
+		  const char *op)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	bool get = m == EVHTTP_REQ_GET;
-	if (query && strcmp(path, "/v1/findings") != 0 && strcmp(path, "/v1/alerts") != 0 && *query)
+	if (query && strcmp(path, "/v1/findings") != 0 && strcmp(path, "/v1/alerts") != 0 &&
+	    strcmp(path, "/v1/actions") != 0 && *query)
 		api_error(req, 400, "%s takes no query parameters", path);
 	else if (!strcmp(path, "/v1/tokens") && m == EVHTTP_REQ_POST)
 		api_tokens_create(s, req);
@@ -161,7 +192,7 @@ static void route(struct server *s, struct evhttp_request *req, const char *path
 	else if (!strcmp(path, "/v1/hosts") && get)
 		api_hosts_list(s, req);
 	else if (!strncmp(path, "/v1/hosts/", 10))
-		route_host(s, req, path + 10);
+		route_host(s, req, path + 10, op);
 	else if (!strcmp(path, "/v1/findings") && get)
 		api_findings(s, req, query);
 	else if (!strcmp(path, "/v1/alerts") && get)
@@ -170,9 +201,14 @@ static void route(struct server *s, struct evhttp_request *req, const char *path
 		route_alert(s, req, path + 11);
 	else if (!strcmp(path, "/v1/status") && get)
 		api_status(s, req);
+	else if (!strcmp(path, "/v1/actions") && get)
+		api_actions_list(s, req, query);
+	else if (!strncmp(path, "/v1/actions/", 12))
+		route_action(s, req, path + 12, op);
 	else if (!strcmp(path, "/v1/tokens") || !strcmp(path, "/v1/hosts") ||
 		 !strcmp(path, "/v1/findings") || !strcmp(path, "/v1/status") ||
-		 !strcmp(path, "/v1/alerts") || !strncmp(path, "/v1/alerts/", 11))
+		 !strcmp(path, "/v1/alerts") || !strncmp(path, "/v1/alerts/", 11) ||
+		 !strcmp(path, "/v1/actions"))
 		method_not_allowed(req);
 	else
 		api_error(req, 404, "no such endpoint: %s", path);
@@ -181,7 +217,8 @@ static void route(struct server *s, struct evhttp_request *req, const char *path
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
-	if (!authorized(s, req))
+	_cleanup_free_ char *op = authorized(s, req);
+	if (!op)
 		return;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -194,7 +231,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		api_error(req, 400, "malformed request URI");
 		return;
 	}
-	route(s, req, decoded, evhttp_uri_get_query(uri));
+	route(s, req, decoded, evhttp_uri_get_query(uri), op);
 }
 
 static struct bufferevent *make_bev(struct event_base *base, void *arg)

@@ -91,7 +91,7 @@ int api_rfc3339_parse(const char *s, int64_t *out_ns)
 }
 
 /* since: an RFC 3339 time, or a duration back from now ("24h"). */
-static const char *parse_since(const char *v, int64_t now_s, int64_t *out_ns)
+const char *api_since_parse(const char *v, int64_t now_s, int64_t *out_ns)
 {
 	int64_t d;
 
@@ -114,7 +114,7 @@ const char *api_alerts_query_parse(struct evkeyvalq *q, int64_t now_s, struct st
 		if (strlen(v) > MAX_PARAM)
 			return "a query parameter is too long";
 		if (!strcmp(k, "since")) {
-			const char *err = parse_since(v, now_s, &f->since_ns);
+			const char *err = api_since_parse(v, now_s, &f->since_ns);
 			if (err)
 				return err;
 		} else if (!strcmp(k, "severity")) {

@@ -1,4 +1,5 @@
-/* POST /v1/hosts/ID/commands: sends a command to a connected agent (docs/api.md). */
+/* POST /v1/hosts/ID/commands: sends a command to a connected agent (docs/api.md), and the
+ * send every command to an agent goes through (response actions too). */
 #include "server/api_int.h"
 
 #include "lib/log.h"
@@ -25,6 +26,21 @@ static uint64_t next_command_id(void)
 	uint64_t now = (uint64_t)server_now_ns() / 1000;
 	last = now > last ? now : last + 1;
 	return last;
+}
+
+int command_send(struct server *s, const char *host_id, Immune__V1__Command *cmd)
+{
+	struct conn *c = hostmap_get(&s->hosts, host_id);
+	if (!c)
+		return -ENOTCONN;
+	cmd->id = next_command_id();
+	Frame f = IMMUNE__V1__FRAME__INIT;
+	f.body_case = IMMUNE__V1__FRAME__BODY_COMMAND;
+	f.command = cmd;
+	if (conn_send(c, &f) < 0)
+		return -EPIPE;
+	server_count(s, CTR_COMMANDS_SENT);
+	return 0;
 }
 
 void api_host_command(struct server *s, struct evhttp_request *req, const char *id)
@@ -57,24 +73,18 @@ void api_host_command(struct server *s, struct evhttp_request *req, const char *
 		api_error(req, 409, "host %s was removed from the fleet", id);
 		goto out;
 	}
-	struct conn *c = hostmap_get(&s->hosts, id);
-	if (!c) {
+	Immune__V1__Command cmd = IMMUNE__V1__COMMAND__INIT;
+	cmd.name = (char *)name;
+	r = command_send(s, id, &cmd);
+	if (r == -ENOTCONN) {
 		api_error(req, 409, "host %s is not connected; commands go only to connected hosts",
 			  id);
 		goto out;
 	}
-
-	Immune__V1__Command cmd = IMMUNE__V1__COMMAND__INIT;
-	cmd.id = next_command_id();
-	cmd.name = (char *)name;
-	Frame f = IMMUNE__V1__FRAME__INIT;
-	f.body_case = IMMUNE__V1__FRAME__BODY_COMMAND;
-	f.command = &cmd;
-	if (conn_send(c, &f) < 0) {
+	if (r < 0) {
 		api_error(req, 503, "the connection to host %s failed while sending", id);
 		goto out;
 	}
-	server_count(s, CTR_COMMANDS_SENT);
 	log_info("sent command '%s' (id %llu) to host %s", name, (unsigned long long)cmd.id, id);
 	api_reply(req, 202,
 		  json_pack("{s:I, s:s, s:s, s:b}", "id", (json_int_t)cmd.id, "host", id, "name",

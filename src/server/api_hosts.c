@@ -180,6 +180,7 @@ void api_status(struct server *s, struct evhttp_request *req)
 	json_object_set_new(ctr, "records_unparsed", json_integer((json_int_t)st.records_unparsed));
 	json_object_set_new(ctr, "alerts_grouped", json_integer((json_int_t)st.alerts_grouped));
 	json_object_set_new(ctr, "alerts_duplicate", json_integer((json_int_t)st.alerts_duplicate));
+	json_object_set_new(ctr, "action_results", json_integer((json_int_t)st.action_results));
 	api_reply(req, 200,
 		  json_pack("{s:s, s:I, s:I, s:I, s:o}", "version", IMMUNE_VERSION, "uptime_s",
 			    (json_int_t)(server_now_s() - s->started_s), "agents_connected",

@@ -44,6 +44,9 @@ struct evkeyvalq;
 /* Parses an RFC 3339 time ("2026-11-23T10:00:00Z", "...T10:00:00.5+01:00", "2026-11-23")
  * into ns since the epoch. Returns 0, -EINVAL or -ERANGE (before 1970 or too far). */
 int api_rfc3339_parse(const char *s, int64_t *out_ns);
+/* since: an RFC 3339 time, or a duration back from now_s ("24h"). Returns NULL, or what is
+ * wrong (a static message). */
+const char *api_since_parse(const char *v, int64_t now_s, int64_t *out_ns);
 /* Checks GET /v1/alerts parameters into f (strings borrowed from q). Returns NULL, or what
  * is wrong (a static message). */
 const char *api_alerts_query_parse(struct evkeyvalq *q, int64_t now_s,
@@ -53,3 +56,11 @@ void api_alert_show(struct server *s, struct evhttp_request *req, const char *id
 void api_host_baseline(struct server *s, struct evhttp_request *req, const char *id);
 /* The host's latest sensor health {updated, sensors} or JSON null (new reference). */
 json_t *api_host_sensors(struct server *s, const char *id);
+/* api_actions.c (docs/api.md "Actions"); op is the authenticated operator's name */
+void api_actions_list(struct server *s, struct evhttp_request *req, const char *query);
+void api_action_show(struct server *s, struct evhttp_request *req, const char *uid);
+/* POST /v1/actions/UID/VERB: verb "approve", "reject" or "rollback". */
+void api_action_verb(struct server *s, struct evhttp_request *req, const char *uid,
+		     const char *verb, const char *op);
+/* POST /v1/hosts/ID/respond */
+void api_host_respond(struct server *s, struct evhttp_request *req, const char *id, const char *op);

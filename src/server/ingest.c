@@ -3,6 +3,7 @@
  * and wake the loop; everything else happens on the loop. */
 #include "server/server_int.h"
 #include "lib/log.h"
+#include "lib/str.h"
 #include "store/store.h"
 
 #include <event2/bufferevent.h>
@@ -14,6 +15,10 @@ static void on_done(struct store_batch *b, int result, uint64_t committed_seq, v
 	struct server *s = cp->srv;
 	cp->result = result;
 	cp->committed_seq = committed_seq;
+	cp->new_alerts = b->new_alerts; /* committed: response looks at them on the loop */
+	cp->n_new_alerts = b->n_new_alerts;
+	b->new_alerts = NULL;
+	b->n_new_alerts = 0;
 	pthread_mutex_lock(&s->completion_lock);
 	cp->next = s->completions;
 	s->completions = cp;
@@ -98,6 +103,8 @@ static void send_ack(struct conn *c, uint32_t stream, uint64_t seq)
 
 static void complete(struct server *s, struct completion *cp)
 {
+	if (cp->n_new_alerts > 0)
+		respond_alerts(s, cp->host_id, cp->new_alerts, cp->n_new_alerts);
 	struct conn *c = hostmap_get(&s->hosts, cp->host_id);
 	if (!c || c->id != cp->conn_id || c->state != CONN_ESTABLISHED)
 		return; /* gone: the agent resends what was not acknowledged */
@@ -131,6 +138,7 @@ static void on_completions(evutil_socket_t fd, short what, void *arg)
 	while (ordered) {
 		struct completion *next = ordered->next;
 		complete(s, ordered);
+		strv_free(ordered->new_alerts);
 		free(ordered);
 		ordered = next;
 	}
@@ -181,6 +189,7 @@ void ingest_fini(struct server *s)
 	struct completion *cp = s->completions;
 	while (cp) {
 		struct completion *next = cp->next;
+		strv_free(cp->new_alerts);
 		free(cp);
 		cp = next;
 	}

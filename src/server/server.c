@@ -129,6 +129,8 @@ static int server_setup(struct server *s)
 		return log_errno(r, "creating the data directory %s", s->data_dir);
 	if ((r = open_trust(s)) < 0 || (r = open_store(s)) < 0)
 		return r;
+	if ((r = respond_init(s)) < 0)
+		return r;
 	if ((r = ingest_init(s)) < 0)
 		return log_errno(r, "setting up the ingest queue");
 	if ((r = listener_open(s)) < 0 || (r = api_open(s)) < 0)
@@ -206,6 +208,7 @@ void server_free(struct server *s)
 	file_set_free(s->playbook_files);
 	file_set_free(s->catalog);
 	file_set_free(s->rules);
+	respond_fini(s);
 	SSL_CTX_free(s->agent_ctx);
 	SSL_CTX_free(s->api_ctx);
 	pki_ca_free(s->ca);

@@ -15,6 +15,7 @@ struct bufferevent;
 struct evconnlistener;
 struct evhttp;
 struct pki_ca;
+struct playbook_set;
 struct store;
 typedef struct ssl_ctx_st SSL_CTX;
 struct sockaddr;
@@ -57,6 +58,8 @@ struct completion {
 	int result;
 	uint64_t committed_seq;
 	char host_id[33];
+	char **new_alerts; /* taken from the batch: alerts stored for the first time */
+	size_t n_new_alerts;
 };
 
 struct server {
@@ -68,7 +71,9 @@ struct server {
 	SSL_CTX *agent_ctx;
 	SSL_CTX *api_ctx;
 	struct file_set *catalog;
-	struct file_set *rules; /* detection rules pushed to agents, or NULL */
+	struct file_set *rules;		/* detection rules pushed to agents, or NULL */
+	struct playbook_set *playbooks; /* response playbooks (server steps), or NULL */
+	struct event *respond_ev;	/* expires actions left pending approval */
 	struct evconnlistener *listener;
 	struct evhttp *http;
 	struct event *stop_ev;
@@ -149,6 +154,23 @@ int ingest_init(struct server *s);
 void ingest_fini(struct server *s);
 /* Drops flow-control bookkeeping of a connection being freed. */
 void ingest_forget(struct server *s, struct conn *c);
+
+/* api_commands.c: sends cmd (its id is set here) to host_id's connection. Returns 0,
+ * -ENOTCONN (the host is not connected) or -EPIPE (the connection failed and was closed). */
+int command_send(struct server *s, const char *host_id, Immune__V1__Command *cmd);
+
+/* respond.c: response orchestration at the server (docs/response-server.md) */
+/* Loads the playbooks (opt.playbooks_dir; none when NULL). Returns 0 or a negative errno
+ * (logged). */
+int respond_init(struct server *s);
+void respond_fini(struct server *s);
+/* Sends the action uid with op to host_id as Command{name "action"} (with the argument
+ * dry_run=true when dry_run: the agent checks and describes, changes nothing). Returns 0,
+ * -ENOTCONN or -EPIPE. */
+int respond_send(struct server *s, const char *host_id, const char *uid,
+		 const Immune__V1__Action *a, Immune__V1__ActionOp op, bool dry_run);
+/* Runs the playbooks' server steps for alerts (n JSON texts) newly stored for host_id. */
+void respond_alerts(struct server *s, const char *host_id, char *const *alerts, size_t n);
 
 /* api.c */
 int api_open(struct server *s);

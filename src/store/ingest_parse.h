@@ -106,3 +106,32 @@ int ingest_parse_baseline(const void *p, size_t len, json_t **out);
 /* Parses a RECORD_SENSOR_HEALTH payload: an array of at most INGEST_MAX_SENSORS objects,
  * each with a string "name". Returns 0 with *out (caller decrefs) or -EBADMSG. */
 int ingest_parse_sensor_health(const void *p, size_t len, json_t **out);
+
+/* ---- action results (ingest_action.c, docs/response-server.md) ---- */
+
+#define INGEST_MAX_ACTION_JSON (64u * 1024)
+#define INGEST_MAX_ACTION_MESSAGE 2048 /* bytes of "message" */
+#define INGEST_MAX_ACTION_PARAMS 32    /* keys of "params" */
+
+/* A RECORD_ACTION_RESULT (strings borrowed from root; optional ones NULL when absent). */
+struct ingest_action {
+	json_t *root;	     /* owns everything below */
+	const char *uid;     /* ACTION_UID_LEN lowercase hex characters */
+	const char *kind;    /* a known action kind name ("block-address") */
+	const char *op;	     /* "apply", "verify" or "rollback" */
+	const char *status;  /* "verified", "failed", "refused", "rolled_back" or "dry_run" */
+	const char *message; /* one line, or NULL */
+	const char *origin;  /* "edge", "server" or "manual" */
+	json_t *params;	     /* object (borrowed) */
+	json_t *detail;	     /* object or NULL (borrowed) */
+	json_t *trigger;     /* object {alert_uid, rule_id, playbook, step} or NULL (borrowed) */
+	int64_t requested_ns;
+	int64_t finished_ns;
+};
+
+/* Parses a RECORD_ACTION_RESULT payload (docs/response-server.md): a JSON object of at most
+ * INGEST_MAX_ACTION_JSON bytes with every required field of the right type and in range;
+ * unknown top-level keys are refused. Returns 0 with *out (free with ingest_action_free)
+ * or -EBADMSG. */
+int ingest_parse_action_result(const void *p, size_t len, struct ingest_action *out);
+void ingest_action_free(struct ingest_action *a);

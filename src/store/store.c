@@ -3,6 +3,8 @@
 #include "store/store.h"
 #include "store/store_backend.h"
 
+#include "lib/str.h"
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,7 +34,7 @@ struct store {
 
 	_Atomic size_t queued_bytes;
 	_Atomic uint64_t batches, records, duplicates, transactions, retention_deleted, unparsed,
-		alerts_grouped, alerts_duplicate;
+		alerts_grouped, alerts_duplicate, action_results;
 };
 
 static const struct store_backend_ops *const backends[] = {
@@ -133,6 +135,7 @@ void store_batch_free(struct store_batch *b)
 		free(c);
 	}
 	free(b->records);
+	strv_free(b->new_alerts);
 	free(bi);
 }
 
@@ -317,12 +320,18 @@ static void commit_batches(struct store *st, struct store_batch **v, size_t n, i
 		atomic_fetch_add(&st->unparsed, counts.unparsed);
 		atomic_fetch_add(&st->alerts_grouped, counts.alerts_grouped);
 		atomic_fetch_add(&st->alerts_duplicate, counts.alerts_duplicate);
+		atomic_fetch_add(&st->action_results, counts.action_results);
 	}
 	atomic_fetch_add(&st->batches, n);
 	for (i = 0; i < n; i++) {
 		struct store_batch *b = v[i];
 
 		bytes += b->bytes;
+		if (r < 0 || (*result)[i] < 0) { /* rolled back: nothing is new */
+			strv_free(b->new_alerts);
+			b->new_alerts = NULL;
+			b->n_new_alerts = 0;
+		}
 		if (b->done) {
 			if (r < 0)
 				b->done(b, r, 0, b->userdata);
@@ -492,6 +501,7 @@ void store_get_stats(struct store *st, struct store_stats *out)
 		.records_unparsed = atomic_load(&st->unparsed),
 		.alerts_grouped = atomic_load(&st->alerts_grouped),
 		.alerts_duplicate = atomic_load(&st->alerts_duplicate),
+		.action_results = atomic_load(&st->action_results),
 	};
 }
 
@@ -626,6 +636,32 @@ int store_alert_get(struct store *st, const char *id, struct json_t **out)
 int store_alert_put(struct store *st, const char *host_id, const void *json, size_t len)
 {
 	return st->ops->alert_put(st->be, host_id, json, len, (int64_t)time(NULL));
+}
+
+int store_action_add(struct store *st, const struct store_action_new *a)
+{
+	return st->ops->action_add(st->be, a);
+}
+
+int store_action_get(struct store *st, const char *uid, struct json_t **out)
+{
+	return st->ops->action_get(st->be, uid, out);
+}
+
+int store_actions_list(struct store *st, const struct store_action_filter *f, struct json_t **out)
+{
+	return st->ops->actions_list(st->be, f, out);
+}
+
+int store_action_update(struct store *st, const char *uid, const char *const *from, const char *to,
+			const char *approved_by, const char *message, int64_t now_ns)
+{
+	return st->ops->action_update(st->be, uid, from, to, approved_by, message, now_ns);
+}
+
+int64_t store_actions_expire(struct store *st, int64_t before_ns, int64_t now_ns)
+{
+	return st->ops->actions_expire(st->be, before_ns, now_ns);
 }
 
 int store_host_baseline(struct store *st, const char *id, struct json_t **out)

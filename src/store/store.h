@@ -141,6 +141,8 @@ struct store_record {
 	size_t len;
 };
 
+#define STORE_BATCH_NEW_ALERTS 64 /* new alerts a batch hands to response, at most */
+
 struct store_batch;
 typedef void (*store_batch_done_fn)(struct store_batch *b, int result, uint64_t committed_seq,
 				    void *userdata);
@@ -153,6 +155,11 @@ struct store_batch {
 	size_t bytes;		  /* payload bytes, for the queue's budget */
 	store_batch_done_fn done; /* called once, on the writer thread, after commit */
 	void *userdata;
+	/* Set by the store before done: the JSON of each alert this batch stored for the first
+	 * time (at most STORE_BATCH_NEW_ALERTS, NULL-terminated, or NULL). done may take it
+	 * (set it to NULL); store_batch_free frees what is left. */
+	char **new_alerts;
+	size_t n_new_alerts;
 	struct store_batch *next; /* queue link, owned by the store while queued */
 };
 
@@ -180,6 +187,7 @@ struct store_stats {
 	uint64_t records_unparsed; /* stored but their payload could not be parsed */
 	uint64_t alerts_grouped;   /* alerts that joined an existing group */
 	uint64_t alerts_duplicate; /* alerts whose uid was already stored (skipped) */
+	uint64_t action_results;   /* action results that created or updated an action */
 };
 void store_get_stats(struct store *st, struct store_stats *out);
 
@@ -219,6 +227,55 @@ int store_host_baseline(struct store *st, const char *id, struct json_t **out);
 /* The latest sensor health of a host, {updated, sensors: [...]} (caller decrefs); -ENOENT
  * for an unknown host, -ENODATA when none was received yet. */
 int store_host_sensors(struct store *st, const char *id, struct json_t **out);
+
+/* ---- response actions (docs/response-server.md) ---- */
+#define STORE_ACTIONS_LIMIT_DEFAULT 100
+#define STORE_ACTIONS_LIMIT_MAX 1000
+
+/* A new action row. Strings are borrowed; params_json and trigger_json are JSON object texts
+ * (trigger_json may be NULL). */
+struct store_action_new {
+	const char *uid;     /* ACTION_UID_LEN lowercase hex characters */
+	const char *host_id; /* an enrolled host */
+	const char *kind;    /* "block-address" ... */
+	const char *op;	     /* "apply", "verify", "rollback" */
+	const char *params_json;
+	const char *mode;  /* "auto", "approve", "notify", "manual" */
+	const char *state; /* "pending_approval", "sent", "notified", "failed", ... */
+	const char *origin;
+	const char *trigger_json;
+	const char *requested_by; /* the operator's name, or "playbook ID" */
+	const char *message;	  /* NULL: none */
+	int64_t created_ns;
+};
+
+/* Stores a new action. Returns 0, -EEXIST (the uid is taken), -ENOENT (unknown host). */
+int store_action_add(struct store *st, const struct store_action_new *a);
+/* The action as the JSON object of GET /v1/actions/UID "action" (docs/api.md): {uid, host,
+ * hostname, kind, op, params, mode, state, origin, trigger, requested_by, approved_by,
+ * created, sent, finished, message, detail} (caller decrefs), or -ENOENT. */
+int store_action_get(struct store *st, const char *uid, struct json_t **out);
+
+struct store_action_filter {
+	const char *host;  /* NULL: every host; a host id or hostname */
+	const char *state; /* NULL: any state */
+	int64_t since_ns;  /* 0: any; else created at or after it */
+	size_t limit;	   /* 0: STORE_ACTIONS_LIMIT_DEFAULT; capped at STORE_ACTIONS_LIMIT_MAX */
+};
+
+/* Actions, newest first, as {actions: [...], count} (caller decrefs). */
+int store_actions_list(struct store *st, const struct store_action_filter *f, struct json_t **out);
+
+/* Moves action uid to state to when its state is one of from (NULL-terminated). Sets
+ * approved_by when not NULL, message when not NULL, sent when to is "sent" and finished
+ * when to is a final state, at now_ns. Returns 0, -ENOENT (no such action) or -EBUSY (its
+ * state is not one of from; nothing changes). */
+int store_action_update(struct store *st, const char *uid, const char *const *from, const char *to,
+			const char *approved_by, const char *message, int64_t now_ns);
+
+/* Moves every action pending approval that was created before before_ns to expired at
+ * now_ns. Returns the number of actions expired (>= 0) or a negative errno. */
+int64_t store_actions_expire(struct store *st, int64_t before_ns, int64_t now_ns);
 
 /* ---- retention ---- */
 /* Sets how long telemetry records (STREAM_EVENTS) are kept (default 30 days; 0 keeps them

@@ -17,6 +17,7 @@ struct store_ingest_counts {
 	uint64_t unparsed;
 	uint64_t alerts_grouped;
 	uint64_t alerts_duplicate;
+	uint64_t action_results; /* results that created or updated an action */
 };
 
 struct store_backend_ops {
@@ -63,6 +64,15 @@ struct store_backend_ops {
 			 size_t len, int64_t now);
 	int (*host_baseline)(struct store_backend *be, const char *id, struct json_t **out);
 	int (*host_sensors)(struct store_backend *be, const char *id, struct json_t **out);
+
+	int (*action_add)(struct store_backend *be, const struct store_action_new *a);
+	int (*action_get)(struct store_backend *be, const char *uid, struct json_t **out);
+	int (*actions_list)(struct store_backend *be, const struct store_action_filter *f,
+			    struct json_t **out);
+	int (*action_update)(struct store_backend *be, const char *uid, const char *const *from,
+			     const char *to, const char *approved_by, const char *message,
+			     int64_t now_ns);
+	int64_t (*actions_expire)(struct store_backend *be, int64_t before_ns, int64_t now_ns);
 
 	/* Writer thread: stores batches[0..n) in one transaction. Returns 0 with result[i]
 	 * (0, -ENOENT for an unknown host, -EINVAL for an unknown stream) and committed[i]

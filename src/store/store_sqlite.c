@@ -152,6 +152,27 @@ static const char *const migrations[] = {
 	"  host INTEGER PRIMARY KEY REFERENCES hosts(hid),"
 	"  updated INTEGER NOT NULL,"
 	"  sensors TEXT NOT NULL);",
+	/* 4: response actions (docs/response-server.md) */
+	"CREATE TABLE actions("
+	"  uid TEXT PRIMARY KEY,"
+	"  host INTEGER NOT NULL REFERENCES hosts(hid),"
+	"  kind TEXT NOT NULL,"
+	"  op TEXT NOT NULL,"
+	"  params TEXT NOT NULL DEFAULT '{}',"
+	"  mode TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  origin TEXT NOT NULL,"
+	"  trigger_json TEXT,"
+	"  requested_by TEXT,"
+	"  approved_by TEXT,"
+	"  created_ns INTEGER NOT NULL,"
+	"  sent_ns INTEGER NOT NULL DEFAULT 0,"
+	"  finished_ns INTEGER NOT NULL DEFAULT 0,"
+	"  message TEXT,"
+	"  detail TEXT) WITHOUT ROWID;"
+	"CREATE INDEX actions_created ON actions(created_ns);"
+	"CREATE INDEX actions_host ON actions(host, created_ns);"
+	"CREATE INDEX actions_state ON actions(state, created_ns);",
 };
 
 /* ---- connections and statements ---- */
@@ -190,6 +211,7 @@ struct store_backend {
 	sqlite3_stmt *ins_multi; /* MULTI_ROWS rows */
 	const struct store_record **scratch;
 	size_t scratch_alloc;
+	struct store_batch *cur_batch; /* the batch being applied (its new alerts) */
 
 	/* the checkpointer thread: copies the WAL into the database off the writer's path */
 	struct sconn ckpt;
@@ -1677,6 +1699,134 @@ static int alert_apply(struct sconn *c, int64_t hid, const struct alert_summary 
 	}
 }
 
+/* Keeps a copy of a newly stored alert on its batch for the server's response loop. */
+static void keep_new_alert(struct store_batch *b, const void *p, size_t len)
+{
+	if (!b || b->n_new_alerts >= STORE_BATCH_NEW_ALERTS)
+		return;
+	strv_push_take(&b->new_alerts, xstrndup(p, len));
+	b->n_new_alerts++;
+}
+
+static bool action_state_final(const char *state)
+{
+	static const char *const finals[] = { "verified", "failed",  "refused", "rolled_back",
+					      "rejected", "expired", "dry_run", "notified" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(finals); i++)
+		if (!strcmp(state, finals[i]))
+			return true;
+	return false;
+}
+
+/* An action result from host hid: updates the action it names (only an action of that
+ * host) or, for an action the server never saw (edge, or on the host by hand), stores it.
+ * Returns 0 or -EIO. */
+static int action_result_apply(struct store_backend *be, int64_t hid, const struct ingest_action *a,
+			       struct store_ingest_counts *c)
+{
+	int64_t fin = a->finished_ns ? a->finished_ns : (int64_t)time(NULL) * 1000000000;
+	_cleanup_free_ char *state = NULL;
+	int64_t row_host = 0;
+	int rc;
+
+	{
+		_cleanup_reset_ sqlite3_stmt *s =
+			stmt(&be->wr, "SELECT host, state FROM actions WHERE uid = ?1");
+
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, a->uid);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			row_host = sqlite3_column_int64(s, 0);
+			state = col_strdup(s, 1);
+		} else if (rc != SQLITE_DONE) {
+			return -EIO;
+		}
+	}
+	if (state && row_host != hid) {
+		c->unparsed++; /* another host's action: refused */
+		return 0;
+	}
+	if (!state) {
+		_cleanup_reset_ sqlite3_stmt *s = stmt(
+			&be->wr,
+			"INSERT INTO actions(uid, host, kind, op, params, mode, state, origin,"
+			" trigger_json, requested_by, created_ns, sent_ns, finished_ns, message,"
+			" detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'agent', ?10, ?10,"
+			" ?11, ?12, ?13)");
+
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, a->uid);
+		sqlite3_bind_int64(s, 2, hid);
+		bind_text(s, 3, a->kind);
+		bind_text(s, 4, a->op);
+		sqlite3_bind_text(s, 5, dump(a->params, "{}"), -1, free);
+		bind_text(s, 6, strcmp(a->origin, "manual") ? "auto" : "manual");
+		bind_text(s, 7, a->status);
+		bind_text(s, 8, a->origin);
+		if (a->trigger)
+			sqlite3_bind_text(s, 9, dump(a->trigger, "{}"), -1, free);
+		sqlite3_bind_int64(s, 10, a->requested_ns ? a->requested_ns : fin);
+		sqlite3_bind_int64(s, 11, fin);
+		bind_text(s, 12, a->message);
+		if (a->detail)
+			sqlite3_bind_text(s, 13, dump(a->detail, "{}"), -1, free);
+		if (step_done(s) < 0)
+			return -EIO;
+		c->action_results++;
+		return 0;
+	}
+	if (!strcmp(a->op, "rollback") || !strcmp(state, "rolled_back") ||
+	    !strcmp(state, "rejected") || !strcmp(state, "notified") ||
+	    !strcmp(state, "pending_approval") || !strcmp(state, "expired")) {
+		/* a rollback's result: rolled_back, or the action keeps its state and the message
+		 * says why the rollback did not happen; results for actions never sent only
+		 * leave their message */
+		bool undone = !strcmp(a->op, "rollback") && !strcmp(a->status, "rolled_back");
+		_cleanup_free_ char *msg =
+			xasprintf("%s %s: %s", a->op, a->status, a->message ? a->message : "");
+		_cleanup_reset_ sqlite3_stmt *s =
+			stmt(&be->wr,
+			     "UPDATE actions SET state = CASE WHEN ?2 THEN 'rolled_back' ELSE"
+			     " state END, finished_ns = CASE WHEN ?2 THEN ?3 ELSE finished_ns"
+			     " END, message = ?4, detail = coalesce(?5, detail) WHERE uid = ?1");
+
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, a->uid);
+		sqlite3_bind_int(s, 2, undone);
+		sqlite3_bind_int64(s, 3, fin);
+		bind_text(s, 4, undone ? a->message : msg);
+		if (a->detail)
+			sqlite3_bind_text(s, 5, dump(a->detail, "{}"), -1, free);
+		if (step_done(s) < 0)
+			return -EIO;
+		c->action_results++;
+		return 0;
+	}
+	{
+		_cleanup_reset_ sqlite3_stmt *s = stmt(
+			&be->wr, "UPDATE actions SET state = ?2, finished_ns = ?3, message = ?4,"
+				 " detail = ?5 WHERE uid = ?1");
+
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, a->uid);
+		bind_text(s, 2, a->status);
+		sqlite3_bind_int64(s, 3, fin);
+		bind_text(s, 4, a->message);
+		if (a->detail)
+			sqlite3_bind_text(s, 5, dump(a->detail, "{}"), -1, free);
+		if (step_done(s) < 0)
+			return -EIO;
+		c->action_results++;
+		return 0;
+	}
+}
+
 /* Applies a detection record (RECORD_EVENT, _ALERT, _BASELINE, _SENSOR_HEALTH) whose payload
  * p decoded. Returns 0 or -EIO; a payload that does not parse is counted and skipped. */
 static int apply_detection(struct store_backend *be, int64_t hid, const struct store_record *rec,
@@ -1712,8 +1862,21 @@ static int apply_detection(struct store_backend *be, int64_t hid, const struct s
 			c->alerts_duplicate++;
 			return 0;
 		}
+		if (r == 0)
+			keep_new_alert(be->cur_batch, p, len);
 		if (r == 0 && grouped)
 			c->alerts_grouped++;
+		return r;
+	}
+	case IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT: {
+		struct ingest_action ac;
+
+		if (ingest_parse_action_result(p, len, &ac) < 0) {
+			c->unparsed++;
+			return 0;
+		}
+		r = action_result_apply(be, hid, &ac, c);
+		ingest_action_free(&ac);
 		return r;
 	}
 	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
@@ -1748,6 +1911,7 @@ static bool is_detection_record(uint32_t stream, uint32_t kind)
 	case IMMUNE__V1__RECORD_KIND__RECORD_EVENT:
 		return stream == IMMUNE__V1__STREAM__STREAM_EVENTS;
 	case IMMUNE__V1__RECORD_KIND__RECORD_ALERT:
+	case IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT:
 		return stream == IMMUNE__V1__STREAM__STREAM_ALERTS;
 	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
 	case IMMUNE__V1__RECORD_KIND__RECORD_SENSOR_HEALTH:
@@ -1946,6 +2110,7 @@ static int ingest_batch(struct store_backend *be, const struct store_batch *b, u
 	if (r < 0)
 		return r;
 	cur = e->pending[b->stream];
+	be->cur_batch = (struct store_batch *)b;
 	n = new_records(be, b, cur);
 	c->duplicates += b->n - n;
 	if (n == 0) {
@@ -1995,12 +2160,14 @@ static int sq_ingest(struct store_backend *be, struct store_batch *const *batche
 			goto fail;
 		result[i] = r;
 	}
+	be->cur_batch = NULL;
 	if (exec(&be->wr, "COMMIT") < 0)
 		goto fail;
 	touched_end(be, true);
 	*counts = c;
 	return 0;
 fail:
+	be->cur_batch = NULL;
 	exec(&be->wr, "ROLLBACK");
 	touched_end(be, false);
 	return -EIO;
@@ -2435,6 +2602,210 @@ static int sq_host_sensors(struct store_backend *be, const char *id, struct json
 			   "sensors", out);
 }
 
+/* ---- response actions ---- */
+
+static int sq_action_add(struct store_backend *be, const struct store_action_new *a)
+{
+	CTL_LOCKED(be);
+	int64_t hid;
+	int r;
+
+	if (!a->uid || !a->kind || !a->op || !a->mode || !a->state || !a->origin)
+		return -EINVAL;
+	if (ctl_begin(be) < 0)
+		return -EIO;
+	r = ctl_hid(be, a->host_id, &hid);
+	if (r >= 0) {
+		_cleanup_reset_ sqlite3_stmt *s = stmt(
+			&be->ctl,
+			"INSERT INTO actions(uid, host, kind, op, params, mode, state, origin,"
+			" trigger_json, requested_by, message, created_ns, sent_ns) VALUES(?1, ?2,"
+			" ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, CASE WHEN ?7 = 'sent' THEN ?12"
+			" ELSE 0 END)");
+
+		if (!s)
+			return ctl_end(be, -EIO);
+		bind_text(s, 1, a->uid);
+		sqlite3_bind_int64(s, 2, hid);
+		bind_text(s, 3, a->kind);
+		bind_text(s, 4, a->op);
+		bind_text(s, 5, a->params_json ? a->params_json : "{}");
+		bind_text(s, 6, a->mode);
+		bind_text(s, 7, a->state);
+		bind_text(s, 8, a->origin);
+		bind_text(s, 9, a->trigger_json);
+		bind_text(s, 10, a->requested_by);
+		bind_text(s, 11, a->message);
+		sqlite3_bind_int64(s, 12, a->created_ns);
+		r = step_done(s);
+	}
+	return ctl_end(be, r);
+}
+
+#define ACTION_COLS                                                                                \
+	"a.uid, h.id, h.hostname, a.kind, a.op, a.params, a.mode, a.state, a.origin,"              \
+	" a.trigger_json, a.requested_by, a.approved_by, a.created_ns, a.sent_ns,"                 \
+	" a.finished_ns, a.message, a.detail"
+#define ACTION_FROM " FROM actions a JOIN hosts h ON h.hid = a.host"
+
+static json_t *ns_or_null(int64_t ns)
+{
+	return ns > 0 ? time_ns_json(ns) : json_null();
+}
+
+static json_t *action_json(sqlite3_stmt *s)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "uid", text_or_null(s, 0));
+	json_object_set_new(o, "host", text_or_null(s, 1));
+	json_object_set_new(o, "hostname", text_or_null(s, 2));
+	json_object_set_new(o, "kind", text_or_null(s, 3));
+	json_object_set_new(o, "op", text_or_null(s, 4));
+	json_object_set_new(o, "params", json_text_col(s, 5, json_object()));
+	json_object_set_new(o, "mode", text_or_null(s, 6));
+	json_object_set_new(o, "state", text_or_null(s, 7));
+	json_object_set_new(o, "origin", text_or_null(s, 8));
+	json_object_set_new(o, "trigger", json_text_col(s, 9, json_null()));
+	json_object_set_new(o, "requested_by", text_or_null(s, 10));
+	json_object_set_new(o, "approved_by", text_or_null(s, 11));
+	json_object_set_new(o, "created", ns_or_null(sqlite3_column_int64(s, 12)));
+	json_object_set_new(o, "sent", ns_or_null(sqlite3_column_int64(s, 13)));
+	json_object_set_new(o, "finished", ns_or_null(sqlite3_column_int64(s, 14)));
+	json_object_set_new(o, "message", text_or_null(s, 15));
+	json_object_set_new(o, "detail", json_text_col(s, 16, json_null()));
+	return o;
+}
+
+static int sq_action_get(struct store_backend *be, const char *uid, struct json_t **out)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "SELECT " ACTION_COLS ACTION_FROM " WHERE a.uid = ?1");
+	int rc;
+
+	if (!valid_host_id(uid)) /* the same form: 32 lowercase hex characters */
+		return -ENOENT;
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, uid);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? -ENOENT : -EIO;
+	*out = action_json(s);
+	return 0;
+}
+
+static int sq_actions_list(struct store_backend *be, const struct store_action_filter *f,
+			   struct json_t **out)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl,
+		     "SELECT " ACTION_COLS ACTION_FROM
+		     " WHERE a.created_ns >= ?1 AND (?2 IS NULL OR h.id = ?2 OR h.hostname = ?2)"
+		     " AND (?3 IS NULL OR a.state = ?3)"
+		     " ORDER BY a.created_ns DESC, a.uid DESC LIMIT ?4");
+	size_t limit = f && f->limit ? f->limit : STORE_ACTIONS_LIMIT_DEFAULT;
+	json_t *arr, *o;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	if (limit > STORE_ACTIONS_LIMIT_MAX)
+		limit = STORE_ACTIONS_LIMIT_MAX;
+	sqlite3_bind_int64(s, 1, f && f->since_ns > 0 ? f->since_ns : 0);
+	bind_text(s, 2, f ? f->host : NULL);
+	bind_text(s, 3, f ? f->state : NULL);
+	sqlite3_bind_int64(s, 4, (int64_t)limit);
+	arr = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(arr, action_json(s));
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return -EIO;
+	}
+	o = json_pack("{s:I,s:o}", "count", (json_int_t)json_array_size(arr), "actions", arr);
+	*out = o;
+	return 0;
+}
+
+static int action_update_tx(struct store_backend *be, const char *uid, const char *const *from,
+			    const char *to, const char *approved_by, const char *message,
+			    int64_t now_ns)
+{
+	_cleanup_free_ char *state = NULL;
+	bool ok = false;
+	int rc;
+
+	{
+		_cleanup_reset_ sqlite3_stmt *s =
+			stmt(&be->ctl, "SELECT state FROM actions WHERE uid = ?1");
+
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, uid);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_ROW)
+			return rc == SQLITE_DONE ? -ENOENT : -EIO;
+		state = col_strdup(s, 0);
+	}
+	for (size_t i = 0; from && from[i]; i++)
+		if (state && !strcmp(state, from[i]))
+			ok = true;
+	if (!ok)
+		return -EBUSY;
+	{
+		_cleanup_reset_ sqlite3_stmt *s = stmt(
+			&be->ctl,
+			"UPDATE actions SET state = ?2, approved_by = coalesce(?3, approved_by),"
+			" message = coalesce(?4, message),"
+			" sent_ns = CASE WHEN ?2 = 'sent' THEN ?5 ELSE sent_ns END,"
+			" finished_ns = CASE WHEN ?6 AND state != ?2 THEN ?5 ELSE finished_ns END"
+			" WHERE uid = ?1");
+
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, uid);
+		bind_text(s, 2, to);
+		bind_text(s, 3, approved_by);
+		bind_text(s, 4, message);
+		sqlite3_bind_int64(s, 5, now_ns);
+		sqlite3_bind_int(s, 6, action_state_final(to));
+		return step_done(s);
+	}
+}
+
+static int sq_action_update(struct store_backend *be, const char *uid, const char *const *from,
+			    const char *to, const char *approved_by, const char *message,
+			    int64_t now_ns)
+{
+	CTL_LOCKED(be);
+
+	if (!uid || !to)
+		return -EINVAL;
+	if (ctl_begin(be) < 0)
+		return -EIO;
+	return ctl_end(be, action_update_tx(be, uid, from, to, approved_by, message, now_ns));
+}
+
+static int64_t sq_actions_expire(struct store_backend *be, int64_t before_ns, int64_t now_ns)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "UPDATE actions SET state = 'expired', finished_ns = ?2, message ="
+			       " 'not approved in time' WHERE state = 'pending_approval' AND"
+			       " created_ns < ?1");
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, before_ns);
+	sqlite3_bind_int64(s, 2, now_ns);
+	if (step_done(s) < 0)
+		return -EIO;
+	return sqlite3_changes(be->ctl.db);
+}
+
 const struct store_backend_ops store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -2460,6 +2831,11 @@ const struct store_backend_ops store_sqlite_ops = {
 	.alert_put = sq_alert_put,
 	.host_baseline = sq_host_baseline,
 	.host_sensors = sq_host_sensors,
+	.action_add = sq_action_add,
+	.action_get = sq_action_get,
+	.actions_list = sq_actions_list,
+	.action_update = sq_action_update,
+	.actions_expire = sq_actions_expire,
 	.ingest = sq_ingest,
 	.retention_run = sq_retention_run,
 };

@@ -198,8 +198,8 @@ static void test_migrations(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(c->url, &c->st), 0);
-	assert_int_equal(store_schema_version(c->st), 3);
-	assert_int_equal(query_int(c, "PRAGMA user_version"), 3);
+	assert_int_equal(store_schema_version(c->st), 4);
+	assert_int_equal(query_int(c, "PRAGMA user_version"), 4);
 	assert_int_equal(query_int(c, "SELECT count(*) FROM sqlite_master WHERE name ="
 				      " 'hosts_machine'"),
 			 1);
@@ -208,7 +208,7 @@ static void test_migrations(void **state)
 	assert_true(isnan(h.score));
 	store_host_free(&h);
 	reopen(c);
-	assert_int_equal(store_schema_version(c->st), 3);
+	assert_int_equal(store_schema_version(c->st), 4);
 	store_close(c->st);
 	c->st = NULL;
 
