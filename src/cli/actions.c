@@ -1,7 +1,7 @@
 /* immune actions [--host H] [--state S] [--since T] [--limit N] [--json]
  * immune action show UID [--json]
  * immune action approve|reject|rollback UID [--json]
- * Response actions at the server (docs/response-server.md, GET /v1/actions in docs/api.md). */
+ * Response actions at the server (docs/response.md, GET /v1/actions in docs/api.md). */
 #include "cli/api_client.h"
 #include "cli/cli.h"
 #include "lib/buf.h"

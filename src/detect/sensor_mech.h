@@ -28,7 +28,7 @@ int sensor_load_in_child(int (*load)(void *arg, int *fds, size_t max), void *arg
  * The programs wake the reader only when a quarter of the ring is pending (the BPF side of
  * each sensor); a timer drains the rest every SENSOR_RING_DRAIN_MS, so a burst of records
  * costs one wakeup, not one per record, and a record waits at most that long. */
-#define SENSOR_RING_DRAIN_MS 100
+#define SENSOR_RING_DRAIN_MS 50
 
 struct ring_buffer;
 typedef int (*sensor_record_fn)(void *arg, void *data, size_t size);

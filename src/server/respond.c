@@ -1,4 +1,4 @@
-/* Response orchestration at the server (docs/response-server.md): sending typed actions to
+/* Response orchestration at the server (docs/response.md): sending typed actions to
  * agents, and running the server steps of the playbooks on newly stored alerts.
  *
  * The store's writer hands each batch's newly stored alerts (at most STORE_BATCH_NEW_ALERTS)

@@ -159,7 +159,7 @@ void ingest_forget(struct server *s, struct conn *c);
  * -ENOTCONN (the host is not connected) or -EPIPE (the connection failed and was closed). */
 int command_send(struct server *s, const char *host_id, Immune__V1__Command *cmd);
 
-/* respond.c: response orchestration at the server (docs/response-server.md) */
+/* respond.c: response orchestration at the server (docs/response.md) */
 /* Loads the playbooks (opt.playbooks_dir; none when NULL). Returns 0 or a negative errno
  * (logged). */
 int respond_init(struct server *s);

@@ -107,7 +107,7 @@ int ingest_parse_baseline(const void *p, size_t len, json_t **out);
  * each with a string "name". Returns 0 with *out (caller decrefs) or -EBADMSG. */
 int ingest_parse_sensor_health(const void *p, size_t len, json_t **out);
 
-/* ---- action results (ingest_action.c, docs/response-server.md) ---- */
+/* ---- action results (ingest_action.c, docs/response.md) ---- */
 
 #define INGEST_MAX_ACTION_JSON (64u * 1024)
 #define INGEST_MAX_ACTION_MESSAGE 2048 /* bytes of "message" */
@@ -129,7 +129,7 @@ struct ingest_action {
 	int64_t finished_ns;
 };
 
-/* Parses a RECORD_ACTION_RESULT payload (docs/response-server.md): a JSON object of at most
+/* Parses a RECORD_ACTION_RESULT payload (docs/response.md): a JSON object of at most
  * INGEST_MAX_ACTION_JSON bytes with every required field of the right type and in range;
  * unknown top-level keys are refused. Returns 0 with *out (free with ingest_action_free)
  * or -EBADMSG. */

@@ -228,7 +228,7 @@ int store_host_baseline(struct store *st, const char *id, struct json_t **out);
  * for an unknown host, -ENODATA when none was received yet. */
 int store_host_sensors(struct store *st, const char *id, struct json_t **out);
 
-/* ---- response actions (docs/response-server.md) ---- */
+/* ---- response actions (docs/response.md) ---- */
 #define STORE_ACTIONS_LIMIT_DEFAULT 100
 #define STORE_ACTIONS_LIMIT_MAX 1000
 

@@ -152,7 +152,7 @@ static const char *const migrations[] = {
 	"  host INTEGER PRIMARY KEY REFERENCES hosts(hid),"
 	"  updated INTEGER NOT NULL,"
 	"  sensors TEXT NOT NULL);",
-	/* 4: response actions (docs/response-server.md) */
+	/* 4: response actions (docs/response.md) */
 	"CREATE TABLE actions("
 	"  uid TEXT PRIMARY KEY,"
 	"  host INTEGER NOT NULL REFERENCES hosts(hid),"
@@ -169,7 +169,8 @@ static const char *const migrations[] = {
 	"  sent_ns INTEGER NOT NULL DEFAULT 0,"
 	"  finished_ns INTEGER NOT NULL DEFAULT 0,"
 	"  message TEXT,"
-	"  detail TEXT) WITHOUT ROWID;"
+	"  detail TEXT,"
+	"  recorded_ns INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 	"CREATE INDEX actions_created ON actions(created_ns);"
 	"CREATE INDEX actions_host ON actions(host, created_ns);"
 	"CREATE INDEX actions_state ON actions(state, created_ns);",
@@ -1725,7 +1726,10 @@ static bool action_state_final(const char *state)
 static int action_result_apply(struct store_backend *be, int64_t hid, const struct ingest_action *a,
 			       struct store_ingest_counts *c)
 {
-	int64_t fin = a->finished_ns ? a->finished_ns : (int64_t)time(NULL) * 1000000000;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec; /* when the server records it */
+	int64_t fin = a->finished_ns ? a->finished_ns : now;
 	_cleanup_free_ char *state = NULL;
 	int64_t row_host = 0;
 	int rc;
@@ -1754,8 +1758,8 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 			&be->wr,
 			"INSERT INTO actions(uid, host, kind, op, params, mode, state, origin,"
 			" trigger_json, requested_by, created_ns, sent_ns, finished_ns, message,"
-			" detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'agent', ?10, ?10,"
-			" ?11, ?12, ?13)");
+			" detail, recorded_ns) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'agent',"
+			" ?10, ?10, ?11, ?12, ?13, ?14)");
 
 		if (!s)
 			return -EIO;
@@ -1774,6 +1778,7 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 		bind_text(s, 12, a->message);
 		if (a->detail)
 			sqlite3_bind_text(s, 13, dump(a->detail, "{}"), -1, free);
+		sqlite3_bind_int64(s, 14, now);
 		if (step_done(s) < 0)
 			return -EIO;
 		c->action_results++;
@@ -1792,7 +1797,8 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 			stmt(&be->wr,
 			     "UPDATE actions SET state = CASE WHEN ?2 THEN 'rolled_back' ELSE"
 			     " state END, finished_ns = CASE WHEN ?2 THEN ?3 ELSE finished_ns"
-			     " END, message = ?4, detail = coalesce(?5, detail) WHERE uid = ?1");
+			     " END, message = ?4, detail = coalesce(?5, detail), recorded_ns = ?6"
+			     " WHERE uid = ?1");
 
 		if (!s)
 			return -EIO;
@@ -1802,6 +1808,7 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 		bind_text(s, 4, undone ? a->message : msg);
 		if (a->detail)
 			sqlite3_bind_text(s, 5, dump(a->detail, "{}"), -1, free);
+		sqlite3_bind_int64(s, 6, now);
 		if (step_done(s) < 0)
 			return -EIO;
 		c->action_results++;
@@ -1810,7 +1817,7 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 	{
 		_cleanup_reset_ sqlite3_stmt *s = stmt(
 			&be->wr, "UPDATE actions SET state = ?2, finished_ns = ?3, message = ?4,"
-				 " detail = ?5 WHERE uid = ?1");
+				 " detail = ?5, recorded_ns = ?6 WHERE uid = ?1");
 
 		if (!s)
 			return -EIO;
@@ -1820,6 +1827,7 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 		bind_text(s, 4, a->message);
 		if (a->detail)
 			sqlite3_bind_text(s, 5, dump(a->detail, "{}"), -1, free);
+		sqlite3_bind_int64(s, 6, now);
 		if (step_done(s) < 0)
 			return -EIO;
 		c->action_results++;

@@ -58,7 +58,7 @@ write_rule "$tmp/rules2" 5e1f0000-0000-4000-8000-00000000d002 "Second program ${
 
 start_server() { # rules dir
 	"$server" --data "$data" --listen "127.0.0.1:$PA" --api "127.0.0.1:$PB" \
-		--catalog "$src/policies" --rules "$1" >>"$tmp/server.log" 2>&1 &
+		--catalog "$src/policies" --rules "$1" --playbooks none >>"$tmp/server.log" 2>&1 &
 	spid=$!
 	for _ in $(seq 1 100); do
 		[ -f "$cfg" ] && "$immune" server status --server-config "$cfg" >/dev/null 2>&1 && return 0

@@ -1,4 +1,4 @@
-/* Unit tests for response actions in the store (store.h, docs/response-server.md): adding,
+/* Unit tests for response actions in the store (store.h, docs/response.md): adding,
  * showing and listing actions with filters; state changes only from the states allowed;
  * action-result records that update the action they name (only for its own host), store the
  * actions the server never saw (edge), and roll back; bad results counted and skipped; the
