@@ -2,6 +2,7 @@
 #include "agent/spool.h"
 
 #include "lib/buf.h"
+#include "lib/fileio.h"
 #include "lib/str.h"
 #include "proto/immune.pb-c.h"
 
@@ -464,25 +465,6 @@ static size_t gap_pack(const struct gap_acc *g, unsigned char *out)
 
 /* ---- files ---- */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (w == 0)
-			return -EIO;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int pread_all(int fd, void *p, size_t n, off_t off)
 {
 	unsigned char *b = p;
@@ -514,7 +496,7 @@ static int write_atomic(int dirfd, const char *name, const void *data, size_t n,
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, data, n);
+	r = fd_write_all(fd, data, n);
 	if (r == 0 && sync && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
@@ -709,7 +691,7 @@ static int create_open(struct spool *sp, struct stream *st, uint64_t name, bool 
 	if (fd < 0)
 		return -errno;
 	seg_header_encode(hdr, st->id);
-	r = write_all(fd, hdr, sizeof(hdr));
+	r = fd_write_all(fd, hdr, sizeof(hdr));
 	if (r == 0 && sync && (fsync(fd) < 0 || fsync(st->dirfd) < 0))
 		r = -errno;
 	if (r < 0) {
@@ -794,7 +776,7 @@ static int write_record(struct spool *sp, struct stream *st, uint32_t kind, int6
 	int r;
 
 	rec_encode(sp->wbuf, at, kind, time_ns, encoding, payload, len);
-	r = write_all(st->fd, sp->wbuf, (size_t)n);
+	r = fd_write_all(st->fd, sp->wbuf, (size_t)n);
 	if (r == 0 && sp->fsync_each && fsync(st->fd) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -1456,7 +1438,7 @@ static int recover_raw(struct spool *sp, struct stream *st, const struct entry *
 		unsigned char hdr[SEG_HDR];
 
 		seg_header_encode(hdr, st->id);
-		if (ftruncate(fd, 0) < 0 || write_all(fd, hdr, SEG_HDR) < 0) {
+		if (ftruncate(fd, 0) < 0 || fd_write_all(fd, hdr, SEG_HDR) < 0) {
 			close(fd);
 			return -EIO;
 		}

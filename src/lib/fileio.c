@@ -8,7 +8,7 @@
 
 #include "lib/common.h"
 
-static int write_all(int fd, const void *p, size_t n)
+int fd_write_all(int fd, const void *p, size_t n)
 {
 	const char *c = p;
 
@@ -19,6 +19,8 @@ static int write_all(int fd, const void *p, size_t n)
 				continue;
 			return -errno;
 		}
+		if (w == 0)
+			return -EIO;
 		c += w;
 		n -= (size_t)w;
 	}
@@ -58,7 +60,7 @@ int file_write_atomic(const char *path, const void *data, size_t len, mode_t mod
 		return -errno;
 	r = fchmod(fd, mode) < 0 ? -errno : 0; /* the umask must not widen or narrow it */
 	if (r == 0)
-		r = write_all(fd, data, len);
+		r = fd_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

@@ -17,3 +17,6 @@ int file_read_capped(const char *path, size_t cap, struct buf *out);
 /* Reads fd (a pipe, standard input) to its end, at most cap bytes, into out (replacing what
  * it held). Returns 0, -EFBIG (over cap) or a negative errno. */
 int fd_read_capped(int fd, size_t cap, struct buf *out);
+/* Writes all n bytes at p to fd, retrying short writes and EINTR. Returns 0 or a negative
+ * errno. */
+int fd_write_all(int fd, const void *p, size_t n);

@@ -179,24 +179,6 @@ static int open_parent(const char *path, int flags, const char **base)
 
 /* ---- reading, writing, hashing ---- */
 
-static int read_fd_capped(int fd, size_t cap, struct buf *out)
-{
-	buf_free(out);
-	buf_init(out, cap);
-	char chunk[16384];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		if (buf_append(out, chunk, (size_t)n) < 0)
-			return -EFBIG;
-	}
-}
-
 int act_file_read(const char *path, struct buf *out, struct stat *st)
 {
 	struct stat s;
@@ -206,25 +188,10 @@ int act_file_read(const char *path, struct buf *out, struct stat *st)
 		return fd;
 	if ((uint64_t)s.st_size > ACT_FILE_MAX)
 		return -EFBIG;
-	int r = read_fd_capped(fd, ACT_FILE_MAX, out);
+	int r = fd_read_capped(fd, ACT_FILE_MAX, out);
 	if (r == 0 && st)
 		*st = s;
 	return r;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static char *temp_name(const char *base)
@@ -257,7 +224,7 @@ int act_file_replace(const char *path, const void *data, size_t len, mode_t mode
 	if (r == 0 && fchmod(fd, mode & 07777) < 0)
 		r = -errno;
 	if (r == 0)
-		r = write_all(fd, data, len);
+		r = fd_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
@@ -496,7 +463,7 @@ static int copy_into(int fd, int dfd, const char *name)
 		else if ((total += (uint64_t)n) > QUARANTINE_COPY_MAX)
 			r = -EFBIG;
 		else
-			r = write_all(out, chunk, (size_t)n);
+			r = fd_write_all(out, chunk, (size_t)n);
 	}
 	if (r == 0 && fsync(out) < 0)
 		r = -errno;

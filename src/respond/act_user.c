@@ -75,18 +75,7 @@ static int read_fd(int fd, size_t cap, struct buf *out, struct stat *st)
 		return -EINVAL;
 	if ((uint64_t)st->st_size > cap)
 		return -EFBIG;
-	char chunk[8192];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		if (buf_append(out, chunk, (size_t)n) < 0)
-			return -EFBIG;
-	}
+	return fd_read_capped(fd, cap, out);
 }
 
 /* Replaces name in dirfd with len bytes of data, with the owner and mode of like. */

@@ -277,25 +277,34 @@ static bool utf8_ok(const char *s)
 	return j != NULL;
 }
 
+/* The plain string parameters: their names and where the action keeps them. */
+static const struct {
+	const char *name;
+	size_t off;
+} string_params[] = {
+	{ "address", offsetof(Action, address) },
+	{ "user", offsetof(Action, user) },
+	{ "fingerprint", offsetof(Action, fingerprint) },
+	{ "path", offsetof(Action, path) },
+	{ "sha256", offsetof(Action, sha256) },
+	{ "check", offsetof(Action, check_id) },
+	{ "unit", offsetof(Action, unit) },
+	{ "entry", offsetof(Action, entry) },
+};
+
+static char **string_param(const Action *a, size_t i)
+{
+	return (char **)((const char *)a + string_params[i].off);
+}
+
 static int check_utf8(const Action *a, const char *kn, char *err, size_t errlen)
 {
-	const struct {
-		const char *name, *value;
-	} strings[] = {
-		{ "address", a->address },
-		{ "user", a->user },
-		{ "fingerprint", a->fingerprint },
-		{ "path", a->path },
-		{ "sha256", a->sha256 },
-		{ "check", a->check_id },
-		{ "fix", a->fix_json },
-		{ "unit", a->unit },
-		{ "entry", a->entry },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
-		if (present(strings[i].value) && !utf8_ok(strings[i].value))
+	for (size_t i = 0; i < ARRAY_SIZE(string_params); i++)
+		if (present(*string_param(a, i)) && !utf8_ok(*string_param(a, i)))
 			return fail(err, errlen, "%s: '%s' is not valid UTF-8", kn,
-				    strings[i].name);
+				    string_params[i].name);
+	if (present(a->fix_json) && !utf8_ok(a->fix_json))
+		return fail(err, errlen, "%s: 'fix' is not valid UTF-8", kn);
 	for (size_t i = 0; i < a->n_allow; i++)
 		if (a->allow[i] && !utf8_ok(a->allow[i]))
 			return fail(err, errlen, "%s: 'allow' is not valid UTF-8", kn);
@@ -444,23 +453,9 @@ static int set_param(Action *a, const char *key, const json_t *v, const char *kn
 		a->fix_json = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 		return a->fix_json ? 0 : -ENOMEM;
 	}
-	static const struct {
-		const char *name;
-		size_t off;
-	} strings[] = {
-		{ "address", offsetof(Action, address) },
-		{ "user", offsetof(Action, user) },
-		{ "fingerprint", offsetof(Action, fingerprint) },
-		{ "path", offsetof(Action, path) },
-		{ "sha256", offsetof(Action, sha256) },
-		{ "check", offsetof(Action, check_id) },
-		{ "unit", offsetof(Action, unit) },
-		{ "entry", offsetof(Action, entry) },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
-		if (!strcmp(key, strings[i].name))
-			return set_string((char **)((char *)a + strings[i].off), v, kn, key, err,
-					  errlen);
+	for (size_t i = 0; i < ARRAY_SIZE(string_params); i++)
+		if (!strcmp(key, string_params[i].name))
+			return set_string(string_param(a, i), v, kn, key, err, errlen);
 	return fail(err, errlen, "%s: unknown parameter '%s'", kn, key);
 }
 
@@ -515,21 +510,10 @@ json_t *action_params_json(const Action *a)
 		json_t *fix = json_loads(a->fix_json, 0, NULL);
 		json_object_set_new(o, "fix", fix ? fix : json_string(a->fix_json));
 	}
-	const struct {
-		const char *name, *value;
-	} strings[] = {
-		{ "address", a->address },
-		{ "user", a->user },
-		{ "fingerprint", a->fingerprint },
-		{ "path", a->path },
-		{ "sha256", a->sha256 },
-		{ "check", a->check_id },
-		{ "unit", a->unit },
-		{ "entry", a->entry },
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(strings); i++)
-		if (present(strings[i].value))
-			json_object_set_new(o, strings[i].name, json_string(strings[i].value));
+	for (size_t i = 0; i < ARRAY_SIZE(string_params); i++)
+		if (present(*string_param(a, i)))
+			json_object_set_new(o, string_params[i].name,
+					    json_string(*string_param(a, i)));
 	return o;
 }
 
