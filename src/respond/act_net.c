@@ -602,8 +602,8 @@ static int isolate_rules(struct buf *b, const char *t)
 		"ip6 saddr @iso_dns6 tcp sport 53 ct state established accept",
 		"udp sport 67 udp dport 68 accept",
 		"udp sport 547 udp dport 546 accept",
-		"icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, "
-		"nd-redirect } accept",
+		("icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert, "
+		 "nd-redirect } accept"),
 		"drop",
 	};
 	static const char *const out[] = {
