@@ -256,6 +256,10 @@ static void on_responded(evutil_socket_t fd, short what, void *arg)
 	if (recs.n)
 		link_submit(a->link, &recs);
 	agent_records_free(&recs);
+	if (responder_take_rescan(a->responder)) {
+		log_info("a fix was applied: scanning again");
+		request_collection(a, true);
+	}
 }
 
 /* The detector's thread: every alert goes to edge response. */
