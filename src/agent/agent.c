@@ -187,6 +187,13 @@ static void on_action_command(struct agent *a, const Immune__V1__Command *cmd)
 			dry_run = strcmp(cmd->args[i]->value, "true") == 0;
 	if (!cmd->action)
 		snprintf(err, sizeof(err), "the command holds no action");
+	else if (cmd->action->kind == IMMUNE__V1__ACTION_KIND__ACTION_APPLY_FIX &&
+		 cmd->op == IMMUNE__V1__ACTION_OP__OP_APPLY && !dry_run && a->o->root &&
+		 strcmp(a->o->root, "/") != 0)
+		/* the checks failed in that directory, and a fix would change this host */
+		snprintf(err, sizeof(err),
+			 "this agent scans %.256s, not this host: the fix is not applied here",
+			 a->o->root);
 	else if (cmd->op != IMMUNE__V1__ACTION_OP__OP_APPLY &&
 		 cmd->op != IMMUNE__V1__ACTION_OP__OP_VERIFY &&
 		 cmd->op != IMMUNE__V1__ACTION_OP__OP_ROLLBACK)

@@ -5,8 +5,8 @@
 # makes the server's playbook (mode auto, dry_run: true) ask for apply-fix with the check's
 # own fix; the agent's executor checks it as a dry run (nothing on this host changes) and
 # the action ends dry_run, with origin server and the check in its trigger. A second scan
-# where the check still fails triggers nothing more. A playbook without dry_run is never
-# used here: no real fix is applied to this host.
+# where the check still fails triggers nothing more; and a real apply-fix sent by hand is
+# refused by an agent that scans a directory (--root). No real fix is applied to this host.
 # usage: server_check_playbook.sh IMMUNE IMMUNE-SERVER IMMUNE-AGENT
 set -euo pipefail
 immune=$1
@@ -112,4 +112,21 @@ sleep 0.5 # the loop hands the batch's checks to response after its commit
 run "$immune" actions --json --server-config "$cfg"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["count"] == 1, d' "$tmp/out" \
 	|| fail "a check that stayed failing triggered again: $(cat "$tmp/out")"
+
+# an agent scanning a directory (--root) refuses a real apply-fix: the checks failed there,
+# and the fix would change this host. The value asked for is the host's own (read here), so
+# nothing would change even if it were applied.
+cur=$(cat /proc/sys/net/ipv4/tcp_syncookies)
+run "$immune" respond "$host" apply-fix check=$check_id \
+	"fix={\"type\":\"sysctl_set\",\"key\":\"net.ipv4.tcp_syncookies\",\"value\":\"$cur\"}" \
+	--json --server-config "$cfg"
+[ $rc -eq 0 ] || fail "respond apply-fix ($rc): $(cat "$tmp/err")"
+wait_action 'a["state"] in ("dry_run", "refused")'
+python3 - "$tmp/out" <<'PY' || fail "apply-fix on a --root agent: $(cat "$tmp/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["count"] == 2, d
+m = [a for a in d["actions"] if a["origin"] == "manual"][0]
+assert m["state"] == "refused" and "not this host" in m["message"], m
+PY
 echo "server_check_playbook: OK"
