@@ -1,10 +1,12 @@
 /* Response orchestration at the server (docs/response.md): sending typed actions to
- * agents, and running the server steps of the playbooks on newly stored alerts.
+ * agents, and running the server steps of the playbooks on newly stored alerts and on
+ * checks a scan found newly failing.
  *
  * The store's writer hands each batch's newly stored alerts (at most STORE_BATCH_NEW_ALERTS)
- * to the loop after commit (ingest.c); here each is matched against the playbooks with
- * server_only (local steps ran on the agent already and come back as results). A step then
- * becomes one stored action:
+ * and newly failing checks with a fix (at most STORE_BATCH_NEW_FAILING) to the loop after
+ * commit (ingest.c); here each is matched against the playbooks with server_only (local
+ * steps ran on the agent already and come back as results). A step then becomes one stored
+ * action:
  *   auto      sent now when the circuit breaker allows and the host is connected; over the
  *             breaker's limit it waits for approval; a host that is not connected makes it
  *             failed ("host not connected"): the alert came over that connection moments
