@@ -187,6 +187,13 @@ static void on_action_command(struct agent *a, const Immune__V1__Command *cmd)
 			dry_run = strcmp(cmd->args[i]->value, "true") == 0;
 	if (!cmd->action)
 		snprintf(err, sizeof(err), "the command holds no action");
+	else if (cmd->action->kind == IMMUNE__V1__ACTION_KIND__ACTION_APPLY_FIX &&
+		 cmd->op == IMMUNE__V1__ACTION_OP__OP_APPLY && !dry_run && a->o->root &&
+		 strcmp(a->o->root, "/") != 0)
+		/* the checks failed in that directory, and a fix would change this host */
+		snprintf(err, sizeof(err),
+			 "this agent scans %.256s, not this host: the fix is not applied here",
+			 a->o->root);
 	else if (cmd->op != IMMUNE__V1__ACTION_OP__OP_APPLY &&
 		 cmd->op != IMMUNE__V1__ACTION_OP__OP_VERIFY &&
 		 cmd->op != IMMUNE__V1__ACTION_OP__OP_ROLLBACK)
@@ -256,6 +263,10 @@ static void on_responded(evutil_socket_t fd, short what, void *arg)
 	if (recs.n)
 		link_submit(a->link, &recs);
 	agent_records_free(&recs);
+	if (responder_take_rescan(a->responder)) {
+		log_info("a fix was applied: scanning again");
+		request_collection(a, true);
+	}
 }
 
 /* The detector's thread: every alert goes to edge response. */

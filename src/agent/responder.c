@@ -64,6 +64,7 @@ struct responder {
 	bool stopping, thread_started, notified;
 	char *pending_playbooks;
 	bool reload;
+	bool rescan; /* an apply-fix was verified: the posture changed (responder_take_rescan) */
 	struct agent_records out;
 	int64_t link_alive_ns;
 	uint64_t jobs, by_status[STATUS_SLOTS], queue_full, respawns, refreshes, edge_matches;
@@ -406,6 +407,12 @@ static void run_job(struct responder *r, struct job *j)
 	Immune__V1__ExecStatus st = reply->status;
 	if (!exec_status_name(st))
 		st = IMMUNE__V1__EXEC_STATUS__EXEC_FAILED;
+	if (j->action->kind == IMMUNE__V1__ACTION_KIND__ACTION_APPLY_FIX && j->op == OP_APPLY &&
+	    !j->dry_run && st == IMMUNE__V1__EXEC_STATUS__EXEC_VERIFIED) {
+		pthread_mutex_lock(&r->lock); /* set before the result is queued and notified */
+		r->rescan = true;
+		pthread_mutex_unlock(&r->lock);
+	}
 	record_result(r, j, st, reply->message ? reply->message : "", detail, false);
 	track_isolation(r, j, st);
 	exec_reply_free(reply);
@@ -707,6 +714,15 @@ void responder_take(struct responder *r, struct agent_records *out)
 	agent_records_move(out, &r->out);
 	r->notified = false;
 	pthread_mutex_unlock(&r->lock);
+}
+
+bool responder_take_rescan(struct responder *r)
+{
+	pthread_mutex_lock(&r->lock);
+	bool v = r->rescan;
+	r->rescan = false;
+	pthread_mutex_unlock(&r->lock);
+	return v;
 }
 
 json_t *responder_status(struct responder *r)

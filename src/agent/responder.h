@@ -87,6 +87,10 @@ void responder_set_playbooks(struct responder *r, const char *path);
 /* The link is connected now (the loop calls this on its status timer). Thread-safe. */
 void responder_link_alive(struct responder *r);
 
+/* True once after an apply-fix was verified (not a dry run): the agent then scans again so
+ * the server's posture reflects the fix. Thread-safe. */
+bool responder_take_rescan(struct responder *r);
+
 /* Moves the waiting records (action results, failure alerts) into out. Thread-safe. */
 void responder_take(struct responder *r, struct agent_records *out);
 

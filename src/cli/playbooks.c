@@ -260,7 +260,7 @@ static int test_check(const struct playbook_set *s, const struct test_opts *o, j
 	struct playbook_input in = {
 		.source = "check",
 		.rule_id = o->check,
-		.level = (int)c->severity + 2, /* low 2 .. critical 5, as alert levels */
+		.level = playbook_check_level(severity_name(c->severity)),
 		.fix_json = fix,
 	};
 	_cleanup_free_ char *what = xasprintf("check %s (failing)", o->check);

@@ -94,6 +94,16 @@ static void pb_error(struct pb_ctx *c, const struct ynode *n, const char *fmt, .
 	c->failed = true;
 }
 
+int playbook_check_level(const char *severity)
+{
+	static const char *const names[] = { "low", "medium", "high", "critical" };
+
+	for (size_t i = 0; severity && i < ARRAY_SIZE(names); i++)
+		if (strcmp(severity, names[i]) == 0)
+			return (int)i + 2;
+	return 3;
+}
+
 const char *playbook_mode_name(enum playbook_mode m)
 {
 	switch (m) {

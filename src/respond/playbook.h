@@ -140,5 +140,9 @@ struct alert;
 int playbook_input_from_alert(const struct alert *al, struct playbook_alert *out);
 void playbook_alert_free(struct playbook_alert *a);
 
+/* The level a failing check's severity gives its playbook input: "low" 2, "medium" 3,
+ * "high" 4, "critical" 5 (as alert levels); anything else (NULL, unknown) 3. */
+int playbook_check_level(const char *severity);
+
 /* "auto", "approve", "notify". */
 const char *playbook_mode_name(enum playbook_mode m);

@@ -19,6 +19,10 @@ static void on_done(struct store_batch *b, int result, uint64_t committed_seq, v
 	cp->n_new_alerts = b->n_new_alerts;
 	b->new_alerts = NULL;
 	b->n_new_alerts = 0;
+	cp->new_failing = b->new_failing;
+	cp->n_new_failing = b->n_new_failing;
+	b->new_failing = NULL;
+	b->n_new_failing = 0;
 	pthread_mutex_lock(&s->completion_lock);
 	cp->next = s->completions;
 	s->completions = cp;
@@ -105,6 +109,8 @@ static void complete(struct server *s, struct completion *cp)
 {
 	if (cp->n_new_alerts > 0)
 		respond_alerts(s, cp->host_id, cp->new_alerts, cp->n_new_alerts);
+	if (cp->n_new_failing > 0)
+		respond_failing_checks(s, cp->host_id, cp->new_failing, cp->n_new_failing);
 	struct conn *c = hostmap_get(&s->hosts, cp->host_id);
 	if (!c || c->id != cp->conn_id || c->state != CONN_ESTABLISHED)
 		return; /* gone: the agent resends what was not acknowledged */
@@ -139,6 +145,7 @@ static void on_completions(evutil_socket_t fd, short what, void *arg)
 		struct completion *next = ordered->next;
 		complete(s, ordered);
 		strv_free(ordered->new_alerts);
+		store_failing_checks_free(ordered->new_failing, ordered->n_new_failing);
 		free(ordered);
 		ordered = next;
 	}
@@ -190,6 +197,7 @@ void ingest_fini(struct server *s)
 	while (cp) {
 		struct completion *next = cp->next;
 		strv_free(cp->new_alerts);
+		store_failing_checks_free(cp->new_failing, cp->n_new_failing);
 		free(cp);
 		cp = next;
 	}

@@ -1,10 +1,12 @@
 /* Response orchestration at the server (docs/response.md): sending typed actions to
- * agents, and running the server steps of the playbooks on newly stored alerts.
+ * agents, and running the server steps of the playbooks on newly stored alerts and on
+ * checks a scan found newly failing.
  *
  * The store's writer hands each batch's newly stored alerts (at most STORE_BATCH_NEW_ALERTS)
- * to the loop after commit (ingest.c); here each is matched against the playbooks with
- * server_only (local steps ran on the agent already and come back as results). A step then
- * becomes one stored action:
+ * and newly failing checks with a fix (at most STORE_BATCH_NEW_FAILING) to the loop after
+ * commit (ingest.c); here each is matched against the playbooks with server_only (local
+ * steps ran on the agent already and come back as results). A step then becomes one stored
+ * action:
  *   auto      sent now when the circuit breaker allows and the host is connected; over the
  *             breaker's limit it waits for approval; a host that is not connected makes it
  *             failed ("host not connected"): the alert came over that connection moments
@@ -137,21 +139,25 @@ static const char *step_state(struct server *s, const struct playbook_step *st, 
 	return "sent";
 }
 
-static void run_step(struct server *s, const char *host_id, const struct alert_summary *a,
+/* Stores (and sends, when its state says so) the action of step st for host_id. tj is what
+ * triggered it ({alert_uid, rule_id} or {check_id}; taken), completed here with the playbook
+ * and step; what names the trigger in the log ("alert UID", "check ID"). */
+static void run_step(struct server *s, const char *host_id, json_t *tj, const char *what,
 		     const struct playbook_step *st)
 {
 	char uid[ACTION_UID_LEN + 1];
 	const char *msg, *state;
 	bool send;
 	json_t *pj = action_params_json(st->action);
-	json_t *tj = json_pack("{s:s, s:s, s:s, s:I}", "alert_uid", a->uid, "rule_id", a->rule_id,
-			       "playbook", st->playbook_id, "step", (json_int_t)st->step);
 	_cleanup_free_ char *params = json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS);
-	_cleanup_free_ char *trigger = tj ? json_dumps(tj, JSON_COMPACT) : NULL;
+	_cleanup_free_ char *trigger = NULL;
 	_cleanup_free_ char *by = xasprintf("playbook %s", st->playbook_id);
 	int r;
 
 	json_decref(pj);
+	if (tj && json_object_set_new(tj, "playbook", json_string(st->playbook_id)) == 0 &&
+	    json_object_set_new(tj, "step", json_integer((json_int_t)st->step)) == 0)
+		trigger = json_dumps(tj, JSON_COMPACT);
 	json_decref(tj);
 	action_new_uid(uid);
 	state = step_state(s, st, host_id, &msg, &send);
@@ -175,8 +181,8 @@ static void run_step(struct server *s, const char *host_id, const struct alert_s
 			  st->playbook_id, st->step, host_id);
 		return;
 	}
-	log_info("playbook %s step %zu on alert %s: action %s (%s) on host %s is %s",
-		 st->playbook_id, st->step, a->uid, uid, n.kind, host_id, state);
+	log_info("playbook %s step %zu on %s: action %s (%s) on host %s is %s", st->playbook_id,
+		 st->step, what, uid, n.kind, host_id, state);
 	if (!send)
 		return;
 	r = respond_send(s, host_id, uid, st->action, IMMUNE__V1__ACTION_OP__OP_APPLY, st->dry_run);
@@ -188,33 +194,47 @@ static void run_step(struct server *s, const char *host_id, const struct alert_s
 	}
 }
 
+/* The host's labels and hostname as the playbooks see them (arrays owned by the caller). */
+static void host_input(const struct store_host *h, struct playbook_input *in, const char ***keys,
+		       const char ***values)
+{
+	*keys = xcalloc(h->n_labels + 1, sizeof(**keys));
+	*values = xcalloc(h->n_labels + 1, sizeof(**values));
+	for (size_t i = 0; i < h->n_labels; i++) {
+		(*keys)[i] = h->labels[i].key;
+		(*values)[i] = h->labels[i].value;
+	}
+	in->label_keys = *keys;
+	in->label_values = *values;
+	in->n_labels = h->n_labels;
+	if (h->hostname) /* the name the server holds for the host (protected_hosts) */
+		in->hostname = h->hostname;
+}
+
 static void respond_alert(struct server *s, const struct store_host *h,
 			  const struct alert_summary *a)
 {
 	struct playbook_steps steps = { 0 };
 	struct playbook_alert pa;
-	_cleanup_free_ const char **keys = xcalloc(h->n_labels + 1, sizeof(*keys));
-	_cleanup_free_ const char **values = xcalloc(h->n_labels + 1, sizeof(*values));
+	_cleanup_free_ const char **keys = NULL;
+	_cleanup_free_ const char **values = NULL;
 
 	if (playbook_input_from_alert_summary(a, &pa) < 0) {
 		log_warn("alert %s on host %s: its evidence cannot be read; no playbook runs",
 			 a->uid, h->id);
 		return;
 	}
-	for (size_t i = 0; i < h->n_labels; i++) {
-		keys[i] = h->labels[i].key;
-		values[i] = h->labels[i].value;
-	}
-	pa.in.label_keys = keys;
-	pa.in.label_values = values;
-	pa.in.n_labels = h->n_labels;
-	if (h->hostname) /* the name the server holds for the host (protected_hosts) */
-		pa.in.hostname = h->hostname;
+	host_input(h, &pa.in, &keys, &values);
 	if (playbook_match(s->playbooks, &pa.in, false, true, server_now_ns(), &steps) == 0) {
 		for (size_t i = 0; i < steps.n_skipped; i++)
 			log_info("alert %s on host %s: %s", a->uid, h->id, steps.skipped[i]);
+		_cleanup_free_ char *what = xasprintf("alert %s", a->uid);
+
 		for (size_t i = 0; i < steps.n; i++)
-			run_step(s, h->id, a, &steps.v[i]);
+			run_step(
+				s, h->id,
+				json_pack("{s:s, s:s}", "alert_uid", a->uid, "rule_id", a->rule_id),
+				what, &steps.v[i]);
 	}
 	playbook_steps_free(&steps);
 	playbook_alert_free(&pa);
@@ -236,5 +256,48 @@ void respond_alerts(struct server *s, const char *host_id, char *const *alerts, 
 		respond_alert(s, &h, &a);
 		alert_summary_free(&a);
 	}
+	store_host_free(&h);
+}
+
+static void respond_failing_check(struct server *s, const struct store_host *h,
+				  const struct store_failing_check *c)
+{
+	struct playbook_steps steps = { 0 };
+	struct playbook_input in = {
+		.source = "check",
+		.rule_id = c->check_id,
+		.level = playbook_check_level(c->severity),
+		.fix_json = c->fix_json,
+	};
+	_cleanup_free_ const char **keys = NULL;
+	_cleanup_free_ const char **values = NULL;
+	_cleanup_free_ char *what = xasprintf("check %s", c->check_id);
+
+	host_input(h, &in, &keys, &values);
+	if (playbook_match(s->playbooks, &in, false, true, server_now_ns(), &steps) == 0) {
+		for (size_t i = 0; i < steps.n_skipped; i++)
+			log_info("check %s failing on host %s: %s", c->check_id, h->id,
+				 steps.skipped[i]);
+		for (size_t i = 0; i < steps.n; i++)
+			run_step(s, h->id, json_pack("{s:s}", "check_id", c->check_id), what,
+				 &steps.v[i]);
+	}
+	playbook_steps_free(&steps);
+}
+
+/* Each check is handed over once, when a scan finds it newly failing: one that stays failing
+ * does not trigger again. Actions still pending or sent for the same host and check are not
+ * looked for (a check that passes and fails again triggers anew). */
+void respond_failing_checks(struct server *s, const char *host_id,
+			    const struct store_failing_check *checks, size_t n)
+{
+	struct store_host h;
+
+	if (!s->playbooks || playbook_set_count(s->playbooks) == 0 || n == 0)
+		return;
+	if (store_host_get(s->store, host_id, &h) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		respond_failing_check(s, &h, &checks[i]);
 	store_host_free(&h);
 }

@@ -60,6 +60,8 @@ struct completion {
 	char host_id[33];
 	char **new_alerts; /* taken from the batch: alerts stored for the first time */
 	size_t n_new_alerts;
+	struct store_failing_check *new_failing; /* taken likewise: checks newly failing */
+	size_t n_new_failing;
 };
 
 struct server {
@@ -171,6 +173,11 @@ int respond_send(struct server *s, const char *host_id, const char *uid,
 		 const Immune__V1__Action *a, Immune__V1__ActionOp op, bool dry_run);
 /* Runs the playbooks' server steps for alerts (n JSON texts) newly stored for host_id. */
 void respond_alerts(struct server *s, const char *host_id, char *const *alerts, size_t n);
+/* Runs the server steps of the check-triggered playbooks for checks of host_id that a scan
+ * just found newly failing (each with a fix). */
+struct store_failing_check;
+void respond_failing_checks(struct server *s, const char *host_id,
+			    const struct store_failing_check *checks, size_t n);
 
 /* api.c */
 int api_open(struct server *s);

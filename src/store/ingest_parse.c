@@ -139,6 +139,8 @@ static int parse_finding(json_t *r, struct ingest_finding *f)
 	e = json_object_get(r, "evidence");
 	f->mappings = json_is_object(m) ? m : NULL;
 	f->evidence = json_is_array(e) ? e : NULL;
+	m = json_object_get(r, "fix");
+	f->fix = json_is_object(m) ? m : NULL;
 	return 0;
 }
 

@@ -31,6 +31,7 @@ struct ingest_finding {
 	const char *message;
 	json_t *mappings; /* object or NULL (borrowed) */
 	json_t *evidence; /* array or NULL (borrowed) */
+	json_t *fix;	  /* the check's typed fix: object, or NULL (none, null, not an object) */
 };
 
 struct ingest_scan {

@@ -136,7 +136,18 @@ void store_batch_free(struct store_batch *b)
 	}
 	free(b->records);
 	strv_free(b->new_alerts);
+	store_failing_checks_free(b->new_failing, b->n_new_failing);
 	free(bi);
+}
+
+void store_failing_checks_free(struct store_failing_check *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].check_id);
+		free(v[i].severity);
+		free(v[i].fix_json);
+	}
+	free(v);
 }
 
 /* ---- labels ---- */
@@ -331,6 +342,9 @@ static void commit_batches(struct store *st, struct store_batch **v, size_t n, i
 			strv_free(b->new_alerts);
 			b->new_alerts = NULL;
 			b->n_new_alerts = 0;
+			store_failing_checks_free(b->new_failing, b->n_new_failing);
+			b->new_failing = NULL;
+			b->n_new_failing = 0;
 		}
 		if (b->done) {
 			if (r < 0)

@@ -141,7 +141,17 @@ struct store_record {
 	size_t len;
 };
 
-#define STORE_BATCH_NEW_ALERTS 64 /* new alerts a batch hands to response, at most */
+#define STORE_BATCH_NEW_ALERTS 64   /* new alerts a batch hands to response, at most */
+#define STORE_BATCH_NEW_FAILING 256 /* newly failing checks a batch hands over, at most */
+
+/* A check of a host's scan that fails now and did not fail in the host's previous findings
+ * (or had no previous status), and has a typed fix. */
+struct store_failing_check {
+	char *check_id;
+	char *severity; /* "low".."critical", or NULL when the scan gave none */
+	char *fix_json; /* the fix object, compact JSON */
+};
+void store_failing_checks_free(struct store_failing_check *v, size_t n);
 
 struct store_batch;
 typedef void (*store_batch_done_fn)(struct store_batch *b, int result, uint64_t committed_seq,
@@ -160,6 +170,10 @@ struct store_batch {
 	 * (set it to NULL); store_batch_free frees what is left. */
 	char **new_alerts;
 	size_t n_new_alerts;
+	/* Likewise the checks a scan of this batch found newly failing, each with a fix (at most
+	 * STORE_BATCH_NEW_FAILING); done may take them; store_batch_free frees what is left. */
+	struct store_failing_check *new_failing;
+	size_t n_new_failing;
 	struct store_batch *next; /* queue link, owned by the store while queued */
 };
 

@@ -1367,12 +1367,65 @@ static int insert_finding(struct store_backend *be, int64_t hid, const struct in
 	return r == -EEXIST ? -EIO : r;
 }
 
+/* Whether check_id of host hid failed in its stored findings: 1 yes, 0 no (another status
+ * or none), -EIO. */
+static int finding_was_failing(struct store_backend *be, int64_t hid, const char *check_id)
+{
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->wr, "SELECT status FROM findings WHERE host = ?1 AND check_id = ?2");
+	int r;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, hid);
+	bind_text(s, 2, check_id);
+	r = sqlite3_step(s);
+	if (r == SQLITE_DONE)
+		return 0;
+	if (r != SQLITE_ROW)
+		return -EIO;
+	return strcmp((const char *)sqlite3_column_text(s, 0), "fail") == 0;
+}
+
+/* Keeps on the batch the checks of sc that fail now, have a fix and did not fail before
+ * (called before the host's previous findings are replaced). */
+static int keep_new_failing(struct store_backend *be, int64_t hid, const struct ingest_scan *sc)
+{
+	struct store_batch *b = be->cur_batch;
+
+	if (!b)
+		return 0;
+	for (size_t i = 0; i < sc->n_findings && b->n_new_failing < STORE_BATCH_NEW_FAILING; i++) {
+		const struct ingest_finding *f = &sc->findings[i];
+		struct store_failing_check *c;
+		int r;
+
+		if (strcmp(f->status, "fail") != 0 || !f->fix)
+			continue;
+		r = finding_was_failing(be, hid, f->id);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
+		if (!b->new_failing)
+			b->new_failing = xcalloc(STORE_BATCH_NEW_FAILING, sizeof(*b->new_failing));
+		c = &b->new_failing[b->n_new_failing++];
+		c->check_id = xstrdup(f->id);
+		c->severity = f->severity ? xstrdup(f->severity) : NULL;
+		c->fix_json = dump(f->fix, "{}");
+	}
+	return 0;
+}
+
 static int apply_scan(struct store_backend *be, int64_t hid, const struct ingest_scan *sc,
 		      int64_t when)
 {
 	size_t i;
 	int r;
 
+	r = keep_new_failing(be, hid, sc);
+	if (r < 0)
+		return r;
 	{
 		_cleanup_reset_ sqlite3_stmt *d =
 			stmt(&be->wr, "DELETE FROM findings WHERE host = ?1");

@@ -52,7 +52,7 @@ printf 'title: test rule\nid: 6b7f4c1e-0d7a-4a43-9a59-1f4f0c2f8e11\nlogsource: {
 
 start_server() {
 	"$server" --data "$data" --listen "127.0.0.1:$PA" --api "127.0.0.1:$PB" \
-		--catalog "$src/policies" --rules "$tmp/rules" --log-level info "$@" \
+		--catalog "$src/policies" --rules "$tmp/rules" --playbooks none --log-level info "$@" \
 		>>"$tmp/server.log" 2>&1 &
 	spid=$!
 	for _ in $(seq 1 100); do

@@ -317,6 +317,43 @@ static void test_server_action_result(void **state)
 	json_decref(st);
 }
 
+/* A verified apply-fix (not a dry run) asks the agent to scan again, once; other results and
+ * dry runs do not. The fake executor answers; nothing is applied. */
+static void test_rescan_after_fix(void **state)
+{
+	struct fixture *f = *state;
+	start(f, 0, false, NULL);
+	json_t *p =
+		json_pack("{s:s, s:{s:s, s:s, s:s}}", "check", "net-tcp-syncookies-enabled", "fix",
+			  "type", "sysctl_set", "key", "net.ipv4.tcp_syncookies", "value", "1");
+	Action *fix = NULL;
+	char err[256];
+	assert_int_equal(action_from_json(IMMUNE__V1__ACTION_KIND__ACTION_APPLY_FIX, p, &fix, err,
+					  sizeof(err)),
+			 0);
+	json_decref(p);
+	_cleanup_(action_freep) Action *kill = kill_action(4242);
+
+	assert_int_equal(responder_submit(f->r, NULL, IMMUNE__V1__ACTION_OP__OP_APPLY, kill,
+					  "server", NULL, false),
+			 0);
+	assert_int_equal(responder_submit(f->r, NULL, IMMUNE__V1__ACTION_OP__OP_APPLY, fix,
+					  "server", NULL, true),
+			 0);
+	json_decref(wait_records(f, IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT, 2, NULL));
+	assert_false(responder_take_rescan(f->r));
+
+	assert_int_equal(responder_submit(f->r, NULL, IMMUNE__V1__ACTION_OP__OP_APPLY, fix,
+					  "server", NULL, false),
+			 0);
+	json_t *res = wait_records(f, IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT, 1, NULL);
+	assert_string_equal(jstr(json_array_get(res, 0), "status"), "verified");
+	json_decref(res);
+	assert_true(responder_take_rescan(f->r));
+	assert_false(responder_take_rescan(f->r));
+	action_free(fix);
+}
+
 static void test_failure_raises_alert(void **state)
 {
 	struct fixture *f = *state;
@@ -654,6 +691,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_server_action_result, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rescan_after_fix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure_raises_alert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_not_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full_is_recorded, setup, teardown),

@@ -2,7 +2,8 @@
  * showing and listing actions with filters; state changes only from the states allowed;
  * action-result records that update the action they name (only for its own host), store the
  * actions the server never saw (edge), and roll back; bad results counted and skipped; the
- * parser of action results; and new alerts handed to the batch's done callback. */
+ * parser of action results; new alerts handed to the batch's done callback; and the checks
+ * a scan finds newly failing (with a fix) handed over likewise. */
 #include "unit.h"
 
 #include "detect/alert.h"
@@ -19,6 +20,8 @@
 #define RAW IMMUNE__V1__ENCODING__ENCODING_RAW
 #define K_ALERT IMMUNE__V1__RECORD_KIND__RECORD_ALERT
 #define K_RESULT IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT
+#define STATE IMMUNE__V1__STREAM__STREAM_STATE
+#define K_SCAN IMMUNE__V1__RECORD_KIND__RECORD_SCAN
 
 #define SEC 1000000000LL
 #define T0 (1800000000LL * SEC)
@@ -75,6 +78,7 @@ static pthread_cond_t wcv = PTHREAD_COND_INITIALIZER;
 static int pending, last_result;
 static size_t last_new_alerts;
 static char *last_alert;
+static strv last_failing; /* "check_id severity fix_json" of the last batch's newly failing */
 
 static void on_done(struct store_batch *b, int result, uint64_t committed, void *userdata)
 {
@@ -84,13 +88,22 @@ static void on_done(struct store_batch *b, int result, uint64_t committed, void 
 	last_new_alerts = b->n_new_alerts;
 	free(last_alert);
 	last_alert = b->n_new_alerts ? xstrdup(b->new_alerts[0]) : NULL;
+	strv_free(last_failing);
+	last_failing = NULL;
+	for (size_t i = 0; i < b->n_new_failing; i++)
+		strv_push_take(
+			&last_failing,
+			xasprintf("%s %s %s", b->new_failing[i].check_id,
+				  b->new_failing[i].severity ? b->new_failing[i].severity : "-",
+				  b->new_failing[i].fix_json));
 	pthread_cond_broadcast(&wcv);
 	pthread_mutex_unlock(&wm);
 }
 
-static int submit(struct ctx *c, const char *host, uint64_t seq, uint32_t kind, const char *text)
+static int submit_to(struct ctx *c, const char *host, uint32_t stream, uint64_t seq, uint32_t kind,
+		     const char *text)
 {
-	struct store_batch *b = store_batch_new(host, ALERTS, 1);
+	struct store_batch *b = store_batch_new(host, stream, 1);
 
 	store_batch_set(b, 0, seq, kind, T0, RAW, text, strlen(text));
 	b->done = on_done;
@@ -103,6 +116,11 @@ static int submit(struct ctx *c, const char *host, uint64_t seq, uint32_t kind, 
 		pthread_cond_wait(&wcv, &wm);
 	pthread_mutex_unlock(&wm);
 	return last_result;
+}
+
+static int submit(struct ctx *c, const char *host, uint64_t seq, uint32_t kind, const char *text)
+{
+	return submit_to(c, host, ALERTS, seq, kind, text);
 }
 
 /* A result record's JSON (caller frees). */
@@ -427,6 +445,80 @@ static void test_parse(void **state)
 	free(t);
 }
 
+/* A scan document with the results given as a JSON array text (caller frees). */
+static char *scan_text(const char *results)
+{
+	return xasprintf("{\"schema\": \"immune.scan/v1\", \"started_at\": "
+			 "\"2027-01-15T10:00:00Z\", \"summary\": {\"score\": 50, \"fail\": 1}, "
+			 "\"results\": %s}",
+			 results);
+}
+
+static size_t strv_count(strv v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+#define FIX_A "{\"type\": \"config_set\", \"key\": \"PermitRootLogin\", \"value\": \"no\"}"
+
+static void test_new_failing(void **state)
+{
+	struct ctx *c = *state;
+	char *t;
+
+	/* a first scan: every failing check with a fix is new; no fix (null or absent), a pass,
+	 * an error: not listed */
+	t = scan_text(
+		"[{\"id\": \"a\", \"status\": \"fail\", \"severity\": \"high\", "
+		"\"fix\": " FIX_A "},"
+		" {\"id\": \"b\", \"status\": \"fail\", \"severity\": \"low\", \"fix\": null},"
+		" {\"id\": \"c\", \"status\": \"fail\"},"
+		" {\"id\": \"d\", \"status\": \"pass\", \"fix\": {\"type\": \"x\"}},"
+		" {\"id\": \"e\", \"status\": \"error\", \"fix\": {\"type\": \"x\"}}]");
+	assert_int_equal(submit_to(c, c->h1, STATE, 1, K_SCAN, t), 0);
+	free(t);
+	assert_int_equal(strv_count(last_failing), 1);
+	assert_string_equal(last_failing[0], "a high {\"type\":\"config_set\",\"key\":"
+					     "\"PermitRootLogin\",\"value\":\"no\"}");
+
+	/* a still failing, d and e now failing (pass -> fail, error -> fail) */
+	t = scan_text("[{\"id\": \"a\", \"status\": \"fail\", \"fix\": " FIX_A "},"
+		      " {\"id\": \"d\", \"status\": \"fail\", \"severity\": \"critical\","
+		      " \"fix\": {\"type\": \"x\"}},"
+		      " {\"id\": \"e\", \"status\": \"fail\", \"fix\": {\"type\": \"y\"}}]");
+	assert_int_equal(submit_to(c, c->h1, STATE, 2, K_SCAN, t), 0);
+	free(t);
+	assert_int_equal(strv_count(last_failing), 2);
+	assert_string_equal(last_failing[0], "d critical {\"type\":\"x\"}");
+	assert_string_equal(last_failing[1], "e - {\"type\":\"y\"}");
+
+	/* the same scan again: nothing new; the other host's first scan is its own */
+	t = scan_text("[{\"id\": \"a\", \"status\": \"fail\", \"fix\": " FIX_A "}]");
+	assert_int_equal(submit_to(c, c->h1, STATE, 3, K_SCAN, t), 0);
+	assert_int_equal(strv_count(last_failing), 0);
+	assert_int_equal(submit_to(c, c->h2, STATE, 1, K_SCAN, t), 0);
+	assert_int_equal(strv_count(last_failing), 1);
+	free(t);
+
+	/* a passes, then fails again: listed again; a record already stored: nothing */
+	t = scan_text("[{\"id\": \"a\", \"status\": \"pass\", \"fix\": " FIX_A "}]");
+	assert_int_equal(submit_to(c, c->h1, STATE, 4, K_SCAN, t), 0);
+	free(t);
+	assert_int_equal(strv_count(last_failing), 0);
+	t = scan_text("[{\"id\": \"a\", \"status\": \"fail\", \"fix\": " FIX_A "}]");
+	assert_int_equal(submit_to(c, c->h1, STATE, 5, K_SCAN, t), 0);
+	assert_int_equal(strv_count(last_failing), 1);
+	assert_int_equal(submit_to(c, c->h1, STATE, 5, K_SCAN, t), 0);
+	assert_int_equal(strv_count(last_failing), 0);
+	free(t);
+	strv_free(last_failing);
+	last_failing = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +526,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_results, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_alerts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_failing, setup, teardown),
 		cmocka_unit_test(test_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
