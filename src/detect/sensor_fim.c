@@ -472,7 +472,10 @@ static void report_change(struct fim *f, const char *host, enum event_kind kind,
 		fim_db_put(f->db, &now);
 	snapshot(f, host, &now);
 	if (kind == EVENT_FILE_CREATE || kind == EVENT_FILE_MODIFY)
-		emit_change(f, ev, host, &now, had ? &before : NULL, kind == EVENT_FILE_CREATE);
+		/* a name created over a known file (moved in from outside) adds only what the
+		 * known content did not have */
+		emit_change(f, ev, host, &now, had ? &before : NULL,
+			    kind == EVENT_FILE_CREATE && !had);
 	else
 		emit(f, ev);
 }

@@ -3,7 +3,8 @@
 # ssh-keygen at test time are added to authorized_keys files in a temporary root; each added
 # key gives one event whose key_fingerprint is what `ssh-keygen -lf` prints and whose
 # target_user names the account, for a modify (fanotify and inotify), a new file, a change
-# made while the sensor was stopped (the scan), and a change that adds no key.
+# made while the sensor was stopped (the scan), a change that adds no key, and a file moved
+# in over a known one.
 set -euo pipefail
 watch=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -116,11 +117,17 @@ stop
 [ "$(events "$tmp/out2" file_modify "$app")" = "$(fp k6) nobody" ] ||
 	fail "scan: $(events "$tmp/out2" file_modify "$app")"
 
-# 3. inotify: the same for an appended key
+# 3. inotify: the same for an appended key; a file moved in from outside over a known one
+# (a create of the name) names only the key the known content did not have
 start "$tmp/out3" --root "$root" --state "$state" --path /root --path /srv --mechanism inotify
 key k7 >>"$root$ak"
 wait_n "$tmp/out3" file_modify "$ak" 1 || fail "inotify: $(cat "$tmp/out3")"
+{ cat "$root$app"; key k8; } >"$root/outside"
+mv "$root/outside" "$root$app"
+wait_n "$tmp/out3" file_create "$app" 1 || fail "moved in: $(cat "$tmp/out3")"
 stop
 [ "$(events "$tmp/out3" file_modify "$ak")" = "$(fp k7) root" ] ||
 	fail "inotify: $(events "$tmp/out3" file_modify "$ak")"
+[ "$(events "$tmp/out3" file_create "$app")" = "$(fp k8) root" ] ||
+	fail "moved in: $(events "$tmp/out3" file_create "$app")"
 echo "sensor_fim_keys: ok"
