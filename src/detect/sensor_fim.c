@@ -10,6 +10,7 @@
 
 #include "lib/fileio.h"
 #include "lib/str.h"
+#include "respond/authkeys.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #define FIM_INOTIFY_MAX_WATCHES 65536
 #define FIM_MAX_MARKS 32
 #define FIM_READ_BUF (64u * 1024)
+#define FIM_KEYS_MAX 32 /* added SSH keys reported (one event each) per change of a file */
 
 static const char *const default_paths[] = {
 	"/etc",
@@ -300,6 +302,136 @@ static bool same_content(const struct fim_entry *a, const struct fim_entry *b)
 	return a->size == b->size && a->mtime_ns == b->mtime_ns;
 }
 
+/* ---- authorized_keys: the keys a change added ---- */
+
+static bool is_authkeys_file(const char *host)
+{
+	const char *base = strrchr(host, '/');
+	base = base ? base + 1 : host;
+	return !strcmp(base, "authorized_keys") || !strcmp(base, "authorized_keys2");
+}
+
+/* Reads host (a regular file; a symlink is refused) whole, at most cap bytes, into out. */
+static int read_keys_file(const char *host, size_t cap, struct buf *out)
+{
+	_cleanup_close_ int fd = open(host, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > cap)
+		return -EFBIG;
+	return fd_read_capped(fd, cap, out);
+}
+
+/* The name of the account with this uid whose home directory is home (len bytes; any home
+ * when home is NULL), into name. */
+static bool account_of(uid_t uid, const char *home, size_t len, char *name, size_t namelen)
+{
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+
+	if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) != 0 || !res)
+		return false;
+	if (home) {
+		size_t n = strlen(res->pw_dir);
+		while (n > 1 && res->pw_dir[n - 1] == '/')
+			n--;
+		if (n != (len ? len : 1) || memcmp(res->pw_dir, len ? home : "/", n) != 0)
+			return false;
+	}
+	snprintf(name, namelen, "%s", res->pw_name);
+	return true;
+}
+
+/* target_user of an authorized_keys event: the account whose home holds the file's .ssh
+ * directory (the owner of that directory, when it is the account's home), else the owner of
+ * the file. */
+static void set_key_user(const struct fim *f, struct host_event *ev, const char *host,
+			 uid_t file_uid)
+{
+	const char *rp = report_path(f, host);
+	const char *slash = strrchr(rp, '/');
+	size_t dlen = slash ? (size_t)(slash - rp) : 0;
+	char name[256];
+	struct stat st;
+
+	if (dlen >= 5 && memcmp(rp + dlen - 5, "/.ssh", 5) == 0) {
+		size_t hlen = dlen - 5; /* the home directory: rp[0, hlen), "/" when empty */
+		_cleanup_free_ char *home = xasprintf("%s%.*s", f->prefix, (int)hlen, rp);
+		if (stat(home[0] ? home : "/", &st) == 0 &&
+		    account_of(st.st_uid, rp, hlen, name, sizeof(name))) {
+			host_event_set_str(ev, EF_TARGET_USER, name);
+			return;
+		}
+	}
+	if (account_of(file_uid, NULL, 0, name, sizeof(name)))
+		host_event_set_str(ev, EF_TARGET_USER, name);
+}
+
+/* The keys a create (every key of the file) or a modify (the keys not in the snapshot of
+ * before) of the authorized_keys file host added, into fps. Returns how many (0 or more), or
+ * a negative errno when it cannot be told: no previous state or no snapshot of it, or a file
+ * over the vault's size limit. */
+static int added_keys(struct fim *f, const char *host, const struct fim_entry *now,
+		      const struct fim_entry *before, bool created,
+		      char (*fps)[AUTHKEYS_FP_LEN + 1])
+{
+	_cleanup_(buf_free) struct buf old = { 0 }, cur = { 0 };
+	size_t cap = f->snapshot_max < AUTHKEYS_FILE_MAX ? f->snapshot_max : AUTHKEYS_FILE_MAX;
+
+	if (!S_ISREG(now->mode) || now->size > cap)
+		return -EFBIG;
+	buf_init(&old, cap + 1);
+	buf_init(&cur, cap + 1);
+	if (!created) {
+		if (!before)
+			return -ENOENT;
+		if (!f->vault || !(before->flags & FIM_F_HASHED) || !S_ISREG(before->mode) ||
+		    before->size > cap)
+			return -ENOENT;
+		int r = vault_get(f->vault, before->sha256, &old);
+		if (r < 0)
+			return r;
+	}
+	int r = read_keys_file(host, cap, &cur);
+	if (r < 0)
+		return r;
+	return authkeys_added(created ? NULL : buf_str(&old), buf_len(&old), buf_str(&cur),
+			      buf_len(&cur), fps, FIM_KEYS_MAX);
+}
+
+/* Emits a create or modify event of host; for an authorized_keys file it also names the
+ * account (target_user) and, when keys were added, is emitted once per added key with its
+ * key_fingerprint (docs/sensor-fim.md). before: the previous state of a modify (NULL when
+ * unknown). */
+static void emit_change(struct fim *f, struct host_event *ev, const char *host,
+			const struct fim_entry *now, const struct fim_entry *before, bool created)
+{
+	char fps[FIM_KEYS_MAX][AUTHKEYS_FP_LEN + 1];
+	int n = -1;
+
+	if (is_authkeys_file(host) && S_ISREG(now->mode)) {
+		set_key_user(f, ev, host, now->uid);
+		n = added_keys(f, host, now, before, created, fps);
+	}
+	if (n <= 0) {
+		emit(f, ev);
+		return;
+	}
+	if (n > FIM_KEYS_MAX)
+		set_message(f, "%s: %d keys added at once, the first %u reported", host, n,
+			    FIM_KEYS_MAX);
+	for (int i = 0; i < n && i < FIM_KEYS_MAX; i++) {
+		ev->id = 0; /* each is an event of its own */
+		host_event_set_str(ev, EF_KEY_FINGERPRINT, fps[i]);
+		emit(f, ev);
+	}
+}
+
 /* Reports a create, modify or attribute change of host path (after coalescing). */
 static void report_change(struct fim *f, const char *host, enum event_kind kind, pid_t pid)
 {
@@ -339,7 +471,13 @@ static void report_change(struct fim *f, const char *host, enum event_kind kind,
 	if (!S_ISDIR(now.mode))
 		fim_db_put(f->db, &now);
 	snapshot(f, host, &now);
-	emit(f, ev);
+	if (kind == EVENT_FILE_CREATE || kind == EVENT_FILE_MODIFY)
+		/* a name created over a known file (moved in from outside) adds only what the
+		 * known content did not have */
+		emit_change(f, ev, host, &now, had ? &before : NULL,
+			    kind == EVENT_FILE_CREATE && !had);
+	else
+		emit(f, ev);
 }
 
 /* A watched file was opened (fanotify tells who): reported at once, no content read. */
@@ -399,7 +537,7 @@ static void report_rename(struct fim *f, const char *from, const char *to, pid_t
 		set_mode_owner(ev, &now);
 		set_diff(f, ev, to, &now, &replaced);
 		set_actor(f, ev, pid);
-		emit(f, ev);
+		emit_change(f, ev, to, &now, &replaced, false);
 	}
 	fim_db_put(f->db, &now);
 	snapshot(f, to, &now);
@@ -946,7 +1084,10 @@ static void scan_change(enum fim_change c, const struct fim_entry *now,
 		    buf_len(&d))
 			host_event_set(ev, EF_FILE_DIFF, buf_str(&d), buf_len(&d));
 	}
-	emit(f, ev);
+	if (now && (c == FIM_CREATED || (c == FIM_MODIFIED && before)))
+		emit_change(f, ev, now->path, now, before, c == FIM_CREATED);
+	else
+		emit(f, ev);
 }
 
 static int scan_once(struct fim *f, bool report)

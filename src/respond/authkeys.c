@@ -157,3 +157,94 @@ int authkeys_append(const char *data, size_t len, const json_t *lines, struct bu
 	}
 	return added;
 }
+
+/* One key line of a text: its fingerprint and the line's rank among the key lines. */
+struct keyline {
+	char fp[AUTHKEYS_FP_LEN + 1];
+	size_t rank;
+};
+
+static int keyline_cmp(const void *a, const void *b)
+{
+	const struct keyline *x = a, *y = b;
+	int c = strcmp(x->fp, y->fp);
+	if (c)
+		return c;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+static int rank_cmp(const void *a, const void *b)
+{
+	const struct keyline *x = *(const struct keyline *const *)a;
+	const struct keyline *y = *(const struct keyline *const *)b;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* The key lines of data into *out (the caller frees), sorted by fingerprint then rank. */
+static size_t keylines(const char *data, size_t len, struct keyline **out)
+{
+	struct cursor c;
+	const char *line;
+	size_t n, count = 0, alloc = 0;
+	struct keyline *k = NULL;
+	char fp[AUTHKEYS_FP_LEN + 1];
+
+	cursor_init(&c, data, len);
+	while (cursor_get_line(&c, &line, &n) > 0) {
+		if (authkeys_line_fingerprint(line, n, fp) != 0)
+			continue;
+		if (count == alloc) {
+			alloc = alloc ? 2 * alloc : 16;
+			k = xrealloc(k, alloc * sizeof(*k));
+		}
+		memcpy(k[count].fp, fp, sizeof(fp));
+		k[count].rank = count;
+		count++;
+	}
+	if (count)
+		qsort(k, count, sizeof(*k), keyline_cmp);
+	*out = k;
+	return count;
+}
+
+static bool keylines_have(const struct keyline *k, size_t n, const char *fp)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(k[mid].fp, fp);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int authkeys_added(const char *old, size_t oldlen, const char *cur, size_t curlen,
+		   char (*fps)[AUTHKEYS_FP_LEN + 1], size_t max)
+{
+	_cleanup_free_ struct keyline *o = NULL, *k = NULL;
+	_cleanup_free_ const struct keyline **added = NULL;
+	size_t no = 0, nk, nadded = 0;
+
+	if ((old && oldlen > AUTHKEYS_FILE_MAX) || curlen > AUTHKEYS_FILE_MAX)
+		return -EFBIG;
+	if (old)
+		no = keylines(old, oldlen, &o);
+	nk = keylines(cur, curlen, &k);
+	added = xmalloc((nk + 1) * sizeof(*added));
+	/* Sorted by fingerprint then rank: the first of each run is the key's first line. */
+	for (size_t i = 0; i < nk; i++) {
+		if (i > 0 && strcmp(k[i].fp, k[i - 1].fp) == 0)
+			continue;
+		if (!keylines_have(o, no, k[i].fp))
+			added[nadded++] = &k[i];
+	}
+	qsort(added, nadded, sizeof(*added), rank_cmp);
+	for (size_t i = 0; i < nadded && i < max; i++)
+		memcpy(fps[i], added[i]->fp, AUTHKEYS_FP_LEN + 1);
+	return (int)nadded;
+}

@@ -31,6 +31,14 @@ size_t authkeys_count(const char *data, size_t len, const char *fp);
 int authkeys_remove(const char *data, size_t len, const char *fp, struct buf *kept,
 		    json_t *removed);
 
+/* The keys that cur holds and old does not (old NULL: every key of cur), by fingerprint: each
+ * added key once, in the order of its first line in cur, the first max of them written to
+ * fps. Lines that are not keys (comments, blanks, damaged lines) are ignored; a key already
+ * in old with other options or another comment is not added. Returns the number of keys
+ * added (which may be more than max), or -EFBIG when either text is over AUTHKEYS_FILE_MAX. */
+int authkeys_added(const char *old, size_t oldlen, const char *cur, size_t curlen,
+		   char (*fps)[AUTHKEYS_FP_LEN + 1], size_t max);
+
 /* Writes data to out (which must be empty) followed by every line of the array lines (as
  * authkeys_remove writes them) that is not already a line of data (so appending twice adds
  * nothing), a newline first when data does not end in one. An element that is not one line

@@ -17,7 +17,7 @@ has() { grep -qF -- "$1" "$tmp/$2" || { cat "$tmp/out" "$tmp/err" >&2; fail "no 
 # the shipped playbooks
 run "$immune" playbooks check "$src/rules/playbooks"
 [ "$rc" = 0 ] || { cat "$tmp/out"; fail "shipped playbooks: exit $rc"; }
-has "5 playbooks loaded, 0 errors" out
+has "6 playbooks loaded, 0 errors" out
 
 # a directory with a good playbook and two broken ones
 mkdir -p "$tmp/pb/sub"
@@ -61,6 +61,11 @@ run "$immune" playbooks test "$src/rules/playbooks" --alert "$fixtures/ssh_brute
 [ "$rc" = 0 ] || { cat "$tmp/err"; fail "test brute force: exit $rc"; }
 has "ssh-brute-force-block step 0: auto block-address (local)" out
 has "address=203.0.113.7" out
+
+# a key added to alice's authorized_keys (the FIM event names it): removed after approval
+run "$immune" playbooks test "$src/rules/playbooks" --alert "$fixtures/authorized_key_added.json"
+[ "$rc" = 0 ] || { cat "$tmp/err"; fail "test authorized key: exit $rc"; }
+has "ssh-authorized-key-remove step 0: approve remove-authorized-key user=alice,fingerprint=SHA256:vWXTMeKV/DvAS4F+knNORdkwgqpXbeMBkIoHDwOVGWU" out
 
 # alerts one per line; a core host is never isolated; the near miss matches nothing
 run "$immune" playbooks test "$src/rules/playbooks" --label tier=core \

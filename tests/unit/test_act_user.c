@@ -284,6 +284,35 @@ static void test_authkeys_remove_append(void **state)
 	buf_free(&back);
 }
 
+/* The keys a change of authorized_keys added (the FIM sensor's key_fingerprint). */
+static void test_authkeys_added(void **state)
+{
+	struct fixture *f = *state;
+	char fps[2][AUTHKEYS_FP_LEN + 1];
+	if (!f->have_keys)
+		skip();
+	_cleanup_free_ char *old = xasprintf("# keys\n%s\n", f->pub[0]);
+	/* key 2 then key 1 appended, key 0 with options and twice, key 2 again, a broken line */
+	_cleanup_free_ char *cur = xasprintf("# keys\nno-pty %s\n%s\nbroken\n%s\n%s\n%s", f->pub[0],
+					     f->pub[2], f->pub[1], f->pub[0], f->pub[2]);
+	assert_int_equal(authkeys_added(old, strlen(old), cur, strlen(cur), fps, 2), 2);
+	assert_string_equal(fps[0], f->fp[2]); /* in the order of the file */
+	assert_string_equal(fps[1], f->fp[1]);
+	/* more added than room: counted, the first written */
+	memset(fps, 0, sizeof(fps));
+	assert_int_equal(authkeys_added(NULL, 0, cur, strlen(cur), fps, 1), 3);
+	assert_string_equal(fps[0], f->fp[0]);
+	assert_int_equal(fps[1][0], '\0');
+	/* a new file: every key; nothing added by removing or reordering */
+	assert_int_equal(authkeys_added(NULL, 0, old, strlen(old), fps, 2), 1);
+	assert_string_equal(fps[0], f->fp[0]);
+	assert_int_equal(authkeys_added(cur, strlen(cur), old, strlen(old), fps, 2), 0);
+	assert_int_equal(authkeys_added(cur, strlen(cur), cur, strlen(cur), fps, 2), 0);
+	assert_int_equal(authkeys_added("", 0, "# none\nbroken\n", 14, fps, 2), 0);
+	assert_int_equal(authkeys_added(NULL, AUTHKEYS_FILE_MAX + 1, "", 0, fps, 2), 0);
+	assert_int_equal(authkeys_added("", 0, cur, AUTHKEYS_FILE_MAX + 1, fps, 2), -EFBIG);
+}
+
 /* ---- lock-user ----------------------------------------------------------------------------- */
 
 static void test_lock_unlock(void **state)
@@ -542,6 +571,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fingerprints_match_ssh_keygen, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_authkeys_remove_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authkeys_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_unlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_already_locked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_refused, setup, teardown),

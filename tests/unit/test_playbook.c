@@ -486,7 +486,7 @@ static void test_shipped_load(void **state)
 {
 	(void)state;
 	struct playbook_set *s = shipped();
-	assert_int_equal(playbook_set_count(s), 5);
+	assert_int_equal(playbook_set_count(s), 6);
 	assert_true(playbook_user_protected(s, "root"));
 	playbook_set_free(s);
 }
@@ -519,21 +519,79 @@ static void test_shipped_authorized_keys(void **state)
 	(void)state;
 	struct playbook_set *s = shipped();
 	const char sha[] = "1111111111111111111111111111111111111111111111111111111111111111";
-	const char *const kv[] = { "target_filename", "/home/alice/.ssh/authorized_keys",
-				   "file_prev_sha256", sha, NULL };
+	const char fp[] = "SHA256:vWXTMeKV/DvAS4F+knNORdkwgqpXbeMBkIoHDwOVGWU";
+	const char *const kv[] = { "target_filename",
+				   "/home/alice/.ssh/authorized_keys",
+				   "file_prev_sha256",
+				   sha,
+				   "key_fingerprint",
+				   fp,
+				   "target_user",
+				   "alice",
+				   NULL };
 	struct playbook_input in = input("3f3895e6-cdc3-4a77-89d9-26d2f1c4f02a", 3, kv);
 	struct playbook_steps st = { 0 };
+	/* a key added to alice's file: that key is removed, once an operator approves */
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 1);
+	assert_int_equal(st.n_skipped, 0);
+	assert_string_equal(st.v[0].playbook_id, "ssh-authorized-key-remove");
+	assert_int_equal(st.v[0].mode, PLAYBOOK_APPROVE);
+	assert_false(st.v[0].local);
+	assert_int_equal(st.v[0].action->kind,
+			 IMMUNE__V1__ACTION_KIND__ACTION_REMOVE_AUTHORIZED_KEY);
+	assert_string_equal(st.v[0].action->user, "alice");
+	assert_string_equal(st.v[0].action->fingerprint, fp);
+	playbook_steps_free(&st);
+	/* near miss: an edit that added no key */
+	const char *const nokey[] = { "target_filename",
+				      "/home/alice/.ssh/authorized_keys",
+				      "file_prev_sha256",
+				      sha,
+				      "target_user",
+				      "alice",
+				      NULL };
+	in.field_arg = (void *)nokey;
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 0);
+	assert_int_equal(st.n_skipped, 1);
+	assert_string_equal(st.skipped[0],
+			    "ssh-authorized-key-remove step 0: no key_fingerprint in the event");
+	playbook_steps_free(&st);
+	/* root's file: the generic rule's step is refused (root is protected) ... */
+	const char *const root[] = { "target_filename",
+				     "/root/.ssh/authorized_keys",
+				     "file_prev_sha256",
+				     sha,
+				     "key_fingerprint",
+				     fp,
+				     "target_user",
+				     "root",
+				     NULL };
+	in.field_arg = (void *)root;
+	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
+	assert_int_equal(st.n, 0);
+	assert_int_equal(st.n_skipped, 1);
+	assert_string_equal(st.skipped[0],
+			    "ssh-authorized-key-remove step 0: protected user 'root'");
+	playbook_steps_free(&st);
+	/* ... and root's own rule offers to put the previous content back */
+	in.rule_id = "bb82cfe0-5a06-4aba-a507-92be20b7fc98";
 	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
 	assert_int_equal(st.n, 1);
 	assert_string_equal(st.v[0].playbook_id, "ssh-authorized-key-restore");
 	assert_int_equal(st.v[0].mode, PLAYBOOK_APPROVE);
-	assert_false(st.v[0].local);
-	assert_string_equal(st.v[0].action->path, "/home/alice/.ssh/authorized_keys");
+	assert_string_equal(st.v[0].action->path, "/root/.ssh/authorized_keys");
 	assert_string_equal(st.v[0].action->sha256, sha);
 	playbook_steps_free(&st);
 	/* near miss: a new file has no previous content */
-	const char *const created[] = { "target_filename", "/root/.ssh/authorized_keys", NULL };
-	in.rule_id = "bb82cfe0-5a06-4aba-a507-92be20b7fc98";
+	const char *const created[] = { "target_filename",
+					"/root/.ssh/authorized_keys",
+					"key_fingerprint",
+					fp,
+					"target_user",
+					"root",
+					NULL };
 	in.field_arg = (void *)created;
 	assert_int_equal(playbook_match(s, &in, false, false, 0, &st), 0);
 	assert_int_equal(st.n, 0);
