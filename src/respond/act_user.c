@@ -840,6 +840,23 @@ static enum act_status key_apply(const struct act_ctx *ctx, const Action *a, jso
 	return s;
 }
 
+/* How many lines of the file name in the .ssh directory sshfd hold the key fp (0 when it
+ * cannot be read: absent, a symlink, not a regular file). */
+static size_t count_in_ssh_dir(int sshfd, const char *name, const char *fp)
+{
+	struct buf b;
+	struct stat st;
+	buf_init(&b, AUTHKEYS_FILE_MAX);
+	int fd = open_how(sshfd, name, O_RDONLY | O_NONBLOCK, BENEATH);
+	size_t n = fd >= 0 && read_fd(fd, AUTHKEYS_FILE_MAX, &b, &st) == 0
+			   ? authkeys_count(buf_str(&b), buf_len(&b), fp)
+			   : 0;
+	if (fd >= 0)
+		close(fd);
+	buf_free(&b);
+	return n;
+}
+
 static enum act_status key_verify(const struct act_ctx *ctx, const Action *a,
 				  struct act_result *res)
 {
@@ -850,9 +867,21 @@ static enum act_status key_verify(const struct act_ctx *ctx, const Action *a,
 		size_t n = kf.present ? authkeys_count(buf_str(&kf.data), buf_len(&kf.data),
 						       a->fingerprint)
 				      : 0;
-		s = n ? act_set(res, ACT_FAILED, "key %s is in %s (%zu line%s)", a->fingerprint,
-				kf.path, n, n == 1 ? "" : "s")
-		      : act_set(res, ACT_VERIFIED, "key %s is not in %s", a->fingerprint, kf.path);
+		size_t n2 = kf.sshfd >= 0
+				    ? count_in_ssh_dir(kf.sshfd, "authorized_keys2", a->fingerprint)
+				    : 0;
+		if (n)
+			s = act_set(res, ACT_FAILED, "key %s is in %s (%zu line%s)", a->fingerprint,
+				    kf.path, n, n == 1 ? "" : "s");
+		else if (n2)
+			s = act_set(
+				res, ACT_FAILED,
+				"key %s is not in %s but is in authorized_keys2 beside it, which "
+				"this action does not edit: remove it there by hand",
+				a->fingerprint, kf.path);
+		else
+			s = act_set(res, ACT_VERIFIED, "key %s is not in %s", a->fingerprint,
+				    kf.path);
 	}
 	keyfile_free(&kf);
 	return s;

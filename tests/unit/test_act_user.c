@@ -536,6 +536,35 @@ static void test_remove_key_symlinks_refused(void **state)
 	result_clear(&res);
 }
 
+/* A key left in authorized_keys2, which the action does not edit, is not "verified". */
+static void test_remove_key_left_in_keys2(void **state)
+{
+	struct fixture *f = *state;
+	struct act_result res = { 0 };
+	json_t *undo = NULL;
+	if (!f->have_keys)
+		skip();
+	_cleanup_free_ char *one = xasprintf("%s\n", f->pub[0]);
+	_cleanup_free_ char *two = xasprintf("%s\n", f->pub[1]);
+	put(f->root, AK, one, 0600);
+	put(f->root, AK "2", two, 0600);
+	_cleanup_(action_freep) Action *a = key_action("alice", f->fp[1]);
+
+	/* apply finds nothing to remove in authorized_keys; the verify after it (as the executor
+	 * runs them) fails, naming the file the key is still in */
+	assert_int_equal(act_remove_authorized_key_ops.apply(&f->ctx, a, &undo, &res),
+			 ACT_VERIFIED);
+	result_clear(&res);
+	assert_int_equal(act_remove_authorized_key_ops.verify(&f->ctx, a, &res), ACT_FAILED);
+	assert_non_null(strstr(res.message, "authorized_keys2"));
+	result_clear(&res);
+	_cleanup_free_ char *kept = get(f->root, AK "2");
+	assert_string_equal(kept, two);
+	json_decref(undo);
+	_cleanup_free_ char *k2 = xasprintf("%s/%s2", f->root, AK);
+	assert_int_equal(unlink(k2), 0);
+}
+
 static void test_remove_key_refused_and_absent(void **state)
 {
 	struct fixture *f = *state;
@@ -577,6 +606,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_key_symlinks_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_key_left_in_keys2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_key_refused_and_absent, setup,
 						teardown),
 	};
