@@ -27,7 +27,7 @@
 #include <jansson.h>
 
 #define RESPONDER_QUEUE_MAX 1024
-#define RESPONDER_REFRESH_S 30		      /* isolation refresh period */
+#define RESPONDER_REFRESH_S 30 /* refresh period with the default lease (a quarter) */
 #define RESPONDER_LEASE_S ACT_ISOLATE_LEASE_S /* lifts this long after the last refresh */
 #define RESPONDER_RESPAWN_MAX 5 /* executor restarts in a row before a job is failed */
 
