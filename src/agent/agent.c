@@ -27,7 +27,7 @@ struct agent {
 	struct responder *responder;
 	uint64_t events_unspooled;
 	struct event *ev_responded, *ev_detected, *ev_collected, *ev_inventory, *ev_synth,
-		*ev_status, *ev_sigint, *ev_sigterm;
+		*ev_status, *ev_sigint, *ev_sigterm, *ev_alive;
 	char *state_path;
 	char *deferred_state; /* inventory state to save once pending records are spooled */
 	/* collector status */
@@ -421,18 +421,38 @@ static int start_detector(struct agent *a)
 	return r;
 }
 
+/* The isolation's dead-man switch needs to hear of a live link well inside the lease. */
+static void on_alive(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	if (a->responder && a->link && link_connected(a->link))
+		responder_link_alive(a->responder);
+}
+
 /* The executor is forked here, before the collector's and detector's threads start and
  * before the link connects. A responder that cannot start leaves the agent monitoring. */
 static void start_responder(struct agent *a)
 {
 	char err[1024];
+	uint32_t lease = a->yaml.isolation_lease_s ? a->yaml.isolation_lease_s : RESPONDER_LEASE_S;
 	struct responder_options ro = { .state_dir = a->o->state_dir,
 					.cfg = &a->cfg,
 					.playbooks = playbooks_path(a),
-					.exec_fd = -1 };
+					.exec_fd = -1,
+					.lease_s = lease };
 	int r = responder_start(&ro, responder_notify, a, &a->responder, err, sizeof(err));
-	if (r < 0)
+	if (r < 0) {
 		log_error("response is off: %s", err);
+		return;
+	}
+	/* the status timer reports a live link every AGENT_STATUS_INTERVAL_S; a short lease
+	 * needs it more often: every quarter of the lease, like the refreshes */
+	if ((int64_t)lease * 1000 / 4 < AGENT_STATUS_INTERVAL_S * 1000) {
+		uint32_t ms = lease * 1000 / 4;
+		struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+		a->ev_alive = event_new(a->base, -1, EV_PERSIST, on_alive, a);
+		event_add(a->ev_alive, &tv);
+	}
 }
 
 static int setup(struct agent *a)
@@ -511,8 +531,9 @@ static void teardown(struct agent *a)
 	}
 	detector_free(a->detector);
 	responder_free(a->responder);
-	struct event *evs[] = { a->ev_responded, a->ev_detected, a->ev_collected, a->ev_inventory,
-				a->ev_synth,	 a->ev_status,	 a->ev_sigint,	  a->ev_sigterm };
+	struct event *evs[] = { a->ev_responded, a->ev_detected, a->ev_collected,
+				a->ev_inventory, a->ev_synth,	 a->ev_status,
+				a->ev_sigint,	 a->ev_sigterm,	 a->ev_alive };
 	for (size_t i = 0; i < ARRAY_SIZE(evs); i++)
 		if (evs[i])
 			event_free(evs[i]);

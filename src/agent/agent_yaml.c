@@ -238,9 +238,10 @@ static int parse_baseline(const struct ynode *m, struct agent_yaml *c, struct ye
 
 static int parse_response(const struct ynode *m, struct agent_yaml *c, struct yerror *err)
 {
-	static const char *const keys[] = { "playbooks", NULL };
+	static const char *const keys[] = { "playbooks", "isolation_lease", NULL };
 	int r = ynode_check_keys(m, keys, "response", err);
 	const struct ynode *n;
+	int64_t v;
 	if (r == 0 && (n = ynode_get(m, "playbooks"))) {
 		const char *s = ynode_as_str(n, "response playbooks", err);
 		if (!s)
@@ -250,6 +251,12 @@ static int parse_response(const struct ynode *m, struct agent_yaml *c, struct ye
 					 s);
 		free(c->response_playbooks);
 		c->response_playbooks = xstrdup(s);
+	}
+	if (r == 0 && (n = ynode_get(m, "isolation_lease"))) {
+		r = get_duration(n, "isolation_lease", AGENT_YAML_LEASE_MIN_S,
+				 AGENT_YAML_LEASE_MAX_S, &v, err);
+		if (r == 0)
+			c->isolation_lease_s = (uint32_t)v;
 	}
 	return r;
 }

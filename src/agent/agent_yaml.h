@@ -9,7 +9,8 @@
  *     fim:     {mechanism: auto, paths: [/etc], scan_interval: 1h, cpu_percent: 10}
  *   baseline: {learning: 24h}
  *   outputs: [...]                          # output.h reads this list from the same file
- *   response: {playbooks: /etc/immune/playbooks}   # default: the set the server pushes
+ *   response: {playbooks: /etc/immune/playbooks,   # default: the set the server pushes
+ *              isolation_lease: 2m}                # default 120 s; 2 s .. 1 h
  *
  * Every key is optional; unknown keys and bad values are errors naming file:line:column. */
 #pragma once
@@ -18,7 +19,9 @@
 
 #define AGENT_YAML_DEFAULT_PATH "/etc/immune/agent.yaml"
 #define AGENT_YAML_MAX_BYTES (1u << 20)
-#define AGENT_YAML_MAX_LIST 256 /* entries of logs: and paths: */
+#define AGENT_YAML_MAX_LIST 256	 /* entries of logs: and paths: */
+#define AGENT_YAML_LEASE_MIN_S 2 /* response.isolation_lease bounds */
+#define AGENT_YAML_LEASE_MAX_S 3600
 
 enum agent_sensor_id {
 	AGENT_SENSOR_PROCESS,
@@ -35,6 +38,7 @@ struct agent_yaml {
 	int64_t baseline_learning_ns;	  /* 0: the baseline's default (24 h) */
 	bool has_outputs;		  /* the file has an outputs: key */
 	char *response_playbooks;	  /* response: {playbooks: PATH}; NULL: the pushed set */
+	uint32_t isolation_lease_s; /* response: {isolation_lease: D}; 0: the responder's default */
 };
 
 /* Sets the defaults (every sensor auto, as sensor.h documents). */

@@ -61,6 +61,7 @@ struct responder {
 	struct job *head, *tail;
 	size_t queued, queue_max;
 	int64_t refresh_ns;
+	uint32_t lease_s;
 	bool stopping, thread_started, notified;
 	char *pending_playbooks;
 	bool reload;
@@ -275,6 +276,7 @@ static int executor_ensure(struct responder *r)
 		.state_dir = r->state_dir,
 		.protected_users = r->playbooks ? playbook_protected_users(r->playbooks) : NULL,
 		.nft_table = r->nft_table,
+		.isolation_lease_s = r->lease_s,
 	};
 	int fd = -1;
 	pid_t pid = 0;
@@ -434,18 +436,18 @@ static void maybe_refresh(struct responder *r)
 	pthread_mutex_lock(&r->lock);
 	int64_t alive = r->link_alive_ns;
 	pthread_mutex_unlock(&r->lock);
-	if (!alive || now - alive > (int64_t)RESPONDER_LEASE_S * NS_PER_S) {
+	if (!alive || now - alive > (int64_t)r->lease_s * NS_PER_S) {
 		if (!r->refresh_skipped_logged && r->isolate_known)
 			log_warn("responder: the server is unreachable: the isolation is not "
 				 "refreshed and lifts within %u s",
-				 RESPONDER_LEASE_S);
+				 r->lease_s);
 		r->refresh_skipped_logged = true;
 		goto out;
 	}
 	r->refresh_skipped_logged = false;
 	Action a = IMMUNE__V1__ACTION__INIT;
 	a.kind = IMMUNE__V1__ACTION_KIND__ACTION_ISOLATE_HOST;
-	a.duration_seconds = RESPONDER_LEASE_S;
+	a.duration_seconds = r->lease_s;
 	ExecRequest req = IMMUNE__V1__EXEC_REQUEST__INIT;
 	req.uid = r->isolate_uid;
 	req.op = OP_REFRESH;
@@ -785,8 +787,9 @@ int responder_start(const struct responder_options *o, responder_notify_fn notif
 	r->notify = notify;
 	r->notify_arg = arg;
 	r->queue_max = o->queue_max ? o->queue_max : RESPONDER_QUEUE_MAX;
+	r->lease_s = o->lease_s ? o->lease_s : RESPONDER_LEASE_S;
 	r->refresh_ns = o->refresh_ms ? (int64_t)o->refresh_ms * 1000000
-				      : (int64_t)RESPONDER_REFRESH_S * NS_PER_S;
+				      : (int64_t)r->lease_s * NS_PER_S / 4;
 	r->exec_fd = o->exec_fd;
 	r->exec_given = o->exec_fd >= 0;
 	/* an isolation applied before this start (the executor keeps its state): the first

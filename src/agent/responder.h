@@ -12,9 +12,10 @@
  * RECORD_ACTION_RESULT JSON record (docs/response.md) on STREAM_ALERTS, handed to the loop
  * like the detector's alerts, and a line {"time": MS, "action_result": {...}} appended to
  * STATE/events.jsonl. A failed action also raises an alert "response.action_failed" (level
- * high). While the host is isolated, the isolation is refreshed every RESPONDER_REFRESH_S,
- * but only while the link was connected within RESPONDER_LEASE_S: when the server is gone,
- * refreshing stops and the kernel lifts the isolation by itself. An isolation from before
+ * high). While the host is isolated, the isolation is refreshed every quarter of the lease
+ * (responder_options.lease_s, default RESPONDER_LEASE_S: every RESPONDER_REFRESH_S), but only
+ * while the link was connected within the lease: when the server is gone, refreshing stops
+ * and the kernel lifts the isolation by itself. An isolation from before
  * the agent started is found by the first refresh (the executor keeps its state). */
 #pragma once
 
@@ -26,7 +27,7 @@
 #include <jansson.h>
 
 #define RESPONDER_QUEUE_MAX 1024
-#define RESPONDER_REFRESH_S 30		      /* isolation refresh period */
+#define RESPONDER_REFRESH_S 30 /* refresh period with the default lease (a quarter) */
 #define RESPONDER_LEASE_S ACT_ISOLATE_LEASE_S /* lifts this long after the last refresh */
 #define RESPONDER_RESPAWN_MAX 5 /* executor restarts in a row before a job is failed */
 
@@ -49,7 +50,8 @@ struct responder_options {
 					   -1: fork one (executor_spawn) */
 	const char *nft_table;		/* for the executor; NULL: its default */
 	size_t queue_max;		/* 0: RESPONDER_QUEUE_MAX (tests set less) */
-	uint32_t refresh_ms;		/* 0: RESPONDER_REFRESH_S (tests set less) */
+	uint32_t refresh_ms;		/* 0: a quarter of the lease (tests set less) */
+	uint32_t lease_s; /* isolation lease, given to the executor too; 0: RESPONDER_LEASE_S */
 };
 
 /* Called from the responder's thread (or a detector's) when records are waiting. */
@@ -84,7 +86,8 @@ void responder_alert(struct responder *r, const struct alert *a);
  * the executor is restarted so that it knows them. Thread-safe. */
 void responder_set_playbooks(struct responder *r, const char *path);
 
-/* The link is connected now (the loop calls this on its status timer). Thread-safe. */
+/* The link is connected now (the loop calls this at least every quarter of the lease while
+ * it is). Thread-safe. */
 void responder_link_alive(struct responder *r);
 
 /* True once after an apply-fix was verified (not a dry run): the agent then scans again so

@@ -37,6 +37,7 @@ struct act_ctx {
 	struct vault *vault;   /* known-good snapshots (restore-file); may be NULL */
 	const char *const *protected_users; /* NULL-terminated: never locked (guardrail) */
 	bool dry_run;			    /* describe in result->message, change nothing */
+	uint32_t isolation_lease_s;	    /* isolate-host's first lease; 0: ACT_ISOLATE_LEASE_S */
 	/* Tests point these elsewhere; NULL means the real host. */
 	const char *nft_table;	 /* "immune" (the inet table of our own) */
 	const char *passwd_root; /* directory holding etc/passwd, etc/shadow: "/" */
@@ -90,5 +91,6 @@ extern const struct act_ops act_disable_cron_ops;	   /* act_fix.c */
  * remaining time to at most lease_s. Returns 0, -ENOENT when the host is not isolated, or a
  * negative errno. */
 int act_isolate_refresh(const struct act_ctx *ctx, uint32_t lease_s);
-/* The lease isolate-host starts with (seconds); refresh well before it runs out. */
+/* The lease isolate-host starts with by default (seconds; act_ctx.isolation_lease_s sets
+ * another); refresh well before it runs out. */
 #define ACT_ISOLATE_LEASE_S 120

@@ -737,7 +737,9 @@ static enum act_status isolate_apply(const struct act_ctx *ctx, const Action *a,
 	read_resolvers("/run/systemd/resolve/resolv.conf", dns, &ndns, ARRAY_SIZE(dns));
 
 	uint32_t dur = a->duration_seconds ? a->duration_seconds : ACTION_ISOLATE_DEFAULT_S;
-	uint32_t lease = dur < ACT_ISOLATE_LEASE_S ? dur : ACT_ISOLATE_LEASE_S;
+	uint32_t lease = ctx->isolation_lease_s ? ctx->isolation_lease_s : ACT_ISOLATE_LEASE_S;
+	if (dur < lease)
+		lease = dur;
 	uint64_t until_ms = now_ms() + (uint64_t)dur * 1000;
 
 	_cleanup_(buf_free) struct buf cmd;

@@ -378,6 +378,7 @@ static void init_ctx(const struct executor *ex, const ExecRequest *rq, struct ac
 		.dry_run = rq->dry_run,
 		.nft_table = ex->o->nft_table ? ex->o->nft_table : "immune",
 		.passwd_root = NULL,
+		.isolation_lease_s = ex->o->isolation_lease_s,
 	};
 }
 

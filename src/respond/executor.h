@@ -23,6 +23,7 @@ struct executor_options {
 	const char *state_dir;		    /* the agent's state directory (STATE/respond below) */
 	const char *const *protected_users; /* NULL-terminated; NULL: none beyond root */
 	const char *nft_table;		    /* NULL: "immune" */
+	uint32_t isolation_lease_s;	    /* isolate-host's first lease; 0: ACT_ISOLATE_LEASE_S */
 };
 
 /* Decodes one request body of n bytes (after the length header) and checks the action.

@@ -466,6 +466,30 @@ static void test_isolate_duration_caps_lease(void **state)
 	json_decref(undo);
 }
 
+/* The agent's configured lease (act_ctx.isolation_lease_s) is the first lease: an isolation
+ * of 10 min that is never refreshed lifts after it. */
+static void test_isolate_configured_lease(void **state)
+{
+	struct fixture *f = *state;
+	netns_fresh();
+	struct act_ctx ctx = f->ctx;
+	ctx.isolation_lease_s = 2;
+	Action a = isolate_action(NULL, 0, 600);
+	json_t *undo = NULL;
+	struct act_result res = { 0 };
+	assert_int_equal(act_lookup(a.kind)->apply(&ctx, &a, &undo, &res), ACT_VERIFIED);
+	assert_int_equal(json_integer_value(json_object_get(res.detail, "lease_s")), 2);
+	assert_int_equal(json_integer_value(json_object_get(res.detail, "duration_s")), 600);
+	json_decref(res.detail);
+	json_int_t left = 0;
+	assert_int_equal(verify(&ctx, &a, &left), ACT_VERIFIED);
+	assert_true(left <= 2);
+	sleep(3);
+	assert_int_equal(verify(&ctx, &a, NULL), ACT_FAILED); /* the kernel lifted it */
+	assert_int_equal(act_isolate_refresh(&ctx, 2), -ENOENT);
+	json_decref(undo);
+}
+
 static void test_isolate_without_state_lifts(void **state)
 {
 	struct fixture *f = *state;
@@ -548,6 +572,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_isolate_lease_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isolate_refresh_extends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isolate_duration_caps_lease, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_isolate_configured_lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isolate_without_state_lifts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run_changes_nothing, setup, teardown),
 	};

@@ -32,6 +32,7 @@ static void test_defaults(void **state)
 		assert_true(c.enabled[i]);
 	assert_int_equal(c.baseline_learning_ns, 0);
 	assert_false(c.has_outputs);
+	assert_int_equal(c.isolation_lease_s, 0); /* the responder's default */
 	agent_yaml_free(&c);
 	/* sections present but empty keep the defaults */
 	assert_int_equal(parse("sensors:\n  process:\n  fim:\n", &c, err, sizeof(err)), 0);
@@ -96,6 +97,22 @@ static void test_full(void **state)
 	assert_string_equal(c.response_playbooks, "/etc/immune/playbooks");
 	agent_yaml_free(&c);
 	assert_null(c.response_playbooks);
+
+	/* response.isolation_lease: a duration from 2 s to 1 h, both ends included */
+	static const struct {
+		const char *text;
+		uint32_t want;
+	} leases[] = {
+		{ "response: {isolation_lease: 3s}\n", 3 },
+		{ "response:\n  isolation_lease: 2\n", 2 },
+		{ "response:\n  isolation_lease: 5m\n  playbooks: /p\n", 300 },
+		{ "response:\n  isolation_lease: 1h\n", 3600 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(leases); i++) {
+		assert_int_equal(parse(leases[i].text, &c, err, sizeof(err)), 0);
+		assert_int_equal(c.isolation_lease_s, leases[i].want);
+		agent_yaml_free(&c);
+	}
 }
 
 static void test_errors(void **state)
@@ -122,6 +139,12 @@ static void test_errors(void **state)
 		{ "sensors:\n  process: [a\n", "agent.yaml:" },
 		{ "response:\n  playbooks: relative\n", "agent.yaml:2:14: response playbooks" },
 		{ "response:\n  playbook: /x\n", "agent.yaml:2:3: " },
+		{ "response:\n  isolation_lease: 1s\n",
+		  "agent.yaml:2:20: invalid isolation_lease" },
+		{ "response:\n  isolation_lease: 2h\n",
+		  "agent.yaml:2:20: invalid isolation_lease" },
+		{ "response:\n  isolation_lease: soon\n", "agent.yaml:2:20: invalid" },
+		{ "response:\n  isolation_lease: [3s]\n", "agent.yaml:2:20: " },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct agent_yaml c;
@@ -133,6 +156,7 @@ static void test_errors(void **state)
 		assert_string_equal(c.sensors.process_mechanism, "auto");
 		assert_null(c.sensors.auth_logs);
 		assert_null(c.response_playbooks);
+		assert_int_equal(c.isolation_lease_s, 0);
 		agent_yaml_free(&c);
 	}
 }

@@ -49,6 +49,7 @@ struct fixture {
 	struct responder *r;
 	pthread_mutex_t lock;
 	unsigned notified;
+	uint32_t lease_s; /* set before start(): a lease of its own, refreshed every quarter */
 };
 
 static void notify(void *arg)
@@ -185,7 +186,8 @@ static void start(struct fixture *f, size_t queue_max, bool gated, const char *p
 				       .hostname = "test-host",
 				       .exec_fd = sv[0],
 				       .queue_max = queue_max,
-				       .refresh_ms = 50 };
+				       .refresh_ms = f->lease_s ? 0 : 50,
+				       .lease_s = f->lease_s };
 	char err[256];
 	assert_int_equal(responder_start(&o, notify, f, &f->r, err, sizeof(err)), 0);
 }
@@ -462,7 +464,8 @@ static size_t count_refreshes(struct fixture *f)
 		if (f->fake.ops[i] == IMMUNE__V1__ACTION_OP__OP_REFRESH) {
 			assert_int_equal(f->fake.kinds[i],
 					 IMMUNE__V1__ACTION_KIND__ACTION_ISOLATE_HOST);
-			assert_int_equal(f->fake.durations[i], RESPONDER_LEASE_S);
+			assert_int_equal(f->fake.durations[i],
+					 f->lease_s ? f->lease_s : RESPONDER_LEASE_S);
 			n++;
 		}
 	pthread_mutex_unlock(&f->fake.lock);
@@ -534,6 +537,29 @@ static void test_no_isolation_before_start(void **state)
 	assert_false(json_is_true(json_object_get(st, "isolated")));
 	assert_string_equal(jstr(st, "isolation"), "none");
 	json_decref(st);
+}
+
+/* A lease of 2 s (agent.yaml response.isolation_lease): refreshes every 500 ms for 2 s, and
+ * they stop once the link was last reported alive more than a lease ago. */
+static void test_isolation_lease_option(void **state)
+{
+	struct fixture *f = *state;
+	f->lease_s = 2;
+	start(f, 0, false, NULL);
+	responder_link_alive(f->r);
+	for (int i = 0; i < 300 && count_refreshes(f) < 2; i++)
+		sleep_ms(10);
+	assert_true(count_refreshes(f) >= 2); /* each one asked for the 2 s lease */
+	/* no more news of the link: at most a lease later the refreshes stop */
+	sleep_ms(2600);
+	size_t n = count_refreshes(f);
+	sleep_ms(1100); /* two refresh periods */
+	assert_int_equal(count_refreshes(f), n);
+	/* the link is back: refreshed again */
+	responder_link_alive(f->r);
+	for (int i = 0; i < 300 && count_refreshes(f) == n; i++)
+		sleep_ms(10);
+	assert_true(count_refreshes(f) > n);
 }
 
 /* The real executor, forked by the responder: a refusal comes back as a result, and the
@@ -699,6 +725,7 @@ int main(void)
 			test_isolation_keeps_server_and_refreshes_while_linked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_isolation_from_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_isolation_before_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_isolation_lease_option, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edge_response_from_alert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_executor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_isolation_refresh, setup, teardown),
