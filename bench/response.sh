@@ -65,14 +65,8 @@ printf 'guardrails:\n  rate_limits: {kill-process: 100000}\n' >"$tmp/playbooks/g
 	>"$tmp/server.log" 2>&1 &
 spid=$!
 cfg=$tmp/data/client.yaml
-for _ in $(seq 100); do
-	[ -f "$cfg" ] && "$immune" server status --server-config "$cfg" >/dev/null 2>&1 && break
-	sleep 0.1
-done
-run "$immune" token create --json --server-config "$cfg"
-[ "$rc" = 0 ] || fail "token create"
-tok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$tmp/out")
-"$agent" enroll --server "127.0.0.1:$PA" --token "$tok" --state "$tmp/agent" >/dev/null
+fleet_wait_server
+fleet_enroll "$tmp/agent"
 printf 'sensors:\n  process:\n    mechanism: auto\n  network:\n    mechanism: "off"\n  auth:\n    mechanism: "off"\n  fim:\n    mechanism: "off"\n' \
 	>"$tmp/agent.yaml"
 "$agent" run --state "$tmp/agent" --config "$tmp/agent.yaml" --no-collect >"$tmp/agent.log" 2>&1 &

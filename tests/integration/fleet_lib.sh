@@ -35,3 +35,26 @@ fail() {
 }
 
 run() { set +e; timeout "${RUN_TIMEOUT:-60}" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; set -e; }
+
+# fleet_wait_server: waits until the server ($spid) answers the API described by $cfg.
+fleet_wait_server() {
+	for _ in $(seq 1 100); do
+		[ -f "$cfg" ] && "$immune" server status --server-config "$cfg" >/dev/null 2>&1 && return 0
+		kill -0 "$spid" 2>/dev/null || fail "the server exited"
+		sleep 0.1
+	done
+	fail "the server did not answer (no usable $cfg)"
+}
+
+# fleet_enroll STATE [ENROLL-OPTIONS...]: creates a join token through $immune and enrolls
+# $agent into STATE against 127.0.0.1:$PA; sets host to the new host id.
+fleet_enroll() {
+	local st=$1 tok
+	shift
+	run "$immune" token create --json --server-config "$cfg"
+	[ "$rc" -eq 0 ] || fail "token create: $(cat "$tmp/err")"
+	tok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$tmp/out")
+	"$agent" enroll --server "127.0.0.1:$PA" --token "$tok" --state "$st" --json "$@" \
+		>"$tmp/enroll.json" || fail "enroll"
+	host=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["host_id"])' "$tmp/enroll.json")
+}

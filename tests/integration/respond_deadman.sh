@@ -44,12 +44,7 @@ start_server() {
 	"$server" --data "$data" --listen "127.0.0.1:$PA" --api "127.0.0.1:$PB" \
 		--catalog "$src/policies" >>"$tmp/server.log" 2>&1 &
 	spid=$!
-	for _ in $(seq 1 100); do
-		[ -f "$cfg" ] && "$immune" server status --server-config "$cfg" >/dev/null 2>&1 && return 0
-		kill -0 "$spid" 2>/dev/null || fail "the server exited"
-		sleep 0.1
-	done
-	fail "the server did not start"
+	fleet_wait_server
 }
 
 # the number of elements (ipv4, ipv6) in the set isolation of table inet immune (0 when the
@@ -67,12 +62,7 @@ now_ms() { date +%s%3N; }
 
 nft list tables | grep -q 'inet immune' && fail "the new namespace already has table inet immune"
 start_server
-run "$immune" token create --json --server-config "$cfg"
-[ $rc -eq 0 ] || fail "token create: $(cat "$tmp/err")"
-tok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$tmp/out")
-"$agent" enroll --server "127.0.0.1:$PA" --token "$tok" --state "$state" --json \
-	--machine-id-file "" >"$tmp/enroll.json" || fail "enroll"
-host=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["host_id"])' "$tmp/enroll.json")
+fleet_enroll "$state" --machine-id-file ""
 
 cat >"$tmp/agent.yaml" <<EOF
 response:

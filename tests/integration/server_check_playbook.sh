@@ -39,20 +39,10 @@ EOF
 "$server" --data "$data" --listen "127.0.0.1:$PA" --api "127.0.0.1:$PB" \
 	--catalog "$src/policies" --playbooks "$tmp/pb" >"$tmp/server.log" 2>&1 &
 spid=$!
-for _ in $(seq 1 100); do
-	[ -f "$cfg" ] && "$immune" server status --server-config "$cfg" >/dev/null 2>&1 && break
-	kill -0 "$spid" 2>/dev/null || fail "the server exited"
-	sleep 0.1
-done
-[ -f "$cfg" ] || fail "the server wrote no client.yaml"
+fleet_wait_server
 grep -q "response playbooks: 1 from $tmp/pb" "$tmp/server.log" || fail "playbook not loaded"
 
-run "$immune" token create --json --server-config "$cfg"
-[ $rc -eq 0 ] || fail "token create: $(cat "$tmp/err")"
-tok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$tmp/out")
-"$agent" enroll --server "127.0.0.1:$PA" --token "$tok" --state "$state" --json \
-	>"$tmp/enroll.json" || fail "enroll"
-host=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["host_id"])' "$tmp/enroll.json")
+fleet_enroll "$state"
 
 # the responder is on (no --no-respond): the agent's executor answers the dry run
 "$agent" run --no-detect --state "$state" --root "$IMMUNE_FIXTURES/os/debian12-hardened" \
