@@ -75,7 +75,7 @@ int action_kind_by_name(const char *name)
 	return -ENOENT;
 }
 
-static const char *const op_names[] = { "apply", "verify", "rollback" };
+static const char *const op_names[] = { "apply", "verify", "rollback", "refresh" };
 
 const char *action_op_name(Immune__V1__ActionOp op)
 {

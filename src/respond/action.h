@@ -30,7 +30,7 @@ typedef Immune__V1__Action Action;
 const char *action_kind_name(Immune__V1__ActionKind kind);
 /* The kind named name, or -ENOENT. */
 int action_kind_by_name(const char *name);
-/* "apply", "verify", "rollback" (NULL when unknown); and back (-ENOENT). */
+/* "apply", "verify", "rollback", "refresh" (NULL when unknown); and back (-ENOENT). */
 const char *action_op_name(Immune__V1__ActionOp op);
 int action_op_by_name(const char *name);
 /* "verified", "failed", "refused", "rolled_back", "dry_run" (NULL when unknown). */

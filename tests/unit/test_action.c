@@ -78,7 +78,8 @@ static void test_names(void **state _unused_)
 	assert_string_equal(action_op_name(IMMUNE__V1__ACTION_OP__OP_ROLLBACK), "rollback");
 	assert_int_equal(action_op_by_name("verify"), IMMUNE__V1__ACTION_OP__OP_VERIFY);
 	assert_int_equal(action_op_by_name("undo"), -ENOENT);
-	assert_null(action_op_name(3));
+	assert_string_equal(action_op_name(IMMUNE__V1__ACTION_OP__OP_REFRESH), "refresh");
+	assert_null(action_op_name(4));
 	assert_string_equal(exec_status_name(IMMUNE__V1__EXEC_STATUS__EXEC_DRY_RUN), "dry_run");
 	assert_null(exec_status_name(IMMUNE__V1__EXEC_STATUS__EXEC_UNSPECIFIED));
 }
