@@ -17,7 +17,7 @@ has() { grep -qF -- "$1" "$tmp/$2" || { cat "$tmp/out" "$tmp/err" >&2; fail "no 
 # the shipped playbooks
 run "$immune" playbooks check "$src/rules/playbooks"
 [ "$rc" = 0 ] || { cat "$tmp/out"; fail "shipped playbooks: exit $rc"; }
-has "6 playbooks loaded, 0 errors" out
+has "7 playbooks loaded, 0 errors" out
 
 # a directory with a good playbook and two broken ones
 mkdir -p "$tmp/pb/sub"
@@ -92,7 +92,7 @@ P
 # a failing check: its fix from the catalog
 run "$immune" playbooks test "$src/rules/playbooks" --check ssh-permit-root-login
 [ "$rc" = 0 ] || { cat "$tmp/err"; fail "test check: exit $rc"; }
-has "sshd-config-drift-fix step 0: auto apply-fix" out
+has "sshd-config-drift-fix-logins step 0: approve apply-fix" out
 has "PermitRootLogin" out
 
 # a template whose field the alert lacks: skipped with the reason

@@ -486,7 +486,7 @@ static void test_shipped_load(void **state)
 {
 	(void)state;
 	struct playbook_set *s = shipped();
-	assert_int_equal(playbook_set_count(s), 6);
+	assert_int_equal(playbook_set_count(s), 7);
 	assert_true(playbook_user_protected(s, "root"));
 	playbook_set_free(s);
 }
@@ -615,12 +615,23 @@ static void test_shipped_sshd_drift(void **state)
 			    "\"key\":\"PermitRootLogin\",\"value\":\"no\"}",
 	};
 	struct playbook_steps st = { 0 };
+	/* root logins: a fix that could cut off operators waits for an approval */
+	assert_int_equal(playbook_match(s, &chk, false, true, 0, &st), 0);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.v[0].playbook_id, "sshd-config-drift-fix-logins");
+	assert_int_equal(st.v[0].mode, PLAYBOOK_APPROVE);
+	assert_false(st.v[0].local);
+	assert_string_equal(st.v[0].action->check_id, "ssh-permit-root-login");
+	playbook_steps_free(&st);
+	/* empty passwords: applied at once */
+	chk.rule_id = "ssh-permit-empty-passwords";
+	chk.fix_json = "{\"type\":\"config_set\",\"file\":\"/etc/ssh/sshd_config\","
+		       "\"key\":\"PermitEmptyPasswords\",\"value\":\"no\"}";
 	assert_int_equal(playbook_match(s, &chk, false, true, 0, &st), 0);
 	assert_int_equal(st.n, 1);
 	assert_string_equal(st.v[0].playbook_id, "sshd-config-drift-fix");
 	assert_int_equal(st.v[0].mode, PLAYBOOK_AUTO);
-	assert_false(st.v[0].local);
-	assert_string_equal(st.v[0].action->check_id, "ssh-permit-root-login");
+	assert_string_equal(st.v[0].action->check_id, "ssh-permit-empty-passwords");
 	playbook_steps_free(&st);
 	/* near miss: a check left to people */
 	chk.rule_id = "ssh-ciphers-strong";
