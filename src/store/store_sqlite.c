@@ -2571,21 +2571,28 @@ static int sq_alerts_list(struct store_backend *be, const struct store_alert_fil
 	return 0;
 }
 
+/* Binds id (32 lowercase hex characters, the form of every id the store hands out) to ?1
+ * of s and steps it: 0 when a row is there, -ENOENT (no row, or not such an id) or -EIO. */
+static int step_by_id(sqlite3_stmt *s, const char *id)
+{
+	if (!valid_host_id(id))
+		return -ENOENT;
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, id);
+	int rc = sqlite3_step(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
 static int sq_alert_get(struct store_backend *be, const char *id, struct json_t **out)
 {
 	CTL_LOCKED(be);
 	_cleanup_reset_ sqlite3_stmt *s =
 		stmt(&be->ctl, "SELECT " GROUP_COLS GROUP_FROM " WHERE g.id = ?1");
-	int rc;
+	int r = step_by_id(s, id);
 
-	if (!valid_host_id(id)) /* the same form: 32 lowercase hex characters */
-		return -ENOENT;
-	if (!s)
-		return -EIO;
-	bind_text(s, 1, id);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? -ENOENT : -EIO;
+	if (r < 0)
+		return r;
 	*out = group_json(s, true);
 	return 0;
 }
@@ -2743,16 +2750,10 @@ static int sq_action_get(struct store_backend *be, const char *uid, struct json_
 	CTL_LOCKED(be);
 	_cleanup_reset_ sqlite3_stmt *s =
 		stmt(&be->ctl, "SELECT " ACTION_COLS ACTION_FROM " WHERE a.uid = ?1");
-	int rc;
+	int r = step_by_id(s, uid);
 
-	if (!valid_host_id(uid)) /* the same form: 32 lowercase hex characters */
-		return -ENOENT;
-	if (!s)
-		return -EIO;
-	bind_text(s, 1, uid);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? -ENOENT : -EIO;
+	if (r < 0)
+		return r;
 	*out = action_json(s);
 	return 0;
 }
