@@ -10,6 +10,31 @@ struct evhttp_request;
 
 #define API_MAX_BODY (64u * 1024)
 
+/* Who calls (api.c checks the bearer token): the identity and its operator role (admin,
+ * approver, auditor, viewer; "" for none: an identity that may only act for itself). */
+struct api_caller {
+	const char *name;
+	const char *role;
+};
+
+/* What an endpoint needs (docs/api.md "Roles"): SELF any identity (acting for itself),
+ * READ viewer and above, AUDIT auditor or admin, APPROVE approver or admin, ADMIN. */
+enum api_need { API_NEED_SELF, API_NEED_READ, API_NEED_AUDIT, API_NEED_APPROVE, API_NEED_ADMIN };
+bool api_caller_may(const struct api_caller *c, enum api_need need);
+/* Returns whether the caller may; otherwise replies 403 naming the role needed. */
+bool api_require(struct evhttp_request *req, const struct api_caller *c, enum api_need need);
+
+/* Route hooks of the access endpoints: each returns true when it answered the request.
+ * api_users.c: /v1/users, /v1/groups, /v1/policies (docs/api.md "Access"). */
+bool api_route_identities(struct server *s, struct evhttp_request *req, const char *path,
+			  const char *query, const struct api_caller *c);
+/* api_access.c: /v1/ssh/..., /v1/access/... */
+bool api_route_access(struct server *s, struct evhttp_request *req, const char *path,
+		      const char *query, const struct api_caller *c);
+/* api_sessions.c: /v1/sessions... */
+bool api_route_sessions(struct server *s, struct evhttp_request *req, const char *path,
+			const char *query, const struct api_caller *c);
+
 /* Sends obj (reference stolen) with code. */
 void api_reply(struct evhttp_request *req, int code, json_t *obj);
 /* Sends {"error": message} with code. */

@@ -552,6 +552,27 @@ int store_schema_version(struct store *st)
 	return st->ops->schema_version(st->be);
 }
 
+int store_access_doc_put(struct store *st, const char *kind, const char *id, const char *doc,
+			 int64_t now_ns)
+{
+	return st->ops->access_doc_put(st->be, kind, id, doc, now_ns);
+}
+
+int store_access_doc_get(struct store *st, const char *kind, const char *id, char **doc)
+{
+	return st->ops->access_doc_get(st->be, kind, id, doc);
+}
+
+int store_access_doc_list(struct store *st, const char *kind, struct json_t **out)
+{
+	return st->ops->access_doc_list(st->be, kind, out);
+}
+
+int store_access_doc_delete(struct store *st, const char *kind, const char *id)
+{
+	return st->ops->access_doc_delete(st->be, kind, id);
+}
+
 int store_operator_put(struct store *st, const char *name, const unsigned char token_hash[32])
 {
 	return st->ops->operator_put(st->be, name, token_hash);

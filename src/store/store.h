@@ -30,6 +30,17 @@ void store_close(struct store *st);
 /* The schema version after migrations. */
 int store_schema_version(struct store *st);
 
+/* ---- access documents (docs/access.md): identities, groups, policy files, requests,
+ * grants and issued certificates, each a JSON object text stored under (kind, id) ---- */
+int store_access_doc_put(struct store *st, const char *kind, const char *id, const char *doc,
+			 int64_t now_ns);
+/* 0 with *doc (caller frees), or -ENOENT. */
+int store_access_doc_get(struct store *st, const char *kind, const char *id, char **doc);
+/* Every document of kind as a JSON array of objects, by id (caller decrefs). */
+int store_access_doc_list(struct store *st, const char *kind, struct json_t **out);
+/* 0, or -ENOENT when there was none. */
+int store_access_doc_delete(struct store *st, const char *kind, const char *id);
+
 /* ---- operators (API credentials; roles come with the access issue) ---- */
 int store_operator_put(struct store *st, const char *name, const unsigned char token_hash[32]);
 /* Returns 0 with *name (caller frees) when token_hash belongs to an operator, else -ENOENT. */

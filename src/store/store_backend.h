@@ -31,6 +31,12 @@ struct store_backend_ops {
 			    const unsigned char token_hash[32]);
 	int (*operator_find)(struct store_backend *be, const unsigned char token_hash[32],
 			     char **name);
+	int (*access_doc_put)(struct store_backend *be, const char *kind, const char *id,
+			      const char *doc, int64_t now_ns);
+	int (*access_doc_get)(struct store_backend *be, const char *kind, const char *id,
+			      char **doc);
+	int (*access_doc_list)(struct store_backend *be, const char *kind, struct json_t **out);
+	int (*access_doc_delete)(struct store_backend *be, const char *kind, const char *id);
 	int (*token_add)(struct store_backend *be, const char *id,
 			 const unsigned char secret_hash[32], int64_t expires, int64_t uses_left,
 			 const struct store_label *labels, size_t n_labels, int64_t now);

@@ -174,6 +174,43 @@ static const char *const migrations[] = {
 	"CREATE INDEX actions_created ON actions(created_ns);"
 	"CREATE INDEX actions_host ON actions(host, created_ns);"
 	"CREATE INDEX actions_state ON actions(state, created_ns);",
+	/* 5: access governance (docs/access.md): operators' roles; identities, groups, policy
+	 * files, requests, grants and issued certificates as JSON documents by kind; what
+	 * agents report of logins and revocations; recorded sessions */
+	"ALTER TABLE operators ADD COLUMN role TEXT NOT NULL DEFAULT 'admin';"
+	"CREATE TABLE access_docs("
+	"  kind TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  doc TEXT NOT NULL,"
+	"  updated_ns INTEGER NOT NULL,"
+	"  PRIMARY KEY(kind, id)) WITHOUT ROWID;"
+	"CREATE TABLE access_events("
+	"  host INTEGER NOT NULL REFERENCES hosts(hid),"
+	"  time_ns INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  identity TEXT,"
+	"  grant_id TEXT,"
+	"  account TEXT,"
+	"  doc TEXT NOT NULL);"
+	"CREATE INDEX access_events_identity ON access_events(identity, time_ns);"
+	"CREATE INDEX access_events_grant ON access_events(grant_id, time_ns);"
+	"CREATE TABLE sessions("
+	"  id TEXT PRIMARY KEY,"
+	"  host INTEGER NOT NULL REFERENCES hosts(hid),"
+	"  identity TEXT,"
+	"  account TEXT,"
+	"  command TEXT,"
+	"  started_ns INTEGER NOT NULL,"
+	"  ended_ns INTEGER NOT NULL DEFAULT 0,"
+	"  width INTEGER NOT NULL DEFAULT 80,"
+	"  height INTEGER NOT NULL DEFAULT 24,"
+	"  bytes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+	"CREATE INDEX sessions_started ON sessions(started_ns);"
+	"CREATE TABLE session_parts("
+	"  session TEXT NOT NULL,"
+	"  part INTEGER NOT NULL,"
+	"  data BLOB NOT NULL,"
+	"  PRIMARY KEY(session, part)) WITHOUT ROWID;",
 };
 
 /* ---- connections and statements ---- */
@@ -603,6 +640,89 @@ static int sq_operator_find(struct store_backend *be, const unsigned char token_
 		return -EIO;
 	*name = col_strdup(s, 0);
 	return 0;
+}
+
+/* ---- access documents ---- */
+
+static int sq_access_doc_put(struct store_backend *be, const char *kind, const char *id,
+			     const char *doc, int64_t now_ns)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "INSERT INTO access_docs(kind, id, doc, updated_ns)"
+			       " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(kind, id) DO UPDATE SET"
+			       " doc = excluded.doc, updated_ns = excluded.updated_ns");
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, kind);
+	bind_text(s, 2, id);
+	bind_text(s, 3, doc);
+	sqlite3_bind_int64(s, 4, now_ns);
+	return step_done(s);
+}
+
+static int sq_access_doc_get(struct store_backend *be, const char *kind, const char *id,
+			     char **doc)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "SELECT doc FROM access_docs WHERE kind = ?1 AND id = ?2");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, kind);
+	bind_text(s, 2, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	if (rc != SQLITE_ROW)
+		return -EIO;
+	*doc = col_strdup(s, 0);
+	return 0;
+}
+
+static int sq_access_doc_list(struct store_backend *be, const char *kind, json_t **out)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "SELECT doc FROM access_docs WHERE kind = ?1 ORDER BY id");
+	json_t *arr = json_array();
+	int rc;
+
+	if (!s) {
+		json_decref(arr);
+		return -EIO;
+	}
+	bind_text(s, 1, kind);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(s, 0);
+		json_t *v = t ? json_loads(t, 0, NULL) : NULL;
+		if (v)
+			json_array_append_new(arr, v);
+	}
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return -EIO;
+	}
+	*out = arr;
+	return 0;
+}
+
+static int sq_access_doc_delete(struct store_backend *be, const char *kind, const char *id)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "DELETE FROM access_docs WHERE kind = ?1 AND id = ?2");
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, kind);
+	bind_text(s, 2, id);
+	if (step_done(s) < 0)
+		return -EIO;
+	return sqlite3_changes(be->ctl.db) > 0 ? 0 : -ENOENT;
 }
 
 /* ---- tokens ---- */
@@ -2875,6 +2995,10 @@ const struct store_backend_ops store_sqlite_ops = {
 	.schema_version = sq_schema_version,
 	.operator_put = sq_operator_put,
 	.operator_find = sq_operator_find,
+	.access_doc_put = sq_access_doc_put,
+	.access_doc_get = sq_access_doc_get,
+	.access_doc_list = sq_access_doc_list,
+	.access_doc_delete = sq_access_doc_delete,
 	.token_add = sq_token_add,
 	.token_consume = sq_token_consume,
 	.tokens_list = sq_tokens_list,
