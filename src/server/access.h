@@ -38,5 +38,9 @@ void access_fini(struct server *s);
 int access_bundle_refresh(struct server *s);
 /* Replaces the policy files (validated first: -EINVAL with err "FILE:LINE:COL: ..."). */
 int access_policies_replace(struct server *s, json_t *files, char *err, size_t err_len);
+/* access_ssh.c: loads or creates the SSH CA key DATA/ssh-ca.pem into s->access.ssh_ca.
+ * Returns 0 or a negative errno (logged). access_ssh_fini frees it (NULL after). */
+int access_ssh_init(struct server *s);
+void access_ssh_fini(struct server *s);
 /* The identity's document (new reference), or NULL when unknown. */
 json_t *access_identity_get(struct server *s, const char *name);

@@ -5,6 +5,7 @@
 #include "detect/sigma.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "server/access_grants.h"
 #include "server/duration.h"
 #include "server/server.h"
 
@@ -28,6 +29,7 @@ static void print_help(void)
 	       "                     [--cert-lifetime DURATION] [--catalog DIR] [--rules DIR]\n"
 	       "                     [--playbooks DIR] [--retention DURATION]"
 	       "\n"
+	       "                     [--session-command PATH] [--access-unused DURATION]\n"
 	       "                     [--max-agents N] [--log-level L]\n\n"
 	       "Runs the fleet server: enrolls agents, holds their mutual-TLS connections, stores\n"
 	       "what they send, and serves the HTTPS JSON API of the immune command.\n\n"
@@ -44,6 +46,10 @@ static void print_help(void)
 	       "  --playbooks DIR          response playbooks the server runs (default: the\n"
 	       "                           installed ones; \"none\": no playbooks)\n"
 	       "  --retention DURATION     how long telemetry is kept (default 30d; 0: for ever)\n"
+	       "  --session-command PATH   force-command of SSH certificates when sessions are\n"
+	       "                           recorded (default " ACCESS_SESSION_COMMAND_DEFAULT ")\n"
+	       "  --access-unused DURATION access grants unused this long since they started\n"
+	       "                           are revoked (default 30d)\n"
 	       "  --max-agents N           connections held at once (default: unlimited)\n"
 	       "  --log-level L            error, warn, info (default) or debug\n"
 	       "Durations: a number with s, m, h or d (\"90s\", \"24h\", \"30d\").\n");
@@ -106,6 +112,17 @@ static int parse_option(struct args *a, int opt, const char *arg)
 			return usage("--retention '%s': not a duration (such as 30d)", arg);
 		a->opt.retention_s = v;
 		return 0;
+	case 'S':
+		if (arg[0] != '/' || strlen(arg) > 1024)
+			return usage("--session-command '%s': an absolute path is needed", arg);
+		a->opt.session_command = arg;
+		return 0;
+	case 'U':
+		if (duration_parse(arg, INT64_MAX / 2, &v) < 0 || v < 60)
+			return usage("--access-unused '%s': a duration of at least 60s is needed",
+				     arg);
+		a->opt.access_unused_s = v;
+		return 0;
 	case 'm':
 		if (parse_i64(arg, 1, UINT32_MAX, &v) < 0)
 			return usage("--max-agents '%s': a whole number >= 1 is needed", arg);
@@ -131,6 +148,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "rules", required_argument, NULL, 'R' },
 		{ "playbooks", required_argument, NULL, 'P' },
 		{ "retention", required_argument, NULL, 'r' },
+		{ "session-command", required_argument, NULL, 'S' },
+		{ "access-unused", required_argument, NULL, 'U' },
 		{ "max-agents", required_argument, NULL, 'm' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },

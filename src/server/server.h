@@ -22,6 +22,8 @@ struct server_options {
 	uint32_t preauth_deadline_ms; /* handshake and first frame (0: 10 s) */
 	size_t ingest_limit_bytes;    /* store queue above which agents are paused (0: 64 MiB) */
 	bool handle_signals;	      /* SIGTERM/SIGINT stop the loop (the daemon; not tests) */
+	const char *session_command;  /* certificates' force-command (NULL: the default) */
+	int64_t access_unused_s;      /* grants unused this long are revoked (0: 30 days) */
 };
 
 /* The counters of docs/api.md "counters"; server_counter_name() gives their names. */

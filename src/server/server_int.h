@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "proto/msg.h"
+#include "server/access.h"
 #include "server/file_set.h"
 #include "server/hostmap.h"
 #include "server/server.h"
@@ -102,6 +103,8 @@ struct server {
 	size_t n_paused, paused_alloc;
 
 	_Atomic uint64_t counters[CTR_COUNT];
+
+	struct server_access access; /* docs/access.md */
 };
 
 static inline void server_count(struct server *s, enum server_counter c)

@@ -136,3 +136,28 @@ struct ingest_action {
  * or -EBADMSG. */
 int ingest_parse_action_result(const void *p, size_t len, struct ingest_action *out);
 void ingest_action_free(struct ingest_action *a);
+
+/* ---- access events (ingest_access.c, docs/access.md) ---- */
+
+#define INGEST_MAX_ACCESS_JSON (16u * 1024)
+#define INGEST_MAX_ACCESS_KEYS 32
+#define INGEST_MAX_ACCESS_STRING 1024
+
+/* A RECORD_ACCESS_EVENT (strings borrowed from root; optional ones NULL when absent). */
+struct ingest_access_event {
+	json_t *root;	      /* owns everything below */
+	const char *event;    /* "login", "denied", "revoked", "sudo", ... ([a-z-], 1..32) */
+	const char *identity; /* the identity the certificate named, or NULL */
+	const char *account;
+	const char *grant; /* the grant id the certificate carried, or NULL */
+	const char *reason;
+	int64_t time_ns; /* the event's "time_ns", or 0 */
+};
+
+/* Parses a RECORD_ACCESS_EVENT payload: a JSON object of at most INGEST_MAX_ACCESS_JSON
+ * bytes and INGEST_MAX_ACCESS_KEYS keys, "event" required, the known string fields
+ * (identity, account, grant, source, policy, reason) strings or null of at most
+ * INGEST_MAX_ACCESS_STRING bytes without NUL, "serial" a non-negative integer or a decimal
+ * string. Returns 0 with *out (free with ingest_access_event_free) or -EBADMSG. */
+int ingest_parse_access_event(const void *p, size_t len, struct ingest_access_event *out);
+void ingest_access_event_free(struct ingest_access_event *e);

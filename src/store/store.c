@@ -708,3 +708,13 @@ int store_host_sensors(struct store *st, const char *id, struct json_t **out)
 {
 	return st->ops->host_sensors(st->be, id, out);
 }
+
+int store_access_last_use_grant(struct store *st, const char *grant_id, int64_t *out_ns)
+{
+	return st->ops->access_last_use_grant(st->be, grant_id, out_ns);
+}
+
+int store_access_usage(struct store *st, struct json_t **out)
+{
+	return st->ops->access_usage(st->be, out);
+}

@@ -308,3 +308,11 @@ int64_t store_actions_expire(struct store *st, int64_t before_ns, int64_t now_ns
 void store_retention_set(struct store *st, int64_t max_age_s);
 /* Applies the retention now. Returns the number of records deleted (>= 0) or an errno. */
 int64_t store_retention_run(struct store *st, int64_t now);
+
+/* ---- access events (RECORD_ACCESS_EVENT, docs/access.md "Least privilege") ---- */
+/* The time (ns) of the latest "login" event that used grant_id: 0 with *out_ns, which is 0
+ * when it was never used. */
+int store_access_last_use_grant(struct store *st, const char *grant_id, int64_t *out_ns);
+/* The latest logins per (identity, account, host) as a JSON array of objects {identity,
+ * account, host, hostname, last_used_ns, logins}, by identity (caller decrefs). */
+int store_access_usage(struct store *st, struct json_t **out);

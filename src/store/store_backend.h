@@ -92,6 +92,10 @@ struct store_backend_ops {
 	 * calls (which connection to use). Returns the rows deleted or a negative errno. */
 	int64_t (*retention_run)(struct store_backend *be, bool on_writer, int64_t max_age_s,
 				 int64_t now, size_t chunk, int64_t *cursor);
+	/* access events (appended) */
+	int (*access_last_use_grant)(struct store_backend *be, const char *grant_id,
+				     int64_t *out_ns);
+	int (*access_usage)(struct store_backend *be, struct json_t **out);
 };
 
 extern const struct store_backend_ops store_sqlite_ops;

@@ -662,8 +662,7 @@ static int sq_access_doc_put(struct store_backend *be, const char *kind, const c
 	return step_done(s);
 }
 
-static int sq_access_doc_get(struct store_backend *be, const char *kind, const char *id,
-			     char **doc)
+static int sq_access_doc_get(struct store_backend *be, const char *kind, const char *id, char **doc)
 {
 	CTL_LOCKED(be);
 	_cleanup_reset_ sqlite3_stmt *s =
@@ -2008,6 +2007,32 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 	}
 }
 
+/* An access event from host hid: one row of access_events (the whole payload kept). */
+static int access_event_apply(struct store_backend *be, int64_t hid, const struct store_record *rec,
+			      const struct ingest_access_event *e)
+{
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->wr, "INSERT INTO access_events(host, time_ns, event, identity, grant_id,"
+			      " account, doc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+	int64_t t = e->time_ns ? e->time_ns : rec->time_ns;
+
+	if (!s)
+		return -EIO;
+	if (t <= 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		t = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	sqlite3_bind_int64(s, 1, hid);
+	sqlite3_bind_int64(s, 2, t);
+	bind_text(s, 3, e->event);
+	bind_text(s, 4, e->identity);
+	bind_text(s, 5, e->grant);
+	bind_text(s, 6, e->account);
+	sqlite3_bind_text(s, 7, dump(e->root, "{}"), -1, free);
+	return step_done(s) < 0 ? -EIO : 0;
+}
+
 /* Applies a detection record (RECORD_EVENT, _ALERT, _BASELINE, _SENSOR_HEALTH) whose payload
  * p decoded. Returns 0 or -EIO; a payload that does not parse is counted and skipped. */
 static int apply_detection(struct store_backend *be, int64_t hid, const struct store_record *rec,
@@ -2060,6 +2085,17 @@ static int apply_detection(struct store_backend *be, int64_t hid, const struct s
 		ingest_action_free(&ac);
 		return r;
 	}
+	case IMMUNE__V1__RECORD_KIND__RECORD_ACCESS_EVENT: {
+		struct ingest_access_event ae;
+
+		if (ingest_parse_access_event(p, len, &ae) < 0) {
+			c->unparsed++;
+			return 0;
+		}
+		r = access_event_apply(be, hid, rec, &ae);
+		ingest_access_event_free(&ae);
+		return r;
+	}
 	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
 		if (ingest_parse_baseline(p, len, &v) < 0) {
 			c->unparsed++;
@@ -2093,6 +2129,7 @@ static bool is_detection_record(uint32_t stream, uint32_t kind)
 		return stream == IMMUNE__V1__STREAM__STREAM_EVENTS;
 	case IMMUNE__V1__RECORD_KIND__RECORD_ALERT:
 	case IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT:
+	case IMMUNE__V1__RECORD_KIND__RECORD_ACCESS_EVENT:
 		return stream == IMMUNE__V1__STREAM__STREAM_ALERTS;
 	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
 	case IMMUNE__V1__RECORD_KIND__RECORD_SENSOR_HEALTH:
@@ -2988,6 +3025,61 @@ static int64_t sq_actions_expire(struct store_backend *be, int64_t before_ns, in
 	return sqlite3_changes(be->ctl.db);
 }
 
+/* ---- access events ---- */
+
+static int sq_access_last_use_grant(struct store_backend *be, const char *grant_id, int64_t *out_ns)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "SELECT coalesce(max(time_ns), 0) FROM access_events"
+			       " WHERE grant_id = ?1 AND event = 'login'");
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, grant_id);
+	if (sqlite3_step(s) != SQLITE_ROW)
+		return -EIO;
+	*out_ns = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
+static int sq_access_usage(struct store_backend *be, json_t **out)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s = stmt(
+		&be->ctl,
+		"SELECT e.identity, e.account, h.id, h.hostname, max(e.time_ns), count(*)"
+		" FROM access_events e JOIN hosts h ON h.hid = e.host"
+		" WHERE e.event = 'login' AND e.identity IS NOT NULL AND e.account IS NOT NULL"
+		" GROUP BY e.identity, e.account, e.host ORDER BY e.identity, e.account, h.id");
+	json_t *arr = json_array();
+	int rc;
+
+	if (!s) {
+		json_decref(arr);
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		for (int i = 0; i < 4; i++) {
+			static const char *const names[] = { "identity", "account", "host",
+							     "hostname" };
+			const char *t = (const char *)sqlite3_column_text(s, i);
+			json_object_set_new(o, names[i], t ? json_string(t) : json_null());
+		}
+		json_object_set_new(o, "last_used_ns", json_integer(sqlite3_column_int64(s, 4)));
+		json_object_set_new(o, "logins", json_integer(sqlite3_column_int64(s, 5)));
+		json_array_append_new(arr, o);
+	}
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return -EIO;
+	}
+	*out = arr;
+	return 0;
+}
+
 const struct store_backend_ops store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -3024,4 +3116,6 @@ const struct store_backend_ops store_sqlite_ops = {
 	.actions_expire = sq_actions_expire,
 	.ingest = sq_ingest,
 	.retention_run = sq_retention_run,
+	.access_last_use_grant = sq_access_last_use_grant,
+	.access_usage = sq_access_usage,
 };
