@@ -28,6 +28,8 @@ static const struct cli_command commands[] = {
 	{ "rules", "check Sigma rules, or test them against events and their cases", cmd_rules },
 	{ "playbooks", "check response playbooks, or show what they would do for an alert",
 	  cmd_playbooks },
+	{ "ssh", "log in to a host with a short-lived SSH certificate", cmd_ssh },
+	{ "access", "request, approve, list, revoke and review just-in-time access", cmd_access },
 	{ "server", "show the server's status and counters", cmd_server },
 };
 
