@@ -124,13 +124,18 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	int c;
+	int c, dd = argc;
 
 	memset(o, 0, sizeof(*o));
 	o->ssh = "ssh";
 	o->keygen = "ssh-keygen";
+	for (int i = 1; i < argc; i++) /* what follows the first -- belongs to ssh */
+		if (!strcmp(argv[i], "--")) {
+			dd = i;
+			break;
+		}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+Pjp:l:Fs:k:S:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(dd, argv, "Pjp:l:Fs:k:S:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'P': o->print = true; break;
 		case 'j': o->json = true; break;
@@ -152,17 +157,15 @@ static int parse(int argc, char **argv, struct opts *o)
 		default: return cli_usage_error("ssh", "invalid option");
 		}
 	}
-	if (optind >= argc)
+	if (optind >= dd)
 		return cli_usage_error("ssh", "missing [ACCOUNT@]HOST");
 	o->target = argv[optind++];
-	if (optind < argc && strcmp(argv[optind], "--") != 0)
+	if (optind < dd)
 		return cli_usage_error("ssh",
 				       "unexpected argument '%s' (ssh arguments go after --)",
 				       argv[optind]);
-	if (optind < argc)
-		optind++;
-	o->extra = argv + optind;
-	o->n_extra = argc - optind;
+	o->extra = argv + (dd < argc ? dd + 1 : argc);
+	o->n_extra = dd < argc ? argc - dd - 1 : 0;
 	if (o->n_extra > SSH_ARGS_MAX)
 		return cli_usage_error("ssh", "too many ssh arguments");
 	if (o->json && !o->print)
