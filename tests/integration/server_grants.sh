@@ -6,12 +6,15 @@
 # stand-in ssh with the certificate, then removing its key directory; a request approved by
 # the wrong person (403), by the requester (403), then by an approver named by the policy;
 # signing with the grant, revoke, signing refused; break-glass (at once, at most 1 h, a
-# critical alert, review); a grant expiring; the least-privilege review.
-# usage: server_grants.sh IMMUNE IMMUNE-SERVER IMMUNE-AGENT
+# critical alert, review); a grant expiring; login events the agent delivers
+# (RECORD_ACCESS_EVENT) counted by the least-privilege review.
+# usage: server_grants.sh IMMUNE IMMUNE-SERVER IMMUNE-AGENT SPOOL-PUT
 set -euo pipefail
 immune=$1
 server=$2
 agent=$3
+spool_put=$4
+src=$IMMUNE_SOURCE_DIR
 
 . "$(dirname "$0")/fleet_lib.sh"
 fleet_init server-grants
@@ -227,6 +230,43 @@ for _ in $(seq 1 150); do
 done
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert any(g["id"]==sys.argv[2] and g.get("expired") for g in d["grants"]), d' \
 	"$tmp/g.json" "$gid" || fail "the tick did not expire the grant"
+
+# ---- access events: a login with the grant, delivered by the agent ----
+mkdir "$tmp/rec"
+python3 - "$tmp/rec" "$gid" <<'PY'
+import json, sys
+d, gid = sys.argv[1:3]
+open(d + "/login", "w").write(json.dumps({"event": "login", "identity": "alice",
+    "account": "deploy", "grant": gid, "serial": "42", "source": "127.0.0.1",
+    "policy": "deploy-jit", "reason": None}))
+open(d + "/bad", "w").write('{"event": 7}')
+PY
+"$spool_put" "$state/spool" alerts 10 "$tmp/rec/login" "$tmp/rec/bad" >/dev/null || fail "spool_put"
+"$agent" run --no-detect --state "$state" --root "$IMMUNE_FIXTURES/os/debian12-hardened" \
+	--catalog "$src/policies" --no-collect >>"$tmp/agent.log" 2>&1 &
+apid=$!
+for _ in $(seq 1 300); do
+	api "$cfg" GET "/v1/access/review?unused=1h" >"$tmp/rv.json"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["accounts"] or "alice" not in d["identities"] else 1)' "$tmp/rv.json" && break
+	kill -0 "$apid" 2>/dev/null || fail "the agent exited"
+	sleep 0.1
+done
+python3 - "$tmp/rv.json" <<'PY' || fail "review after the login: $(cat "$tmp/rv.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert "alice" not in d["identities"] and "carol" in d["identities"], d
+assert d["accounts"] == [], d
+PY
+api "$cfg" GET "/v1/access/review?unused=1s" >"$tmp/rv.json"
+sleep 1.1
+api "$cfg" GET "/v1/access/review?unused=1s" >"$tmp/rv.json"
+python3 - "$tmp/rv.json" <<'PY' || fail "review 1s: $(cat "$tmp/rv.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = d["accounts"]
+assert len(a) == 1 and a[0]["identity"] == "alice" and a[0]["account"] == "deploy" and a[0]["logins"] == 1, a
+PY
+kill "$apid"; wait "$apid" 2>/dev/null || true; apid=""
 
 # ---- review: roles and listing ----
 run "$immune" access review --server-config "$A"
