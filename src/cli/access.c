@@ -127,10 +127,15 @@ static void print_review(const json_t *ans, bool color)
 {
 	const json_t *g = json_object_get(ans, "grants"), *a = json_object_get(ans, "accounts"),
 		     *ids = json_object_get(ans, "identities"), *v;
-	long long days = (long long)json_integer_value(json_object_get(ans, "unused_s")) / 86400;
+	long long u = (long long)json_integer_value(json_object_get(ans, "unused_s"));
 	size_t i;
 
-	printf("Unused for %lld day%s or more:\n\n", days, days == 1 ? "" : "s");
+	if (u % 86400 == 0)
+		printf("Unused for %lld day%s or more:\n\n", u / 86400, u == 86400 ? "" : "s");
+	else if (u % 3600 == 0)
+		printf("Unused for %lld h or more:\n\n", u / 3600);
+	else
+		printf("Unused for %lld s or more:\n\n", u);
 	printf("Grants (revoke with 'immune access revoke ID'):\n");
 	print_grants(g, color);
 	printf("\nLogins not used since (identity, account, host):\n");
