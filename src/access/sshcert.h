@@ -13,6 +13,9 @@
 #define SSHCERT_ED25519_TYPE "ssh-ed25519-cert-v01@openssh.com"
 #define SSHCERT_MAX_PRINCIPALS 32
 #define SSHCERT_MAX_EXTENSIONS 16
+#define SSHCERT_KEY_ID_MAX 256	/* bytes of key id */
+#define SSHCERT_STRING_MAX 4096 /* bytes of any other string (principal, option value) */
+#define SSHCERT_BLOB_MAX 16384	/* bytes of a whole certificate */
 
 struct ssh_ed25519_key {
 	unsigned char pub[32];
@@ -31,8 +34,8 @@ struct sshcert_request {
 	const char *key_id;
 	const char *const *principals; /* at least one */
 	size_t n_principals;
-	uint64_t valid_after;  /* Unix seconds */
-	uint64_t valid_before; /* Unix seconds, > valid_after */
+	uint64_t valid_after;	    /* Unix seconds */
+	uint64_t valid_before;	    /* Unix seconds, > valid_after */
 	const char *force_command;  /* critical option, or NULL */
 	const char *source_address; /* critical option "10.0.0.1/32,..." or NULL */
 	bool permit_pty, permit_port_forwarding, permit_agent_forwarding, permit_x11_forwarding,
