@@ -644,6 +644,333 @@ static void test_lines(void **state)
 	buf_free(&blob);
 }
 
+/* ---- KRLs ------------------------------------------------------------------------- */
+
+static void w_u8(struct buf *b, uint8_t v)
+{
+	assert_int_equal(buf_append(b, &v, 1), 0);
+}
+
+static void krl_header(struct buf *b, uint32_t format)
+{
+	buf_init(b, 8 << 20);
+	assert_int_equal(buf_append(b, "SSHKRL\n", 8), 0);
+	w_u32(b, format);
+	w_u64(b, 3);
+	w_u64(b, 1700000000);
+	w_u64(b, 0);
+	w_str(b, "", 0);
+	w_cstr(b, "test");
+}
+
+static void w_section(struct buf *b, uint8_t type, const struct buf *inner)
+{
+	w_u8(b, type);
+	w_buf(b, inner);
+}
+
+/* A certificates section for key (NULL: any CA) holding one subsection. */
+static void w_cert_section(struct buf *b, const struct ssh_ed25519_key *key, uint8_t sub_type,
+			   const struct buf *sub)
+{
+	struct buf sect, k;
+
+	buf_init(&sect, 8 << 20);
+	buf_init(&k, 128);
+	if (key) {
+		w_cstr(&k, "ssh-ed25519");
+		w_str(&k, key->pub, 32);
+	}
+	w_buf(&sect, &k);
+	w_str(&sect, "", 0);
+	w_section(&sect, sub_type, sub);
+	w_section(b, 1, &sect);
+	buf_free(&k);
+	buf_free(&sect);
+}
+
+static int parse_krl_buf(const struct buf *b, struct krl *k)
+{
+	return krl_parse(buf_str(b), buf_len(b), k);
+}
+
+static void test_krl_round_trip(void **state)
+{
+	struct ssh_ed25519_key ca, other;
+	const uint64_t serials[] = { 9, 5, 0, 6, 7, 5, 100, 101, UINT64_MAX, 12 };
+	char long_id[SSHCERT_KEY_ID_MAX + 2];
+	const char *ids[] = { "bob/g/2", "alice/g/1", "", "bob/g/2", long_id };
+	struct krl k;
+	struct buf b;
+
+	memset(ca.pub, 1, 32);
+	memset(other.pub, 2, 32);
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = 0;
+	buf_init(&b, 65536);
+	assert_int_equal(krl_build(&ca, serials, ARRAY_SIZE(serials), ids, ARRAY_SIZE(ids), 7,
+				   1700000123, &b),
+			 0);
+	assert_int_equal(memcmp(buf_str(&b), "SSHKRL\n\0\0\0\0\1", 12), 0);
+	assert_int_equal(parse_krl_buf(&b, &k), 0);
+	assert_true(k.version == 7 && k.generated_at == 1700000123 && k.flags == 0);
+	assert_string_equal(k.comment, "immune access");
+	assert_int_equal(k.n_cas, 1);
+	assert_false(k.cas[0].any_ca);
+	assert_memory_equal(k.cas[0].key.pub, ca.pub, 32);
+	/* 0 left out, duplicates merged, 5..7 a range */
+	const struct krl_range want[] = {
+		{ 5, 7 }, { 9, 9 }, { 12, 12 }, { 100, 101 }, { UINT64_MAX, UINT64_MAX }
+	};
+	assert_int_equal(k.cas[0].n_serials, ARRAY_SIZE(want));
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+		assert_true(k.cas[0].serials[i].lo == want[i].lo &&
+			    k.cas[0].serials[i].hi == want[i].hi);
+	assert_int_equal(k.cas[0].n_key_ids, 2);
+	assert_string_equal(k.cas[0].key_ids[0], "alice/g/1");
+	assert_string_equal(k.cas[0].key_ids[1], "bob/g/2");
+
+	assert_true(krl_revokes(&k, &ca, 6, "x"));
+	assert_true(krl_revokes(&k, &ca, 101, NULL));
+	assert_true(krl_revokes(&k, &ca, UINT64_MAX, NULL));
+	assert_false(krl_revokes(&k, &ca, 8, "x"));
+	assert_false(krl_revokes(&k, &ca, 0, "x")); /* serial 0 is never revoked by serial */
+	assert_true(krl_revokes(&k, &ca, 0, "alice/g/1"));
+	assert_true(krl_revokes(&k, &ca, 8, "bob/g/2"));
+	assert_false(krl_revokes(&k, &other, 6, "alice/g/1")); /* another CA's certificates */
+	assert_false(krl_revokes(NULL, &ca, 6, NULL));
+	krl_free(&k);
+	krl_free(&k);
+
+	/* nothing revoked: a header only, which OpenSSH reads as an empty list */
+	buf_reset(&b);
+	assert_int_equal(krl_build(&ca, NULL, 0, NULL, 0, 1, 0, &b), 0);
+	assert_int_equal(parse_krl_buf(&b, &k), 0);
+	assert_int_equal(k.n_cas, 0);
+	assert_false(krl_revokes(&k, &ca, 6, "a"));
+	krl_free(&k);
+	/* only serial 0: the same */
+	const uint64_t zero = 0;
+	buf_reset(&b);
+	assert_int_equal(krl_build(&ca, &zero, 1, NULL, 0, 1, 0, &b), 0);
+	assert_int_equal(parse_krl_buf(&b, &k), 0);
+	assert_int_equal(k.n_cas, 0);
+	krl_free(&k);
+	buf_free(&b);
+
+	/* past the output's cap: -EMSGSIZE and nothing appended */
+	buf_init(&b, 64);
+	assert_int_equal(buf_append(&b, "x", 1), 0);
+	assert_int_equal(krl_build(&ca, serials, ARRAY_SIZE(serials), NULL, 0, 1, 0, &b),
+			 -EMSGSIZE);
+	assert_int_equal(buf_len(&b), 1);
+	assert_int_equal(krl_build(NULL, NULL, 0, NULL, 0, 1, 0, &b), -EINVAL);
+	buf_free(&b);
+}
+
+static void test_krl_sections(void **state)
+{
+	struct ssh_ed25519_key ca;
+	struct buf b, sub;
+	struct krl k;
+
+	memset(ca.pub, 1, 32);
+	/* a bitmap (OpenSSH writes them): bits 0 and 2 and 9 at offset 100, mpint 0x0205 */
+	krl_header(&b, 1);
+	buf_init(&sub, 64);
+	w_u64(&sub, 100);
+	w_str(&sub, "\x02\x05", 2);
+	w_cert_section(&b, &ca, 0x22, &sub);
+	buf_free(&sub);
+	/* a key id for every CA, a non-critical extension and an explicit-key section */
+	buf_init(&sub, 64);
+	w_cstr(&sub, "mallory");
+	w_cert_section(&b, NULL, 0x23, &sub);
+	buf_free(&sub);
+	buf_init(&sub, 64);
+	w_cstr(&sub, "x@example");
+	w_u8(&sub, 0);
+	w_str(&sub, "", 0);
+	w_section(&b, 255, &sub);
+	buf_free(&sub);
+	buf_init(&sub, 64);
+	w_str(&sub, "opaque-key-blob", 15);
+	w_section(&b, 2, &sub);
+	buf_free(&sub);
+	assert_int_equal(parse_krl_buf(&b, &k), 0);
+	assert_int_equal(k.n_cas, 2);
+	assert_int_equal(k.n_skipped, 2);
+	assert_int_equal(k.cas[0].n_serials, 3);
+	assert_true(k.cas[0].serials[0].lo == 100 && k.cas[0].serials[0].hi == 100);
+	assert_true(k.cas[0].serials[1].lo == 102 && k.cas[0].serials[2].lo == 109);
+	assert_true(k.cas[1].any_ca);
+	assert_true(krl_revokes(&k, &ca, 102, NULL));
+	assert_false(krl_revokes(&k, &ca, 101, NULL));
+	struct ssh_ed25519_key other;
+	memset(other.pub, 9, 32);
+	assert_true(krl_revokes(&k, &other, 1, "mallory"));
+	krl_free(&k);
+	buf_free(&b);
+}
+
+/* A KRL whose one certificates subsection is type with contents sub must fail with want. */
+static void expect_krl_sub(uint8_t type, const struct buf *sub, int want)
+{
+	struct ssh_ed25519_key ca;
+	struct buf b;
+	struct krl k;
+
+	memset(ca.pub, 1, 32);
+	krl_header(&b, 1);
+	w_cert_section(&b, &ca, type, sub);
+	memset(&k, 0x55, sizeof(k));
+	assert_int_equal(parse_krl_buf(&b, &k), want);
+	if (want == 0)
+		krl_free(&k);
+	buf_free(&b);
+}
+
+static void test_krl_refusals(void **state)
+{
+	struct ssh_ed25519_key ca;
+	struct buf b, sub;
+	struct krl k;
+
+	memset(ca.pub, 1, 32);
+	/* every truncation of a good KRL */
+	const uint64_t serials[] = { 3, 4, 5, 9 };
+	const char *ids[] = { "a" };
+	buf_init(&b, 4096);
+	assert_int_equal(krl_build(&ca, serials, 4, ids, 1, 1, 1, &b), 0);
+	/* (cut right after the header it is a valid KRL with no sections) */
+	const size_t header_len = 8 + 4 + 3 * 8 + 4 + 4 + strlen("immune access");
+	for (size_t n = 0; n < buf_len(&b); n++) {
+		int r = krl_parse(buf_str(&b), n, &k);
+		assert_int_equal(r, n == header_len ? 0 : -EBADMSG);
+		if (r == 0)
+			krl_free(&k);
+	}
+	assert_int_equal(krl_parse(NULL, 0, &k), -EBADMSG);
+	/* a byte past the end is a truncated section */
+	assert_int_equal(buf_append(&b, "\x01", 1), 0);
+	assert_int_equal(parse_krl_buf(&b, &k), -EBADMSG);
+	buf_free(&b);
+
+	krl_header(&b, 2); /* format version */
+	assert_int_equal(parse_krl_buf(&b, &k), -EBADMSG);
+	buf_free(&b);
+	krl_header(&b, 1);
+	((char *)b.data)[0] = 'X'; /* magic */
+	assert_int_equal(parse_krl_buf(&b, &k), -EBADMSG);
+	buf_free(&b);
+
+	/* signature and unknown top-level sections */
+	for (uint8_t t = 3; t < 8; t++) {
+		krl_header(&b, 1);
+		buf_init(&sub, 64);
+		w_str(&sub, "x", 1);
+		if (t == 4)
+			w_str(&sub, "sig", 3);
+		w_section(&b, t, &sub);
+		buf_free(&sub);
+		assert_int_equal(parse_krl_buf(&b, &k), t == 3 || t == 5 ? 0 : -EBADMSG);
+		if (t == 3 || t == 5)
+			krl_free(&k);
+		buf_free(&b);
+	}
+	/* a critical extension */
+	krl_header(&b, 1);
+	buf_init(&sub, 64);
+	w_cstr(&sub, "must-understand@example");
+	w_u8(&sub, 1);
+	w_str(&sub, "", 0);
+	w_section(&b, 255, &sub);
+	assert_int_equal(parse_krl_buf(&b, &k), -EBADMSG);
+	expect_krl_sub(0x39, &sub, -EBADMSG);
+	buf_free(&sub);
+	buf_free(&b);
+
+	/* certificate subsections */
+	buf_init(&sub, 64);
+	w_u64(&sub, 0); /* serial 0 in a list */
+	expect_krl_sub(0x20, &sub, -EBADMSG);
+	buf_reset(&sub);
+	w_u64(&sub, 5);
+	w_u32(&sub, 1); /* half a serial */
+	expect_krl_sub(0x20, &sub, -EBADMSG);
+	buf_reset(&sub);
+	w_u64(&sub, 9);
+	w_u64(&sub, 8); /* lo > hi */
+	expect_krl_sub(0x21, &sub, -EBADMSG);
+	buf_reset(&sub);
+	w_u64(&sub, 8);
+	w_u64(&sub, 9);
+	w_u8(&sub, 0); /* trailing */
+	expect_krl_sub(0x21, &sub, -EBADMSG);
+	buf_reset(&sub);
+	w_u64(&sub, 1);
+	w_str(&sub, "\x80", 1); /* negative bitmap */
+	expect_krl_sub(0x22, &sub, -EBADMSG);
+	buf_reset(&sub);
+	w_u64(&sub, UINT64_MAX);
+	w_str(&sub, "\x02", 1); /* wraps past 2^64 */
+	expect_krl_sub(0x22, &sub, -EBADMSG);
+	buf_reset(&sub);
+	w_u64(&sub, 0);
+	w_str(&sub, "\x01", 1); /* serial 0 from a bitmap */
+	expect_krl_sub(0x22, &sub, -EBADMSG);
+	buf_reset(&sub);
+	w_str(&sub, "a\0b", 3); /* NUL in a key id */
+	expect_krl_sub(0x23, &sub, -EBADMSG);
+	buf_reset(&sub);
+	expect_krl_sub(0x30, &sub, -EBADMSG); /* unknown subsection */
+	expect_krl_sub(0x23, &sub, 0);	      /* an empty key id list */
+	buf_free(&sub);
+
+	/* a CA key other than Ed25519 */
+	struct buf sect, key;
+	krl_header(&b, 1);
+	buf_init(&sect, 256);
+	buf_init(&key, 128);
+	w_cstr(&key, "ssh-rsa");
+	w_str(&key, ca.pub, 32);
+	w_buf(&sect, &key);
+	w_str(&sect, "", 0);
+	w_section(&b, 1, &sect);
+	assert_int_equal(parse_krl_buf(&b, &k), -EBADMSG);
+	buf_free(&key);
+	buf_free(&sect);
+	buf_free(&b);
+}
+
+static void test_krl_limits(void **state)
+{
+	struct buf b, sub;
+	struct krl k;
+
+	/* more entries than KRL_MAX_ENTRIES: every other serial, so none merge */
+	buf_init(&sub, 8 << 20);
+	for (uint64_t s = 1; s <= 2 * ((uint64_t)KRL_MAX_ENTRIES + 1); s += 2)
+		w_u64(&sub, s);
+	expect_krl_sub(0x20, &sub, -E2BIG);
+	buf_free(&sub);
+	/* a whole KRL over KRL_MAX_BYTES */
+	krl_header(&b, 1);
+	assert_int_equal(krl_parse(buf_str(&b), KRL_MAX_BYTES + 1, &k), -E2BIG);
+	buf_free(&b);
+	/* too many certificates sections */
+	struct ssh_ed25519_key ca;
+	memset(ca.pub, 1, 32);
+	krl_header(&b, 1);
+	buf_init(&sub, 64);
+	w_u64(&sub, 1);
+	for (size_t i = 0; i <= KRL_MAX_SECTIONS; i++)
+		w_cert_section(&b, &ca, 0x20, &sub);
+	assert_int_equal(parse_krl_buf(&b, &k), -E2BIG);
+	buf_free(&sub);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -654,6 +981,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_and_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ca_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
+		cmocka_unit_test(test_krl_round_trip),
+		cmocka_unit_test(test_krl_sections),
+		cmocka_unit_test(test_krl_refusals),
+		cmocka_unit_test(test_krl_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
