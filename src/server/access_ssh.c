@@ -8,6 +8,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "respond/action.h"
 #include "server/access.h"
 #include "server/api_int.h"
 #include "store/store.h"
@@ -314,6 +315,93 @@ out:
 	return ans;
 }
 
+/* Whether the host's latest inventory lists account in its users table. */
+static bool host_has_account(struct server *s, const char *host_id, const char *account)
+{
+	json_t *inv = NULL, *row;
+	bool found = false;
+	size_t i;
+
+	if (store_host_inventory(s->store, host_id, &inv) < 0)
+		return false;
+	json_array_foreach(json_object_get(inv, "users"), i, row) {
+		const char *name = json_string_value(json_object_get(row, "name"));
+		if (name && !strcmp(name, account)) {
+			found = true;
+			break;
+		}
+	}
+	json_decref(inv);
+	return found;
+}
+
+/* When the deciding policy says create and the host's inventory does not list the account,
+ * sends the executor action create-account (groups and sudo from the policy) to the
+ * connected host. Logs; the signature goes on either way (the login fails until the account
+ * exists). */
+static void provision(struct server *s, const struct access_policy_info *p, const char *host_id,
+		      const char *account, const char *by)
+{
+	Immune__V1__Action a = IMMUNE__V1__ACTION__INIT;
+	char *all[] = { "ALL" };
+	char uid[ACTION_UID_LEN + 1];
+	json_t *pj;
+	char *params;
+	int r;
+
+	if (!p || !p->create || host_has_account(s, host_id, account))
+		return;
+	if (!hostmap_get(&s->hosts, host_id)) {
+		log_warn("account %s is not provisioned on host %s: the host is not connected",
+			 account, host_id);
+		return;
+	}
+	a.kind = IMMUNE__V1__ACTION_KIND__ACTION_CREATE_ACCOUNT;
+	a.user = (char *)account;
+	a.groups = (char **)p->create_groups;
+	a.n_groups = p->n_create_groups;
+	if (p->create_sudo) {
+		a.sudo_commands = all;
+		a.n_sudo_commands = 1;
+	}
+	pj = json_pack("{s:s,s:[],s:[]}", "user", account, "groups", "sudo_commands");
+	for (size_t i = 0; i < p->n_create_groups; i++)
+		json_array_append_new(json_object_get(pj, "groups"),
+				      json_string(p->create_groups[i]));
+	if (p->create_sudo)
+		json_array_append_new(json_object_get(pj, "sudo_commands"), json_string("ALL"));
+	params = json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(pj);
+	action_new_uid(uid);
+	struct store_action_new n = {
+		.uid = uid,
+		.host_id = host_id,
+		.kind = "create-account",
+		.op = "apply",
+		.params_json = params,
+		.mode = "auto",
+		.state = "sent",
+		.origin = "server",
+		.requested_by = by,
+		.message = "provisioning for an SSH certificate (policy create)",
+		.created_ns = server_now_ns(),
+	};
+	r = params ? store_action_add(s->store, &n) : -ENOMEM;
+	free(params);
+	if (r < 0) {
+		log_errno(r, "storing the create-account action for %s on %s", account, host_id);
+		return;
+	}
+	r = respond_send(s, host_id, uid, &a, IMMUNE__V1__ACTION_OP__OP_APPLY, false);
+	if (r < 0) {
+		static const char *const sent[] = { "sent", NULL };
+		store_action_update(s->store, uid, sent, "failed", NULL,
+				    "the connection to the host failed while sending",
+				    server_now_ns());
+		log_errno(r, "sending create-account for %s to host %s", account, host_id);
+	}
+}
+
 void access_api_ssh_sign(struct server *s, struct evhttp_request *req, const struct api_caller *c)
 {
 	json_t *body = api_body_object(req), *identity = NULL, *grant = NULL, *ans;
@@ -379,6 +467,7 @@ void access_api_ssh_sign(struct server *s, struct evhttp_request *req, const str
 		pf = pd.allow;
 		sub.req.action = ACCESS_LOGIN;
 	}
+	provision(s, d.decided_by, h.id, a.account, c->name);
 	ans = issue(s, &sub, &a, &key, grant, pf, cidr);
 	if (!ans)
 		api_error(req, 500, "cannot sign the certificate");
