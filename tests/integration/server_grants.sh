@@ -23,8 +23,22 @@ state=$tmp/agent
 cfg=$data/client.yaml
 command -v ssh-keygen >/dev/null || { echo "SKIP: no ssh-keygen"; exit 77; }
 
+# the session recorder stand-in the certificates force (readable by the test account)
+sdir=$(mktemp -d /tmp/immune-grants-session-XXXXXX)
+chmod 755 "$sdir"
+printf '#!/bin/sh\necho "recorded: $SSH_ORIGINAL_COMMAND"\n' >"$sdir/session"
+chmod 755 "$sdir/session"
+acct=igr$$
+cleanup_grants() {
+	[ -n "${sshd_pid:-}" ] && kill "$sshd_pid" 2>/dev/null || true
+	id "$acct" >/dev/null 2>&1 && userdel -r "$acct" >/dev/null 2>&1 || true
+	rm -rf "$sdir"
+	fleet_cleanup
+}
+trap cleanup_grants EXIT
+
 "$server" --data "$data" --listen "127.0.0.1:$PA" --api "127.0.0.1:$PB" --playbooks none \
-	--session-command /opt/immune-test/session >"$tmp/server.log" 2>&1 &
+	--session-command "$sdir/session" >"$tmp/server.log" 2>&1 &
 spid=$!
 fleet_wait_server
 fleet_enroll "$state"
@@ -72,17 +86,21 @@ user alice "" '["ops"]'
 user carol approver '["leads"]'
 user dave approver '["ops"]'
 
-policies=$(python3 -c 'import json; print(json.dumps({"files": [{"name": "access.policy", "content": """
+policies=$(python3 -c 'import json, sys; print(json.dumps({"files": [{"name": "access.policy", "content": """
 permit ops-login {
   principal: group ops
   action: login as $principal
+}
+permit local-test {
+  principal: user alice
+  action: login as ACCOUNT
 }
 permit deploy-jit {
   principal: group ops
   action: login as deploy
   grant: required; approvers: group leads; max: 4h
 }
-"""}]}))')
+""".replace("ACCOUNT", sys.argv[1])}]}))' "$acct")
 api "$cfg" PUT /v1/policies "$policies" >"$tmp/p.json" || fail "PUT /v1/policies: $(cat "$tmp/p.json")"
 
 A=$tmp/alice.yaml
@@ -107,7 +125,7 @@ open(sys.argv[2], "w").write(d["certificate"] + "\n")
 PY
 ssh-keygen -L -f "$tmp/cert.pub" >"$tmp/cert.txt" || fail "ssh-keygen -L"
 for pat in "Type: ssh-ed25519-cert-v01@openssh.com user certificate" 'Key ID: "alice/-/' \
-	"source-address 127.0.0.1/32" "force-command /opt/immune-test/session" "permit-pty" \
+	"source-address 127.0.0.1/32" "force-command $sdir/session" "permit-pty" \
 	"immune-identity@immune"; do
 	grep -q -- "$pat" "$tmp/cert.txt" || fail "certificate lacks '$pat': $(cat "$tmp/cert.txt")"
 done
@@ -145,6 +163,32 @@ grep -qx -- "-p" "$tmp/ssh.args" && grep -qx "2222" "$tmp/ssh.args" && grep -qx 
 	&& [ "$(tail -n 1 "$tmp/ssh.args")" = uptime ] || fail "ssh arguments: $(cat "$tmp/ssh.args")"
 ssh-keygen -L -f "$tmp/used-cert.pub" | grep -q 'Key ID: "alice/-/' || fail "the certificate ssh got"
 [ ! -e "$(cat "$tmp/ssh.dir")" ] || fail "the key directory was left behind"
+
+# ---- a real login: sshd trusting the CA, the certificate's force-command and source ----
+if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/sshd ] && command -v useradd >/dev/null; then
+	useradd -m -s /bin/sh "$acct" && usermod -p '*' "$acct" || fail "useradd $acct"
+	mkdir "$tmp/sshd"
+	ssh-keygen -q -t ed25519 -N "" -f "$tmp/sshd/hostkey" || fail "host key"
+	sp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	printf 'HostKey %s\nTrustedUserCAKeys %s\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nPidFile none\n' \
+		"$tmp/sshd/hostkey" "$tmp/ca.pub" >"$tmp/sshd/config"
+	/usr/sbin/sshd -D -e -f "$tmp/sshd/config" -p "$sp" -E "$tmp/sshd.log" &
+	sshd_pid=$!
+	for _ in $(seq 1 50); do grep -q "Server listening" "$tmp/sshd.log" 2>/dev/null && break; sleep 0.1; done
+	sshopts=(-o HostName=127.0.0.1 -p "$sp" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+		-o BatchMode=yes -o ConnectTimeout=10)
+	run "$immune" ssh "$acct@$hn" --server-config "$A" -- "${sshopts[@]}" hello world
+	[ $rc -eq 0 ] && grep -qx "recorded: hello world" "$tmp/out" || fail "login through sshd ($rc): $(cat "$tmp/out" "$tmp/err")"
+	grep -q "Accepted publickey for $acct from 127.0.0.1 .* ID alice/-/" "$tmp/sshd.log" || fail "sshd log: $(cat "$tmp/sshd.log")"
+	# from another address the certificate's source-address refuses it
+	run "$immune" ssh "$acct@$hn" --server-config "$A" -- "${sshopts[@]}" -o BindAddress=127.0.0.2 hello
+	[ $rc -eq 255 ] || fail "login from 127.0.0.2 ($rc): $(cat "$tmp/out" "$tmp/err")"
+	kill "$sshd_pid"
+	wait "$sshd_pid" 2>/dev/null || true
+	sshd_pid=""
+else
+	echo "server_grants: no root, sshd or useradd: the real login is not tried"
+fi
 
 # ---- just-in-time: request, wrong approvers, approval, use, revoke ----
 run "$immune" access request --host "$hn" --as deploy --for 2h --reason "deploy the fix" --ticket OPS-1 --json --server-config "$A"
