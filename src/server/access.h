@@ -31,6 +31,8 @@ struct server_access {
 
 /* access.c: loads the CA, the policies and builds the bundle at server start. */
 int access_init(struct server *s);
+/* Loads the SSH CA into s->access.ssh_ca (the grants' file; called by access_init). */
+int access_ssh_init(struct server *s);
 void access_fini(struct server *s);
 /* Rebuilds the bundle from the stored documents; when its digest changed, sends it to
  * every connected agent. Call after any change to policies, grants, identities' status or
@@ -38,9 +40,5 @@ void access_fini(struct server *s);
 int access_bundle_refresh(struct server *s);
 /* Replaces the policy files (validated first: -EINVAL with err "FILE:LINE:COL: ..."). */
 int access_policies_replace(struct server *s, json_t *files, char *err, size_t err_len);
-/* access_ssh.c: loads or creates the SSH CA key DATA/ssh-ca.pem into s->access.ssh_ca.
- * Returns 0 or a negative errno (logged). access_ssh_fini frees it (NULL after). */
-int access_ssh_init(struct server *s);
-void access_ssh_fini(struct server *s);
 /* The identity's document (new reference), or NULL when unknown. */
 json_t *access_identity_get(struct server *s, const char *name);

@@ -85,6 +85,9 @@ int access_grants_tick(struct server *s, int64_t now);
 
 /* ---- access_ssh.c: the SSH CA and signing ---- */
 
+/* Frees the SSH CA (access_ssh_init in access.h loads it); s->access.ssh_ca is NULL after. */
+void access_ssh_fini(struct server *s);
+
 /* A POST /v1/ssh/certificates body (strings borrowed from it). */
 struct sign_args_pub {
 	const char *host, *account, *public_key;

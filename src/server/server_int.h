@@ -89,6 +89,7 @@ struct server {
 	bool first_start;
 	int64_t started_s;
 	struct file_set *playbook_files; /* the playbooks pushed to agents, or NULL */
+	struct server_access access;	 /* identities, policies, the access bundle (access.c) */
 
 	struct conn_list preauth; /* handshake or first frame pending */
 	struct conn_list closing; /* flushing a last frame */
@@ -103,8 +104,6 @@ struct server {
 	size_t n_paused, paused_alloc;
 
 	_Atomic uint64_t counters[CTR_COUNT];
-
-	struct server_access access; /* docs/access.md */
 };
 
 static inline void server_count(struct server *s, enum server_counter c)
