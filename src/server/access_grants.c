@@ -406,8 +406,8 @@ static int expire_grants(struct server *s, int64_t now)
 			_cleanup_free_ char *why = xasprintf(
 				"grant %s of %s (as %s) was not used in %lld days since it started;"
 				" it was revoked",
-				id, json_string_value(json_object_get(g, "identity")),
-				json_string_value(json_object_get(g, "account")),
+				id, json_string_value(json_object_get(g, "identity")) ?: "?",
+				json_string_value(json_object_get(g, "account")) ?: "?",
 				(long long)(unused / 86400));
 
 			json_object_set_new(g, "revoked", json_true());

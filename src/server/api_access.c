@@ -14,6 +14,7 @@
 #include "store/store.h"
 
 #include <event2/http.h>
+#include <math.h>
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 
@@ -153,7 +154,7 @@ static int request_host(struct server *s, const struct req_args *a, struct store
 	h->hostname = (char *)a->label;
 	h->labels = lab;
 	h->n_labels = 1;
-	h->score = 0.0 / 0.0;
+	h->score = NAN; /* no posture known for a label */
 	return 0;
 }
 
@@ -194,12 +195,12 @@ static void break_glass_alert(struct server *s, const json_t *q, const json_t *g
 	const char *host = json_string_value(json_object_get(q, "host"));
 	_cleanup_free_ char *why = xasprintf(
 		"break-glass access: %s took %s on %s for %lld s without approval (grant %s): %s",
-		json_string_value(json_object_get(q, "identity")),
-		json_string_value(json_object_get(q, "account")),
-		json_string_value(json_object_get(q, "hostname")),
+		json_string_value(json_object_get(q, "identity")) ?: "?",
+		json_string_value(json_object_get(q, "account")) ?: "?",
+		json_string_value(json_object_get(q, "hostname")) ?: "?",
 		(long long)json_integer_value(json_object_get(q, "for")),
-		json_string_value(json_object_get(g, "id")),
-		json_string_value(json_object_get(q, "reason")));
+		json_string_value(json_object_get(g, "id")) ?: "?",
+		json_string_value(json_object_get(q, "reason")) ?: "");
 	int r = access_alert_raise(s, host, "access.break_glass", "Break-glass access granted",
 				   SIGMA_LEVEL_CRITICAL, why);
 
@@ -336,8 +337,16 @@ static void list_docs(struct server *s, struct evhttp_request *req, const struct
 		return;
 	}
 	json_array_foreach(docs, i, d) {
-		if (all || mine(d, "identity", c->name))
-			json_array_append(out, d);
+		if (!all && !mine(d, "identity", c->name))
+			continue;
+		if (!strcmp(kind, ACCESS_DOC_GRANT)) { /* last use as the agents report it */
+			const char *id = json_string_value(json_object_get(d, "id"));
+			int64_t last = 0;
+
+			if (id && store_access_last_use_grant(s->store, id, &last) == 0 && last > 0)
+				json_object_set_new(d, "last_used", api_time(last / 1000000000));
+		}
+		json_array_append(out, d);
 	}
 	json_decref(docs);
 	api_reply(req, 200,

@@ -310,6 +310,9 @@ d = json.load(open(sys.argv[1]))
 a = d["accounts"]
 assert len(a) == 1 and a[0]["identity"] == "alice" and a[0]["account"] == "deploy" and a[0]["logins"] == 1, a
 PY
+api "$A" GET /v1/access/grants >"$tmp/g.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); g=[g for g in d["grants"] if g["id"]==sys.argv[2]][0]; assert g["last_used"], g' \
+	"$tmp/g.json" "$gid" || fail "last_used of the grant: $(cat "$tmp/g.json")"
 kill "$apid"; wait "$apid" 2>/dev/null || true; apid=""
 
 # ---- review: roles and listing ----
