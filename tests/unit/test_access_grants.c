@@ -5,15 +5,18 @@
  * the least-privilege review (last use per grant, usage per identity, account and host). */
 #include "unit.h"
 
+#include "detect/alert.h"
 #include "proto/immune.pb-c.h"
 #include "server/access_grants.h"
 #include "server/api_int.h"
+#include "server/server_int.h"
 #include "store/ingest_parse.h"
 #include "store/store.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NOW 1800000000LL /* 2027-01-15T08:00:00Z */
@@ -327,6 +330,148 @@ static void test_store_access_events(void **state)
 	rmdir(dir);
 }
 
+/* ---- with a store: host lookup, decision requests, request expiry ---- */
+
+struct sctx {
+	char dir[64], path[96];
+	struct store *st;
+	struct server s;
+};
+
+static void sctx_open(struct sctx *c)
+{
+	char url[128];
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->dir, sizeof(c->dir), "/tmp/test-access-grants-XXXXXX");
+	assert_non_null(mkdtemp(c->dir));
+	snprintf(c->path, sizeof(c->path), "%s/store.db", c->dir);
+	snprintf(url, sizeof(url), "sqlite:%s", c->path);
+	assert_int_equal(store_open(url, &c->st), 0);
+	c->s.store = c->st;
+}
+
+static void sctx_close(struct sctx *c)
+{
+	char p[160];
+
+	store_close(c->st);
+	unlink(c->path);
+	snprintf(p, sizeof(p), "%s-wal", c->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", c->path);
+	unlink(p);
+	rmdir(c->dir);
+}
+
+static void put_alert(struct sctx *c, const char *host, int level)
+{
+	struct alert a = { 0 };
+	json_t *o;
+	char *t;
+
+	alert_new_uid(&a);
+	a.source = ALERT_RULE;
+	a.rule_id = (char *)"r";
+	a.title = (char *)"t";
+	a.level = (enum sigma_level)level;
+	a.group_key = a.uid;
+	a.time_ns = (int64_t)time(NULL) * 1000000000LL;
+	o = alert_to_json(&a);
+	t = json_dumps(o, JSON_COMPACT);
+	assert_int_equal(store_alert_put(c->st, host, t, strlen(t)), 0);
+	free(t);
+	json_decref(o);
+}
+
+static void test_subject_and_lookup(void **state)
+{
+	(void)state;
+	struct sctx c;
+	struct store_label labels[] = { { "env", "prod" } };
+	struct store_host h;
+	struct access_subject sub;
+	char *h1 = NULL, *h2 = NULL, *h3 = NULL;
+	json_t *ident = json_pack("{s:s,s:[s,s],s:{s:s,s:i}}", "name", "alice", "groups", "ops",
+				  "leads", "attributes", "team", "sre", "level", 3);
+
+	sctx_open(&c);
+	assert_int_equal(store_host_enroll(c.st, "m1", "web1", labels, 1, "01", 0, 1000, &h1), 0);
+	assert_int_equal(store_host_enroll(c.st, "m2", "twin", NULL, 0, "02", 0, 1000, &h2), 0);
+	assert_int_equal(store_host_enroll(c.st, "m3", "twin", NULL, 0, "03", 0, 1000, &h3), 0);
+
+	assert_int_equal(access_host_lookup(&c.s, "web1", &h), 0);
+	assert_string_equal(h.id, h1);
+	store_host_free(&h);
+	assert_int_equal(access_host_lookup(&c.s, h1, &h), 0);
+	assert_string_equal(h.hostname, "web1");
+	store_host_free(&h);
+	assert_int_equal(access_host_lookup(&c.s, "twin", &h), -EEXIST);
+	assert_int_equal(access_host_lookup(&c.s, "nowhere", &h), -ENOENT);
+
+	put_alert(&c, h1, 5); /* critical */
+	put_alert(&c, h1, 4); /* high */
+	put_alert(&c, h1, 1); /* informational counts as low */
+	assert_int_equal(access_host_lookup(&c.s, "web1", &h), 0);
+	assert_int_equal(access_subject_init(&c.s, &sub, ident, &h, ACCESS_LOGIN, "deploy", NULL,
+					     (int64_t)time(NULL)),
+			 0);
+	assert_string_equal(sub.req.principal.name, "alice");
+	assert_int_equal(sub.req.principal.n_groups, 2);
+	assert_string_equal(sub.req.principal.groups[1], "leads");
+	assert_int_equal(sub.req.principal.n_attrs, 1); /* only string attributes */
+	assert_string_equal(sub.req.principal.attrs[0].value, "sre");
+	assert_string_equal(sub.req.host.id, h1);
+	assert_string_equal(sub.req.host.name, "web1");
+	assert_int_equal(sub.req.host.n_labels, 1);
+	assert_string_equal(sub.req.host.labels[0].key, "env");
+	assert_string_equal(sub.req.account, "deploy");
+	assert_int_equal(sub.req.context.posture, -1); /* no scan yet */
+	assert_int_equal(sub.req.context.open_alerts[ACCESS_SEV_CRITICAL], 1);
+	assert_int_equal(sub.req.context.open_alerts[ACCESS_SEV_HIGH], 1);
+	assert_int_equal(sub.req.context.open_alerts[ACCESS_SEV_MEDIUM], 0);
+	assert_int_equal(sub.req.context.open_alerts[ACCESS_SEV_LOW], 1);
+	assert_false(sub.req.context.grant);
+	assert_int_equal(sub.req.context.source.ss_family, 0);
+	access_subject_fini(&sub);
+	store_host_free(&h);
+
+	json_decref(ident);
+	free(h1);
+	free(h2);
+	free(h3);
+	sctx_close(&c);
+}
+
+static void test_request_expiry(void **state)
+{
+	(void)state;
+	struct sctx c;
+	int64_t now = (int64_t)time(NULL);
+	char *doc = NULL;
+	json_t *q = json_pack("{s:s,s:s,s:s,s:o}", "id", "r1", "identity", "alice", "state",
+			      "pending", "created", api_time(now));
+	char *text = json_dumps(q, JSON_COMPACT);
+
+	sctx_open(&c);
+	assert_int_equal(store_access_doc_put(c.st, ACCESS_DOC_REQUEST, "r1", text, 1), 0);
+	/* not yet: 23 hours later */
+	assert_int_equal(access_grants_tick(&c.s, now + 23 * 3600), 0);
+	assert_int_equal(store_access_doc_get(c.st, ACCESS_DOC_REQUEST, "r1", &doc), 0);
+	assert_non_null(strstr(doc, "\"pending\""));
+	free(doc);
+	/* a day later it expired */
+	assert_int_equal(access_grants_tick(&c.s, now + ACCESS_REQUEST_TTL_S + 1), 1);
+	assert_int_equal(store_access_doc_get(c.st, ACCESS_DOC_REQUEST, "r1", &doc), 0);
+	assert_non_null(strstr(doc, "\"expired\""));
+	free(doc);
+	/* once */
+	assert_int_equal(access_grants_tick(&c.s, now + ACCESS_REQUEST_TTL_S + 2), 0);
+	free(text);
+	json_decref(q);
+	sctx_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -338,6 +483,8 @@ int main(void)
 		cmocka_unit_test(test_address),
 		cmocka_unit_test(test_parse_access_event),
 		cmocka_unit_test(test_store_access_events),
+		cmocka_unit_test(test_subject_and_lookup),
+		cmocka_unit_test(test_request_expiry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
