@@ -51,6 +51,8 @@ static int run(char *const *argv)
 	if (pid == 0) {
 		signal(SIGINT, SIG_DFL);
 		signal(SIGQUIT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
 		execvp(argv[0], argv);
 		fprintf(stderr, "immune ssh: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -78,6 +80,34 @@ static void tmpdir_remove(struct tmpdir *t)
 	unlink(t->key);
 	rmdir(t->dir);
 	t->made = false;
+}
+
+/* The directory to remove when a signal ends the command (a signal flag's kin: the only
+ * state a handler may reach). */
+static struct tmpdir *volatile signal_tmpdir;
+
+static void on_signal(int sig)
+{
+	struct tmpdir *t = signal_tmpdir;
+
+	if (t && t->made) { /* unlink and rmdir are async-signal-safe */
+		unlink(t->cert);
+		unlink(t->pub);
+		unlink(t->key);
+		rmdir(t->dir);
+	}
+	_exit(128 + sig);
+}
+
+static void signals_catch(struct tmpdir *t)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	signal_tmpdir = t;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 static int tmpdir_make(struct tmpdir *t)
@@ -239,7 +269,7 @@ static int login(const struct opts *o, const struct tmpdir *t, const char *dest)
 	signal(SIGINT, SIG_IGN); /* ssh gets them; the directory must still go */
 	signal(SIGQUIT, SIG_IGN);
 	r = run(argv);
-	signal(SIGINT, SIG_DFL);
+	signals_catch((struct tmpdir *)t);
 	signal(SIGQUIT, SIG_DFL);
 	if (r < 0) {
 		fprintf(stderr, "immune ssh: cannot run %s: %s\n", o->ssh, strerror(-r));
@@ -274,6 +304,7 @@ int cmd_ssh(int argc, char **argv)
 		return cli_usage_error("ssh", "'%s' is not a host", o.target);
 
 	buf_init(&pub, KEY_MAX);
+	signals_catch(&t); /* from now on no key is left behind */
 	if ((r = tmpdir_make(&t)) < 0) {
 		fprintf(stderr, "immune ssh: cannot make a temporary directory: %s\n",
 			strerror(-r));
@@ -326,6 +357,7 @@ int cmd_ssh(int argc, char **argv)
 	r = login(&o, &t, dest);
 out:
 	tmpdir_remove(&t);
+	signal_tmpdir = NULL;
 	buf_free(&pub);
 	json_decref(ans);
 	return r;
