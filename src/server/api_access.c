@@ -402,12 +402,8 @@ static void request_decide(struct server *s, struct evhttp_request *req, const s
 		goto out;
 	}
 	log_info("access request %s %s by %s", id, approve ? "approved" : "denied", c->name);
-	if (g) {
-		refresh(s);
-		api_reply(req, 200, json_incref(g));
-	} else {
-		api_reply(req, 200, json_incref(q));
-	}
+	refresh(s);
+	api_reply(req, 200, json_incref(g ? g : q));
 out:
 	json_decref(g);
 	json_decref(me);
@@ -455,8 +451,7 @@ static void grant_verb(struct server *s, struct evhttp_request *req, const struc
 		goto out;
 	}
 	log_info("access grant %s: %s by %s", id, verb, c->name);
-	if (!strcmp(verb, "revoke"))
-		refresh(s);
+	refresh(s); /* the bundle carries grants whole: their review state too */
 	api_reply(req, 200, json_incref(g));
 out:
 	json_decref(g);
