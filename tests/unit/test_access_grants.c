@@ -196,6 +196,17 @@ static void test_parse_access_event(void **state)
 	assert_int_equal(e.time_ns, 5);
 	ingest_access_event_free(&e);
 
+	/* what agents send: empty account, null identity, the time as text, extra counters */
+	const char *agent = "{\"event\":\"denied\",\"account\":\"\",\"source\":\"192.0.2.9\","
+			    "\"reason\":\"r\",\"time\":\"2026-12-08T01:00:00Z\",\"identity\":null,"
+			    "\"grant\":null,\"policy\":null,\"serial\":null,\"serials\":3}";
+	assert_int_equal(ingest_parse_access_event(agent, strlen(agent), &e), 0);
+	assert_null(e.account);
+	assert_null(e.identity);
+	assert_null(e.grant);
+	assert_int_equal(e.time_ns, 0);
+	ingest_access_event_free(&e);
+
 	const char *nogrant = "{\"event\":\"login\",\"grant\":\"-\"}";
 	assert_int_equal(ingest_parse_access_event(nogrant, strlen(nogrant), &e), 0);
 	assert_null(e.grant);
