@@ -11,114 +11,14 @@
 #include <jansson.h>
 #include <netinet/in.h>
 
-/* ---- the index: (user|group, name) → policy indices per action ---- */
-
-struct idx_list {
-	uint32_t *v;
-	uint32_t n, cap;
-};
-
-struct idx_entry {
-	uint64_t hash;
-	char *name; /* NULL: empty slot */
-	bool group;
-	struct idx_list by_action[ACCESS_ACTION_COUNT];
-};
-
 struct access_policy_set {
 	struct policy **policies;
 	size_t n_policies;
 	struct hostgroup *groups;
 	size_t n_groups;
 	char **files;
-	struct idx_list any[ACCESS_ACTION_COUNT];
-	struct idx_entry *table;
-	size_t table_size; /* a power of two */
+	struct policy_index *index;
 };
-
-static uint64_t name_hash(bool group, const char *s)
-{
-	uint64_t h = group ? 0x9e3779b97f4a7c15ull : 0xcbf29ce484222325ull;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h ^ (h >> 29);
-}
-
-static struct idx_entry *idx_find(const struct access_policy_set *set, bool group, const char *name)
-{
-	if (!set->table_size || !name)
-		return NULL;
-	uint64_t h = name_hash(group, name);
-	size_t mask = set->table_size - 1;
-	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		struct idx_entry *e = &set->table[i];
-		if (!e->name)
-			return NULL;
-		if (e->hash == h && e->group == group && strcmp(e->name, name) == 0)
-			return e;
-	}
-}
-
-static struct idx_entry *idx_insert(struct access_policy_set *set, bool group, const char *name)
-{
-	uint64_t h = name_hash(group, name);
-	size_t mask = set->table_size - 1;
-	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		struct idx_entry *e = &set->table[i];
-		if (!e->name) {
-			e->name = xstrdup(name);
-			e->hash = h;
-			e->group = group;
-			return e;
-		}
-		if (e->hash == h && e->group == group && strcmp(e->name, name) == 0)
-			return e;
-	}
-}
-
-static void list_add(struct idx_list *l, uint32_t v)
-{
-	if (l->n && l->v[l->n - 1] == v)
-		return;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 4;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	l->v[l->n++] = v;
-}
-
-/* The actions a policy can match, as a bit set. "sudo" also covers "sudo-command". */
-static unsigned policy_actions(const struct policy *pol)
-{
-	if (!pol->n_actions)
-		return (1u << ACCESS_ACTION_COUNT) - 1;
-	unsigned m = 0;
-	for (size_t i = 0; i < pol->n_actions; i++) {
-		m |= 1u << pol->actions[i].action;
-		if (pol->actions[i].action == ACCESS_SUDO)
-			m |= 1u << ACCESS_SUDO_COMMAND;
-	}
-	return m;
-}
-
-static void index_policy(struct access_policy_set *set, uint32_t idx)
-{
-	const struct policy *pol = set->policies[idx];
-	unsigned acts = policy_actions(pol);
-	for (int a = 0; a < ACCESS_ACTION_COUNT; a++) {
-		if (!(acts & (1u << a)))
-			continue;
-		if (!pol->n_principals)
-			list_add(&set->any[a], idx);
-		for (size_t i = 0; i < pol->n_principals; i++) {
-			struct idx_entry *e =
-				idx_insert(set, pol->principals[i].group, pol->principals[i].name);
-			list_add(&e->by_action[a], idx);
-		}
-	}
-}
 
 static int build_err(char *err, size_t err_len, const char *file, unsigned line, unsigned col,
 		     const char *msg, const char *name)
@@ -244,15 +144,7 @@ int access_policy_build(struct access_policy_builder *b, struct access_policy_se
 	set->groups = b->groups, set->n_groups = b->n_groups;
 	set->files = b->files;
 	free(b);
-	size_t keys = 0;
-	for (size_t i = 0; i < set->n_policies; i++)
-		keys += set->policies[i]->n_principals;
-	set->table_size = 16;
-	while (set->table_size < keys * 2)
-		set->table_size *= 2;
-	set->table = xcalloc(set->table_size, sizeof(*set->table));
-	for (size_t i = 0; i < set->n_policies; i++)
-		index_policy(set, (uint32_t)i);
+	set->index = policy_index_build(set->policies, set->n_policies, set->groups);
 	*out = set;
 	return 0;
 }
@@ -268,14 +160,7 @@ void access_policy_set_free(struct access_policy_set *set)
 		hostgroup_clear(&set->groups[i]);
 	free(set->groups);
 	strv_free(set->files);
-	for (int a = 0; a < ACCESS_ACTION_COUNT; a++)
-		free(set->any[a].v);
-	for (size_t i = 0; i < set->table_size; i++) {
-		free(set->table[i].name);
-		for (int a = 0; a < ACCESS_ACTION_COUNT; a++)
-			free(set->table[i].by_action[a].v);
-	}
-	free(set->table);
+	policy_index_free(set->index);
 	free(set);
 }
 
@@ -654,45 +539,31 @@ static bool applies(const struct access_policy_set *set, const struct req_ctx *c
 }
 
 struct decide_state {
+	const struct access_policy_set *set;
+	const struct req_ctx *c;
 	uint32_t forbid, permit; /* lowest matching index, or UINT32_MAX */
 };
 
-static void scan_list(const struct access_policy_set *set, const struct req_ctx *c,
-		      const struct idx_list *l, struct decide_state *st)
+/* The index matched the principal and the host already: the action's account, the
+ * conditions and the grant remain. */
+static void scan_list(const uint32_t *v, uint32_t n, void *arg)
 {
-	for (uint32_t k = 0; k < l->n; k++) {
-		uint32_t i = l->v[k];
-		const struct policy *pol = set->policies[i];
+	struct decide_state *st = arg;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = v[k];
+		const struct policy *pol = st->set->policies[i];
 		if (pol->info.forbid ? i >= st->forbid
 				     : (i >= st->permit || st->forbid != UINT32_MAX))
 			continue;
-		if (applies(set, c, pol)) {
-			if (pol->info.forbid)
-				st->forbid = i;
-			else
-				st->permit = i;
-		}
+		enum tri w, u;
+		if (!action_matches(pol, st->c->req) || conds_outcome(st->c, pol, &w, &u) != T)
+			continue;
+		if (pol->info.forbid)
+			st->forbid = i;
+		else
+			st->permit = i;
 	}
 }
-
-/* Calls fn on each candidate list for req (anyone, the user, each of its groups). */
-#define FOR_EACH_LIST(set, req, l, body)                                                           \
-	do {                                                                                       \
-		const struct idx_list *l = &(set)->any[(req)->action];                             \
-		body;                                                                              \
-		const struct idx_entry *e_ = idx_find((set), false, (req)->principal.name);        \
-		if (e_) {                                                                          \
-			l = &e_->by_action[(req)->action];                                         \
-			body;                                                                      \
-		}                                                                                  \
-		for (size_t g_ = 0; g_ < (req)->principal.n_groups; g_++) {                        \
-			e_ = idx_find((set), true, (req)->principal.groups[g_]);                   \
-			if (e_) {                                                                  \
-				l = &e_->by_action[(req)->action];                                 \
-				body;                                                              \
-			}                                                                          \
-		}                                                                                  \
-	} while (0)
 
 void access_decide(const struct access_policy_set *set, const struct access_request *req,
 		   struct access_decision *out)
@@ -703,8 +574,8 @@ void access_decide(const struct access_policy_set *set, const struct access_requ
 		return;
 	struct req_ctx c;
 	req_ctx_init(&c, req);
-	struct decide_state st = { UINT32_MAX, UINT32_MAX };
-	FOR_EACH_LIST(set, req, l, scan_list(set, &c, l, &st));
+	struct decide_state st = { set, &c, UINT32_MAX, UINT32_MAX };
+	policy_index_scan(set->index, req, scan_list, &st);
 	if (st.forbid != UINT32_MAX) {
 		out->decided_by = &set->policies[st.forbid]->info;
 	} else if (st.permit != UINT32_MAX) {
@@ -721,28 +592,35 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct cand {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static void collect_list(const uint32_t *v, uint32_t n, void *arg)
+{
+	struct cand *c = arg;
+	if (c->n + n > c->cap) {
+		c->cap = (c->n + n) * 2;
+		c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+	}
+	memcpy(c->v + c->n, v, n * sizeof(*c->v));
+	c->n += n;
+}
+
 /* The candidate policies for req, sorted and unique. */
 static uint32_t *candidates(const struct access_policy_set *set, const struct access_request *req,
 			    size_t *n_out)
 {
-	size_t n = 0, cap = 0;
-	uint32_t *v = NULL;
-	FOR_EACH_LIST(set, req, l, {
-		if (n + l->n > cap) {
-			cap = (n + l->n) * 2;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		if (l->n)
-			memcpy(v + n, l->v, l->n * sizeof(*v));
-		n += l->n;
-	});
-	sort_array(v, n, sizeof(*v), cmp_u32);
+	struct cand c = { 0 };
+	policy_index_scan(set->index, req, collect_list, &c);
+	sort_array(c.v, c.n, sizeof(*c.v), cmp_u32);
 	size_t u = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!u || v[u - 1] != v[i])
-			v[u++] = v[i];
+	for (size_t i = 0; i < c.n; i++)
+		if (!u || c.v[u - 1] != c.v[i])
+			c.v[u++] = c.v[i];
 	*n_out = u;
-	return v;
+	return c.v;
 }
 
 /* The first conjunct of an AND chain that is not true (the reason a condition failed). */
