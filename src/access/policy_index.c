@@ -41,30 +41,59 @@ struct btable {
 
 /* ---- the compact index ---- */
 
+#define NO_STR UINT32_MAX
+
 struct pslot {
 	uint64_t hash; /* 0: empty */
 	uint32_t first, count;
+	uint32_t name; /* offset in strs, or NO_STR (anyone) */
+	uint8_t kind;
+	uint64_t bloom[4]; /* two bits per host key: most absent keys cost no search */
 };
 
-struct pkey_info {
-	uint8_t kind;
-	const char *name;
-};
+static void bloom_bits(uint64_t hh, unsigned *a, unsigned *b)
+{
+	*a = (unsigned)(hh >> 40) & 255;
+	*b = (unsigned)(hh >> 52) & 255;
+}
 
 struct hent {
-	uint64_t hash;
+	uint32_t k, v; /* offsets in strs, or NO_STR */
 	uint8_t kind;
-	const char *k, *v;
 	uint32_t off[ACCESS_ACTION_COUNT], n[ACCESS_ACTION_COUNT];
 };
 
 struct policy_index {
 	struct pslot *ptable;
-	struct pkey_info *pinfo; /* by ptable slot: what its hash stands for */
 	size_t ptable_size;
-	struct hent *hents;
+	uint64_t *hhash;    /* host key hashes, sorted within each principal key's range */
+	struct hent *hents; /* parallel to hhash */
 	uint32_t *pool;
+	char *strs; /* the keys' strings, in index order (near each other) */
+	size_t strs_len;
 };
+
+static uint32_t str_add(struct policy_index *ix, const char *s, size_t *cap)
+{
+	if (!s)
+		return NO_STR;
+	size_t n = strlen(s) + 1;
+	if (ix->strs_len + n > *cap) {
+		*cap = (ix->strs_len + n) * 2;
+		ix->strs = xrealloc(ix->strs, *cap);
+	}
+	memcpy(ix->strs + ix->strs_len, s, n);
+	uint32_t at = (uint32_t)ix->strs_len;
+	ix->strs_len += n;
+	return at;
+}
+
+static bool str_is(const struct policy_index *ix, uint32_t off, const char *s)
+{
+	if (off == NO_STR || !s)
+		return off == NO_STR && !s;
+	return strcmp(ix->strs + off, s) == 0;
+}
 
 static uint64_t hash_str(uint64_t h, const char *s)
 {
@@ -228,8 +257,9 @@ static void compact(struct policy_index *ix, struct btable *t)
 	while (ix->ptable_size < n_pkeys * 2)
 		ix->ptable_size *= 2;
 	ix->ptable = xcalloc(ix->ptable_size, sizeof(*ix->ptable));
-	ix->pinfo = xcalloc(ix->ptable_size, sizeof(*ix->pinfo));
+	ix->hhash = xcalloc(n ? n : 1, sizeof(*ix->hhash));
 	ix->hents = xcalloc(n ? n : 1, sizeof(*ix->hents));
+	size_t strs_cap = 0;
 	ix->pool = xcalloc(pool_n ? pool_n : 1, sizeof(*ix->pool));
 	size_t at = 0;
 	struct pslot *cur = NULL;
@@ -242,11 +272,19 @@ static void compact(struct policy_index *ix, struct btable *t)
 			cur = &ix->ptable[j];
 			cur->hash = e->key.ph;
 			cur->first = (uint32_t)i;
-			ix->pinfo[j] = (struct pkey_info){ e->key.pkind, e->key.pname };
+			cur->kind = e->key.pkind;
+			cur->name = str_add(ix, e->key.pname, &strs_cap);
 		}
 		cur->count++;
 		struct hent *h = &ix->hents[i];
-		h->hash = e->key.hh, h->kind = e->key.hkind, h->k = e->key.hk, h->v = e->key.hv;
+		ix->hhash[i] = e->key.hh;
+		unsigned b1, b2;
+		bloom_bits(e->key.hh, &b1, &b2);
+		cur->bloom[b1 / 64] |= 1ull << (b1 % 64);
+		cur->bloom[b2 / 64] |= 1ull << (b2 % 64);
+		h->kind = e->key.hkind;
+		h->k = str_add(ix, e->key.hk, &strs_cap);
+		h->v = str_add(ix, e->key.hv, &strs_cap);
 		for (int a = 0; a < ACCESS_ACTION_COUNT; a++) {
 			h->off[a] = (uint32_t)at;
 			h->n[a] = e->by_action[a].n;
@@ -285,8 +323,9 @@ void policy_index_free(struct policy_index *ix)
 	if (!ix)
 		return;
 	free(ix->ptable);
-	free(ix->pinfo);
+	free(ix->hhash);
 	free(ix->hents);
+	free(ix->strs);
 	free(ix->pool);
 	free(ix);
 }
@@ -330,8 +369,7 @@ static const struct pslot *pkey_find(const struct policy_index *ix, uint8_t kind
 		const struct pslot *s = &ix->ptable[j];
 		if (!s->hash)
 			return NULL;
-		if (s->hash == h && ix->pinfo[j].kind == kind &&
-		    str_eq_opt(ix->pinfo[j].name, name))
+		if (s->hash == h && s->kind == kind && str_is(ix, s->name, name))
 			return s;
 	}
 }
@@ -339,18 +377,23 @@ static const struct pslot *pkey_find(const struct policy_index *ix, uint8_t kind
 static void scan_host(const struct policy_index *ix, const struct pslot *ps, unsigned action,
 		      const struct hkey *hk, policy_list_fn fn, void *arg)
 {
-	const struct hent *base = ix->hents + ps->first;
+	unsigned b1, b2;
+	bloom_bits(hk->hash, &b1, &b2);
+	if (!(ps->bloom[b1 / 64] & (1ull << (b1 % 64))) ||
+	    !(ps->bloom[b2 / 64] & (1ull << (b2 % 64))))
+		return;
+	const uint64_t *hashes = ix->hhash + ps->first;
 	size_t lo = 0, hi = ps->count;
 	while (lo < hi) { /* the first entry whose hash is >= hk->hash */
 		size_t mid = lo + (hi - lo) / 2;
-		if (base[mid].hash < hk->hash)
+		if (hashes[mid] < hk->hash)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (; lo < ps->count && base[lo].hash == hk->hash; lo++) {
-		const struct hent *h = &base[lo];
-		if (h->kind != hk->kind || !str_eq_opt(h->k, hk->k) || !str_eq_opt(h->v, hk->v))
+	for (; lo < ps->count && hashes[lo] == hk->hash; lo++) {
+		const struct hent *h = &ix->hents[ps->first + lo];
+		if (h->kind != hk->kind || !str_is(ix, h->k, hk->k) || !str_is(ix, h->v, hk->v))
 			continue;
 		if (h->n[action])
 			fn(ix->pool + h->off[action], h->n[action], arg);
