@@ -31,6 +31,7 @@ static const struct cli_command commands[] = {
 	{ "ssh", "log in to a host with a short-lived SSH certificate", cmd_ssh },
 	{ "access", "request, approve, list, revoke and review just-in-time access", cmd_access },
 	{ "server", "show the server's status and counters", cmd_server },
+	{ "policy", "check access policies, or test a request against them", cmd_policy },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
