@@ -139,15 +139,16 @@ static int mkdir_parents(const char *dir)
 
 static char *dropin_text(const struct access *ac)
 {
-	return xasprintf("# Written by immune-agent from the access bundle (docs/access.md); it is\n"
-			 "# replaced with every bundle. access.manage_sshd: false in agent.yaml\n"
-			 "# turns it off.\n"
-			 "TrustedUserCAKeys %s/ca.pub\n"
-			 "RevokedKeys %s/revoked.krl\n"
-			 "AuthorizedPrincipalsCommand %s principals --state %s %%u %%k %%C\n"
-			 "AuthorizedPrincipalsCommandUser %s\n"
-			 "ExposeAuthInfo yes\n",
-			 ac->dir, ac->dir, ac->agent_path, ac->state_dir, ac->principals_user);
+	return xasprintf(
+		"# Written by immune-agent from the access bundle (docs/access.md); it is\n"
+		"# replaced with every bundle. access.manage_sshd: false in agent.yaml\n"
+		"# turns it off.\n"
+		"TrustedUserCAKeys %s/ca.pub\n"
+		"RevokedKeys %s/revoked.krl\n"
+		"AuthorizedPrincipalsCommand %s principals --state %s %%u %%k %%C\n"
+		"AuthorizedPrincipalsCommandUser %s\n"
+		"ExposeAuthInfo yes\n",
+		ac->dir, ac->dir, ac->agent_path, ac->state_dir, ac->principals_user);
 }
 
 /* Writes revoked.krl from the bundle's and the local revocations. Caller holds no lock. */
@@ -224,9 +225,8 @@ out:
 static void write_files(struct access *ac)
 {
 	pthread_mutex_lock(&ac->lock);
-	_cleanup_free_ char *ca = ac->has_bundle && ac->bundle.has_ca
-					  ? xasprintf("%s\n", ac->bundle.ca_line)
-					  : NULL;
+	_cleanup_free_ char *ca =
+		ac->has_bundle && ac->bundle.has_ca ? xasprintf("%s\n", ac->bundle.ca_line) : NULL;
 	pthread_mutex_unlock(&ac->lock);
 	if (!ca)
 		return;
@@ -809,9 +809,10 @@ void access_free(struct access *ac)
 		free((char *)ac->labels[i].value);
 	}
 	free(ac->labels);
-	char *strs[] = { ac->state_dir,	      ac->bundle_dir, ac->local_path,  ac->sock_path,
-			 ac->dir,	      ac->dropin,     ac->sshd_config, ac->pid_file,
-			 ac->principals_user, ac->agent_path, ac->host_id,     ac->hostname };
+	char *strs[] = { ac->state_dir,	  ac->bundle_dir, ac->local_path,
+			 ac->sock_path,	  ac->dir,	  ac->dropin,
+			 ac->sshd_config, ac->pid_file,	  ac->principals_user,
+			 ac->agent_path,  ac->host_id,	  ac->hostname };
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++)
 		free(strs[i]);
 	free(ac->sessions);
@@ -823,14 +824,13 @@ void access_free(struct access *ac)
 json_t *access_status(struct access *ac)
 {
 	pthread_mutex_lock(&ac->lock);
-	json_t *o = json_pack(
-		"{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:b}", "bundle",
-		ac->has_bundle, "version", (json_int_t)ac->bundle.version, "logins",
-		(json_int_t)ac->logins, "denied", (json_int_t)ac->denied, "revoked",
-		(json_int_t)ac->revoked, "bad_messages", (json_int_t)ac->bad_messages,
-		"refused_peers", (json_int_t)ac->refused_peers, "sessions",
-		(json_int_t)ac->n_sessions, "posture", ac->posture, "last_error", ac->last_error,
-		"manage_sshd", ac->manage_sshd);
+	json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:b}", "bundle",
+			      ac->has_bundle, "version", (json_int_t)ac->bundle.version, "logins",
+			      (json_int_t)ac->logins, "denied", (json_int_t)ac->denied, "revoked",
+			      (json_int_t)ac->revoked, "bad_messages", (json_int_t)ac->bad_messages,
+			      "refused_peers", (json_int_t)ac->refused_peers, "sessions",
+			      (json_int_t)ac->n_sessions, "posture", ac->posture, "last_error",
+			      ac->last_error, "manage_sshd", ac->manage_sshd);
 	pthread_mutex_unlock(&ac->lock);
 	return o;
 }

@@ -31,10 +31,10 @@
 #include <jansson.h>
 #include <sys/types.h>
 
-#define ACCESS_MSG_MAX 65536		 /* one socket message, either way */
-#define ACCESS_SOCK_NAME "access.sock"	 /* in STATE */
+#define ACCESS_MSG_MAX 65536		      /* one socket message, either way */
+#define ACCESS_SOCK_NAME "access.sock"	      /* in STATE */
 #define ACCESS_LOCAL_NAME "access-local.json" /* revocations not yet in a bundle */
-#define ACCESS_BUNDLE_MAX (8u << 20)	 /* access.json */
+#define ACCESS_BUNDLE_MAX (8u << 20)	      /* access.json */
 #define ACCESS_MAX_GRANTS 65536
 #define ACCESS_MAX_REVOKED 1000000 /* serials, key ids, disabled identities each */
 #define ACCESS_MAX_CONNS 256	   /* open socket connections */
@@ -153,9 +153,9 @@ struct access;
 
 struct access_options {
 	const char *state_dir;
-	const struct agent_config *cfg;		/* host id, labels (borrowed) */
+	const struct agent_config *cfg;	      /* host id, labels (borrowed) */
 	const struct agent_yaml_access *yaml; /* access: keys (borrowed) */
-	const char *hostname;			/* NULL: gethostname() */
+	const char *hostname;		      /* NULL: gethostname() */
 	/* Queues a response action (kill-process of a session, lock-user) for a revocation.
 	 * Called on the thread that called access_revoke. */
 	void (*act)(void *arg, const Action *a);

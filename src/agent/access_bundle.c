@@ -59,8 +59,7 @@ int access_time_parse(const char *s, int64_t *out)
 	int y1, y2, mo, d, h, mi, se;
 	if (n < 20 || two(s, &y1) || two(s + 2, &y2) || s[4] != '-' || two(s + 5, &mo) ||
 	    s[7] != '-' || two(s + 8, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    two(s + 11, &h) || s[13] != ':' || two(s + 14, &mi) || s[16] != ':' ||
-	    two(s + 17, &se))
+	    two(s + 11, &h) || s[13] != ':' || two(s + 14, &mi) || s[16] != ':' || two(s + 17, &se))
 		return -EINVAL;
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
 		return -EINVAL;
@@ -138,8 +137,7 @@ static int get_time(const json_t *o, const char *key, int64_t *out, const char *
 		return 0;
 	}
 	if (!json_is_string(v) || access_time_parse(json_string_value(v), out) < 0)
-		return bfail(err, errlen, -EINVAL, "%s: \"%s\" is not an RFC 3339 time", what,
-			     key);
+		return bfail(err, errlen, -EINVAL, "%s: \"%s\" is not an RFC 3339 time", what, key);
 	return 0;
 }
 
@@ -157,19 +155,18 @@ static int get_bool(const json_t *o, const char *key, bool *out, const char *wha
 
 static int parse_grant(const json_t *o, struct access_grant *g, size_t i, char *err, size_t errlen)
 {
-	static const char *const keys[] = {
-		"id",	    "identity", "host",	     "label",	 "account",	"sudo",
-		"starts",   "expires",	"reason",    "ticket",	 "request",	"approved_by",
-		"break_glass", "revoked", "last_used", "review", "created", NULL
-	};
+	static const char *const keys[] = { "id",	   "identity", "host",	    "label",
+					    "account",	   "sudo",     "starts",    "expires",
+					    "reason",	   "ticket",   "request",   "approved_by",
+					    "break_glass", "revoked",  "last_used", "review",
+					    "created",	   NULL };
 	char what[48];
 	snprintf(what, sizeof(what), "grants[%zu]", i);
 	if (!json_is_object(o))
 		return bfail(err, errlen, -EINVAL, "%s is not an object", what);
 	const char *k;
 	const json_t *v;
-	json_object_foreach((json_t *)o, k, v)
-	{
+	json_object_foreach((json_t *)o, k, v) {
 		bool known = false;
 		for (size_t j = 0; keys[j] && !known; j++)
 			known = strcmp(k, keys[j]) == 0;
@@ -207,11 +204,10 @@ static int parse_names(const json_t *a, const char *key, strv *out, char *err, s
 			     ACCESS_MAX_REVOKED);
 	size_t i;
 	const json_t *v;
-	json_array_foreach(a, i, v)
-	{
+	json_array_foreach(a, i, v) {
 		if (!json_is_string(v) || !name_ok(json_string_value(v), 256))
-			return bfail(err, errlen, -EINVAL, "%s[%zu] must be a short printable string",
-				     key, i);
+			return bfail(err, errlen, -EINVAL,
+				     "%s[%zu] must be a short printable string", key, i);
 		strv_push(out, json_string_value(v));
 	}
 	return 0;
@@ -230,8 +226,7 @@ static int parse_serials(const json_t *a, struct access_bundle *b, char *err, si
 	b->serials = xcalloc(n ? n : 1, sizeof(*b->serials));
 	size_t i;
 	const json_t *v;
-	json_array_foreach(a, i, v)
-	{
+	json_array_foreach(a, i, v) {
 		uint64_t s;
 		/* 64-bit serials travel as numbers or (past 2^63) decimal strings */
 		if (json_is_integer(v) && json_integer_value(v) >= 0)
@@ -239,7 +234,8 @@ static int parse_serials(const json_t *a, struct access_bundle *b, char *err, si
 		else if (!json_is_string(v) ||
 			 parse_u64(json_string_value(v), 10, UINT64_MAX, &s) < 0)
 			return bfail(err, errlen, -EINVAL,
-				     "revoked_serials[%zu] must be a number or a decimal string", i);
+				     "revoked_serials[%zu] must be a number or a decimal string",
+				     i);
 		b->serials[b->n_serials++] = s;
 	}
 	return 0;
@@ -247,17 +243,20 @@ static int parse_serials(const json_t *a, struct access_bundle *b, char *err, si
 
 static int parse_root(const json_t *root, struct access_bundle *b, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "version",	       "ca",
-					    "grants",	       "disabled",
-					    "revoked_serials", "revoked_key_ids",
-					    "record_sessions", "session_command",
+	static const char *const keys[] = { "version",
+					    "ca",
+					    "grants",
+					    "disabled",
+					    "revoked_serials",
+					    "revoked_key_ids",
+					    "record_sessions",
+					    "session_command",
 					    NULL };
 	if (!json_is_object(root))
 		return bfail(err, errlen, -EINVAL, "access.json is not a JSON object");
 	const char *k;
 	const json_t *v;
-	json_object_foreach((json_t *)root, k, v)
-	{
+	json_object_foreach((json_t *)root, k, v) {
 		bool known = false;
 		for (size_t j = 0; keys[j] && !known; j++)
 			known = strcmp(k, keys[j]) == 0;
@@ -288,8 +287,8 @@ static int parse_root(const json_t *root, struct access_bundle *b, char *err, si
 		b->grants = xcalloc(n ? n : 1, sizeof(*b->grants));
 		for (size_t i = 0; i < n; i++) {
 			b->n_grants = i + 1;
-			if ((r = parse_grant(json_array_get(v, i), &b->grants[i], i, err,
-					     errlen)) < 0)
+			if ((r = parse_grant(json_array_get(v, i), &b->grants[i], i, err, errlen)) <
+			    0)
 				return r;
 		}
 	}

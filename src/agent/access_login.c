@@ -113,7 +113,8 @@ int access_query_parse(const void *data, size_t len, struct access_query *q, cha
 		if (!r.identity || !short_name_ok(r.identity, ACCESS_NAME_MAX) || !r.session_id ||
 		    !short_name_ok(r.session_id, 128)) {
 			json_decref(root);
-			return qfail(err, errlen, "session: \"identity\" and \"session_id\" needed");
+			return qfail(err, errlen,
+				     "session: \"identity\" and \"session_id\" needed");
 		}
 	} else if (!strcmp(type, "session-start") || !strcmp(type, "session-data") ||
 		   !strcmp(type, "session-end")) {
@@ -197,8 +198,7 @@ static int identity_parse(const struct sshcert_extension *e, struct identity *id
 	size_t i;
 	if (g && !json_is_array(g))
 		return -EBADMSG;
-	json_array_foreach(g, i, v)
-	{
+	json_array_foreach(g, i, v) {
 		if (!json_is_string(v) || id->n_groups >= MAX_GROUPS)
 			return -EBADMSG;
 		id->groups[id->n_groups++] = json_string_value(v);
@@ -207,8 +207,7 @@ static int identity_parse(const struct sshcert_extension *e, struct identity *id
 	const char *k;
 	if (a && !json_is_object(a))
 		return -EBADMSG;
-	json_object_foreach((json_t *)a, k, v)
-	{
+	json_object_foreach((json_t *)a, k, v) {
 		if (!json_is_string(v) || id->n_attrs >= MAX_ATTRS)
 			return -EBADMSG;
 		id->attrs[id->n_attrs++] = (struct access_attr){ k, json_string_value(v) };

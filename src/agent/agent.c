@@ -29,8 +29,8 @@ struct agent {
 	struct responder *responder;
 	struct access *access;
 	uint64_t events_unspooled;
-	struct event *ev_accessed, *ev_responded, *ev_detected, *ev_collected, *ev_inventory, *ev_synth,
-		*ev_status, *ev_sigint, *ev_sigterm, *ev_alive;
+	struct event *ev_accessed, *ev_responded, *ev_detected, *ev_collected, *ev_inventory,
+		*ev_synth, *ev_status, *ev_sigint, *ev_sigterm, *ev_alive;
 	char *state_path;
 	char *deferred_state; /* inventory state to save once pending records are spooled */
 	/* collector status */
@@ -230,8 +230,7 @@ static void on_command(void *arg, const Immune__V1__Command *cmd)
 		if (!a->access || access_revoke(a->access, cmd->access_revoke) < 0)
 			log_warn("access-revoke ignored: %s",
 				 a->access ? "no identity in it" : "access is not running");
-	}
-	else
+	} else
 		log_warn("unknown command '%s' from the server ignored", name);
 }
 
@@ -604,9 +603,9 @@ static void teardown(struct agent *a)
 	detector_free(a->detector);
 	responder_free(a->responder);
 	access_free(a->access);
-	struct event *evs[] = { a->ev_accessed, a->ev_responded, a->ev_detected, a->ev_collected,
-				a->ev_inventory, a->ev_synth,	 a->ev_status,
-				a->ev_sigint,	 a->ev_sigterm,	 a->ev_alive };
+	struct event *evs[] = { a->ev_accessed,	 a->ev_responded, a->ev_detected, a->ev_collected,
+				a->ev_inventory, a->ev_synth,	  a->ev_status,	  a->ev_sigint,
+				a->ev_sigterm,	 a->ev_alive };
 	for (size_t i = 0; i < ARRAY_SIZE(evs); i++)
 		if (evs[i])
 			event_free(evs[i]);

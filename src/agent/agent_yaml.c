@@ -50,9 +50,10 @@ void agent_yaml_free(struct agent_yaml *c)
 	c->sensors.fim_read_paths = NULL;
 	free(c->response_playbooks);
 	c->response_playbooks = NULL;
-	char **strs[] = { &c->access.dir,	      &c->access.sshd_dropin,
-			  &c->access.sshd_config,     &c->access.sshd_pid_file,
-			  &c->access.principals_user, &c->access.principals_command };
+	char **strs[] = {
+		&c->access.dir,		  &c->access.sshd_dropin,     &c->access.sshd_config,
+		&c->access.sshd_pid_file, &c->access.principals_user, &c->access.principals_command
+	};
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
@@ -300,9 +301,15 @@ static bool user_name_ok(const char *s)
 
 static int parse_access(const struct ynode *m, struct agent_yaml *c, struct yerror *err)
 {
-	static const char *const keys[] = { "dir",	     "sshd_dropin",	   "manage_sshd",
-					    "sshd_config",   "sshd_pid_file",	   "principals_user",
-					    "principals_command", "alert_window", NULL };
+	static const char *const keys[] = { "dir",
+					    "sshd_dropin",
+					    "manage_sshd",
+					    "sshd_config",
+					    "sshd_pid_file",
+					    "principals_user",
+					    "principals_command",
+					    "alert_window",
+					    NULL };
 	static const struct {
 		const char *key;
 		size_t off;
@@ -319,7 +326,8 @@ static int parse_access(const struct ynode *m, struct agent_yaml *c, struct yerr
 		if ((n = ynode_get(m, paths[i].key))) {
 			char what[64];
 			snprintf(what, sizeof(what), "access %s", paths[i].key);
-			r = get_abs_path(n, what, (char **)((char *)&c->access + paths[i].off), err);
+			r = get_abs_path(n, what, (char **)((char *)&c->access + paths[i].off),
+					 err);
 		}
 	if (r == 0 && (n = ynode_get(m, "manage_sshd")))
 		r = ynode_as_bool(n, "access manage_sshd", &c->access.manage_sshd, err);

@@ -33,7 +33,8 @@ int agent_principals_main(int argc, char **argv)
 		i += 2;
 	}
 	if (argc - i != 3) {
-		fprintf(stderr, "immune-agent principals: ACCOUNT CERT_BASE64 CONNECTION expected\n");
+		fprintf(stderr,
+			"immune-agent principals: ACCOUNT CERT_BASE64 CONNECTION expected\n");
 		return 2;
 	}
 	const char *account = argv[i], *cert = argv[i + 1], *conn = argv[i + 2];
@@ -50,10 +51,10 @@ int agent_principals_main(int argc, char **argv)
 			 "\"connection\":\"%s\"}",
 			 account, cert, conn);
 	char answer[1024];
-	int r = n > 0 && (size_t)n < cap ? access_sock_call(state, msg, (size_t)n, answer,
-							     sizeof(answer),
-							     ACCESS_CONNECT_TIMEOUT_MS)
-					 : -EMSGSIZE;
+	int r = n > 0 && (size_t)n < cap
+			? access_sock_call(state, msg, (size_t)n, answer, sizeof(answer),
+					   ACCESS_CONNECT_TIMEOUT_MS)
+			: -EMSGSIZE;
 	free(msg);
 	if (r < 0)
 		return 0;

@@ -84,6 +84,7 @@ extern const struct act_ops act_restore_file_ops;	   /* act_file.c */
 extern const struct act_ops act_apply_fix_ops;		   /* act_fix.c */
 extern const struct act_ops act_disable_service_ops;	   /* act_fix.c */
 extern const struct act_ops act_disable_cron_ops;	   /* act_fix.c */
+extern const struct act_ops act_create_account_ops;	   /* act_account.c */
 
 /* sshd (act_fix.c; the access role writes its drop-in with them too). */
 #define ACT_SSHD_PID_FILE "/run/sshd.pid"

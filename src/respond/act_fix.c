@@ -383,8 +383,9 @@ static enum act_status config_apply(const struct act_ctx *ctx, const json_t *fix
 	if (sshd && access(SSHD, X_OK) < 0)
 		return act_set(res, ACT_REFUSED, "%s: %s cannot be checked: %s is missing", kn, f,
 			       SSHD);
-	if (sshd && (dropin ? act_sshd_check_dropin(ctx, "/etc/ssh/sshd_config", &out, run, sizeof(run))
-			    : sshd_check(ctx, &out, run, sizeof(run))) < 0)
+	if (sshd &&
+	    (dropin ? act_sshd_check_dropin(ctx, "/etc/ssh/sshd_config", &out, run, sizeof(run))
+		    : sshd_check(ctx, &out, run, sizeof(run))) < 0)
 		return act_set(res, ACT_REFUSED, "%s: sshd refuses the new %s: %.200s", kn, f, run);
 	if (replace_kept(ctx, kn, f, &cur, &st, existed, &out, undo, res))
 		return res->status;
