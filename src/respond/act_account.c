@@ -166,6 +166,11 @@ static enum act_status account_apply(const struct act_ctx *ctx, const Action *a,
 		groups = g;
 	}
 	bool exists = getpwnam(a->user) != NULL;
+	/* an account an earlier apply created and its rollback locked ("!*", expired on day
+	 * 1) counts as created by this apply: its rollback locks it again */
+	struct spwd *old = exists ? getspnam(a->user) : NULL;
+	bool ours = !exists ||
+		    (old && old->sp_pwdp && !strcmp(old->sp_pwdp, "!*") && old->sp_expire == 1);
 	_cleanup_free_ char *path = sudoers_path(a->user);
 	_cleanup_free_ char *want = sudoers_text(a);
 	_cleanup_free_ char *had = NULL;
@@ -200,7 +205,7 @@ static enum act_status account_apply(const struct act_ctx *ctx, const Action *a,
 		return st;
 	if (!want && had && unlink(path) < 0)
 		return act_set(res, ACT_FAILED, KN ": removing %s: %s", path, strerror(errno));
-	*undo = json_pack("{s:b}", "created", !exists);
+	*undo = json_pack("{s:b}", "created", ours);
 	if (had)
 		json_object_set_new(*undo, "sudoers", json_string(had));
 	struct passwd *pw = getpwnam(a->user);
