@@ -662,8 +662,7 @@ static int sq_access_doc_put(struct store_backend *be, const char *kind, const c
 	return step_done(s);
 }
 
-static int sq_access_doc_get(struct store_backend *be, const char *kind, const char *id,
-			     char **doc)
+static int sq_access_doc_get(struct store_backend *be, const char *kind, const char *id, char **doc)
 {
 	CTL_LOCKED(be);
 	_cleanup_reset_ sqlite3_stmt *s =
