@@ -7,6 +7,8 @@
 #include "lib/log.h"
 #include "respond/act.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
@@ -65,7 +67,7 @@ struct access {
 	struct conn *conns;
 	unsigned char *rbuf; /* one message (the thread's) */
 	uint64_t krl_version;
-	char last_dropin_digest[65];
+	bool sshd_has_conn_token; /* sshd expands %C in AuthorizedPrincipalsCommand */
 
 	pthread_mutex_t lock; /* everything below */
 	struct access_bundle bundle;
@@ -137,6 +139,20 @@ static int mkdir_parents(const char *dir)
 	return 0;
 }
 
+/* sshd expands %C (the connection's addresses) in AuthorizedPrincipalsCommand from OpenSSH
+ * 9.4 on; older ones refuse the login when it is there. Asks `sshd -V`. */
+static bool sshd_conn_token(void)
+{
+	char out[512] = "";
+	const char *argv[] = { "/usr/sbin/sshd", "-V", NULL };
+	act_run(argv, 3000, out, sizeof(out));
+	const char *v = strstr(out, "OpenSSH_");
+	unsigned major = 0, minor = 0;
+	if (!v || sscanf(v + strlen("OpenSSH_"), "%u.%u", &major, &minor) != 2)
+		return false;
+	return major > 9 || (major == 9 && minor >= 4);
+}
+
 static char *dropin_text(const struct access *ac)
 {
 	return xasprintf(
@@ -145,10 +161,11 @@ static char *dropin_text(const struct access *ac)
 		"# turns it off.\n"
 		"TrustedUserCAKeys %s/ca.pub\n"
 		"RevokedKeys %s/revoked.krl\n"
-		"AuthorizedPrincipalsCommand %s principals --state %s %%u %%k %%C\n"
+		"AuthorizedPrincipalsCommand %s principals --state %s %%u %%k%s\n"
 		"AuthorizedPrincipalsCommandUser %s\n"
 		"ExposeAuthInfo yes\n",
-		ac->dir, ac->dir, ac->agent_path, ac->state_dir, ac->principals_user);
+		ac->dir, ac->dir, ac->agent_path, ac->state_dir,
+		ac->sshd_has_conn_token ? " %C" : "", ac->principals_user);
 }
 
 /* Writes revoked.krl from the bundle's and the local revocations. Caller holds no lock. */
@@ -455,6 +472,101 @@ static void register_session(struct access *ac, const struct access_query *q,
 
 /* ---- the socket ---- */
 
+/* The parent of pid (sshd's process for the connection, which ran the principals command). */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	struct buf b = { 0 };
+	buf_init(&b, 4096);
+	pid_t ppid = 0;
+	if (file_read_capped(path, 4096, &b) == 0) {
+		const char *p = strrchr(buf_str(&b), ')');
+		int v;
+		char st;
+		if (p && sscanf(p + 1, " %c %d", &st, &v) == 2 && v > 1)
+			ppid = v;
+	}
+	buf_free(&b);
+	return ppid;
+}
+
+/* "a.b.c.d" or an IPv6 address from /proc/net/tcp{,6}'s hex (32-bit words in host order). */
+static bool hex_addr(const char *hex, size_t n, char *out, size_t len)
+{
+	uint32_t w[4];
+	size_t words = n / 8;
+	if ((n != 8 && n != 32) || strspn(hex, "0123456789ABCDEFabcdef") < n)
+		return false;
+	for (size_t i = 0; i < words; i++) {
+		char part[9];
+		memcpy(part, hex + 8 * i, 8);
+		part[8] = '\0';
+		w[i] = (uint32_t)strtoul(part, NULL, 16);
+	}
+	return inet_ntop(words == 1 ? AF_INET : AF_INET6, w, out, (socklen_t)len) != NULL;
+}
+
+/* Finds inode among the established sockets of /proc/net/FILE; writes sshd's %C form. */
+static int tcp_lookup(const char *file, unsigned long inode, char *out, size_t len)
+{
+	struct buf b = { 0 };
+	buf_init(&b, 16u << 20);
+	int r = file_read_capped(file, 16u << 20, &b);
+	if (r < 0) {
+		buf_free(&b);
+		return r;
+	}
+	r = -ENOENT;
+	_cleanup_strv_ strv lines = str_split(buf_str(&b), "\n");
+	for (size_t i = 1; lines[i] && r < 0; i++) {
+		_cleanup_strv_ strv f = str_split(lines[i], " ");
+		if (strv_len(f) < 10 || strcmp(f[3], "01") != 0 || strtoul(f[9], NULL, 10) != inode)
+			continue;
+		char *lc = strchr(f[1], ':'), *rc = strchr(f[2], ':');
+		char la[INET6_ADDRSTRLEN], ra[INET6_ADDRSTRLEN];
+		if (!lc || !rc || !hex_addr(f[1], (size_t)(lc - f[1]), la, sizeof(la)) ||
+		    !hex_addr(f[2], (size_t)(rc - f[2]), ra, sizeof(ra)))
+			continue;
+		snprintf(out, len, "%s %lu %s %lu", ra, strtoul(rc + 1, NULL, 16), la,
+			 strtoul(lc + 1, NULL, 16));
+		r = 0;
+	}
+	buf_free(&b);
+	return r;
+}
+
+/* Without %C (older sshd): the connection of the sshd process that started the principals
+ * command pid, from its TCP socket. Returns 0 or a negative errno (source unknown). */
+static int peer_connection(pid_t pid, char *out, size_t len)
+{
+	pid_t ppid = pid > 0 ? parent_of(pid) : 0;
+	if (ppid <= 1)
+		return -ESRCH;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)ppid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	int r = -ENOENT;
+	unsigned seen = 0;
+	while (r < 0 && seen++ < 256 && (e = readdir(d))) {
+		char link[64];
+		ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		unsigned long inode;
+		if (sscanf(link, "socket:[%lu]", &inode) != 1)
+			continue;
+		if ((r = tcp_lookup("/proc/net/tcp", inode, out, len)) < 0)
+			r = tcp_lookup("/proc/net/tcp6", inode, out, len);
+	}
+	closedir(d);
+	return r;
+}
+
 static void handle_login(struct access *ac, const struct access_query *q, const struct ucred *cred,
 			 json_t *ans)
 {
@@ -468,6 +580,10 @@ static void handle_login(struct access *ac, const struct access_query *q, const 
 	}
 	struct access_outcome o;
 	int64_t now = (int64_t)time(NULL);
+	char conn[160];
+	const char *connection = q->connection;
+	if (!connection && peer_connection(cred->pid, conn, sizeof(conn)) == 0)
+		connection = conn;
 	pthread_mutex_lock(&ac->lock);
 	struct access_env env = {
 		.policies = ac->policies,
@@ -481,7 +597,7 @@ static void handle_login(struct access *ac, const struct access_query *q, const 
 		.posture = ac->posture,
 	};
 	count_alerts(ac, now, env.open_alerts);
-	access_login_decide(&env, q->account, q->cert, q->connection, &o);
+	access_login_decide(&env, q->account, q->cert, connection, &o);
 	if (o.allow)
 		ac->logins++;
 	else
@@ -749,6 +865,7 @@ int access_start(const struct access_options *o, access_notify_fn notify, void *
 		ac->has_principals_uid = true;
 	}
 	ac->rbuf = xmalloc(ACCESS_MSG_MAX);
+	ac->sshd_has_conn_token = ac->manage_sshd && sshd_conn_token();
 	*out = ac;
 	char lerr[512];
 	if (load_local(ac, lerr, sizeof(lerr)) < 0)

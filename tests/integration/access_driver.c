@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "respond/act.h"
 
+#include <time.h>
 #include <unistd.h>
 
 static int ca_pub(const char *pem)
@@ -106,7 +107,7 @@ static strv split_list(const char *s)
 	return strcmp(s, "-") ? str_split(s, ",") : str_split("", ",");
 }
 
-static void revoke(struct drv *d, char *args)
+static void do_revoke(struct drv *d, char *args)
 {
 	_cleanup_strv_ strv w = str_split(args, " ");
 	if (strv_len(w) != 3) {
@@ -187,7 +188,7 @@ static int run(int argc, char **argv)
 			usleep(300000); /* the access thread reloads */
 			printf("ok\n");
 		} else if (!strncmp(line, "revoke ", 7)) {
-			revoke(&d, line + 7);
+			do_revoke(&d, line + 7);
 		} else if (!strcmp(line, "records")) {
 			records(&d);
 		} else if (!strcmp(line, "status")) {
