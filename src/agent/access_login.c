@@ -94,8 +94,10 @@ int access_query_parse(const void *data, size_t len, struct access_query *q, cha
 			json_decref(root);
 			return qfail(err, errlen, "login: \"cert\" is not base64");
 		}
-		if (r.connection && (strlen(r.connection) > 256 ||
-				     !str_is_text(r.connection, strlen(r.connection)))) {
+		const json_t *cj = json_object_get(root, "connection");
+		if ((cj && !json_is_string(cj)) ||
+		    (r.connection && (strlen(r.connection) > 256 ||
+				      !str_is_text(r.connection, strlen(r.connection))))) {
 			json_decref(root);
 			return qfail(err, errlen, "login: \"connection\" is not valid");
 		}
