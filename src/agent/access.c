@@ -147,8 +147,25 @@ static bool sshd_conn_token(void)
 	const char *argv[] = { "/usr/sbin/sshd", "-V", NULL };
 	act_run(argv, 3000, out, sizeof(out));
 	const char *v = strstr(out, "OpenSSH_");
-	unsigned major = 0, minor = 0;
-	if (!v || sscanf(v + strlen("OpenSSH_"), "%u.%u", &major, &minor) != 2)
+	if (!v)
+		return false;
+	v += strlen("OpenSSH_");
+	char num[16];
+	size_t n = strspn(v, "0123456789");
+	uint64_t major, minor;
+	if (n == 0 || n >= sizeof(num) || v[n] != '.')
+		return false;
+	memcpy(num, v, n);
+	num[n] = '\0';
+	if (parse_u64(num, 10, 1000, &major) < 0)
+		return false;
+	v += n + 1;
+	n = strspn(v, "0123456789");
+	if (n == 0 || n >= sizeof(num))
+		return false;
+	memcpy(num, v, n);
+	num[n] = '\0';
+	if (parse_u64(num, 10, 1000, &minor) < 0)
 		return false;
 	return major > 9 || (major == 9 && minor >= 4);
 }
@@ -482,10 +499,12 @@ static pid_t parent_of(pid_t pid)
 	pid_t ppid = 0;
 	if (file_read_capped(path, 4096, &b) == 0) {
 		const char *p = strrchr(buf_str(&b), ')');
-		int v;
-		char st;
-		if (p && sscanf(p + 1, " %c %d", &st, &v) == 2 && v > 1)
-			ppid = v;
+		int64_t v;
+		if (p) {
+			_cleanup_strv_ strv f = str_split(p + 1, " ");
+			if (strv_len(f) > 1 && parse_i64(f[1], 2, INT32_MAX, &v) == 0)
+				ppid = (pid_t)v;
+		}
 	}
 	buf_free(&b);
 	return ppid;
@@ -508,7 +527,7 @@ static bool hex_addr(const char *hex, size_t n, char *out, size_t len)
 }
 
 /* Finds inode among the established sockets of /proc/net/FILE; writes sshd's %C form. */
-static int tcp_lookup(const char *file, unsigned long inode, char *out, size_t len)
+static int tcp_lookup(const char *file, uint64_t inode, char *out, size_t len)
 {
 	struct buf b = { 0 };
 	buf_init(&b, 16u << 20);
@@ -521,7 +540,8 @@ static int tcp_lookup(const char *file, unsigned long inode, char *out, size_t l
 	_cleanup_strv_ strv lines = str_split(buf_str(&b), "\n");
 	for (size_t i = 1; lines[i] && r < 0; i++) {
 		_cleanup_strv_ strv f = str_split(lines[i], " ");
-		if (strv_len(f) < 10 || strcmp(f[3], "01") != 0 || strtoul(f[9], NULL, 10) != inode)
+		if (strv_len(f) < 10 || strcmp(f[3], "01") != 0 ||
+		    strtoull(f[9], NULL, 10) != inode)
 			continue;
 		char *lc = strchr(f[1], ':'), *rc = strchr(f[2], ':');
 		char la[INET6_ADDRSTRLEN], ra[INET6_ADDRSTRLEN];
@@ -557,8 +577,11 @@ static int peer_connection(pid_t pid, char *out, size_t len)
 		if (n <= 0)
 			continue;
 		link[n] = '\0';
-		unsigned long inode;
-		if (sscanf(link, "socket:[%lu]", &inode) != 1)
+		uint64_t inode;
+		if (!str_has_prefix(link, "socket:[") || link[n - 1] != ']')
+			continue;
+		link[n - 1] = '\0';
+		if (parse_u64(link + strlen("socket:["), 10, UINT64_MAX, &inode) < 0)
 			continue;
 		if ((r = tcp_lookup("/proc/net/tcp", inode, out, len)) < 0)
 			r = tcp_lookup("/proc/net/tcp6", inode, out, len);

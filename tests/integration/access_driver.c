@@ -141,8 +141,7 @@ static void records(struct drv *d)
 
 static int level_of(const char *s)
 {
-	static const char *const names[] = { "informational", "low", "medium", "high",
-					     "critical" };
+	static const char *const names[] = { "informational", "low", "medium", "high", "critical" };
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcmp(s, names[i]))
 			return (int)i + 1;
