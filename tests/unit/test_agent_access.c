@@ -6,6 +6,7 @@
 
 #include "agent/access.h"
 #include "agent/agent_yaml.h"
+#include "agent/pushed_files.h"
 
 #include <arpa/inet.h>
 #include <time.h>
@@ -548,6 +549,45 @@ static void test_yaml(void **state)
 	}
 }
 
+/* ---- the bundle as the link saves it ---- */
+
+static void test_pushed_access(void **state)
+{
+	(void)state;
+	char err[256], digest[80];
+	const struct pushed_file ok[] = { { "access.json", "{}", 2 },
+					  { "team.policy", "permit a { }\n", 13 } };
+	assert_int_equal(pushed_files_save(tmpdir, PUSHED_ACCESS, ok, 2, "d1", err, sizeof(err)),
+			 0);
+	assert_int_equal(pushed_files_current(tmpdir, PUSHED_ACCESS, digest, sizeof(digest)), 0);
+	assert_string_equal(digest, "d1");
+	assert_string_equal(pushed_set_name(PUSHED_ACCESS), "access");
+	const struct pushed_file bad[][1] = { { { "rules.yml", "x", 1 } },
+					      { { "other.json", "{}", 2 } },
+					      { { ".policy", "x", 1 } },
+					      { { "../x.policy", "x", 1 } } };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(
+			pushed_files_save(tmpdir, PUSHED_ACCESS, bad[i], 1, "d2", err, sizeof(err)),
+			-EINVAL);
+	/* the saved set is still the first one */
+	assert_int_equal(pushed_files_current(tmpdir, PUSHED_ACCESS, digest, sizeof(digest)), 0);
+	assert_string_equal(digest, "d1");
+	/* a policy file is not a catalog file */
+	const struct pushed_file pol[] = { { "team.policy", "x", 1 } };
+	assert_int_equal(pushed_files_save(tmpdir, PUSHED_RULES, pol, 1, "d3", err, sizeof(err)),
+			 -EINVAL);
+	char p[256];
+	snprintf(p, sizeof(p), "%s/access/access.json", tmpdir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/access/team.policy", tmpdir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/access", tmpdir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/access.digest", tmpdir);
+	unlink(p);
+}
+
 /* ---- create-account's checks ---- */
 
 static int account_action(const char *json)
@@ -614,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_connection_source),
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_yaml),
+		cmocka_unit_test(test_pushed_access),
 		cmocka_unit_test(test_create_account_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
