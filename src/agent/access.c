@@ -196,9 +196,10 @@ static int write_krl(struct access *ac)
 	struct ssh_ed25519_key ca = ac->bundle.ca;
 	size_t n = ac->bundle.n_serials + ac->local.n_serials;
 	uint64_t *serials = xcalloc(n ? n : 1, sizeof(*serials));
-	memcpy(serials, ac->bundle.serials, ac->bundle.n_serials * sizeof(*serials));
-	memcpy(serials + ac->bundle.n_serials, ac->local.serials,
-	       ac->local.n_serials * sizeof(*serials));
+	for (size_t i = 0; i < ac->bundle.n_serials; i++)
+		serials[i] = ac->bundle.serials[i];
+	for (size_t i = 0; i < ac->local.n_serials; i++)
+		serials[ac->bundle.n_serials + i] = ac->local.serials[i];
 	size_t nk = strv_len(ac->bundle.key_ids);
 	const char **kids = xcalloc(nk ? nk : 1, sizeof(*kids));
 	for (size_t i = 0; i < nk; i++)
