@@ -324,7 +324,17 @@ static void load_bundle(struct access *ac)
 	int r = file_read_capped(json_path, ACCESS_BUNDLE_MAX, &text);
 	if (r == -ENOENT) {
 		buf_free(&text);
-		return; /* no bundle yet */
+		/* none yet, or the server sent one without access.json: every login is refused */
+		pthread_mutex_lock(&ac->lock);
+		bool had = ac->has_bundle;
+		access_bundle_free(&ac->bundle);
+		access_policy_set_free(ac->policies);
+		ac->policies = NULL;
+		ac->has_bundle = false;
+		pthread_mutex_unlock(&ac->lock);
+		if (had)
+			log_warn("access: the new bundle holds no access.json: logins are refused");
+		return;
 	}
 	if (r < 0)
 		snprintf(err, sizeof(err), "%s: %s", json_path, strerror(-r));

@@ -14,6 +14,7 @@
 #    process tree), her account locked, her next login refused, a "revoked" record written;
 #    a user cannot register another user's process;
 #  - after a restart the revocation holds (STATE/access-local.json);
+#  - a bundle without access.json refuses every login, until a good one is back;
 #  - a critical alert raised on the host refuses dave's login (forbid on-alert).
 # Needs root, sshd, ssh and ssh-keygen; exits 77 (skip) otherwise.
 set -euo pipefail
@@ -260,6 +261,14 @@ start_driver
 [ -z "$(principals "$u1")" ] || fail "alice is allowed again after a restart"
 sign 2004 "dave/g1/2004" "$u3" dave dev
 login "$u3" || fail "dave could not log in after the restart"
+
+echo "# a bundle without access.json refuses every login; a good one comes back"
+mv "$state/access/access.json" "$tmp/access.json.saved"
+cmd reload
+[ -z "$(principals "$u3")" ] || fail "allowed without access.json"
+mv "$tmp/access.json.saved" "$state/access/access.json"
+cmd reload
+[ "$(principals "$u3")" = "$u3" ] || fail "not allowed once access.json is back"
 
 echo "# a critical alert on the host"
 cmd "alert critical"
