@@ -707,8 +707,22 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		return;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	if (ac->n_conns >= ACCESS_MAX_CONNS ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		close(fd);
+		return;
+	}
+	/* other users cannot take the connections sshd needs: a bound per user, and a reserve
+	 * for root and the principals user */
+	bool privileged =
+		cred.uid == 0 || (ac->has_principals_uid && cred.uid == ac->principals_uid);
+	size_t same = 0;
+	for (const struct conn *o = ac->conns; o; o = o->next)
+		same += o->cred.uid == cred.uid;
+	if (ac->n_conns >= ACCESS_MAX_CONNS + (privileged ? ACCESS_RESERVED_CONNS : 0) ||
+	    (!privileged && same >= ACCESS_MAX_CONNS_PER_UID)) {
+		pthread_mutex_lock(&ac->lock);
+		ac->refused_peers++;
+		pthread_mutex_unlock(&ac->lock);
 		close(fd);
 		return;
 	}

@@ -36,10 +36,12 @@
 #define ACCESS_LOCAL_NAME "access-local.json" /* revocations not yet in a bundle */
 #define ACCESS_BUNDLE_MAX (8u << 20)	      /* access.json */
 #define ACCESS_MAX_GRANTS 65536
-#define ACCESS_MAX_REVOKED 1000000 /* serials, key ids, disabled identities each */
-#define ACCESS_MAX_CONNS 256	   /* open socket connections */
-#define ACCESS_MAX_SESSIONS 4096   /* registered sessions */
-#define ACCESS_MAX_ALERTS 4096	   /* alerts remembered for the window */
+#define ACCESS_MAX_REVOKED 1000000  /* serials, key ids, disabled identities each */
+#define ACCESS_MAX_CONNS 256	    /* open socket connections */
+#define ACCESS_RESERVED_CONNS 64    /* more for root and the principals user */
+#define ACCESS_MAX_CONNS_PER_UID 16 /* for any other user */
+#define ACCESS_MAX_SESSIONS 4096    /* registered sessions */
+#define ACCESS_MAX_ALERTS 4096	    /* alerts remembered for the window */
 #define ACCESS_IDENTITY_EXT "immune-identity@immune"
 #define ACCESS_CONNECT_TIMEOUT_MS 2000 /* immune-agent principals */
 

@@ -9,7 +9,8 @@
 #  - bob (disabled in the bundle) and carol (serial revoked in the KRL) are refused;
 #  - dave logs in as the third account with his active grant; without a grant, or with an
 #    expired one, he is refused;
-#  - principals answers root, but not another user (peer credentials);
+#  - principals answers root, but not another user (peer credentials); another user holding
+#    connections gets 16 and does not lock root out;
 #  - a session of alice registered over the socket is ended by access-revoke (kill of its
 #    process tree), her account locked, her next login refused, a "revoked" record written;
 #    a user cannot register another user's process;
@@ -227,6 +228,34 @@ sign 1004 "alice/-/1004" "$u1" alice ops
 [ "$(principals "$u1")" = "$u1" ] || fail "principals did not allow alice for root"
 [ -z "$(principals "$u1" "$u2")" ] || fail "principals answered another user"
 [ -z "$(principals "$u1" nobody)" ] && fail "principals refused the principals user"
+
+if [ -x /usr/bin/python3 ]; then
+	echo "# another user holding connections does not lock sshd out"
+	# as the second account: 40 connections, each asked something; count those answered
+	setpriv --reuid="$(id -u "$u2")" --regid="$(id -g "$u2")" --clear-groups /usr/bin/python3 -c '
+import socket, sys, time
+held, answered = [], 0
+for i in range(40):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(2)
+    try:
+        s.connect(sys.argv[1])
+        s.send(b"{\"type\": \"nothing\"}")
+        if s.recv(1024):
+            answered += 1
+    except OSError:
+        pass
+    held.append(s)
+print(answered)
+sys.stdout.flush()
+time.sleep(3)
+' "$state/access.sock" >"$tmp/held" 2>"$tmp/held.err" &
+	holder=$!
+	for _ in $(seq 200); do [ -s "$tmp/held" ] && break; sleep 0.1; done
+	[ "$(cat "$tmp/held")" = 16 ] || fail "another user got $(cat "$tmp/held") connections, not 16: $(cat "$tmp/held.err")"
+	[ "$(principals "$u1")" = "$u1" ] || fail "root was locked out by another user's connections"
+	wait "$holder" || true
+fi
 
 echo "# access-revoke ends a live session"
 env -u SSH_AUTH_SOCK timeout 120 ssh -F /dev/null -i "$tmp/userkey" -o CertificateFile="$tmp/cert" \
