@@ -119,9 +119,14 @@ static int get_str(const json_t *o, const char *key, bool required, size_t max, 
 			return bfail(err, errlen, -EINVAL, "%s: \"%s\" is missing", what, key);
 		return 0;
 	}
-	if (!json_is_string(v) || !name_ok(json_string_value(v), max))
-		return bfail(err, errlen, -EINVAL, "%s: \"%s\" must be a short printable string",
-			     what, key);
+	/* names (id, identity, account) have no spaces; text (host, label, ticket) may */
+	const char *s = json_string_value(v);
+	bool ok = s && (max > ACCESS_NAME_MAX
+				? strlen(s) > 0 && strlen(s) <= max && str_is_text(s, strlen(s))
+				: name_ok(s, max));
+	if (!json_is_string(v) || !ok)
+		return bfail(err, errlen, -EINVAL, "%s: \"%s\" must be %s", what, key,
+			     max > ACCESS_NAME_MAX ? "one line of text" : "a short printable name");
 	*out = xstrdup(json_string_value(v));
 	return 0;
 }
@@ -177,11 +182,11 @@ static int parse_grant(const json_t *o, struct access_grant *g, size_t i, char *
 	if ((r = get_str(o, "id", true, ACCESS_NAME_MAX, &g->id, what, err, errlen)) < 0 ||
 	    (r = get_str(o, "identity", true, ACCESS_NAME_MAX, &g->identity, what, err, errlen)) <
 		    0 ||
-	    (r = get_str(o, "host", false, 128, &g->host, what, err, errlen)) < 0 ||
-	    (r = get_str(o, "label", false, 256, &g->label, what, err, errlen)) < 0 ||
+	    (r = get_str(o, "host", false, 256, &g->host, what, err, errlen)) < 0 ||
+	    (r = get_str(o, "label", false, 1100, &g->label, what, err, errlen)) < 0 ||
 	    (r = get_str(o, "account", true, ACCESS_NAME_MAX, &g->account, what, err, errlen)) <
 		    0 ||
-	    (r = get_str(o, "ticket", false, 256, &g->ticket, what, err, errlen)) < 0 ||
+	    (r = get_str(o, "ticket", false, 1024, &g->ticket, what, err, errlen)) < 0 ||
 	    (r = get_bool(o, "sudo", &g->sudo, what, err, errlen)) < 0 ||
 	    (r = get_bool(o, "revoked", &g->revoked, what, err, errlen)) < 0 ||
 	    (r = get_bool(o, "break_glass", &g->break_glass, what, err, errlen)) < 0 ||

@@ -83,7 +83,8 @@ static void test_bundle_parse(void **state)
 		"{\"version\": 7, \"ca\": \"%s\", \"grants\": [{\"id\": \"g1\", \"identity\": "
 		"\"dave\", \"host\": null, \"label\": \"env=prod\", \"account\": \"deploy\", "
 		"\"sudo\": true, \"starts\": \"2026-01-01T00:00:00Z\", \"expires\": 1900000000, "
-		"\"reason\": \"fix\", \"ticket\": \"T-9\", \"request\": \"r1\", \"approved_by\": "
+		"\"reason\": \"fix it now\", \"ticket\": \"JIRA T-9\", \"request\": \"r1\", "
+		"\"approved_by\": "
 		"\"erin\", \"break_glass\": false, \"revoked\": false, \"last_used\": null, "
 		"\"review\": null}], \"disabled\": [\"bob\"], \"revoked_serials\": [5, "
 		"\"18446744073709551615\"], \"revoked_key_ids\": [\"carol/-/9\"], "
@@ -103,7 +104,7 @@ static void test_bundle_parse(void **state)
 	assert_true(b.grants[0].sudo);
 	assert_int_equal(b.grants[0].starts, 1767225600);
 	assert_int_equal(b.grants[0].expires, 1900000000);
-	assert_string_equal(b.grants[0].ticket, "T-9");
+	assert_string_equal(b.grants[0].ticket, "JIRA T-9");
 	assert_true(access_bundle_disabled(&b, "bob"));
 	assert_false(access_bundle_disabled(&b, "alice"));
 	assert_true(access_bundle_serial_revoked(&b, 5));
