@@ -198,21 +198,25 @@ static int identity_parse(const struct sshcert_extension *e, struct identity *id
 		return -EBADMSG;
 	const json_t *g = json_object_get(root, "groups"), *v;
 	size_t i;
-	if (g && !json_is_array(g))
+	/* groups and attributes may be null (none); values that are not strings are left out,
+	 * so conditions on them are unknown */
+	if (g && !json_is_array(g) && !json_is_null(g))
 		return -EBADMSG;
 	json_array_foreach(g, i, v) {
-		if (!json_is_string(v) || id->n_groups >= MAX_GROUPS)
+		if (id->n_groups >= MAX_GROUPS)
 			return -EBADMSG;
-		id->groups[id->n_groups++] = json_string_value(v);
+		if (json_is_string(v))
+			id->groups[id->n_groups++] = json_string_value(v);
 	}
 	const json_t *a = json_object_get(root, "attributes");
 	const char *k;
-	if (a && !json_is_object(a))
+	if (a && !json_is_object(a) && !json_is_null(a))
 		return -EBADMSG;
 	json_object_foreach((json_t *)a, k, v) {
-		if (!json_is_string(v) || id->n_attrs >= MAX_ATTRS)
+		if (id->n_attrs >= MAX_ATTRS)
 			return -EBADMSG;
-		id->attrs[id->n_attrs++] = (struct access_attr){ k, json_string_value(v) };
+		if (json_is_string(v))
+			id->attrs[id->n_attrs++] = (struct access_attr){ k, json_string_value(v) };
 	}
 	return 0;
 }

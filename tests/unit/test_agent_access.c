@@ -462,6 +462,10 @@ static void test_decide(void **state)
 		.serial = 3, .key_id = "dave/g1/3", .account = "deploy", .identity = DAVE
 	};
 	expect(&f, &dave, "deploy", NULL, true, "permitted by policy jit");
+	/* as the server writes it: null groups and attributes, a number among them */
+	c = dave;
+	c.identity = "{\"attributes\":{\"level\":3},\"groups\":null,\"name\":\"dave\"}";
+	expect(&f, &c, "deploy", NULL, true, "permitted by policy jit");
 	decide(&f, &dave, "deploy", NULL, &o);
 	assert_string_equal(o.grant, "g1");
 	c = dave;
