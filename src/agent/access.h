@@ -146,7 +146,7 @@ struct access_outcome {
 void access_login_decide(const struct access_env *env, const char *account, const char *cert_b64,
 			 const char *connection, struct access_outcome *out);
 /* The RECORD_ACCESS_EVENT payload of an outcome: {"event": "login" | "denied", identity,
- * account, grant, serial, source, policy, reason, time} (caller decrefs). */
+ * account, grant, serial, source, policy, reason, time, time_ns} (caller decrefs). */
 json_t *access_outcome_json(const struct access_outcome *o, const char *account, int64_t now);
 
 /* ---- the role (access.c) ---- */

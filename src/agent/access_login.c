@@ -437,6 +437,7 @@ json_t *access_outcome_json(const struct access_outcome *o, const char *account,
 	json_object_set_new(j, "identity", o->identity[0] ? json_string(o->identity) : json_null());
 	json_object_set_new(j, "grant", o->grant[0] ? json_string(o->grant) : json_null());
 	json_object_set_new(j, "policy", o->policy[0] ? json_string(o->policy) : json_null());
+	json_object_set_new(j, "time_ns", json_integer((json_int_t)now * 1000000000));
 	if (o->has_serial) {
 		char num[24];
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)o->serial);

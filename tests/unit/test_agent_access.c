@@ -407,6 +407,8 @@ static void test_decide(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "policy")), "team");
 	assert_true(json_is_null(json_object_get(j, "grant")));
 	assert_non_null(json_string_value(json_object_get(j, "time")));
+	assert_int_equal(json_integer_value(json_object_get(j, "time_ns")),
+			 (json_int_t)f.env.now * 1000000000);
 	json_decref(j);
 
 	/* the certificate itself */
