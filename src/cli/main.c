@@ -29,6 +29,7 @@ static const struct cli_command commands[] = {
 	{ "playbooks", "check response playbooks, or show what they would do for an alert",
 	  cmd_playbooks },
 	{ "server", "show the server's status and counters", cmd_server },
+	{ "policy", "check access policies, or test a request against them", cmd_policy },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
