@@ -68,7 +68,12 @@ static size_t json_escape(const unsigned char *p, size_t n, bool final, struct b
 
 		if (l == 0 && !final)
 			break;
-		if (l <= 0) {
+		if (l == 0) { /* a sequence cut short by the end: one character */
+			*err = buf_puts(out, "\\ufffd");
+			i = n;
+			continue;
+		}
+		if (l < 0) {
 			*err = buf_puts(out, "\\ufffd");
 			i++;
 			continue;
