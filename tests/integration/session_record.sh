@@ -19,8 +19,12 @@ spool_put=${5:-}
 . "$(dirname "$0")/fleet_lib.sh"
 fleet_init session-record
 sockpid=""
+sshdpid=""
+sshuser=""
 cleanup_all() {
 	[ -n "$sockpid" ] && kill "$sockpid" 2>/dev/null || true
+	[ -n "$sshdpid" ] && kill "$sshdpid" 2>/dev/null || true
+	[ -n "$sshuser" ] && userdel "$sshuser" 2>/dev/null || true
 	fleet_cleanup
 }
 trap cleanup_all EXIT
@@ -170,6 +174,72 @@ rc=$?
 set -e
 [ "$rc" -eq 0 ] || fail "with a certificate: exit $rc: $(cat "$tmp/err")"
 check_last 'first["identity"] == "alice"' '"hi" in out'
+
+# ---- through a real sshd: the certificate's force-command runs the recorder ----
+if [ "$(id -u)" -eq 0 ] && [ -x /usr/sbin/sshd ] && command -v useradd >/dev/null; then
+	user=imsr$$
+	useradd -M -d "$tmp/home" -s /bin/bash "$user"
+	sshuser=$user
+	mkdir -p "$tmp/home" && chown "$user" "$tmp/home"
+	usermod -p '*' "$user"
+	chmod 0711 "$tmp" # the account reaches the socket (0666) and nothing else
+	# the stand-in checks, like the agent, that the account is the caller's
+	kill "$sockpid"; wait "$sockpid" 2>/dev/null || true
+	"$sock_exe" "$sock" "$rec" >>"$tmp/sock.log" 2>&1 &
+	sockpid=$!
+	for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	read -r PS < <(python3 -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	ssh-keygen -q -t ed25519 -N '' -f "$tmp/hostkey"
+	cat >"$tmp/sshd_config" <<EOF_SSHD
+Port $PS
+ListenAddress 127.0.0.1
+HostKey $tmp/hostkey
+PidFile $tmp/sshd.pid
+TrustedUserCAKeys $tmp/ca.pub
+AuthorizedKeysFile none
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+ExposeAuthInfo yes
+EOF_SSHD
+	/usr/sbin/sshd -D -e -f "$tmp/sshd_config" -E "$tmp/sshd.log" &
+	sshdpid=$!
+	ssh-keygen -q -s "$tmp/ca" -I "alice/grant-9/777" -n "$user" -V -1m:+5m \
+		-O force-command="$agent session --socket $sock" -O clear -O permit-pty \
+		"$tmp/user.pub" 2>/dev/null
+	sshc() {
+		timeout 30 ssh -F /dev/null -i "$tmp/user" -o CertificateFile="$tmp/user-cert.pub" \
+			-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+			-o LogLevel=ERROR -p "$PS" "$@"
+	}
+	for _ in $(seq 1 100); do
+		python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+			"$PS" 2>/dev/null && break
+		sleep 0.05
+	done
+	set +e
+	sshc -tt "$user@127.0.0.1" 'echo via-sshd; tty; exit 6' </dev/null >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	set -e
+	[ "$rc" -eq 6 ] || fail "ssh -tt: exit $rc: $(cat "$tmp/out" "$tmp/err" "$tmp/sshd.log")"
+	grep -q via-sshd "$tmp/out" && grep -q /dev/pts "$tmp/out" || fail "ssh -tt output: $(cat "$tmp/out")"
+	check_last "first['account'] == '$user' and first['identity'] == 'alice'" \
+		'"via-sshd" in out and "/dev/pts" in out' 'last["exit"] == 6'
+	set +e
+	sshc "$user@127.0.0.1" 'echo no-pty; echo err >&2; exit 5' </dev/null >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	set -e
+	[ "$rc" -eq 5 ] && grep -q no-pty "$tmp/out" || fail "ssh: exit $rc: $(cat "$tmp/out" "$tmp/err")"
+	check_last "first['account'] == '$user'" '"no-pty" in out and "err" in out' 'last["exit"] == 5'
+	kill "$sshdpid" 2>/dev/null || true
+	wait "$sshdpid" 2>/dev/null || true
+	echo "sshd: ok"
+else
+	echo "not root or no sshd: the sshd part is skipped"
+fi
 
 kill "$sockpid"
 wait "$sockpid" 2>/dev/null || true
