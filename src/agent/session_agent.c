@@ -272,16 +272,19 @@ static void session_free(struct rec_session *s)
 	free(s);
 }
 
-/* Emits record (stolen): the payload is dropped (not sent) only if it cannot be encoded. */
-static void emit(struct session_agent *sa, json_t *record)
+/* Emits record (stolen). Returns false, emitting nothing, when it cannot be encoded within
+ * SESSION_AGENT_RECORD_MAX (the caller refuses the message that asked for it). */
+static bool emit(struct session_agent *sa, json_t *record)
 {
 	char *s = json_dumps(record, JSON_COMPACT);
 	size_t n = s ? strlen(s) : 0;
+	bool ok = s && n <= SESSION_AGENT_RECORD_MAX;
 
 	json_decref(record);
-	if (s && n <= SESSION_AGENT_RECORD_MAX && sa->emit)
+	if (ok && sa->emit)
 		sa->emit(sa->arg, s, n, now_ns());
 	free(s);
+	return ok;
 }
 
 static json_t *part_record(const struct rec_session *s, int64_t part)
@@ -421,7 +424,11 @@ static json_t *handle_start(struct session_agent *sa, json_t *msg, uid_t uid, pi
 	json_object_set_new(r, "started_ns", json_integer(now_ns()));
 	json_object_set_new(r, "cast", json_string(buf_str(&header)));
 	buf_free(&header);
-	emit(sa, r);
+	if (!emit(sa, r)) {
+		session_free(sa->v[--sa->n]); /* the one just added */
+		sa->v[sa->n] = NULL;
+		return answer_err("session-start too large for one record");
+	}
 	return answer_ok();
 }
 
@@ -458,10 +465,12 @@ static json_t *handle_data(struct session_agent *sa, json_t *msg, uid_t uid, pid
 		return answer_err("part out of order");
 	if (session_cast_check_events(json_string_value(data), json_string_length(data), &last) < 0)
 		return answer_err("data is not asciicast v2 event lines");
-	s->last_time = last;
-	r = part_record(s, s->next_part++);
+	r = part_record(s, s->next_part);
 	json_object_set(r, "cast", data);
-	emit(sa, r);
+	if (!emit(sa, r))
+		return answer_err("data too large for one record");
+	s->last_time = last;
+	s->next_part++;
 	return answer_ok();
 }
 

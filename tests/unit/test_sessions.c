@@ -264,18 +264,30 @@ static void test_agent_flow(void **state)
 	assert_false(handle(sa, data_msg(ID1, 2, "not json\n"), 1000, 500));
 	assert_false(handle(sa, end_msg(ID1, 0), 1001, 500));
 	assert_int_equal(strv_len(emitted), 2);
+	/* more than one record holds: refused, nothing emitted, the part still expected */
+	{
+		struct buf big;
+
+		buf_init(&big, 2 * SESSION_AGENT_RECORD_MAX);
+		while (buf_len(&big) <= SESSION_AGENT_RECORD_MAX)
+			buf_puts(&big, "[0.7, \"o\", \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"]\n");
+		assert_false(handle(sa, data_msg(ID1, 2, buf_str(&big)), 1000, 500));
+		buf_free(&big);
+	}
+	assert_int_equal(strv_len(emitted), 2);
+	assert_true(handle(sa, data_msg(ID1, 2, "[0.7, \"o\", \"y\"]\n"), 1000, 500));
 
 	assert_true(handle(sa, end_msg(ID1, 3), 1000, 500));
 	assert_int_equal(session_agent_count(sa), 0);
-	r = emitted_at(2);
-	assert_int_equal(json_integer_value(json_object_get(r, "part")), 2);
+	r = emitted_at(3);
+	assert_int_equal(json_integer_value(json_object_get(r, "part")), 3);
 	assert_int_equal(json_integer_value(json_object_get(r, "exit")), 3);
 	assert_true(json_integer_value(json_object_get(r, "ended_ns")) > 0);
 	json_decref(r);
 	/* ended: further messages are for no session */
-	assert_false(handle(sa, data_msg(ID1, 3, "[0.7, \"o\", \"x\"]\n"), 1000, 500));
+	assert_false(handle(sa, data_msg(ID1, 4, "[0.8, \"o\", \"x\"]\n"), 1000, 500));
 	session_agent_free(sa);
-	assert_int_equal(strv_len(emitted), 3);
+	assert_int_equal(strv_len(emitted), 4);
 }
 
 static void test_agent_refusals(void **state)
