@@ -459,8 +459,8 @@ static void relay_run(struct relay *y)
 	bool out_open = true, err_open = c->err >= 0;
 
 	while (out_open || err_open || !c->exited) {
-		struct pollfd p[4];
-		int np = 0, i_sig, i_in = -1, i_out = -1, i_err = -1, n;
+		struct pollfd p[5];
+		int np = 0, i_sig, i_in = -1, i_out = -1, i_err = -1, i_rec = -1, n;
 		bool have_pending = y->to_child.len > y->to_child.off;
 
 		if (y->rec->failed)
@@ -474,11 +474,15 @@ static void relay_run(struct relay *y)
 			p[i_out = np++] = (struct pollfd){ .fd = c->out, .events = POLLIN };
 		if (err_open)
 			p[i_err = np++] = (struct pollfd){ .fd = c->err, .events = POLLIN };
+		if (y->rec->sock >= 0) /* the agent going away shows as a hang-up */
+			p[i_rec = np++] = (struct pollfd){ .fd = y->rec->sock, .events = 0 };
 		n = poll(p, (nfds_t)np, poll_timeout(y));
 		if (n < 0 && errno != EINTR)
 			break;
 		if (p[i_sig].revents)
 			on_signal(y);
+		if (i_rec >= 0 && p[i_rec].revents && y->rec->sock >= 0)
+			rec_lost(y->rec, "the agent went away");
 		if (i_in >= 0 && p[i_in].revents)
 			relay_input(y);
 		if (i_out >= 0 && p[i_out].revents)

@@ -162,6 +162,31 @@ set -e
 grep -q "not recorded" "$tmp/err" || fail "--fail-open says nothing: $(cat "$tmp/err")"
 [ "$(wc -l <"$rec")" -eq "$n_before" ] || fail "records appeared for an unrecorded session"
 
+# ---- the agent going away in the middle ends the session (unless --fail-open) ----
+for mode in closed open; do
+	"$sock_exe" "$tmp/gone.sock" "$tmp/gone.jsonl" >>"$tmp/sock.log" 2>&1 &
+	gpid=$!
+	for _ in $(seq 1 100); do [ -S "$tmp/gone.sock" ] && break; sleep 0.05; done
+	set +e
+	SSH_ORIGINAL_COMMAND='sleep 1; echo still-here' timeout 30 "$agent" session \
+		--socket "$tmp/gone.sock" $([ $mode = open ] && echo --fail-open) \
+		</dev/null >"$tmp/out" 2>"$tmp/err" &
+	rpid=$!
+	sleep 0.3
+	kill "$gpid"
+	wait "$gpid"
+	wait "$rpid"
+	rc=$?
+	set -e
+	if [ $mode = closed ]; then
+		[ "$rc" -eq 255 ] && ! grep -q still-here "$tmp/out" && grep -q "went away" "$tmp/err" \
+			|| fail "agent gone: exit $rc: $(cat "$tmp/out" "$tmp/err")"
+	else
+		[ "$rc" -eq 0 ] && grep -q still-here "$tmp/out" && grep -q "unrecorded" "$tmp/err" \
+			|| fail "agent gone, --fail-open: exit $rc: $(cat "$tmp/out" "$tmp/err")"
+	fi
+done
+
 # ---- the identity from the certificate (ExposeAuthInfo's SSH_USER_AUTH) ----
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/ca" && ssh-keygen -q -t ed25519 -N '' -f "$tmp/user"
 ssh-keygen -q -s "$tmp/ca" -I "alice/grant-7/12345" -n "$(id -un)" -V -1m:+5m "$tmp/user.pub" \
