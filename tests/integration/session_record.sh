@@ -58,6 +58,7 @@ if pid == 0:
     os.execve(agent, [agent, "session", "--socket", sock], env)
 os.close(s)
 out = b""
+resize = os.environ.get("RESIZE_TO")
 while True:
     try:
         d = os.read(m, 4096)
@@ -66,6 +67,10 @@ while True:
     if not d:
         break
     out += d
+    if resize and b"\n" in out:  # after the first line: the window changes
+        c, r = (int(x) for x in resize.split("x"))
+        fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack("HHHH", r, c, 0, 0))
+        resize = None
 _, st = os.waitpid(pid, 0)
 sys.stdout.buffer.write(out)
 sys.exit(os.waitstatus_to_exitcode(st))
@@ -112,6 +117,13 @@ check_last 'header["width"] == 100 and header["height"] == 30' \
 	'[e[0] for e in events if "two" in e[2]][0] - [e[0] for e in events if "one" in e[2]][0] >= 0.25' \
 	'last["exit"] == 4 and first["command"].startswith("stty size")' \
 	'first["account"] and first["identity"] is None and first["pid"] > 0'
+
+# a window change reaches the command and the recording
+RESIZE_TO=120x40 on_pty 100x30 'stty size; sleep 0.5; stty size'
+[ "$rc" -eq 0 ] && grep -q "40 120" "$tmp/out" || fail "resize: exit $rc: $(cat "$tmp/out")"
+check_last 'any(e[1] == "r" and e[2] == "120x40" for e in events)' \
+	'"30 100" in out and "40 120" in out' \
+	'[e[0] for e in events if e[1] == "r"][0] <= [e[0] for e in events if "40 120" in e[2]][0]'
 
 # bytes that are not UTF-8, and a UTF-8 character cut between two writes
 on_pty 80x24 "printf 'a\\342\\202'; sleep 0.2; printf '\\254b\\377\\n'"
@@ -336,7 +348,7 @@ for r in recs:
     if "ended_ns" in r:
         assert s["exit"] == r["exit"] and s["parts"] == r["part"] + 1, (s, r)
     assert s["bytes"] > 0
-pty = [x for x in d["sessions"] if x["width"] == 100][0]
+pty = [x for x in d["sessions"] if (x["command"] or "").startswith("stty size; tty")][0]
 assert pty["height"] == 30 and pty["command"].startswith("stty size") and pty["exit"] == 4, pty
 open(sys.argv[1] + ".id", "w").write(pty["id"])
 PY
