@@ -225,6 +225,8 @@ struct rec_session {
 
 struct session_agent {
 	struct session_agent_options o;
+	bool has_ca;
+	struct ssh_ed25519_key ca;
 	session_agent_emit_fn emit;
 	void *arg;
 	struct rec_session *v[SESSION_AGENT_MAX];
@@ -261,6 +263,39 @@ struct session_agent *session_agent_new(const struct session_agent_options *o,
 	sa->emit = emit;
 	sa->arg = arg;
 	return sa;
+}
+
+void session_agent_set_ca(struct session_agent *sa, const struct ssh_ed25519_key *ca)
+{
+	sa->has_ca = ca != NULL;
+	if (ca)
+		sa->ca = *ca;
+}
+
+/* Whether the certificate cert (base64) vouches for identity logging in as account: signed
+ * by the CA, account among its principals, key id "identity/...". */
+static bool cert_vouches(const struct session_agent *sa, const char *cert, const char *identity,
+			 const char *account)
+{
+	struct buf blob;
+	struct sshcert c;
+	bool ok = false;
+	size_t n = strlen(identity);
+
+	buf_init(&blob, SESSION_MAX_CERT);
+	if (sshcert_blob_from_base64(cert, &blob) < 0 ||
+	    sshcert_parse(buf_str(&blob), buf_len(&blob), &c) < 0) {
+		buf_free(&blob);
+		return false;
+	}
+	if (c.signature_valid && c.type == 1 &&
+	    !memcmp(c.signature_key.pub, sa->ca.pub, sizeof(sa->ca.pub)) && c.key_id &&
+	    !strncmp(c.key_id, identity, n) && (c.key_id[n] == '/' || c.key_id[n] == '\0'))
+		for (size_t i = 0; i < c.n_principals && !ok; i++)
+			ok = !strcmp(c.principals[i], account);
+	sshcert_free(&c);
+	buf_free(&blob);
+	return ok;
 }
 
 static void session_free(struct rec_session *s)
@@ -379,6 +414,8 @@ static json_t *handle_start(struct session_agent *sa, json_t *msg, uid_t uid, pi
 	const char *command = opt_str(msg, "command", SESSION_MAX_COMMAND, &bad);
 	const char *term = opt_str(msg, "term", SESSION_MAX_TEXT, &bad);
 	const char *shell = opt_str(msg, "shell", SESSION_MAX_TEXT, &bad);
+	const char *cert = opt_str(msg, "cert", SESSION_MAX_CERT, &bad);
+	bool verified = false;
 	int64_t w, h, child = 0, ts;
 	struct buf header;
 	size_t mine = 0;
@@ -392,6 +429,12 @@ static json_t *handle_start(struct session_agent *sa, json_t *msg, uid_t uid, pi
 		return answer_err("malformed session-start");
 	if (!sa->o.account_ok(uid, account))
 		return answer_err("the account is not the caller's");
+	if (sa->has_ca && identity) {
+		if (!cert || !cert_vouches(sa, cert, identity, account))
+			return answer_err("no certificate of the CA vouches for this identity and "
+					  "account");
+		verified = true;
+	}
 	if (find(sa, id) >= 0)
 		return answer_err("session id in use");
 	for (size_t i = 0; i < sa->n; i++)
@@ -415,6 +458,7 @@ static json_t *handle_start(struct session_agent *sa, json_t *msg, uid_t uid, pi
 
 	r = part_record(s, 0);
 	json_object_set_new(r, "identity", identity ? json_string(identity) : json_null());
+	json_object_set_new(r, "identity_verified", json_boolean(verified));
 	json_object_set_new(r, "account", json_string(account));
 	json_object_set_new(r, "uid", json_integer(uid));
 	json_object_set_new(r, "pid", json_integer(pid));

@@ -4,8 +4,8 @@
  * take to the link).
  *
  * A RECORD_SESSION payload is a JSON object {"session": ID, "part": N, "cast": TEXT, ...}:
- * part 0 carries the asciicast header line and the session's facts (identity, account, uid,
- * pid, command, width, height, started_ns); the parts after it carry event lines; the last
+ * part 0 carries the asciicast header line and the session's facts (identity,
+ * identity_verified, account, uid, pid, command, width, height, started_ns); the parts after it carry event lines; the last
  * one carries "ended_ns" and "exit" (null when the recorder went away without saying).
  * Every payload is at most SESSION_AGENT_RECORD_MAX bytes.
  *
@@ -13,6 +13,8 @@
 #pragma once
 
 #include "lib/common.h"
+
+#include "access/sshcert.h"
 
 #include <jansson.h>
 #include <sys/types.h>
@@ -35,6 +37,12 @@ struct session_agent_options {
 /* o may be NULL (defaults). emit is called from inside session_agent_handle. */
 struct session_agent *session_agent_new(const struct session_agent_options *o,
 					session_agent_emit_fn emit, void *arg);
+/* The SSH CA key (NULL: none). With one, a session-start that names an identity must carry
+ * the certificate sshd accepted ("cert", base64): signed by this CA, for the caller's
+ * account as a principal, its key id "IDENTITY/..." naming that identity; otherwise it is
+ * refused. Its records say "identity_verified": true. Without one, the identity is as the
+ * recorder claims it ("identity_verified": false). */
+void session_agent_set_ca(struct session_agent *sa, const struct ssh_ed25519_key *ca);
 /* Ends every open session (a last part with exit null), then frees. Accepts NULL. */
 void session_agent_free(struct session_agent *sa);
 

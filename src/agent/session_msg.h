@@ -2,8 +2,8 @@
  * as the logged-in user) and the agent, over STATE/access.sock (docs/sessions.md).
  *
  * One JSON object per SOCK_SEQPACKET message, at most SESSION_MSG_MAX bytes, field "type":
- *   "session-start" {session, identity, account, command, width, height, pid, timestamp,
- *                    term, shell}
+ *   "session-start" {session, identity, cert, account, command, width, height, pid,
+ *                    timestamp, term, shell}   cert: the certificate's base64, or absent
  *   "session-data"  {session, part, data}   data: asciicast v2 event lines, each ending "\n"
  *   "session-end"   {session, exit}
  * The agent answers each with {"ok": bool, "error": text}. It takes the sender's uid and pid
@@ -25,8 +25,9 @@
 #define SESSION_MAX_ACCOUNT 64
 #define SESSION_MAX_IDENTITY 256
 #define SESSION_MAX_COMMAND 4096
-#define SESSION_MAX_TEXT 256   /* term, shell */
-#define SESSION_MAX_SIZE 10000 /* terminal columns or rows */
+#define SESSION_MAX_TEXT 256	      /* term, shell */
+#define SESSION_MAX_CERT (16u * 1024) /* base64 of the certificate */
+#define SESSION_MAX_SIZE 10000	      /* terminal columns or rows */
 
 #define SESSION_MSG_START "session-start"
 #define SESSION_MSG_DATA "session-data"

@@ -71,14 +71,15 @@ static void say(const char *fmt, ...)
 /* ---- the identity: the certificate sshd accepted (ExposeAuthInfo) ---- */
 
 /* The identity of the key id "IDENTITY/GRANT/SERIAL" of the first Immune certificate in
- * the SSH_USER_AUTH file, or NULL. */
-static char *identity_from_auth(void)
+ * the SSH_USER_AUTH file, or NULL; *cert its base64 (both caller frees). */
+static char *identity_from_auth(char **cert)
 {
 	const char *path = getenv("SSH_USER_AUTH");
 	_cleanup_(buf_free) struct buf text = { 0 };
 	_cleanup_(strv_freep) strv lines = NULL;
 	char *id = NULL;
 
+	*cert = NULL;
 	if (!path || !*path)
 		return NULL;
 	buf_init(&text, 256 * 1024);
@@ -91,7 +92,7 @@ static char *identity_from_auth(void)
 		struct sshcert c;
 
 		if (strv_len(f) < 3 || strcmp(f[0], "publickey") ||
-		    strcmp(f[1], SSHCERT_ED25519_TYPE))
+		    strcmp(f[1], SSHCERT_ED25519_TYPE) || strlen(f[2]) > SESSION_MAX_CERT)
 			continue;
 		buf_init(&blob, 64 * 1024);
 		if (sshcert_blob_from_base64(f[2], &blob) < 0 ||
@@ -101,6 +102,7 @@ static char *identity_from_auth(void)
 			const char *slash = strchr(c.key_id, '/');
 			id = slash ? xstrndup(c.key_id, (size_t)(slash - c.key_id))
 				   : xstrdup(c.key_id);
+			*cert = xstrdup(f[2]);
 		}
 		sshcert_free(&c);
 	}
@@ -536,7 +538,8 @@ static void new_id(char out[SESSION_ID_LEN + 1])
 static int rec_open(struct rec *r, const char *sock_path, const struct winsize *ws,
 		    const char *account, const char *shell, const char *command)
 {
-	_cleanup_free_ char *identity = identity_from_auth();
+	_cleanup_free_ char *cert = NULL;
+	_cleanup_free_ char *identity = identity_from_auth(&cert);
 	char why[256];
 	json_t *m;
 	int fd = agent_connect(sock_path);
@@ -556,6 +559,8 @@ static int rec_open(struct rec *r, const char *sock_path, const struct winsize *
 		      "command", command, "width", ws->ws_col, "height", ws->ws_row, "pid",
 		      (int)getpid(), "timestamp", (json_int_t)time(NULL), "term", getenv("TERM"),
 		      "shell", shell);
+	if (m && cert)
+		json_object_set_new(m, "cert", json_string(cert));
 	if (!m) {
 		close(fd);
 		snprintf(why, sizeof(why), "the command is not UTF-8 text");

@@ -150,7 +150,8 @@ struct ingest_session_part {
 	const char *cast;    /* part 0: the asciicast v2 header line; later: event lines */
 	size_t cast_len;
 	/* part 0 only */
-	const char *identity; /* NULL: none (no certificate) */
+	const char *identity;	/* NULL: none (no certificate) */
+	bool identity_verified; /* the agent checked it against the CA's certificate */
 	const char *account;
 	const char *command; /* NULL: the login shell */
 	int64_t uid, pid, width, height, started_ns;

@@ -5,11 +5,13 @@
 
 #include "agent/session_msg.h"
 
-static const char *const keys[] = { "session",	  "part",     "cast",	 "identity", "account",
-				    "uid",	  "pid",      "command", "width",    "height",
-				    "started_ns", "ended_ns", "exit" };
-static const char *const first_keys[] = { "identity", "account", "uid",	   "pid",
-					  "command",  "width",	 "height", "started_ns" };
+static const char *const keys[] = {
+	"session", "part",  "cast",   "identity",   "account",	"uid",	"pid",
+	"command", "width", "height", "started_ns", "ended_ns", "exit", "identity_verified"
+};
+static const char *const first_keys[] = { "identity", "account",    "uid",
+					  "pid",      "command",    "width",
+					  "height",   "started_ns", "identity_verified" };
 
 static bool one_of(const char *s, const char *const *set, size_t n)
 {
@@ -63,11 +65,16 @@ static bool header_ok(const char *cast, size_t len)
 
 static int parse_first(struct ingest_session_part *s)
 {
+	const json_t *v;
 	bool bad = false;
 
 	s->identity = opt_str(s->root, "identity", SESSION_MAX_IDENTITY, &bad);
 	s->account = opt_str(s->root, "account", SESSION_MAX_ACCOUNT, &bad);
 	s->command = opt_str(s->root, "command", SESSION_MAX_COMMAND, &bad);
+	v = json_object_get(s->root, "identity_verified");
+	if (v && !json_is_boolean(v))
+		return -EBADMSG;
+	s->identity_verified = json_is_true(v) && s->identity;
 	if (bad || !s->account || !int_member(s->root, "uid", 0, UINT32_MAX, &s->uid) ||
 	    !int_member(s->root, "pid", 0, INT32_MAX, &s->pid) ||
 	    !int_member(s->root, "width", 1, SESSION_MAX_SIZE, &s->width) ||

@@ -3041,11 +3041,12 @@ static int session_part_apply(struct store_backend *be, int64_t hid, const struc
 			     " excluded.command, started_ns = excluded.started_ns, width = "
 			     "excluded.width,"
 			     " height = excluded.height");
-		_cleanup_reset_ sqlite3_stmt *f = stmt(
-			&be->wr, "INSERT INTO session_parts(session, part, data) VALUES(?1, -1,"
-				 " json_object('uid', ?2, 'pid', ?3, 'exit', NULL)) ON "
-				 "CONFLICT(session, part)"
-				 " DO UPDATE SET data = json_set(data, '$.uid', ?2, '$.pid', ?3)");
+		_cleanup_reset_ sqlite3_stmt *f =
+			stmt(&be->wr,
+			     "INSERT INTO session_parts(session, part, data) VALUES(?1, -1,"
+			     " json_object('uid', ?2, 'pid', ?3, 'verified', json(?4), 'exit',"
+			     " NULL)) ON CONFLICT(session, part) DO UPDATE SET data ="
+			     " json_set(data, '$.uid', ?2, '$.pid', ?3, '$.verified', json(?4))");
 
 		if (!s || !f)
 			return -EIO;
@@ -3060,6 +3061,7 @@ static int session_part_apply(struct store_backend *be, int64_t hid, const struc
 		bind_text(f, 1, sp->session);
 		sqlite3_bind_int64(f, 2, sp->uid);
 		sqlite3_bind_int64(f, 3, sp->pid);
+		bind_text(f, 4, sp->identity_verified ? "true" : "false");
 		if (step_done(s) < 0 || step_done(f) < 0)
 			return -EIO;
 	} else if (!row_host) {
@@ -3140,6 +3142,8 @@ static json_t *session_json(sqlite3_stmt *s)
 	json_object_set_new(o, "bytes", json_integer(sqlite3_column_int64(s, 10)));
 	json_object_set_new(o, "parts", json_integer(sqlite3_column_int64(s, 12)));
 	json_object_set(o, "exit", json_is_integer(exit_code) ? exit_code : json_null());
+	json_object_set_new(o, "identity_verified",
+			    json_boolean(json_is_true(json_object_get(facts, "verified"))));
 	json_object_set(o, "uid",
 			json_is_integer(json_object_get(facts, "uid"))
 				? json_object_get(facts, "uid")

@@ -32,7 +32,9 @@ trap cleanup_all EXIT
 rec=$tmp/records.jsonl
 sock=$tmp/access.sock
 : >"$rec"
-"$sock_exe" "$sock" "$rec" >"$tmp/sock.log" 2>&1 &
+# the SSH CA: the stand-in, like the agent, checks identities against its certificates
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/ca" && ssh-keygen -q -t ed25519 -N '' -f "$tmp/user"
+"$sock_exe" "$sock" "$rec" --ca "$tmp/ca.pub" >"$tmp/sock.log" 2>&1 &
 sockpid=$!
 for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
 [ -S "$sock" ] || fail "the stand-in socket did not start"
@@ -200,7 +202,6 @@ for mode in closed open; do
 done
 
 # ---- the identity from the certificate (ExposeAuthInfo's SSH_USER_AUTH) ----
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/ca" && ssh-keygen -q -t ed25519 -N '' -f "$tmp/user"
 ssh-keygen -q -s "$tmp/ca" -I "alice/grant-7/12345" -n "$(id -un)" -V -1m:+5m "$tmp/user.pub" \
 	2>/dev/null
 printf 'publickey %s\n' "$(cut -d' ' -f1-2 "$tmp/user-cert.pub")" >"$tmp/auth-info"
@@ -210,7 +211,20 @@ SSH_USER_AUTH=$tmp/auth-info SSH_ORIGINAL_COMMAND='echo hi' timeout 30 "$agent" 
 rc=$?
 set -e
 [ "$rc" -eq 0 ] || fail "with a certificate: exit $rc: $(cat "$tmp/err")"
-check_last 'first["identity"] == "alice"' '"hi" in out'
+check_last 'first["identity"] == "alice" and first["identity_verified"]' '"hi" in out'
+# a certificate from another CA does not vouch: the session is refused
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/ca2"
+cp "$tmp/user.pub" "$tmp/user2.pub"
+ssh-keygen -q -s "$tmp/ca2" -I "alice/grant-7/1" -n "$(id -un)" -V -1m:+5m "$tmp/user2.pub" \
+	2>/dev/null
+printf 'publickey %s\n' "$(cut -d' ' -f1-2 "$tmp/user2-cert.pub")" >"$tmp/auth-info2"
+set +e
+SSH_USER_AUTH=$tmp/auth-info2 SSH_ORIGINAL_COMMAND="touch $tmp/ran2" timeout 30 "$agent" \
+	session --socket "$sock" </dev/null >"$tmp/out" 2>"$tmp/err"
+rc=$?
+set -e
+[ "$rc" -eq 255 ] && [ ! -e "$tmp/ran2" ] && grep -q "vouches" "$tmp/err" \
+	|| fail "another CA's certificate: exit $rc: $(cat "$tmp/err")"
 
 # ---- through a real sshd: the certificate's force-command runs the recorder ----
 if [ "$(id -u)" -eq 0 ] && [ -x /usr/sbin/sshd ] && command -v useradd >/dev/null; then
@@ -222,7 +236,7 @@ if [ "$(id -u)" -eq 0 ] && [ -x /usr/sbin/sshd ] && command -v useradd >/dev/nul
 	chmod 0711 "$tmp" # the account reaches the socket (0666) and nothing else
 	# the stand-in checks, like the agent, that the account is the caller's
 	kill "$sockpid"; wait "$sockpid" 2>/dev/null || true
-	"$sock_exe" "$sock" "$rec" >>"$tmp/sock.log" 2>&1 &
+	"$sock_exe" "$sock" "$rec" --ca "$tmp/ca.pub" >>"$tmp/sock.log" 2>&1 &
 	sockpid=$!
 	for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
 	read -r PS < <(python3 -c '
@@ -264,6 +278,7 @@ EOF_SSHD
 	[ "$rc" -eq 6 ] || fail "ssh -tt: exit $rc: $(cat "$tmp/out" "$tmp/err" "$tmp/sshd.log")"
 	grep -q via-sshd "$tmp/out" && grep -q /dev/pts "$tmp/out" || fail "ssh -tt output: $(cat "$tmp/out")"
 	check_last "first['account'] == '$user' and first['identity'] == 'alice'" \
+		'first["identity_verified"]' \
 		'"via-sshd" in out and "/dev/pts" in out' 'last["exit"] == 6'
 	set +e
 	sshc "$user@127.0.0.1" 'echo no-pty; echo err >&2; exit 5' </dev/null >"$tmp/out" 2>"$tmp/err"
@@ -343,7 +358,8 @@ assert [s["started"] for s in d["sessions"]] == starts[::-1], "not newest first"
 for r in recs:
     s = got[r["session"]]
     if r["part"] == 0:
-        for k in ("identity", "account", "command", "width", "height", "uid"):
+        for k in ("identity", "identity_verified", "account", "command", "width", "height",
+                  "uid"):
             assert s[k] == r[k], (k, s, r)
     if "ended_ns" in r:
         assert s["exit"] == r["exit"] and s["parts"] == r["part"] + 1, (s, r)

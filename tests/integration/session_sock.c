@@ -2,9 +2,12 @@
  * session_agent_handle_raw and writes every RECORD_SESSION payload it makes as one line to
  * OUT. Stops on SIGTERM (open sessions then end with exit null).
  *
- * usage: session_sock SOCKET OUT */
+ * usage: session_sock SOCKET OUT [--any-account] [--ca CA.PUB]
+ *   --any-account  any account name is the caller's (tests that run as one user)
+ *   --ca CA.PUB    the SSH CA key line: identities are checked against certificates */
 #include "agent/session_agent.h"
 #include "agent/session_msg.h"
+#include "lib/fileio.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -45,12 +48,33 @@ int main(int argc, char **argv)
 	FILE *out;
 	int ls;
 
-	if (argc != 3 && argc != 4) {
-		fprintf(stderr, "usage: session_sock SOCKET OUT [--any-account]\n");
+	struct ssh_ed25519_key ca;
+	bool has_ca = false;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: session_sock SOCKET OUT [--any-account] [--ca CA.PUB]\n");
 		return 2;
 	}
-	if (argc == 4)
-		o.account_ok = any_account;
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--any-account")) {
+			o.account_ok = any_account;
+		} else if (!strcmp(argv[i], "--ca") && i + 1 < argc) {
+			struct buf line;
+
+			buf_init(&line, 4096);
+			if (file_read_capped(argv[++i], 4096, &line) < 0 ||
+			    ssh_ed25519_key_parse_line(buf_str(&line), &ca) < 0) {
+				fprintf(stderr, "session_sock: %s: not an SSH Ed25519 key\n",
+					argv[i]);
+				return 2;
+			}
+			buf_free(&line);
+			has_ca = true;
+		} else {
+			fprintf(stderr, "session_sock: unknown argument %s\n", argv[i]);
+			return 2;
+		}
+	}
 	out = fopen(argv[2], "a");
 	if (!out || strlen(argv[1]) >= sizeof(sun.sun_path))
 		return 2;
@@ -69,6 +93,8 @@ int main(int argc, char **argv)
 	p[0] = (struct pollfd){ .fd = signalfd(-1, &mask, SFD_CLOEXEC), .events = POLLIN };
 	p[1] = (struct pollfd){ .fd = ls, .events = POLLIN };
 	sa = session_agent_new(&o, emit, out);
+	if (has_ca)
+		session_agent_set_ca(sa, &ca);
 	for (;;) {
 		if (poll(p, (nfds_t)np, -1) < 0)
 			continue;

@@ -351,6 +351,101 @@ static void test_agent_end_identity(void **state)
 	session_agent_free(sa);
 }
 
+/* A certificate of ca for principal, key id, in base64 (caller frees). */
+static char *cert_b64(void *ca, const char *principal, const char *key_id)
+{
+	const char *principals[] = { principal };
+	struct sshcert_request req = {
+		.serial = 42,
+		.key_id = key_id,
+		.principals = principals,
+		.n_principals = 1,
+		.valid_after = 1,
+		.valid_before = UINT64_MAX / 2,
+		.permit_pty = true,
+	};
+	struct buf b;
+	char *line, *sp, *out;
+
+	memset(req.key.pub, 7, sizeof(req.key.pub));
+	buf_init(&b, 16384);
+	assert_int_equal(sshcert_sign(&req, ca, &b), 0);
+	line = sshcert_line(buf_str(&b), buf_len(&b), NULL);
+	assert_non_null(line);
+	sp = strchr(line, ' ');
+	assert_non_null(sp);
+	out = xstrdup(sp + 1);
+	if (strchr(out, ' '))
+		*strchr(out, ' ') = '\0';
+	free(line);
+	buf_free(&b);
+	return out;
+}
+
+static void test_agent_ca(void **state)
+{
+	char dir[] = "/tmp/test-sessions-ca-XXXXXX";
+	_cleanup_free_ char *pem = NULL, *pem2 = NULL, *good = NULL, *root = NULL, *other = NULL;
+	struct session_agent *sa = new_agent();
+	struct ssh_ed25519_key pub;
+	void *ca, *ca2;
+	json_t *m, *r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	pem = xasprintf("%s/ca.pem", dir);
+	pem2 = xasprintf("%s/other.pem", dir);
+	ca = sshcert_ca_load_or_create(pem);
+	ca2 = sshcert_ca_load_or_create(pem2);
+	assert_non_null(ca);
+	assert_non_null(ca2);
+	assert_int_equal(sshcert_ca_public(ca, &pub), 0);
+	good = cert_b64(ca, "alice", "alice/grant-1/42");
+	root = cert_b64(ca, "root", "alice/grant-1/43");
+	other = cert_b64(ca2, "alice", "alice/grant-1/44");
+	session_agent_set_ca(sa, &pub);
+
+	/* the certificate vouches: verified */
+	m = start_msg(ID1, "alice");
+	json_object_set_new(m, "cert", json_string(good));
+	assert_true(handle(sa, m, 1000, 500));
+	r = emitted_at(0);
+	assert_true(json_is_true(json_object_get(r, "identity_verified")));
+	json_decref(r);
+	/* refused: no certificate, another identity, another account, another CA, garbage */
+	assert_false(handle(sa, start_msg(ID2, "alice"), 1000, 501));
+	m = start_msg(ID2, "bob");
+	json_object_set_new(m, "cert", json_string(good));
+	assert_false(handle(sa, m, 1000, 501));
+	m = start_msg(ID2, "alic");
+	json_object_set_new(m, "cert", json_string(good));
+	assert_false(handle(sa, m, 1000, 501));
+	m = start_msg(ID2, "alice");
+	json_object_set_new(m, "cert", json_string(root));
+	assert_false(handle(sa, m, 1000, 501));
+	m = start_msg(ID2, "alice");
+	json_object_set_new(m, "cert", json_string(other));
+	assert_false(handle(sa, m, 1000, 501));
+	m = start_msg(ID2, "alice");
+	json_object_set_new(m, "cert", json_string("AAAA"));
+	assert_false(handle(sa, m, 1000, 501));
+	assert_int_equal(strv_len(emitted), 1);
+	/* no identity claimed: recorded, not verified */
+	m = start_msg(ID2, "alice");
+	json_object_del(m, "identity");
+	assert_true(handle(sa, m, 1000, 501));
+	r = emitted_at(1);
+	assert_true(json_is_null(json_object_get(r, "identity")));
+	assert_true(json_is_false(json_object_get(r, "identity_verified")));
+	json_decref(r);
+	session_agent_free(sa);
+	sshcert_ca_free(ca);
+	sshcert_ca_free(ca2);
+	unlink(pem);
+	unlink(pem2);
+	rmdir(dir);
+}
+
 /* ---- the server's parser ---- */
 
 static int parse(const char *text)
@@ -486,6 +581,7 @@ static void test_store(void **state)
 	assert_string_equal(json_string_value(json_object_get(s, "command")), "uptime");
 	assert_int_equal(json_integer_value(json_object_get(s, "exit")), 7);
 	assert_int_equal(json_integer_value(json_object_get(s, "uid")), 1000);
+	assert_true(json_is_false(json_object_get(s, "identity_verified")));
 	assert_int_equal(json_integer_value(json_object_get(s, "width")), 120);
 	assert_int_equal(json_integer_value(json_object_get(s, "parts")), 4);
 	assert_true(json_is_string(json_object_get(s, "ended")));
@@ -540,7 +636,8 @@ int main(void)
 		cmocka_unit_test(test_cast_cap),       cmocka_unit_test(test_cast_header),
 		cmocka_unit_test(test_cast_check),     cmocka_unit_test(test_agent_flow),
 		cmocka_unit_test(test_agent_refusals), cmocka_unit_test(test_agent_end_identity),
-		cmocka_unit_test(test_parse),	       cmocka_unit_test(test_store),
+		cmocka_unit_test(test_agent_ca),       cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_store),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 
