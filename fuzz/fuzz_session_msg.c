@@ -1,6 +1,7 @@
 /* The agent's handling of what a session recorder (running as any user) sends over
  * STATE/access.sock (session_agent.c): each input is split at NUL bytes into messages from
- * one peer, so sequences of start, data and end are explored. */
+ * one peer, so sequences of start, data and end are explored; inputs with an odd first byte
+ * run with a CA key, so certificates are decoded and checked too. */
 #include "agent/session_agent.h"
 #include "agent/session_msg.h"
 
@@ -32,6 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 4 * SESSION_MSG_MAX)
 		return 0;
 	sa = session_agent_new(&o, emit, NULL);
+	if (size && (data[0] & 1)) { /* half the inputs: identities checked against a CA */
+		struct ssh_ed25519_key ca;
+
+		memset(ca.pub, 0x5a, sizeof(ca.pub));
+		session_agent_set_ca(sa, &ca);
+	}
 	for (size_t i = 0; i <= size; i++) {
 		json_t *ans = NULL;
 
