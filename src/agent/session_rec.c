@@ -435,8 +435,17 @@ static void relay_input(struct relay *y)
 		p->len = (size_t)n;
 	}
 	n = write(y->c->in, p->b + p->off, p->len - p->off);
-	if (n > 0)
+	if (n > 0) {
 		p->off += (size_t)n;
+	} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		/* the command no longer reads (EPIPE, or EIO from a closed PTY): input stops */
+		p->off = p->len;
+		y->stdin_open = false;
+		if (!y->c->pty) {
+			close(y->c->in);
+			y->c->in = -1;
+		}
+	}
 }
 
 static int poll_timeout(const struct relay *y)

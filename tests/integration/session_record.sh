@@ -144,6 +144,14 @@ grep -q to-out "$tmp/out" && grep -q "got input-line" "$tmp/out" && grep -q to-e
 check_last '"to-out" in out and "to-err" in out and "got input-line" in out' 'last["exit"] == 7' \
 	'header["width"] == 80 and header["height"] == 24'
 
+# a command that stops reading its input while input still comes: the session goes on
+set +e
+head -c 3000000 /dev/zero | SSH_ORIGINAL_COMMAND='exec 0<&-; sleep 0.3; echo closed-stdin' \
+	timeout 20 "$agent" session --socket "$sock" >"$tmp/out" 2>"$tmp/err"
+rc=${PIPESTATUS[1]}
+set -e
+[ "$rc" -eq 0 ] && grep -q closed-stdin "$tmp/out" || fail "closed input: exit $rc: $(cat "$tmp/err")"
+
 # ---- SIGTERM (the agent ending an identity's sessions) hangs the command up ----
 set +e
 SSH_ORIGINAL_COMMAND='echo started; exec sleep 60' timeout 30 "$agent" session --socket "$sock" \
