@@ -84,7 +84,9 @@ static void print_list(const json_t *ans, bool color)
 							    json_object_get(s, "exit")))
 				: NULL;
 		const char *host = jstr(s, "hostname") ? jstr(s, "hostname") : jstr(s, "host");
-		const char *cmd = jstr(s, "command") ? jstr(s, "command") : "(login shell)";
+		const char *full = jstr(s, "command") ? jstr(s, "command") : "(login shell)";
+		_cleanup_free_ char *cmd =
+			strlen(full) > 48 ? xasprintf("%.45s...", full) : xstrdup(full);
 		const char *cells[] = {
 			jstr(s, "id"), host, jstr(s, "identity"), jstr(s, "account"), cmd, ago,
 			len,	       code
