@@ -37,6 +37,7 @@ int cmd_actions(int argc, char **argv);
 int cmd_action(int argc, char **argv);
 int cmd_playbooks(int argc, char **argv);
 int cmd_session(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 struct catalog;
 /* Loads the catalog at path (NULL: the installed catalog, else the source tree's), printing

@@ -30,6 +30,7 @@ static const struct cli_command commands[] = {
 	  cmd_playbooks },
 	{ "session", "list recorded SSH sessions or replay one", cmd_session },
 	{ "server", "show the server's status and counters", cmd_server },
+	{ "policy", "check access policies, or test a request against them", cmd_policy },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
