@@ -7,6 +7,7 @@
 #include "agent/enroll.h"
 #include "agent/link.h"
 #include "agent/respond_cmd.h"
+#include "agent/session_msg.h"
 #include "agent/watch.h"
 #include "config.h"
 #include "lib/log.h"
@@ -420,6 +421,7 @@ static void help(void)
 	       "  watch    run the sensors and detection in the foreground, print JSON lines\n"
 	       "  respond  apply, verify or roll back a response action on this host\n"
 	       "  principals  sshd's AuthorizedPrincipalsCommand: ask the agent about a login\n"
+	       "  session  the session recorder sshd runs for certificate logins\n"
 	       "  version  print the version\n\n"
 	       "See 'immune-agent <command> --help' and docs/agent.md.\n");
 }
@@ -451,6 +453,8 @@ int main(int argc, char **argv)
 		return agent_respond_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "principals") == 0)
 		return agent_principals_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "session") == 0)
+		return agent_session_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("immune-agent %s\n", IMMUNE_VERSION);
 		return EXIT_OK;

@@ -36,6 +36,7 @@ int cmd_respond(int argc, char **argv);
 int cmd_actions(int argc, char **argv);
 int cmd_action(int argc, char **argv);
 int cmd_playbooks(int argc, char **argv);
+int cmd_session(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 
 struct catalog;

@@ -28,6 +28,7 @@ static const struct cli_command commands[] = {
 	{ "rules", "check Sigma rules, or test them against events and their cases", cmd_rules },
 	{ "playbooks", "check response playbooks, or show what they would do for an alert",
 	  cmd_playbooks },
+	{ "session", "list recorded SSH sessions or replay one", cmd_session },
 	{ "server", "show the server's status and counters", cmd_server },
 	{ "policy", "check access policies, or test a request against them", cmd_policy },
 };
