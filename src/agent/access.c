@@ -2,6 +2,7 @@
 #include "agent/access.h"
 
 #include "agent/pushed_files.h"
+#include "agent/session_agent.h"
 #include "detect/sigma.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
@@ -40,6 +41,7 @@ struct conn {
 	int fd;
 	struct ucred cred;
 	struct event *ev;
+	bool recorder;		    /* sent session messages: its sessions end when it goes */
 	struct conn *next, **pprev; /* in access.conns */
 };
 
@@ -47,6 +49,7 @@ struct access {
 	char *state_dir, *bundle_dir, *local_path, *sock_path;
 	char *dir, *dropin, *sshd_config, *pid_file, *principals_user, *agent_path;
 	bool manage_sshd;
+	bool no_files; /* another root than this host's: nothing is written for sshd */
 	int64_t alert_window_s;
 	uid_t principals_uid;
 	bool has_principals_uid;
@@ -68,6 +71,9 @@ struct access {
 	unsigned char *rbuf; /* one message (the thread's) */
 	uint64_t krl_version;
 	bool sshd_has_conn_token; /* sshd expands %C in AuthorizedPrincipalsCommand */
+
+	pthread_mutex_t sa_lock; /* the recorded sessions (session_agent.h is not thread-safe) */
+	struct session_agent *recorded;
 
 	pthread_mutex_t lock; /* everything below */
 	struct access_bundle bundle;
@@ -98,6 +104,18 @@ static void queue_event(struct access *ac, json_t *ev)
 			  strlen(s));
 	pthread_mutex_unlock(&ac->lock);
 	free(s);
+	if (ac->notify)
+		ac->notify(ac->notify_arg);
+}
+
+/* A part of a recorded session (session_agent.h), from inside session_agent_handle. */
+static void session_emit(void *arg, const char *payload, size_t len, int64_t time_ns)
+{
+	struct access *ac = arg;
+	pthread_mutex_lock(&ac->lock);
+	agent_records_add(&ac->records, IMMUNE__V1__STREAM__STREAM_ALERTS,
+			  IMMUNE__V1__RECORD_KIND__RECORD_SESSION, time_ns, payload, len);
+	pthread_mutex_unlock(&ac->lock);
 	if (ac->notify)
 		ac->notify(ac->notify_arg);
 }
@@ -188,6 +206,8 @@ static char *dropin_text(const struct access *ac)
 /* Writes revoked.krl from the bundle's and the local revocations. Caller holds no lock. */
 static int write_krl(struct access *ac)
 {
+	if (ac->no_files)
+		return 0;
 	pthread_mutex_lock(&ac->lock);
 	if (!ac->has_bundle || !ac->bundle.has_ca) {
 		pthread_mutex_unlock(&ac->lock);
@@ -263,7 +283,7 @@ static void write_files(struct access *ac)
 	_cleanup_free_ char *ca =
 		ac->has_bundle && ac->bundle.has_ca ? xasprintf("%s\n", ac->bundle.ca_line) : NULL;
 	pthread_mutex_unlock(&ac->lock);
-	if (!ca)
+	if (!ca || ac->no_files)
 		return;
 	int r = mkdir_parents(ac->dir);
 	_cleanup_free_ char *path = xasprintf("%s/ca.pub", ac->dir);
@@ -645,8 +665,35 @@ static void handle_login(struct access *ac, const struct access_query *q, const 
 	queue_event(ac, access_outcome_json(&o, q->account, now));
 }
 
+/* session-start, session-data, session-end: the recorded sessions' (session_agent.h). */
+static void handle_recorded(struct access *ac, struct conn *c, const struct access_query *q,
+			    json_t **ans)
+{
+	json_t *a = NULL;
+	c->recorder = true;
+	pthread_mutex_lock(&ac->sa_lock);
+	int r = ac->recorded
+			? session_agent_handle(ac->recorded, q->root, c->cred.uid, c->cred.pid, &a)
+			: -ENOTCONN;
+	pthread_mutex_unlock(&ac->sa_lock);
+	if (r == 0 && a) {
+		json_decref(*ans);
+		*ans = a;
+		return;
+	}
+	json_decref(a);
+	json_object_set_new(*ans, "ok", json_false());
+	json_object_set_new(*ans, "error", json_string("not a session message"));
+}
+
 static void conn_close(struct conn *c)
 {
+	if (c->recorder) {
+		pthread_mutex_lock(&c->ac->sa_lock);
+		if (c->ac->recorded)
+			session_agent_peer_gone(c->ac->recorded, c->cred.pid);
+		pthread_mutex_unlock(&c->ac->sa_lock);
+	}
 	c->ac->n_conns--;
 	*c->pprev = c->next;
 	if (c->next)
@@ -684,9 +731,7 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
 	} else if (q.type == ACCESS_MSG_SESSION) {
 		register_session(ac, &q, &c->cred, ans);
 	} else {
-		json_object_set_new(ans, "ok", json_false());
-		json_object_set_new(ans, "error",
-				    json_string("session recording is not handled by this agent"));
+		handle_recorded(ac, c, &q, &ans);
 	}
 	access_query_free(&q);
 	char *s = json_dumps(ans, JSON_COMPACT);
@@ -785,6 +830,36 @@ static void push_serial(struct access_bundle *b, uint64_t s)
 	b->serials[b->n_serials++] = s;
 }
 
+/* Ends the identity's recorded sessions: kill-process of each recorder's tree (the recorder
+ * and the command it runs). Returns how many were asked to end. */
+static size_t end_recorded(struct access *ac, const char *identity)
+{
+	pid_t pids[SESSION_AGENT_MAX];
+	pthread_mutex_lock(&ac->sa_lock);
+	size_t n = ac->recorded
+			   ? session_agent_pids_of(ac->recorded, identity, pids, ARRAY_SIZE(pids))
+			   : 0;
+	pthread_mutex_unlock(&ac->sa_lock);
+	if (n > ARRAY_SIZE(pids))
+		n = ARRAY_SIZE(pids);
+	size_t ended = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t start;
+		uid_t uid;
+		if (proc_info(pids[i], &start, &uid) < 0)
+			continue;
+		Action a = IMMUNE__V1__ACTION__INIT;
+		a.kind = IMMUNE__V1__ACTION_KIND__ACTION_KILL_PROCESS;
+		a.pid = pids[i];
+		a.start_time = start;
+		a.tree = true;
+		if (ac->act)
+			ac->act(ac->act_arg, &a);
+		ended++;
+	}
+	return ended;
+}
+
 int access_revoke(struct access *ac, const Immune__V1__AccessRevoke *rv)
 {
 	if (!rv || !rv->identity || !rv->identity[0] || strlen(rv->identity) > ACCESS_NAME_MAX ||
@@ -825,6 +900,7 @@ int access_revoke(struct access *ac, const Immune__V1__AccessRevoke *rv)
 		ended++;
 	}
 	free(kill);
+	ended += end_recorded(ac, rv->identity);
 	for (size_t i = 0; i < rv->n_accounts; i++) {
 		Action a = IMMUNE__V1__ACTION__INIT;
 		a.kind = IMMUNE__V1__ACTION_KIND__ACTION_LOCK_USER;
@@ -892,6 +968,7 @@ int access_start(const struct access_options *o, access_notify_fn notify, void *
 		xstrdup(OR(y ? y->principals_user : NULL, AGENT_YAML_PRINCIPALS_USER));
 	ac->agent_path = y && y->principals_command ? xstrdup(y->principals_command) : self_path();
 	ac->manage_sshd = y ? y->manage_sshd : true;
+	ac->no_files = o->no_files;
 	ac->alert_window_s = y && y->alert_window_s ? y->alert_window_s : AGENT_YAML_ALERT_WINDOW_S;
 	ac->act = o->act;
 	ac->act_arg = o->act_arg;
@@ -900,6 +977,8 @@ int access_start(const struct access_options *o, access_notify_fn notify, void *
 	ac->posture = -1;
 	ac->listen_fd = -1;
 	pthread_mutex_init(&ac->lock, NULL);
+	pthread_mutex_init(&ac->sa_lock, NULL);
+	ac->recorded = session_agent_new(NULL, session_emit, ac);
 	set_labels(ac, o->cfg);
 	char host[256] = "";
 	if (o->hostname)
@@ -940,11 +1019,18 @@ int access_start(const struct access_options *o, access_notify_fn notify, void *
 
 void access_stop(struct access *ac)
 {
-	if (!ac || !ac->running)
+	if (!ac)
 		return;
-	event_base_loopbreak(ac->base);
-	pthread_join(ac->thread, NULL);
-	ac->running = false;
+	if (ac->running) {
+		event_base_loopbreak(ac->base);
+		pthread_join(ac->thread, NULL);
+		ac->running = false;
+	}
+	/* open recorded sessions end now (their last parts are records still to take) */
+	pthread_mutex_lock(&ac->sa_lock);
+	session_agent_free(ac->recorded);
+	ac->recorded = NULL;
+	pthread_mutex_unlock(&ac->sa_lock);
 }
 
 void access_free(struct access *ac)
@@ -983,11 +1069,15 @@ void access_free(struct access *ac)
 	free(ac->sessions);
 	free(ac->rbuf);
 	pthread_mutex_destroy(&ac->lock);
+	pthread_mutex_destroy(&ac->sa_lock);
 	free(ac);
 }
 
 json_t *access_status(struct access *ac)
 {
+	pthread_mutex_lock(&ac->sa_lock);
+	size_t recorded = ac->recorded ? session_agent_count(ac->recorded) : 0;
+	pthread_mutex_unlock(&ac->sa_lock);
 	pthread_mutex_lock(&ac->lock);
 	json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:s, s:b}", "bundle",
 			      ac->has_bundle, "version", (json_int_t)ac->bundle.version, "logins",
@@ -997,6 +1087,7 @@ json_t *access_status(struct access *ac)
 			      (json_int_t)ac->n_sessions, "posture", ac->posture, "last_error",
 			      ac->last_error, "manage_sshd", ac->manage_sshd);
 	pthread_mutex_unlock(&ac->lock);
+	json_object_set_new(o, "recorded_sessions", json_integer((json_int_t)recorded));
 	return o;
 }
 

@@ -15,8 +15,10 @@
  *   {"type": "login", "account", "cert" (base64), "connection"}  -> {"allow", "reason"}
  *        only from root or the principals user (SO_PEERCRED);
  *   {"type": "session", "pid", "identity", "session_id"}          -> {"ok", "error"}
- *        registers a recorded session (ended when its identity is revoked); from any user,
- *        for a process of that user (root: any).
+ *        registers a session (ended when its identity is revoked); from any user, for a
+ *        process of that user (root: any);
+ *   {"type": "session-start" | "session-data" | "session-end", ...} -> {"ok", "error"}
+ *        the session recorder's (session_agent.h, which makes RECORD_SESSION records).
  * Anything else is answered {"ok": false, "error"}. */
 #pragma once
 
@@ -39,7 +41,7 @@
 #define ACCESS_MAX_REVOKED 1000000  /* serials, key ids, disabled identities each */
 #define ACCESS_MAX_CONNS 256	    /* open socket connections */
 #define ACCESS_RESERVED_CONNS 64    /* more for root and the principals user */
-#define ACCESS_MAX_CONNS_PER_UID 16 /* for any other user */
+#define ACCESS_MAX_CONNS_PER_UID 32 /* for any other user (SESSION_AGENT_MAX_PER_UID) */
 #define ACCESS_MAX_SESSIONS 4096    /* registered sessions */
 #define ACCESS_MAX_ALERTS 4096	    /* alerts remembered for the window */
 #define ACCESS_IDENTITY_EXT "immune-identity@immune"
@@ -158,6 +160,7 @@ struct access_options {
 	const struct agent_config *cfg;	      /* host id, labels (borrowed) */
 	const struct agent_yaml_access *yaml; /* access: keys (borrowed) */
 	const char *hostname;		      /* NULL: gethostname() */
+	bool no_files; /* write nothing for sshd (an agent watching another root than "/") */
 	/* Queues a response action (kill-process of a session, lock-user) for a revocation.
 	 * Called on the thread that called access_revoke. */
 	void (*act)(void *arg, const Action *a);

@@ -473,11 +473,17 @@ static int start_detector(struct agent *a)
 static void start_access(struct agent *a)
 {
 	char err[1024];
+	/* an agent watching another root (tests, simulations) leaves this host's sshd alone */
+	bool other_root = a->o->root && strcmp(a->o->root, "/") != 0;
 	struct access_options ao = { .state_dir = a->o->state_dir,
 				     .cfg = &a->cfg,
 				     .yaml = &a->yaml.access,
+				     .no_files = other_root,
 				     .act = access_act,
 				     .act_arg = a };
+	if (other_root)
+		log_info("access: this agent watches %s, not this host: no files for sshd",
+			 a->o->root);
 	int r = access_start(&ao, access_notify, a, &a->access, err, sizeof(err));
 	if (r < 0) {
 		log_error("access is off: %s", err);

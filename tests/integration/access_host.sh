@@ -10,9 +10,10 @@
 #  - dave logs in as the third account with his active grant; without a grant, or with an
 #    expired one, he is refused;
 #  - principals answers root, but not another user (peer credentials); another user holding
-#    connections gets 16 and does not lock root out;
-#  - a session of alice registered over the socket is ended by access-revoke (kill of its
-#    process tree), her account locked, her next login refused, a "revoked" record written;
+#    connections gets 32 and does not lock root out;
+#  - a session of alice registered over the socket, and a recorded session of hers (a
+#    stand-in recorder sending session-start), are ended by access-revoke (kill of their
+#    process trees), her account locked, her next login refused, a "revoked" record written;
 #    a user cannot register another user's process;
 #  - after a restart the revocation holds (STATE/access-local.json);
 #  - a bundle without access.json refuses every login, until a good one is back;
@@ -44,9 +45,10 @@ u3=${u1:0:14}c
 sshd_pid=
 drv_pid=
 bg_pid=
+rec_pid=
 cleanup() {
 	exec 3>&- 2>/dev/null || true
-	for p in $bg_pid $sshd_pid $drv_pid; do kill "$p" 2>/dev/null || true; done
+	for p in $bg_pid $rec_pid $sshd_pid $drv_pid; do kill "$p" 2>/dev/null || true; done
 	for u in "$u1" "$u2" "$u3"; do
 		pkill -9 -u "$u" 2>/dev/null || true
 		userdel -r "$u" >/dev/null 2>&1 || true
@@ -252,7 +254,7 @@ time.sleep(3)
 ' "$state/access.sock" >"$tmp/held" 2>"$tmp/held.err" &
 	holder=$!
 	for _ in $(seq 200); do [ -s "$tmp/held" ] && break; sleep 0.1; done
-	[ "$(cat "$tmp/held")" = 16 ] || fail "another user got $(cat "$tmp/held") connections, not 16: $(cat "$tmp/held.err")"
+	[ "$(cat "$tmp/held")" = 32 ] || fail "another user got $(cat "$tmp/held") connections, not 32: $(cat "$tmp/held.err")"
 	[ "$(principals "$u1")" = "$u1" ] || fail "root was locked out by another user's connections"
 	wait "$holder" || true
 fi
@@ -273,6 +275,23 @@ done
 setpriv --reuid="$(id -u "$u2")" --regid="$(id -g "$u2")" --clear-groups \
 	"$driver" register "$state" "$spid" alice s-1 2>/dev/null && fail "another user registered the session"
 "$driver" register "$state" "$spid" alice s-1 || fail "the session was not registered"
+# a recorded session of alice as the third account (a stand-in for the recorder: it sends
+# session-start over the socket and waits)
+if [ -x /usr/bin/python3 ]; then
+	setpriv --reuid="$(id -u "$u3")" --regid="$(id -g "$u3")" --clear-groups /usr/bin/python3 -c '
+import json, os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.send(json.dumps({"type": "session-start", "session": "ab" * 16, "identity": "alice",
+                   "account": sys.argv[2], "command": "sleep", "width": 80, "height": 24,
+                   "pid": os.getpid(), "timestamp": int(time.time())}).encode())
+print(s.recv(65536).decode(), flush=True)
+time.sleep(120)
+' "$state/access.sock" "$u3" >"$tmp/rec.out" 2>"$tmp/rec.err" &
+	rec_pid=$!
+	for _ in $(seq 50); do [ -s "$tmp/rec.out" ] && break; sleep 0.1; done
+	grep -q '"ok": *true' "$tmp/rec.out" || fail "the recorded session did not start: $(cat "$tmp/rec.out" "$tmp/rec.err")"
+fi
 cmd "revoke alice 1004,1001 $u1"
 for _ in $(seq 100); do kill -0 "$bg_pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$bg_pid" 2>/dev/null && fail "the session still runs"
@@ -281,7 +300,16 @@ grep -q '^action kill-process 1 ' "$tmp/drv.out" || fail "the session was not ki
 grep -q '^action lock-user 1 ' "$tmp/drv.out" || fail "the account was not locked"
 login "$u1" && fail "alice logged in after her revocation"
 records
-grep '"event":"revoked"' "$tmp/drv.out" | grep -q '"sessions_ended":1' || fail "no revoked record"
+if [ -n "${rec_pid:-}" ]; then
+	for _ in $(seq 100); do kill -0 "$rec_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$rec_pid" 2>/dev/null && fail "the recorded session still runs"
+	grep '"event":"revoked"' "$tmp/drv.out" | grep -q '"sessions_ended":2' ||
+		fail "no revoked record with two sessions ended"
+	grep -q '"session":"abababababababababababababababab"' "$tmp/drv.out" ||
+		fail "no record of the recorded session"
+else
+	grep '"event":"revoked"' "$tmp/drv.out" | grep -q '"sessions_ended":1' || fail "no revoked record"
+fi
 grep -q '"alice"' "$state/access-local.json" || fail "the revocation was not saved"
 
 echo "# a restart keeps the revocation"

@@ -5,7 +5,8 @@
 # drop-in), opens STATE/access.sock, and `immune-agent principals` asks it: alice's
 # certificate for the permitted account prints the account, for another account nothing.
 # Both decisions reach the server as RECORD_ACCESS_EVENT records (kind 10) through the
-# spool; status.json counts them; the socket is gone when the agent stops.
+# spool; status.json counts them; the socket is gone when the agent stops. An agent run with
+# --root (another root than this host's) answers all the same and writes nothing for sshd.
 # Root only (the principals command is asked as root); exit 77 otherwise.
 # usage: agent_access.sh IMMUNE IMMUNE-SERVER IMMUNE-AGENT ACCESS-DRIVER
 set -euo pipefail
@@ -117,4 +118,23 @@ kill "$apid"
 wait "$apid" || fail "the agent did not stop cleanly"
 apid=""
 [ ! -e "$state/access.sock" ] || fail "the socket was left behind"
+
+# an agent watching another root decides all the same but writes nothing for sshd
+mkdir -p "$tmp/otherroot"
+sed -i "s|dir: $tmp/ssh\$|dir: $tmp/ssh2|" "$tmp/agent.yaml"
+"$agent" run --state "$state" --root "$tmp/otherroot" --no-collect --config "$tmp/agent.yaml" \
+	>>"$tmp/agent2.log" 2>&1 &
+apid=$!
+for _ in $(seq 1 100); do
+	[ -S "$state/access.sock" ] && break
+	kill -0 "$apid" 2>/dev/null || fail "the agent exited"
+	sleep 0.1
+done
+out=$("$agent" principals --state "$state" deploy "$cert" "10.1.2.3 5000 10.0.0.1 22")
+[ "$out" = deploy ] || fail "principals did not answer an agent with --root"
+[ ! -e "$tmp/ssh2" ] || fail "an agent with --root wrote files for sshd"
+grep -q "not this host: no files for sshd" "$tmp/agent2.log" || fail "no word of it in the log"
+kill "$apid"
+wait "$apid" || fail "the agent did not stop cleanly"
+apid=""
 echo "agent_access: OK"
