@@ -2,7 +2,7 @@
  *
  *   access_driver ca-pub CA.pem             prints the CA's "ssh-ed25519 ..." line (the key
  *                                           is created when missing)
- *   access_driver sign CA.pem USER.pub SERIAL KEY_ID ACCOUNT IDENTITY_JSON
+ *   access_driver sign CA.pem USER.pub SERIAL KEY_ID ACCOUNT IDENTITY_JSON [FORCE_COMMAND]
  *                                           prints a user certificate line, valid from a
  *                                           minute ago for 10 minutes
  *   access_driver register STATE PID IDENTITY SESSION_ID
@@ -67,6 +67,7 @@ static int sign(char **argv)
 	req.permit_pty = true;
 	req.extra = &ext;
 	req.n_extra = 1;
+	req.force_command = argv[6]; /* NULL when not given */
 	int r = sshcert_sign(&req, ca, &out);
 	if (r < 0) {
 		fprintf(stderr, "sign: %s\n", strerror(-r));
@@ -218,7 +219,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 3 && !strcmp(argv[1], "ca-pub"))
 		return ca_pub(argv[2]);
-	if (argc == 8 && !strcmp(argv[1], "sign"))
+	if ((argc == 8 || argc == 9) && !strcmp(argv[1], "sign"))
 		return sign(argv + 2);
 	if (argc == 6 && !strcmp(argv[1], "register")) {
 		int64_t pid;

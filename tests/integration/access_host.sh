@@ -11,9 +11,11 @@
 #    expired one, he is refused;
 #  - principals answers root, but not another user (peer credentials); another user holding
 #    connections gets 32 and does not lock root out;
-#  - a session of alice registered over the socket, and a recorded session of hers (a
-#    stand-in recorder sending session-start), are ended by access-revoke (kill of their
-#    process trees), her account locked, her next login refused, a "revoked" record written;
+#  - a session of alice registered over the socket, and a recorded session of hers
+#    (immune-agent session as the certificate's force-command; a stand-in sending
+#    session-start where this build has no recorder), are ended by access-revoke (kill of
+#    their process trees), her account locked, her next login refused, a "revoked" record
+#    written;
 #    a user cannot register another user's process;
 #  - after a restart the revocation holds (STATE/access-local.json);
 #  - a bundle without access.json refuses every login, until a good one is back;
@@ -151,10 +153,10 @@ cmd() {
 records() { cmd records end; }
 
 # sign SERIAL KEY_ID ACCOUNT IDENTITY GROUP: the certificate to tmp/cert
-sign() {
+sign() { # ... [FORCE_COMMAND]
 	"$driver" sign "$tmp/ca.pem" "$tmp/userkey.pub" "$1" "$2" "$3" \
 		"{\"name\":\"$4\",\"groups\":[\"$5\"],\"attributes\":{\"team\":\"sre\"}}" \
-		>"$tmp/cert" || fail "cannot sign"
+		${6:+"$6"} >"$tmp/cert" || fail "cannot sign"
 }
 login() { # ACCOUNT: 0 when the login worked
 	env -u SSH_AUTH_SOCK timeout 20 ssh -F /dev/null -i "$tmp/userkey" \
@@ -275,9 +277,22 @@ done
 setpriv --reuid="$(id -u "$u2")" --regid="$(id -g "$u2")" --clear-groups \
 	"$driver" register "$state" "$spid" alice s-1 2>/dev/null && fail "another user registered the session"
 "$driver" register "$state" "$spid" alice s-1 || fail "the session was not registered"
-# a recorded session of alice as the third account (a stand-in for the recorder: it sends
-# session-start over the socket and waits)
-if [ -x /usr/bin/python3 ]; then
+# a recorded session of alice as the first account: the real recorder (immune-agent session,
+# the certificate's force-command) when this build has it, else a stand-in that sends
+# session-start over the socket and waits
+rec_real=0
+if "$agent" help | grep -q '^ *session '; then
+	rec_real=1
+	sign 1005 "alice/-/1005" "$u1" alice ops "$agent session --state $state"
+	cp "$tmp/cert" "$tmp/cert.rec"
+	env -u SSH_AUTH_SOCK timeout 120 ssh -F /dev/null -i "$tmp/userkey" \
+		-o CertificateFile="$tmp/cert.rec" -o IdentitiesOnly=yes -o BatchMode=yes \
+		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+		-p "$port" "$u1@127.0.0.1" 'sleep 301' </dev/null >"$tmp/rec.out" 2>"$tmp/rec.err" &
+	rec_pid=$!
+	for _ in $(seq 100); do pgrep -u "$u1" -f 'sleep 301' >/dev/null && break; sleep 0.1; done
+	pgrep -u "$u1" -f 'sleep 301' >/dev/null || fail "the recorded session did not start: $(cat "$tmp/rec.err")"
+elif [ -x /usr/bin/python3 ]; then
 	setpriv --reuid="$(id -u "$u3")" --regid="$(id -g "$u3")" --clear-groups /usr/bin/python3 -c '
 import json, os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -305,8 +320,12 @@ if [ -n "${rec_pid:-}" ]; then
 	kill -0 "$rec_pid" 2>/dev/null && fail "the recorded session still runs"
 	grep '"event":"revoked"' "$tmp/drv.out" | grep -q '"sessions_ended":2' ||
 		fail "no revoked record with two sessions ended"
-	grep -q '"session":"abababababababababababababababab"' "$tmp/drv.out" ||
-		fail "no record of the recorded session"
+	if [ $rec_real = 1 ]; then
+		grep -q '"cast":' "$tmp/drv.out" || fail "no record of the recorded session"
+	else
+		grep -q '"session":"abababababababababababababababab"' "$tmp/drv.out" ||
+			fail "no record of the recorded session"
+	fi
 else
 	grep '"event":"revoked"' "$tmp/drv.out" | grep -q '"sessions_ended":1' || fail "no revoked record"
 fi
