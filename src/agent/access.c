@@ -352,6 +352,10 @@ static void load_bundle(struct access *ac)
 		ac->policies = NULL;
 		ac->has_bundle = false;
 		pthread_mutex_unlock(&ac->lock);
+		pthread_mutex_lock(&ac->sa_lock);
+		if (ac->recorded)
+			session_agent_set_ca(ac->recorded, NULL);
+		pthread_mutex_unlock(&ac->sa_lock);
 		if (had)
 			log_warn("access: the new bundle holds no access.json: logins are refused");
 		return;
@@ -379,7 +383,14 @@ static void load_bundle(struct access *ac)
 	ac->last_error[0] = '\0';
 	size_t np = access_policy_count(set), ng = ac->bundle.n_grants;
 	int64_t version = ac->bundle.version;
+	struct ssh_ed25519_key ca = ac->bundle.ca;
+	bool has_ca = ac->bundle.has_ca;
 	pthread_mutex_unlock(&ac->lock);
+	/* recorded sessions: the identity a recorder names is checked against the certificate */
+	pthread_mutex_lock(&ac->sa_lock);
+	if (ac->recorded)
+		session_agent_set_ca(ac->recorded, has_ca ? &ca : NULL);
+	pthread_mutex_unlock(&ac->sa_lock);
 	if (pruned)
 		save_local(ac);
 	log_info("access: bundle version %lld loaded (%zu policies, %zu grants)",
