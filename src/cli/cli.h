@@ -38,6 +38,7 @@ int cmd_action(int argc, char **argv);
 int cmd_playbooks(int argc, char **argv);
 int cmd_ssh(int argc, char **argv);
 int cmd_access(int argc, char **argv);
+int cmd_session(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 
 struct catalog;

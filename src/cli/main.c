@@ -30,6 +30,7 @@ static const struct cli_command commands[] = {
 	  cmd_playbooks },
 	{ "ssh", "log in to a host with a short-lived SSH certificate", cmd_ssh },
 	{ "access", "request, approve, list, revoke and review just-in-time access", cmd_access },
+	{ "session", "list recorded SSH sessions or replay one", cmd_session },
 	{ "server", "show the server's status and counters", cmd_server },
 	{ "policy", "check access policies, or test a request against them", cmd_policy },
 };
