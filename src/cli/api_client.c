@@ -438,6 +438,10 @@ static enum evhttp_cmd_type method_type(const char *m)
 		return EVHTTP_REQ_POST;
 	if (strcmp(m, "DELETE") == 0)
 		return EVHTTP_REQ_DELETE;
+	if (strcmp(m, "PUT") == 0)
+		return EVHTTP_REQ_PUT;
+	if (strcmp(m, "PATCH") == 0)
+		return EVHTTP_REQ_PATCH;
 	return EVHTTP_REQ_GET;
 }
 

@@ -131,6 +131,8 @@ static int server_setup(struct server *s)
 		return r;
 	if ((r = respond_init(s)) < 0)
 		return r;
+	if ((r = access_init(s)) < 0)
+		return r;
 	if ((r = ingest_init(s)) < 0)
 		return log_errno(r, "setting up the ingest queue");
 	if ((r = listener_open(s)) < 0 || (r = api_open(s)) < 0)
@@ -209,6 +211,7 @@ void server_free(struct server *s)
 	file_set_free(s->catalog);
 	file_set_free(s->rules);
 	respond_fini(s);
+	access_fini(s);
 	SSL_CTX_free(s->agent_ctx);
 	SSL_CTX_free(s->api_ctx);
 	pki_ca_free(s->ca);

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "proto/msg.h"
+#include "server/access.h"
 #include "server/file_set.h"
 #include "server/hostmap.h"
 #include "server/server.h"
@@ -88,6 +89,7 @@ struct server {
 	bool first_start;
 	int64_t started_s;
 	struct file_set *playbook_files; /* the playbooks pushed to agents, or NULL */
+	struct server_access access;	 /* identities, policies, the access bundle (access.c) */
 
 	struct conn_list preauth; /* handshake or first frame pending */
 	struct conn_list closing; /* flushing a last frame */
@@ -147,6 +149,9 @@ void conns_close_all(struct server *s);
 void enroll_handle(struct conn *c, const Immune__V1__EnrollRequest *req);
 /* hello.c */
 void hello_handle(struct conn *c, const Immune__V1__Hello *hello);
+/* Sends the access bundle (s->access.bundle) to c when agent_digest (NULL: none) differs;
+ * agent_max_frame 0: not known. */
+void hello_send_access(struct conn *c, const char *agent_digest, uint32_t agent_max_frame);
 /* renew.c */
 void renew_handle(struct conn *c, const Immune__V1__RenewRequest *req);
 void heartbeat_handle(struct conn *c, const Immune__V1__Heartbeat *hb);
