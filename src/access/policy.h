@@ -16,10 +16,10 @@
 #define ACCESS_NAME_MAX 64 /* policy, user, group, host group and account names */
 
 enum access_action {
-	ACCESS_LOGIN = 0,	/* log in as request.account */
-	ACCESS_SUDO,		/* run anything as request.account (root when NULL) */
-	ACCESS_SUDO_COMMAND,	/* run request.command as request.account */
-	ACCESS_PORT_FORWARD,	/* forward ports in a session as request.account */
+	ACCESS_LOGIN = 0,    /* log in as request.account */
+	ACCESS_SUDO,	     /* run anything as request.account (root when NULL) */
+	ACCESS_SUDO_COMMAND, /* run request.command as request.account */
+	ACCESS_PORT_FORWARD, /* forward ports in a session as request.account */
 	ACCESS_ACTION_COUNT
 };
 
@@ -49,16 +49,21 @@ struct access_host {
 
 enum access_attestation { ACCESS_ATTEST_UNKNOWN = 0, ACCESS_ATTEST_TRUSTED, ACCESS_ATTEST_FAILED };
 
-enum access_severity { ACCESS_SEV_LOW = 0, ACCESS_SEV_MEDIUM, ACCESS_SEV_HIGH, ACCESS_SEV_CRITICAL };
+enum access_severity {
+	ACCESS_SEV_LOW = 0,
+	ACCESS_SEV_MEDIUM,
+	ACCESS_SEV_HIGH,
+	ACCESS_SEV_CRITICAL
+};
 
 struct access_context {
-	int64_t now;			 /* Unix seconds (context.hour, context.weekday in UTC) */
-	struct sockaddr_storage source;	 /* the client's address; ss_family 0: unknown */
-	int posture;			 /* the host's posture score 0..100; -1: unknown */
+	int64_t now;			/* Unix seconds (context.hour, context.weekday in UTC) */
+	struct sockaddr_storage source; /* the client's address; ss_family 0: unknown */
+	int posture;			/* the host's posture score 0..100; -1: unknown */
 	enum access_attestation attestation;
-	uint32_t open_alerts[4];	 /* open alerts on the host by enum access_severity */
-	const char *ticket;		 /* the ticket reference given with the request, or NULL */
-	bool grant;			 /* an active just-in-time grant covers this request */
+	uint32_t open_alerts[4]; /* open alerts on the host by enum access_severity */
+	const char *ticket;	 /* the ticket reference given with the request, or NULL */
+	bool grant;		 /* an active just-in-time grant covers this request */
 };
 
 struct access_request {
@@ -79,7 +84,8 @@ struct access_policy_info {
 	bool forbid;
 	const char *file;
 	unsigned line;
-	const char *const *approvers; /* principals who may approve grants it needs: "group:x", "user:y" */
+	const char *const
+		*approvers; /* principals who may approve grants it needs: "group:x", "user:y" */
 	size_t n_approvers;
 	int64_t max_grant_s; /* longest grant it allows; 0: no limit given */
 };
@@ -92,8 +98,8 @@ int access_policy_add(struct access_policy_builder *b, const char *file, const c
 		      size_t len, char *err, size_t err_len);
 /* Cross-file checks (duplicate policy names, unknown host groups) and compilation into an
  * indexed set. Consumes b in every case. Returns 0 or -EINVAL with err as above. */
-int access_policy_build(struct access_policy_builder *b, struct access_policy_set **out,
-			char *err, size_t err_len);
+int access_policy_build(struct access_policy_builder *b, struct access_policy_set **out, char *err,
+			size_t err_len);
 void access_policy_set_free(struct access_policy_set *set);
 size_t access_policy_count(const struct access_policy_set *set);
 const struct access_policy_info *access_policy_get(const struct access_policy_set *set, size_t i);

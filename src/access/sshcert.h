@@ -31,8 +31,8 @@ struct sshcert_request {
 	const char *key_id;
 	const char *const *principals; /* at least one */
 	size_t n_principals;
-	uint64_t valid_after;  /* Unix seconds */
-	uint64_t valid_before; /* Unix seconds, > valid_after */
+	uint64_t valid_after;	    /* Unix seconds */
+	uint64_t valid_before;	    /* Unix seconds, > valid_after */
 	const char *force_command;  /* critical option, or NULL */
 	const char *source_address; /* critical option "10.0.0.1/32,..." or NULL */
 	bool permit_pty, permit_port_forwarding, permit_agent_forwarding, permit_x11_forwarding,

@@ -198,8 +198,8 @@ static void test_migrations(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(c->url, &c->st), 0);
-	assert_int_equal(store_schema_version(c->st), 4);
-	assert_int_equal(query_int(c, "PRAGMA user_version"), 4);
+	assert_int_equal(store_schema_version(c->st), 5);
+	assert_int_equal(query_int(c, "PRAGMA user_version"), 5);
 	assert_int_equal(query_int(c, "SELECT count(*) FROM sqlite_master WHERE name ="
 				      " 'hosts_machine'"),
 			 1);
@@ -208,7 +208,7 @@ static void test_migrations(void **state)
 	assert_true(isnan(h.score));
 	store_host_free(&h);
 	reopen(c);
-	assert_int_equal(store_schema_version(c->st), 4);
+	assert_int_equal(store_schema_version(c->st), 5);
 	store_close(c->st);
 	c->st = NULL;
 
@@ -254,6 +254,38 @@ static void test_operators(void **state)
 	assert_int_equal(store_operator_delete(c->st, "alice"), 0);
 	assert_int_equal(store_operator_delete(c->st, "alice"), -ENOENT);
 	assert_int_equal(store_operator_find(c->st, hash_b, &name, NULL), -ENOENT);
+}
+
+static void test_access_docs(void **state)
+{
+	struct ctx *c = *state;
+	json_t *list;
+	char *doc = NULL;
+
+	assert_int_equal(store_open(c->url, &c->st), 0);
+	assert_int_equal(store_access_doc_get(c->st, "user", "alice", &doc), -ENOENT);
+	assert_int_equal(store_access_doc_put(c->st, "user", "bob", "{\"name\":\"bob\"}", 1), 0);
+	assert_int_equal(store_access_doc_put(c->st, "user", "alice", "{\"name\":\"a\"}", 2), 0);
+	/* a second put replaces the document; kinds are separate */
+	assert_int_equal(store_access_doc_put(c->st, "user", "alice", "{\"name\":\"alice\"}", 3),
+			 0);
+	assert_int_equal(store_access_doc_put(c->st, "group", "alice", "{\"name\":\"g\"}", 3), 0);
+	assert_int_equal(store_access_doc_get(c->st, "user", "alice", &doc), 0);
+	assert_string_equal(doc, "{\"name\":\"alice\"}");
+	free(doc);
+	assert_int_equal(store_access_doc_list(c->st, "user", &list), 0);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")),
+			    "alice");
+	json_decref(list);
+	assert_int_equal(store_access_doc_delete(c->st, "user", "bob"), 0);
+	assert_int_equal(store_access_doc_delete(c->st, "user", "bob"), -ENOENT);
+	assert_int_equal(store_access_doc_list(c->st, "user", &list), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	reopen(c);
+	assert_int_equal(store_access_doc_get(c->st, "group", "alice", &doc), 0);
+	free(doc);
 }
 
 static void test_tokens(void **state)
@@ -838,6 +870,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_operators, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_access_docs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_exactly_once, setup, teardown),

@@ -212,7 +212,7 @@ static void test_event_index(void **state)
 	char *id;
 
 	assert_int_equal(store_open(c->url, &c->st), 0);
-	assert_int_equal(store_schema_version(c->st), 4);
+	assert_int_equal(store_schema_version(c->st), 5);
 	id = enroll(c, "m1");
 
 	/* an exec and a logon, then garbage */
@@ -610,7 +610,7 @@ static void test_migration(void **state)
 	assert_int_equal(query_int(c, "SELECT count(*) FROM sqlite_master WHERE name = 'events'"),
 			 0);
 	assert_int_equal(store_open(c->url, &c->st), 0);
-	assert_int_equal(store_schema_version(c->st), 4);
+	assert_int_equal(store_schema_version(c->st), 5);
 	assert_int_equal(
 		query_int(c, "SELECT count(*) FROM sqlite_master WHERE name = 'alert_groups'"), 1);
 }
