@@ -8,7 +8,6 @@
 #include "server/server_int.h"
 #include "store/store.h"
 
-#include <event2/event.h>
 #include <stdlib.h>
 
 #define SETTINGS_ID "access"
@@ -446,10 +445,5 @@ void access_fini(struct server *s)
 	s->access.policies = NULL;
 	file_set_free(s->access.bundle);
 	s->access.bundle = NULL;
-	if (s->access.ssh_ca)
-		sshcert_ca_free(s->access.ssh_ca);
-	s->access.ssh_ca = NULL;
-	if (s->access.tick_ev)
-		event_free(s->access.tick_ev);
-	s->access.tick_ev = NULL;
+	/* the SSH CA and the grant tick belong to the grants (access_ssh_fini) */
 }

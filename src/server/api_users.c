@@ -238,6 +238,11 @@ static void user_show(struct server *s, struct evhttp_request *req, const char *
 		return;
 	}
 	json_object_set_new(doc, "grants_active", json_integer((json_int_t)grants_active(s, name)));
+	json_t *off = json_object_get(doc, "offboarding");
+	int64_t confirmed = 0;
+	if (json_is_object(off) &&
+	    store_access_event_hosts(s->store, name, "revoked", &confirmed) == 0)
+		json_object_set_new(off, "confirmations", json_integer(confirmed));
 	api_reply(req, 200, doc);
 }
 

@@ -573,6 +573,11 @@ int store_access_doc_delete(struct store *st, const char *kind, const char *id)
 	return st->ops->access_doc_delete(st->be, kind, id);
 }
 
+int store_access_event_hosts(struct store *st, const char *identity, const char *event, int64_t *n)
+{
+	return st->ops->access_event_hosts(st->be, identity, event, n);
+}
+
 int store_operator_put(struct store *st, const char *name, const char *role,
 		       const unsigned char token_hash[32])
 {

@@ -40,6 +40,9 @@ int store_access_doc_get(struct store *st, const char *kind, const char *id, cha
 int store_access_doc_list(struct store *st, const char *kind, struct json_t **out);
 /* 0, or -ENOENT when there was none. */
 int store_access_doc_delete(struct store *st, const char *kind, const char *id);
+/* How many hosts reported the access event (access_events.event, e.g. "revoked") for
+ * identity: 0 with *n. */
+int store_access_event_hosts(struct store *st, const char *identity, const char *event, int64_t *n);
 
 /* ---- operators (API credentials of identities, with their role: "admin", "approver",
  * "auditor", "viewer" or "" for none; docs/access.md) ---- */

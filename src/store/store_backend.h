@@ -39,6 +39,8 @@ struct store_backend_ops {
 			      char **doc);
 	int (*access_doc_list)(struct store_backend *be, const char *kind, struct json_t **out);
 	int (*access_doc_delete)(struct store_backend *be, const char *kind, const char *id);
+	int (*access_event_hosts)(struct store_backend *be, const char *identity, const char *event,
+				  int64_t *n);
 	int (*token_add)(struct store_backend *be, const char *id,
 			 const unsigned char secret_hash[32], int64_t expires, int64_t uses_left,
 			 const struct store_label *labels, size_t n_labels, int64_t now);

@@ -756,6 +756,24 @@ static int sq_access_doc_delete(struct store_backend *be, const char *kind, cons
 	return sqlite3_changes(be->ctl.db) > 0 ? 0 : -ENOENT;
 }
 
+static int sq_access_event_hosts(struct store_backend *be, const char *identity, const char *event,
+				 int64_t *n)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "SELECT COUNT(DISTINCT host) FROM access_events"
+			       " WHERE identity = ?1 AND event = ?2");
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, identity);
+	bind_text(s, 2, event);
+	if (sqlite3_step(s) != SQLITE_ROW)
+		return -EIO;
+	*n = sqlite3_column_int64(s, 0);
+	return 0;
+}
+
 /* ---- tokens ---- */
 
 static int sq_token_add(struct store_backend *be, const char *id,
@@ -3032,6 +3050,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.access_doc_get = sq_access_doc_get,
 	.access_doc_list = sq_access_doc_list,
 	.access_doc_delete = sq_access_doc_delete,
+	.access_event_hosts = sq_access_event_hosts,
 	.token_add = sq_token_add,
 	.token_consume = sq_token_consume,
 	.tokens_list = sq_tokens_list,
