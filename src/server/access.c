@@ -8,6 +8,7 @@
 #include "server/server_int.h"
 #include "store/store.h"
 
+#include <event2/event.h>
 #include <stdlib.h>
 
 #define SETTINGS_ID "access"
@@ -383,6 +384,25 @@ out:
 	json_decref(policies);
 	json_decref(settings);
 	return r;
+}
+
+static void refresh_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	(void)fd;
+	(void)what;
+	if (!s->store)
+		return; /* stopping */
+	int r = access_bundle_refresh(s);
+	if (r < 0)
+		log_errno(r, "refreshing the access bundle");
+}
+
+int access_bundle_refresh_later(struct server *s)
+{
+	struct timeval now = { 0, 0 };
+	return event_base_once(s->base, -1, EV_TIMEOUT, refresh_later_cb, s, &now) < 0 ? -ENOMEM
+										       : 0;
 }
 
 /* ---- offboarding ---- */

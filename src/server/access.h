@@ -42,6 +42,9 @@ void access_fini(struct server *s);
  * every connected agent. Call after any change to policies, grants, identities' status or
  * revoked certificates. */
 int access_bundle_refresh(struct server *s);
+/* The same on the loop's next turn (after what is queued now, e.g. access-revoke commands,
+ * has gone out). */
+int access_bundle_refresh_later(struct server *s);
 /* Replaces the policy files (validated first: -EINVAL with err "FILE:LINE:COL: ..."). */
 int access_policies_replace(struct server *s, json_t *files, char *err, size_t err_len);
 /* The identity's document (new reference), or NULL when unknown. */

@@ -48,12 +48,17 @@ void api_error(struct evhttp_request *req, int code, const char *fmt, ...)
 
 json_t *api_body_object(struct evhttp_request *req)
 {
+	return api_body_object_capped(req, API_MAX_BODY);
+}
+
+json_t *api_body_object_capped(struct evhttp_request *req, size_t max)
+{
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	if (len == 0)
 		return json_object();
-	if (len > API_MAX_BODY) {
-		api_error(req, 413, "request body larger than %u bytes", API_MAX_BODY);
+	if (len > max) {
+		api_error(req, 413, "request body larger than %zu bytes", max);
 		return NULL;
 	}
 	json_error_t err;
@@ -328,7 +333,8 @@ int api_open(struct server *s)
 		return -ENOMEM;
 	evhttp_set_bevcb(s->http, make_bev, s);
 	evhttp_set_gencb(s->http, on_request, s);
-	evhttp_set_max_body_size(s->http, API_MAX_BODY);
+	/* the largest body any endpoint takes; each endpoint checks its own cap */
+	evhttp_set_max_body_size(s->http, API_MAX_BODY_LARGE);
 	evhttp_set_max_headers_size(s->http, 16 * 1024);
 	evhttp_set_timeout(s->http, 30);
 	/* every method reaches the router, which answers 405 in JSON */

@@ -39,8 +39,13 @@ bool api_route_sessions(struct server *s, struct evhttp_request *req, const char
 void api_reply(struct evhttp_request *req, int code, json_t *obj);
 /* Sends {"error": message} with code. */
 void api_error(struct evhttp_request *req, int code, const char *fmt, ...) _printf_(3, 4);
-/* The request body as a JSON object (an empty body is {}); NULL after replying 400. */
+/* The request body as a JSON object (an empty body is {}); NULL after replying 400, or 413
+ * past API_MAX_BODY. */
 json_t *api_body_object(struct evhttp_request *req);
+/* The same with a larger cap, for the one endpoint that takes large bodies (at most
+ * API_MAX_BODY_LARGE: POST /v1/users/import). */
+#define API_MAX_BODY_LARGE (16u * 1024 * 1024)
+json_t *api_body_object_capped(struct evhttp_request *req, size_t max);
 /* Unix seconds as RFC 3339 (UTC), or JSON null for 0. */
 json_t *api_time(int64_t t);
 

@@ -395,7 +395,9 @@ static void user_disable(struct server *s, struct evhttp_request *req, const cha
 	_cleanup_free_ char **accounts = xcalloc(n_acc + 1, sizeof(*accounts));
 	for (i = 0; i < n_acc; i++)
 		accounts[i] = (char *)json_string_value(json_array_get(acc, i));
+	int64_t t0 = server_now_ms();
 	size_t hosts = access_revoke_send(s, name, serials, n_serials, accounts, n_acc);
+	int64_t send_ms = server_now_ms() - t0;
 	json_object_set_new(doc, "offboarding",
 			    json_pack("{s:o, s:I, s:I, s:I}", "sent", api_time(now),
 				      "hosts_notified", (json_int_t)hosts, "serials_revoked",
@@ -403,12 +405,14 @@ static void user_disable(struct server *s, struct evhttp_request *req, const cha
 				      (json_int_t)n_grants));
 	if (access_doc_save(s, ACCESS_DOC_USER, name, doc) < 0)
 		log_error("cannot store the offboarding of %s", name);
-	r = access_bundle_refresh(s);
+	/* the revocations go out first; the bundle (for hosts connecting later) next */
+	r = access_bundle_refresh_later(s);
 	if (r < 0)
 		log_errno(r, "refreshing the access bundle after disabling %s", name);
 	log_info(
-		"identity %s disabled: %zu grants and %zu certificates revoked, %zu hosts notified",
-		name, n_grants, n_serials, hosts);
+		"identity %s disabled: %zu grants and %zu certificates revoked, %zu hosts notified "
+		"(queued in %lld ms)",
+		name, n_grants, n_serials, hosts, (long long)send_ms);
 	api_reply(req, 200,
 		  json_pack("{s:s, s:I, s:I, s:I}", "identity", name, "hosts_notified",
 			    (json_int_t)hosts, "serials_revoked", (json_int_t)n_serials,
