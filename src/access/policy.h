@@ -88,6 +88,11 @@ struct access_policy_info {
 		*approvers; /* principals who may approve grants it needs: "group:x", "user:y" */
 	size_t n_approvers;
 	int64_t max_grant_s; /* longest grant it allows; 0: no limit given */
+	bool grant_required; /* permits only with an active just-in-time grant */
+	bool create;	     /* "create:": the account may be provisioned on the host */
+	bool create_sudo;
+	const char *const *create_groups; /* supplementary groups of a provisioned account */
+	size_t n_create_groups;
 };
 
 struct access_policy_builder *access_policy_builder_new(void);

@@ -13,6 +13,9 @@
 #define SSHCERT_ED25519_TYPE "ssh-ed25519-cert-v01@openssh.com"
 #define SSHCERT_MAX_PRINCIPALS 32
 #define SSHCERT_MAX_EXTENSIONS 16
+#define SSHCERT_KEY_ID_MAX 256	/* bytes of key id */
+#define SSHCERT_STRING_MAX 4096 /* bytes of any other string (principal, option value) */
+#define SSHCERT_BLOB_MAX 16384	/* bytes of a whole certificate */
 
 struct ssh_ed25519_key {
 	unsigned char pub[32];
@@ -87,8 +90,46 @@ char *sshcert_line(const void *blob, size_t len, const char *comment);
  * %k) into out. -EBADMSG when it is not one. */
 int sshcert_blob_from_base64(const char *text, struct buf *out);
 
+/* A KRL as krl_parse reads it: per certificates section, the CA (or every CA) and what it
+ * revokes; serials as sorted ranges (a single serial is lo == hi), key ids as given. */
+#define KRL_MAX_BYTES (4u << 20) /* larger KRLs are refused (-E2BIG) */
+#define KRL_MAX_ENTRIES 262144	 /* serial ranges plus key ids over all sections */
+#define KRL_MAX_SECTIONS 64	 /* certificates sections (one per CA in practice) */
+
+struct krl_range {
+	uint64_t lo, hi;
+};
+
+struct krl_ca {
+	bool any_ca; /* the section's CA key was empty: it applies to every CA */
+	struct ssh_ed25519_key key;
+	struct krl_range *serials;
+	size_t n_serials;
+	char **key_ids;
+	size_t n_key_ids;
+};
+
+struct krl {
+	uint64_t version, generated_at, flags;
+	char *comment;
+	struct krl_ca *cas;
+	size_t n_cas;
+	size_t n_skipped; /* sections about plain keys (explicit, fingerprints): not read */
+};
+
 /* A KRL (PROTOCOL.krl) revoking, for the CA key ca, the given serials and key ids. version
- * is the KRL's version number (increasing), generated_at Unix seconds. Appended to out. */
+ * is the KRL's version number (increasing), generated_at Unix seconds. Appended to out;
+ * -EMSGSIZE past out's cap. Serials and key ids are sorted and deduplicated; serial 0 (which
+ * OpenSSH cannot revoke by serial) and empty or over-long key ids are left out. */
 int krl_build(const struct ssh_ed25519_key *ca, const uint64_t *serials, size_t n_serials,
 	      const char *const *key_ids, size_t n_key_ids, uint64_t version, uint64_t generated_at,
 	      struct buf *out);
+/* Reads a KRL: 0, -EBADMSG when malformed (bad magic or version, truncated, trailing bytes
+ * in a section, serial 0, lo > hi, a signature section, an unknown or critical-extension
+ * section, a CA key other than Ed25519), -E2BIG past the limits above. Free with krl_free. */
+int krl_parse(const void *data, size_t len, struct krl *out);
+void krl_free(struct krl *k);
+/* Whether k revokes the certificate with this CA (signature key), serial and key id, as
+ * sshd decides: by key id, or by serial unless the serial is 0. */
+bool krl_revokes(const struct krl *k, const struct ssh_ed25519_key *ca, uint64_t serial,
+		 const char *key_id);
