@@ -656,7 +656,7 @@ int cmd_policy_fleet(int argc, char **argv)
 	};
 	_cleanup_(api_config_freep) struct api_config *cfg = NULL;
 	const char *config = NULL, *verb = argc > 1 ? argv[1] : "";
-	bool json = false;
+	bool json = false, server = false;
 	json_t *test = json_object(), *ans = NULL;
 	int c, r = 0;
 	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
@@ -668,7 +668,7 @@ int cmd_policy_fleet(int argc, char **argv)
 	while (r == 0 &&
 	       (c = getopt_long(argc, argv, "Xp:a:A:c:H:s:t:gT:jS:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'X': break;
+		case 'X': server = true; break;
 		case 'g': json_object_set_new(test, "grant", json_true()); break;
 		case 'j': json = true; break;
 		case 'S': config = optarg; break;
@@ -695,6 +695,10 @@ int cmd_policy_fleet(int argc, char **argv)
 				    verb);
 	if (r == 0 && !is_test && json_object_size(test))
 		r = cli_usage_error("policy", "request options are for 'policy test --server'");
+	if (r == 0 && is_test && !server && strcmp(verb, "test-server"))
+		r = cli_usage_error("policy", "'policy test' here asks the server: add --server");
+	if (r == 0 && !is_test && server)
+		r = cli_usage_error("policy", "--server is for 'policy test'");
 	if (r == 0 && is_test && !json_object_get(test, "principal"))
 		r = cli_usage_error("policy", "'policy test --server' needs --principal NAME");
 	if (r == 0 && !strcmp(verb, "push") && optind >= argc)

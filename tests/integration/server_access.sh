@@ -109,23 +109,6 @@ ok user set carol --role none --json
 as "$tmp/carol.yaml" hosts
 [ "$rc" -eq 2 ] || fail "carol kept the approver role"
 
-# --- directory import
-cat >"$tmp/people.csv" <<'EOF'
-name,kind,groups,role,accounts,team
-frank,person,ops;leads,viewer,frank,sre
-grace,machine,deploy,,,ci
-EOF
-ok user import "$tmp/people.csv" --json
-[ "$(jq_py "$tmp/out" 'd["users_created"]')" = 2 ] || fail "import: $(cat "$tmp/out")"
-ok user show grace --json
-[ "$(jq_py "$tmp/out" 'd["kind"], d["groups"]')" = "machine ['deploy']" ] ||
-	fail "imported identity: $(cat "$tmp/out")"
-printf 'name,kind\nhenry,person\nBAD NAME,person\n' >"$tmp/bad.csv"
-run "$immune" user import "$tmp/bad.csv" --server-config "$cfg"
-[ "$rc" -eq 2 ] && grep -q "bad.csv:3" "$tmp/err" || fail "bad import: $rc $(cat "$tmp/err")"
-run "$immune" user show henry --server-config "$cfg"
-[ "$rc" -eq 2 ] || fail "a refused import created henry"
-
 # --- policies
 mkdir -p "$tmp/pol"
 cat >"$tmp/pol/ops.policy" <<'EOF'
@@ -195,4 +178,21 @@ run "$immune" user token alice --server-config "$cfg"
 run "$immune" user disable alice --server-config "$cfg"
 [ "$rc" -eq 2 ] && grep -q "already disabled" "$tmp/err" || fail "disabled twice"
 grep -q "identity alice disabled" "$tmp/server.log" || fail "no offboarding in the server's log"
+# --- directory import
+cat >"$tmp/people.csv" <<'EOF'
+name,kind,groups,role,accounts,team
+frank,person,ops;leads,viewer,frank,sre
+grace,machine,deploy,,,ci
+EOF
+ok user import "$tmp/people.csv" --json
+[ "$(jq_py "$tmp/out" 'd["users_created"]')" = 2 ] || fail "import: $(cat "$tmp/out")"
+ok user show grace --json
+[ "$(jq_py "$tmp/out" 'd["kind"], d["groups"]')" = "machine ['deploy']" ] ||
+	fail "imported identity: $(cat "$tmp/out")"
+printf 'name,kind\nhenry,person\nBAD NAME,person\n' >"$tmp/bad.csv"
+run "$immune" user import "$tmp/bad.csv" --server-config "$cfg"
+[ "$rc" -eq 2 ] && grep -q "bad.csv:3" "$tmp/err" || fail "bad import: $rc $(cat "$tmp/err")"
+run "$immune" user show henry --server-config "$cfg"
+[ "$rc" -eq 2 ] || fail "a refused import created henry"
+
 echo "server_access: ok"
