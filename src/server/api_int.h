@@ -49,6 +49,11 @@ json_t *api_body_object_capped(struct evhttp_request *req, size_t max);
 /* Unix seconds as RFC 3339 (UTC), or JSON null for 0. */
 json_t *api_time(int64_t t);
 
+/* api_users.c: applies the fields of a POST /v1/users (create: name and kind too) or PATCH
+ * body to the identity document doc (checked: names, roles, attribute text, list sizes).
+ * Returns NULL, or what is wrong (err, or a static message); doc may be half changed then. */
+const char *api_identity_apply(json_t *doc, json_t *body, bool create, char *err, size_t err_len);
+
 /* api_tokens.c */
 struct api_token_request {
 	int64_t ttl;

@@ -96,9 +96,7 @@ static json_t *name_list(json_t *v, const char *what, bool (*ok)(const char *), 
 	return out;
 }
 
-/* Applies the fields of body to the identity doc (create: name and kind allowed too).
- * Returns NULL or what is wrong (in err). */
-static const char *identity_apply(json_t *doc, json_t *body, bool create, char *err, size_t err_len)
+const char *api_identity_apply(json_t *doc, json_t *body, bool create, char *err, size_t err_len)
 {
 	const char *key;
 	json_t *v;
@@ -184,7 +182,7 @@ static void users_create(struct server *s, struct evhttp_request *req)
 		return;
 	json_t *doc = identity_new();
 	const char *name = json_string_value(json_object_get(body, "name"));
-	const char *bad = identity_apply(doc, body, true, err, sizeof(err));
+	const char *bad = api_identity_apply(doc, body, true, err, sizeof(err));
 	json_t *old = NULL;
 	if (!bad && !name)
 		bad = "name is required";
@@ -259,7 +257,7 @@ static void user_patch(struct server *s, struct evhttp_request *req, const char 
 	} else if (!strcmp(json_string_value(json_object_get(doc, "status")) ?: "", "disabled")) {
 		api_error(req, 409,
 			  "identity %s is disabled (offboarded): it is never changed again", name);
-	} else if ((bad = identity_apply(doc, body, false, err, sizeof(err)))) {
+	} else if ((bad = api_identity_apply(doc, body, false, err, sizeof(err)))) {
 		api_error(req, 400, "%s", bad);
 	} else if (access_doc_save(s, ACCESS_DOC_USER, name, doc) < 0) {
 		api_error(req, 500, "cannot store identity %s", name);
