@@ -487,7 +487,7 @@ static void policy_fleet_help(void)
 {
 	printf("usage: immune policy push DIR|FILE... [--json]\n"
 	       "       immune policy list [--json]\n"
-	       "       immune policy test --server --principal NAME [--action A] [--account A]\n"
+	       "       immune policy test --server --principal NAME [--action A] [--as ACCOUNT]\n"
 	       "                          [--command C] [--host H] [--source IP] [--ticket T]\n"
 	       "                          [--grant] [--time RFC3339] [--json]\n\n"
 	       "push replaces the server's access policy files with the *.policy files given\n"
@@ -639,6 +639,7 @@ int cmd_policy_fleet(int argc, char **argv)
 		{ "principal", required_argument, NULL, 'p' },
 		{ "action", required_argument, NULL, 'a' },
 		{ "account", required_argument, NULL, 'A' },
+		{ "as", required_argument, NULL, 'A' },
 		{ "command", required_argument, NULL, 'c' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "source", required_argument, NULL, 's' },

@@ -157,7 +157,7 @@ run "$immune" policy test --server --principal alice --account alice --host "$ho
 [ "$(jq_py "$tmp/out" 'd["allow"], d["decided_by"]["policy"]')" = "True ops-login" ] ||
 	fail "policy test: $(cat "$tmp/out")"
 ok user set alice --attr team=sre
-run "$immune" policy test --server --principal alice --account alice --host "$host" \
+run "$immune" policy test --server --principal alice --as alice --host "$host" \
 	--server-config "$cfg"
 [ "$rc" -eq 1 ] && grep -q "DENY" "$tmp/out" && grep -q 'principal.team == "dba"' "$tmp/out" ||
 	fail "policy test explanation: $rc $(cat "$tmp/out" "$tmp/err")"
