@@ -244,6 +244,26 @@ static void user_show(struct server *s, struct evhttp_request *req, const char *
 	api_reply(req, 200, doc);
 }
 
+/* Whether name is the one active identity with role admin (taking it away would leave
+ * nobody able to administer the server). */
+static bool last_admin(struct server *s, const char *name)
+{
+	json_t *users = NULL, *u;
+	size_t i, admins = 0;
+	bool is = false;
+	if (store_access_doc_list(s->store, ACCESS_DOC_USER, &users) < 0)
+		return false;
+	json_array_foreach(users, i, u) {
+		if (strcmp(doc_role(u), "admin") ||
+		    !strcmp(json_string_value(json_object_get(u, "status")) ?: "", "disabled"))
+			continue;
+		admins++;
+		is = is || !strcmp(json_string_value(json_object_get(u, "name")) ?: "", name);
+	}
+	json_decref(users);
+	return is && admins == 1;
+}
+
 static void user_patch(struct server *s, struct evhttp_request *req, const char *name)
 {
 	char err[256];
@@ -259,6 +279,9 @@ static void user_patch(struct server *s, struct evhttp_request *req, const char 
 			  "identity %s is disabled (offboarded): it is never changed again", name);
 	} else if ((bad = api_identity_apply(doc, body, false, err, sizeof(err)))) {
 		api_error(req, 400, "%s", bad);
+	} else if (strcmp(doc_role(doc), "admin") && last_admin(s, name)) {
+		api_error(req, 409,
+			  "%s is the last admin: give another identity the admin role first", name);
 	} else if (access_doc_save(s, ACCESS_DOC_USER, name, doc) < 0) {
 		api_error(req, 500, "cannot store identity %s", name);
 	} else {
@@ -370,6 +393,12 @@ static void user_disable(struct server *s, struct evhttp_request *req, const cha
 	}
 	if (!strcmp(json_string_value(json_object_get(doc, "status")) ?: "", "disabled")) {
 		api_error(req, 409, "identity %s is already disabled", name);
+		json_decref(doc);
+		return;
+	}
+	if (last_admin(s, name)) {
+		api_error(req, 409,
+			  "%s is the last admin: give another identity the admin role first", name);
 		json_decref(doc);
 		return;
 	}

@@ -78,6 +78,12 @@ ok user set alice --attr team=dba --group ops --group leads --json
 ok user show alice
 grep -q "groups *ops,leads" "$tmp/out" || fail "user show: $(cat "$tmp/out")"
 
+# the last admin cannot lose the role nor be disabled
+run "$immune" user set admin --role viewer --server-config "$cfg"
+[ "$rc" -eq 2 ] && grep -q "last admin" "$tmp/err" || fail "the last admin was demoted: $(cat "$tmp/err")"
+run "$immune" user disable admin --server-config "$cfg"
+[ "$rc" -eq 2 ] && grep -q "last admin" "$tmp/err" || fail "the last admin was disabled"
+
 # --- roles on every call
 config_for alice
 config_for bob
