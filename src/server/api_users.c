@@ -3,6 +3,10 @@
  * their test). */
 #include "server/api_int.h"
 #include "access/policy.h"
+#if __has_include("access/directory.h")
+#include "access/directory.h"
+#define HAVE_DIRECTORY 1
+#endif
 #include "lib/log.h"
 #include "server/access.h"
 
@@ -384,24 +388,11 @@ static size_t revoke_certs(struct server *s, const char *name, uint64_t **out)
 	return n;
 }
 
-static void user_disable(struct server *s, struct evhttp_request *req, const char *name)
+/* Offboards the active identity doc (named name; changed and stored here): returns 0 with
+ * *result {identity, hosts_notified, serials_revoked, grants_revoked} (new reference), or a
+ * negative errno when it could not be stored. */
+static int offboard(struct server *s, json_t *doc, const char *name, json_t **result)
 {
-	json_t *doc = access_identity_get(s, name);
-	if (!doc) {
-		api_error(req, 404, "no such identity: %s", name);
-		return;
-	}
-	if (!strcmp(json_string_value(json_object_get(doc, "status")) ?: "", "disabled")) {
-		api_error(req, 409, "identity %s is already disabled", name);
-		json_decref(doc);
-		return;
-	}
-	if (last_admin(s, name)) {
-		api_error(req, 409,
-			  "%s is the last admin: give another identity the admin role first", name);
-		json_decref(doc);
-		return;
-	}
 	int64_t now = server_now_s();
 	json_object_set_new(doc, "status", json_string("disabled"));
 	json_object_set_new(doc, "disabled_at", api_time(now));
@@ -409,11 +400,8 @@ static void user_disable(struct server *s, struct evhttp_request *req, const cha
 	int r = store_operator_delete(s->store, name);
 	if (r < 0 && r != -ENOENT)
 		log_errno(r, "deleting the API token of %s", name);
-	if (access_doc_save(s, ACCESS_DOC_USER, name, doc) < 0) {
-		api_error(req, 500, "cannot store identity %s", name);
-		json_decref(doc);
-		return;
-	}
+	if ((r = access_doc_save(s, ACCESS_DOC_USER, name, doc)) < 0)
+		return r;
 	size_t n_grants = revoke_grants(s, name);
 	_cleanup_free_ uint64_t *serials = NULL;
 	size_t n_serials = revoke_certs(s, name, &serials);
@@ -440,10 +428,31 @@ static void user_disable(struct server *s, struct evhttp_request *req, const cha
 		"identity %s disabled: %zu grants and %zu certificates revoked, %zu hosts notified "
 		"(queued in %lld ms)",
 		name, n_grants, n_serials, hosts, (long long)send_ms);
-	api_reply(req, 200,
-		  json_pack("{s:s, s:I, s:I, s:I}", "identity", name, "hosts_notified",
+	*result = json_pack("{s:s, s:I, s:I, s:I}", "identity", name, "hosts_notified",
 			    (json_int_t)hosts, "serials_revoked", (json_int_t)n_serials,
-			    "grants_revoked", (json_int_t)n_grants));
+			    "grants_revoked", (json_int_t)n_grants);
+	return 0;
+}
+
+static bool is_disabled(const json_t *doc)
+{
+	return !strcmp(json_string_value(json_object_get(doc, "status")) ?: "", "disabled");
+}
+
+static void user_disable(struct server *s, struct evhttp_request *req, const char *name)
+{
+	json_t *doc = access_identity_get(s, name), *result = NULL;
+	if (!doc)
+		api_error(req, 404, "no such identity: %s", name);
+	else if (is_disabled(doc))
+		api_error(req, 409, "identity %s is already disabled", name);
+	else if (last_admin(s, name))
+		api_error(req, 409,
+			  "%s is the last admin: give another identity the admin role first", name);
+	else if (offboard(s, doc, name, &result) < 0)
+		api_error(req, 500, "cannot store identity %s", name);
+	else
+		api_reply(req, 200, result);
 	json_decref(doc);
 }
 
@@ -791,11 +800,223 @@ static void policies_test(struct server *s, struct evhttp_request *req)
 
 /* ---- /v1/users/import ---- */
 
+/* The directory importer (src/access/directory.c) comes with the policy language; until it
+ * is built in, the endpoint says so. */
+#ifdef HAVE_DIRECTORY
+
+struct import_counts {
+	json_int_t users_created, users_updated, users_unchanged, users_disabled;
+	json_int_t groups_created, groups_updated;
+	json_t *skipped; /* disabled identities the file names (never changed again) */
+};
+
+/* The API body of one directory identity: the fields api_identity_apply takes. */
+static json_t *import_body(const json_t *id, bool create)
+{
+	static const char *const keys[] = { "name",	  "kind", "groups",
+					    "attributes", "role", "accounts" };
+	json_t *body = json_object();
+	for (size_t i = create ? 0 : 2; i < ARRAY_SIZE(keys); i++) {
+		json_t *v = json_object_get(id, keys[i]);
+		if (v)
+			json_object_set(body, keys[i], v);
+	}
+	return body;
+}
+
+/* Checks every identity of d (as POST /v1/users would) and that the result leaves an
+ * active admin. Returns NULL or what is wrong (err). */
+static const char *import_check(struct server *s, const struct directory *d, const char *file,
+				char *err, size_t err_len)
+{
+	size_t i;
+	json_t *id, *users = NULL, *u;
+	char why[256];
+	json_array_foreach(d->identities, i, id) {
+		json_t *doc = json_object(), *body = import_body(id, true);
+		const char *bad = api_identity_apply(doc, body, true, why, sizeof(why));
+		json_decref(doc);
+		json_decref(body);
+		if (bad) {
+			snprintf(err, err_len, "%s: identity '%.64s': %s", file,
+				 json_string_value(json_object_get(id, "name")) ?: "?", bad);
+			return err;
+		}
+	}
+	/* admins after the import: the file's word wins for the identities it names */
+	if (store_access_doc_list(s->store, ACCESS_DOC_USER, &users) < 0)
+		return "cannot read the identities";
+	size_t admins = 0;
+	json_array_foreach(users, i, u) {
+		const char *name = json_string_value(json_object_get(u, "name")) ?: "";
+		bool named = false;
+		size_t j;
+		json_array_foreach(d->identities, j, id)
+			named = named ||
+				!strcmp(json_string_value(json_object_get(id, "name")) ?: "", name);
+		if (!named && !is_disabled(u) && !strcmp(doc_role(u), "admin"))
+			admins++;
+	}
+	json_array_foreach(d->identities, i, id) {
+		const char *name = json_string_value(json_object_get(id, "name"));
+		json_t *old = access_identity_get(s, name);
+		bool was_disabled = old && is_disabled(old);
+		json_decref(old);
+		if (!was_disabled && !is_disabled(id) && !strcmp(doc_role(id), "admin"))
+			admins++;
+	}
+	json_decref(users);
+	return admins ? NULL : "the import would leave no active admin";
+}
+
+static int import_groups(struct server *s, const struct directory *d, struct import_counts *n)
+{
+	size_t i;
+	json_t *g;
+	json_array_foreach(d->groups, i, g) {
+		const char *name = json_string_value(json_object_get(g, "name"));
+		const char *desc = json_string_value(json_object_get(g, "description")) ?: "";
+		json_t *attrs = json_object_get(g, "attributes");
+		json_t *old = access_doc_load(s, ACCESS_DOC_GROUP, name);
+		bool defines = *desc || json_object_size(attrs);
+		int r = 0;
+		if (!old || (defines && (!json_equal(json_object_get(old, "description"),
+						     json_object_get(g, "description")) ||
+					 !json_equal(json_object_get(old, "attributes"), attrs)))) {
+			json_t *doc =
+				json_pack("{s:s, s:s, s:o}", "name", name, "description", desc,
+					  "attributes", attrs ? json_incref(attrs) : json_object());
+			r = access_doc_save(s, ACCESS_DOC_GROUP, name, doc);
+			json_decref(doc);
+			if (r == 0 && old)
+				n->groups_updated++;
+			else if (r == 0)
+				n->groups_created++;
+		}
+		json_decref(old);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int import_identity(struct server *s, json_t *id, struct import_counts *n)
+{
+	char why[256];
+	const char *name = json_string_value(json_object_get(id, "name"));
+	json_t *old = access_identity_get(s, name), *result = NULL;
+	json_t *doc = old ? json_deep_copy(old) : identity_new();
+	json_t *body = import_body(id, !old);
+	int r = 0;
+	if (old && is_disabled(old)) {
+		json_array_append_new(n->skipped, json_string(name));
+		goto out;
+	}
+	api_identity_apply(doc, body, !old, why, sizeof(why)); /* checked before */
+	if (old && json_equal(old, doc) && !is_disabled(id)) {
+		n->users_unchanged++;
+		goto out;
+	}
+	if (!old && is_disabled(id)) {
+		json_object_set_new(doc, "status", json_string("disabled"));
+		json_object_set_new(doc, "disabled_at", api_time(server_now_s()));
+	}
+	if ((r = access_doc_save(s, ACCESS_DOC_USER, name, doc)) < 0)
+		goto out;
+	if (old && strcmp(doc_role(old), doc_role(doc))) {
+		int q = store_operator_set_role(s->store, name, doc_role(doc));
+		if (q < 0 && q != -ENOENT)
+			log_errno(q, "changing the role of %s's token", name);
+	}
+	if (!old)
+		n->users_created++;
+	else if (!json_equal(old, doc))
+		n->users_updated++;
+	if (old && is_disabled(id)) {
+		/* the directory says this person left: offboard at once */
+		if ((r = offboard(s, doc, name, &result)) == 0)
+			n->users_disabled++;
+		json_decref(result);
+	}
+out:
+	json_decref(body);
+	json_decref(doc);
+	json_decref(old);
+	return r;
+}
+
+static void api_users_import(struct server *s, struct evhttp_request *req)
+{
+	char err[512];
+	struct directory *d = NULL;
+	enum directory_format fmt = DIRECTORY_AUTO;
+	struct import_counts n = { .skipped = json_array() };
+	json_t *body = api_body_object_capped(req, API_MAX_BODY_LARGE), *v;
+	const char *key, *bad;
+	size_t i;
+	if (!body)
+		goto out;
+	json_object_foreach(body, key, v)
+		if (strcmp(key, "format") && strcmp(key, "content") && strcmp(key, "file")) {
+			api_error(req, 400, "unknown field '%.64s' (valid: format, content, file)",
+				  key);
+			goto out;
+		}
+	const char *format = json_string_value(json_object_get(body, "format"));
+	const char *file = json_string_value(json_object_get(body, "file")) ?: "directory";
+	json_t *content = json_object_get(body, "content");
+	if (!json_is_string(content)) {
+		api_error(req, 400, "content must be the directory file's text");
+		goto out;
+	}
+	if (format && directory_format_from_name(format, &fmt) < 0) {
+		api_error(req, 400, "format must be yaml, json or csv");
+		goto out;
+	}
+	if (!text_ok(file) || strlen(file) > 128) {
+		api_error(req, 400, "file must be a file name");
+		goto out;
+	}
+	if (directory_parse(file, json_string_value(content), json_string_length(content), fmt, &d,
+			    err, sizeof(err)) < 0) {
+		api_error(req, 400, "%s", err);
+		goto out;
+	}
+	if ((bad = import_check(s, d, file, err, sizeof(err)))) {
+		api_error(req, strstr(bad, "no active admin") ? 409 : 400, "%s", bad);
+		goto out;
+	}
+	int r = import_groups(s, d, &n);
+	json_t *id;
+	json_array_foreach(d->identities, i, id)
+		if (r == 0)
+			r = import_identity(s, id, &n);
+	if (r < 0) {
+		api_error(req, 500, "the import stopped: cannot store the documents");
+		goto out;
+	}
+	log_info("directory %s imported: %lld identities created, %lld updated, %lld disabled; "
+		 "%lld groups created, %lld updated",
+		 file, (long long)n.users_created, (long long)n.users_updated,
+		 (long long)n.users_disabled, (long long)n.groups_created,
+		 (long long)n.groups_updated);
+	api_reply(req, 200,
+		  json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:O}", "users_created", n.users_created,
+			    "users_updated", n.users_updated, "users_unchanged", n.users_unchanged,
+			    "users_disabled", n.users_disabled, "groups_created", n.groups_created,
+			    "groups_updated", n.groups_updated, "skipped", n.skipped));
+out:
+	directory_free(d);
+	json_decref(n.skipped);
+	json_decref(body);
+}
+#else
 static void api_users_import(struct server *s, struct evhttp_request *req)
 {
 	(void)s;
-	api_error(req, 501, "directory import is not built yet");
+	api_error(req, 501, "this server was built without the directory importer");
 }
+#endif
 
 /* ---- routing ---- */
 

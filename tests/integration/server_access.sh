@@ -195,10 +195,28 @@ ok user import "$tmp/people.csv" --json
 ok user show grace --json
 [ "$(jq_py "$tmp/out" 'd["kind"], d["groups"]')" = "machine ['deploy']" ] ||
 	fail "imported identity: $(cat "$tmp/out")"
-printf 'name,kind\nhenry,person\nBAD NAME,person\n' >"$tmp/bad.csv"
+printf 'name,kind,groups,role,accounts\nhenry,person,,,\nBAD NAME,person,,,\n' >"$tmp/bad.csv"
 run "$immune" user import "$tmp/bad.csv" --server-config "$cfg"
 [ "$rc" -eq 2 ] && grep -q "bad.csv:3" "$tmp/err" || fail "bad import: $rc $(cat "$tmp/err")"
 run "$immune" user show henry --server-config "$cfg"
 [ "$rc" -eq 2 ] || fail "a refused import created henry"
+# the directory says frank left: imported again, he is offboarded; grace is unchanged
+cat >"$tmp/people.yaml" <<'EOF'
+identities:
+  - name: frank
+    kind: person
+    groups: [ops, leads]
+    status: disabled
+  - name: grace
+    kind: machine
+    groups: [deploy]
+    attributes: {team: ci}
+EOF
+ok user import "$tmp/people.yaml" --json
+[ "$(jq_py "$tmp/out" 'd["users_disabled"], d["users_unchanged"], d["users_created"]')" = "1 1 0" ] ||
+	fail "import of a leaver: $(cat "$tmp/out")"
+ok user show frank --json
+[ "$(jq_py "$tmp/out" 'd["status"], d["offboarding"]["hosts_notified"]')" = "disabled 1" ] ||
+	fail "the leaver was not offboarded: $(cat "$tmp/out")"
 
 echo "server_access: ok"
