@@ -233,12 +233,18 @@ static void print_disable(const json_t *a)
 
 static void print_import(const json_t *a)
 {
-	printf("Imported: %lld identities created, %lld updated; %lld groups created, %lld "
-	       "updated.\n",
+	printf("Imported: %lld identities created, %lld updated, %lld unchanged, %lld disabled "
+	       "(offboarded); %lld groups created, %lld updated.\n",
 	       (long long)json_integer_value(json_object_get(a, "users_created")),
 	       (long long)json_integer_value(json_object_get(a, "users_updated")),
+	       (long long)json_integer_value(json_object_get(a, "users_unchanged")),
+	       (long long)json_integer_value(json_object_get(a, "users_disabled")),
 	       (long long)json_integer_value(json_object_get(a, "groups_created")),
 	       (long long)json_integer_value(json_object_get(a, "groups_updated")));
+	if (json_array_size(json_object_get(a, "skipped"))) {
+		_cleanup_free_ char *sk = list_text(json_object_get(a, "skipped"));
+		printf("Left alone (disabled, never changed again): %s\n", sk);
+	}
 }
 
 static json_t *user_body(const struct user_args *a, bool create)
