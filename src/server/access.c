@@ -234,6 +234,33 @@ static bool identity_in(json_t *names, const char *name)
 	return false;
 }
 
+/* A grant as agents read it: the fields of docs/access.md only (the server's documents
+ * may carry more, such as the hostname for listings). */
+static json_t *grant_for_agents(const json_t *g)
+{
+	static const char *const keys[] = { "id",	   "identity", "host",	    "label",
+					    "account",	   "sudo",     "starts",    "expires",
+					    "reason",	   "ticket",   "request",   "approved_by",
+					    "break_glass", "revoked",  "last_used", "review" };
+	json_t *out = json_object();
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_t *v = json_object_get(g, keys[i]);
+		if (v)
+			json_object_set(out, keys[i], v);
+	}
+	return out;
+}
+
+/* 64-bit serials: JSON numbers up to 2^63 - 1, decimal strings past it. */
+static json_t *serial_json(uint64_t serial)
+{
+	char text[24];
+	if (serial <= INT64_MAX)
+		return json_integer((json_int_t)serial);
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)serial);
+	return json_string(text);
+}
+
 /* access.json without its version: what the grants, identities and certificates say now. */
 static json_t *bundle_state(struct server *s, json_t *settings)
 {
@@ -254,7 +281,7 @@ static json_t *bundle_state(struct server *s, json_t *settings)
 			if (identity_in(disabled,
 					json_string_value(json_object_get(v, "identity"))))
 				continue;
-			json_array_append(out_grants, v);
+			json_array_append_new(out_grants, grant_for_agents(v));
 		}
 	if (store_access_doc_list(s->store, ACCESS_DOC_CERT, &certs) == 0)
 		json_array_foreach(certs, i, v) {
@@ -267,7 +294,7 @@ static json_t *bundle_state(struct server *s, json_t *settings)
 					 json_string_value(json_object_get(v, "identity"))))
 				continue;
 			if (access_json_serial(json_object_get(v, "serial"), &serial) == 0)
-				json_array_append_new(serials, json_integer((json_int_t)serial));
+				json_array_append_new(serials, serial_json(serial));
 		}
 	json_decref(users);
 	json_decref(grants);

@@ -171,7 +171,8 @@ static void test_bundle(void **state)
 	put(s, ACCESS_DOC_USER, "alice", "{\"name\":\"alice\",\"status\":\"active\"}");
 	put(s, ACCESS_DOC_USER, "bob", "{\"name\":\"bob\",\"status\":\"disabled\"}");
 	put(s, ACCESS_DOC_GRANT, "g1",
-	    "{\"id\":\"g1\",\"identity\":\"alice\",\"expires\":\"2999-01-01T00:00:00Z\"}");
+	    "{\"id\":\"g1\",\"identity\":\"alice\",\"hostname\":\"web-1\","
+	    "\"expires\":\"2999-01-01T00:00:00Z\"}");
 	put(s, ACCESS_DOC_GRANT, "g2",
 	    "{\"id\":\"g2\",\"identity\":\"alice\",\"expires\":\"2000-01-01T00:00:00Z\"}");
 	put(s, ACCESS_DOC_GRANT, "g3",
@@ -187,6 +188,9 @@ static void test_bundle(void **state)
 	put(s, ACCESS_DOC_CERT, "13",
 	    "{\"serial\":13,\"identity\":\"alice\",\"revoked\":true,"
 	    "\"valid_before\":\"2999-01-01T00:00:00Z\"}");
+	put(s, ACCESS_DOC_CERT, "18446744073709551615",
+	    "{\"serial\":\"18446744073709551615\",\"identity\":\"bob\","
+	    "\"valid_before\":32503680000}");
 	put(s, ACCESS_DOC_CERT, "14",
 	    "{\"serial\":\"14\",\"identity\":\"alice\",\"valid_before\":\"2999-01-01T00:00:00Z\"}");
 	assert_int_equal(access_bundle_refresh(s), 0);
@@ -197,13 +201,17 @@ static void test_bundle(void **state)
 	assert_int_equal(json_array_size(grants), 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(grants, 0), "id")),
 			    "g1");
+	/* only the fields agents know */
+	assert_null(json_object_get(json_array_get(grants, 0), "hostname"));
 	json_t *dis = json_object_get(j, "disabled");
 	assert_int_equal(json_array_size(dis), 1);
 	assert_string_equal(json_string_value(json_array_get(dis, 0)), "bob");
 	json_t *serials = json_object_get(j, "revoked_serials");
-	assert_int_equal(json_array_size(serials), 2);
+	assert_int_equal(json_array_size(serials), 3);
 	assert_int_equal(json_integer_value(json_array_get(serials, 0)), 11);
 	assert_int_equal(json_integer_value(json_array_get(serials, 1)), 13);
+	/* past 2^63: a decimal string */
+	assert_string_equal(json_string_value(json_array_get(serials, 2)), "18446744073709551615");
 	json_decref(j);
 
 	/* nothing changed: same version, same digest */
