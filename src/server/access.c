@@ -162,6 +162,17 @@ int access_policies_replace(struct server *s, json_t *files, char *err, size_t e
 				return -EINVAL;
 			}
 	}
+	size_t total = 0;
+	json_array_foreach(files, i, f)
+		total += json_string_length(json_object_get(f, "content"));
+	if (total > ACCESS_POLICY_FILES_MAX || json_array_size(files) >= FILE_SET_FILES_MAX) {
+		snprintf(
+			err, err_len,
+			"the policy files must stay within %u KiB and %u files in all (they travel "
+			"to every agent in one frame)",
+			ACCESS_POLICY_FILES_MAX / 1024, FILE_SET_FILES_MAX - 1);
+		return -EFBIG;
+	}
 	int r = policies_compile(files, &set, err, err_len);
 	if (r < 0)
 		return r;

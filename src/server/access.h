@@ -45,7 +45,10 @@ int access_bundle_refresh(struct server *s);
 /* The same on the loop's next turn (after what is queued now, e.g. access-revoke commands,
  * has gone out). */
 int access_bundle_refresh_later(struct server *s);
-/* Replaces the policy files (validated first: -EINVAL with err "FILE:LINE:COL: ..."). */
+/* The policy files' total size: the bundle (FILE_SET_TOTAL_MAX) keeps room for access.json. */
+#define ACCESS_POLICY_FILES_MAX (FILE_SET_TOTAL_MAX - 512u * 1024)
+/* Replaces the policy files (validated first: -EINVAL with err "FILE:LINE:COL: ...";
+ * -EFBIG past ACCESS_POLICY_FILES_MAX or FILE_SET_FILES_MAX - 1 files). */
 int access_policies_replace(struct server *s, json_t *files, char *err, size_t err_len);
 /* The identity's document (new reference), or NULL when unknown. */
 json_t *access_identity_get(struct server *s, const char *name);

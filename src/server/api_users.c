@@ -618,7 +618,8 @@ static void policies_list(struct server *s, struct evhttp_request *req)
 static void policies_put(struct server *s, struct evhttp_request *req)
 {
 	char err[512] = "";
-	json_t *body = api_body_object(req);
+	/* JSON escaping may double the text */
+	json_t *body = api_body_object_capped(req, 2 * ACCESS_POLICY_FILES_MAX);
 	if (!body)
 		return;
 	json_t *files = json_object_get(body, "files");
@@ -626,8 +627,8 @@ static void policies_put(struct server *s, struct evhttp_request *req)
 		api_error(req, 400, "the body must be {\"files\": [{\"name\", \"content\"}...]}");
 	} else {
 		int r = access_policies_replace(s, files, err, sizeof(err));
-		if (r == -EINVAL)
-			api_error(req, 400, "%s", err);
+		if (r == -EINVAL || r == -EFBIG)
+			api_error(req, r == -EFBIG ? 413 : 400, "%s", err);
 		else if (r < 0)
 			api_error(req, 500, "%s", err[0] ? err : "cannot replace the policies");
 		else

@@ -140,6 +140,14 @@ static void test_policies(void **state)
 	assert_int_equal(access_policies_replace(s, files, err, sizeof(err)), -EINVAL);
 	json_decref(files);
 
+	/* too large for the bundle */
+	char *big = xcalloc(ACCESS_POLICY_FILES_MAX + 2, 1);
+	memset(big, ' ', ACCESS_POLICY_FILES_MAX + 1);
+	files = json_pack("[{s:s, s:s}]", "name", "big.policy", "content", big);
+	free(big);
+	assert_int_equal(access_policies_replace(s, files, err, sizeof(err)), -EFBIG);
+	json_decref(files);
+
 	/* a new set replaces the old files: ops.policy goes */
 	files = json_pack("[{s:s, s:s}]", "name", "b.policy", "content", "forbid f { }\n");
 	assert_int_equal(access_policies_replace(s, files, err, sizeof(err)), 0);
