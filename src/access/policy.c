@@ -11,113 +11,125 @@
 #include <jansson.h>
 #include <netinet/in.h>
 
-/* ---- the index: (user|group, name) → policy indices per action ---- */
-
-struct idx_list {
-	uint32_t *v;
-	uint32_t n, cap;
-};
-
-struct idx_entry {
-	uint64_t hash;
-	char *name; /* NULL: empty slot */
-	bool group;
-	struct idx_list by_action[ACCESS_ACTION_COUNT];
-};
-
 struct access_policy_set {
 	struct policy **policies;
 	size_t n_policies;
 	struct hostgroup *groups;
 	size_t n_groups;
 	char **files;
-	struct idx_list any[ACCESS_ACTION_COUNT];
-	struct idx_entry *table;
-	size_t table_size; /* a power of two */
+	struct policy_index *index;
+	struct chunk *arena; /* the policies, packed (policy_pack) */
 };
 
-static uint64_t name_hash(bool group, const char *s)
+/* ---- packing: each policy's memory together, what decisions read first ----
+ *
+ * A decision reads a handful of policies chosen by the index; with the parser's scattered
+ * allocations each costs several cache misses. Packed, a policy's record, actions and
+ * conditions are adjacent, and policies are in file order. */
+
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	_Alignas(16) char data[];
+};
+
+#define CHUNK_SIZE (1u << 20)
+
+static void *arena_alloc(struct chunk **a, size_t n)
 {
-	uint64_t h = group ? 0x9e3779b97f4a7c15ull : 0xcbf29ce484222325ull;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
+	n = (n + 15) & ~(size_t)15;
+	if (!*a || (*a)->cap - (*a)->used < n) {
+		size_t cap = n > CHUNK_SIZE ? n : CHUNK_SIZE;
+		struct chunk *c = xmalloc(sizeof(*c) + cap);
+		c->next = *a;
+		c->used = 0;
+		c->cap = cap;
+		*a = c;
 	}
-	return h ^ (h >> 29);
+	void *p = (*a)->data + (*a)->used;
+	(*a)->used += n;
+	return p;
 }
 
-static struct idx_entry *idx_find(const struct access_policy_set *set, bool group, const char *name)
+static char *arena_str(struct chunk **a, const char *s)
 {
-	if (!set->table_size || !name)
+	if (!s)
 		return NULL;
-	uint64_t h = name_hash(group, name);
-	size_t mask = set->table_size - 1;
-	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		struct idx_entry *e = &set->table[i];
-		if (!e->name)
-			return NULL;
-		if (e->hash == h && e->group == group && strcmp(e->name, name) == 0)
-			return e;
-	}
+	size_t n = strlen(s) + 1;
+	char *d = arena_alloc(a, n);
+	memcpy(d, s, n);
+	return d;
 }
 
-static struct idx_entry *idx_insert(struct access_policy_set *set, bool group, const char *name)
+static void *arena_copy(struct chunk **a, const void *p, size_t n)
 {
-	uint64_t h = name_hash(group, name);
-	size_t mask = set->table_size - 1;
-	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		struct idx_entry *e = &set->table[i];
-		if (!e->name) {
-			e->name = xstrdup(name);
-			e->hash = h;
-			e->group = group;
-			return e;
-		}
-		if (e->hash == h && e->group == group && strcmp(e->name, name) == 0)
-			return e;
-	}
+	if (!p || !n)
+		return NULL;
+	void *d = arena_alloc(a, n);
+	memcpy(d, p, n);
+	return d;
 }
 
-static void list_add(struct idx_list *l, uint32_t v)
+static char **arena_strv(struct chunk **a, char **v)
 {
-	if (l->n && l->v[l->n - 1] == v)
-		return;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 4;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	l->v[l->n++] = v;
+	if (!v)
+		return NULL;
+	size_t n = strv_len(v);
+	char **d = arena_alloc(a, (n + 1) * sizeof(*d));
+	for (size_t i = 0; i < n; i++)
+		d[i] = arena_str(a, v[i]);
+	d[n] = NULL;
+	return d;
 }
 
-/* The actions a policy can match, as a bit set. "sudo" also covers "sudo-command". */
-static unsigned policy_actions(const struct policy *pol)
+/* The parts of a condition that evaluation reads. */
+static void pack_cond_hot(struct chunk **a, struct cond *c)
 {
-	if (!pol->n_actions)
-		return (1u << ACCESS_ACTION_COUNT) - 1;
-	unsigned m = 0;
-	for (size_t i = 0; i < pol->n_actions; i++) {
-		m |= 1u << pol->actions[i].action;
-		if (pol->actions[i].action == ACCESS_SUDO)
-			m |= 1u << ACCESS_SUDO_COMMAND;
+	c->nodes = arena_copy(a, c->nodes, c->n * sizeof(*c->nodes));
+	c->cap = c->n;
+	for (size_t i = 0; i < c->n; i++) {
+		c->nodes[i].key = arena_str(a, c->nodes[i].key);
+		c->nodes[i].val.s = arena_str(a, c->nodes[i].val.s);
 	}
-	return m;
+	c->vals = arena_copy(a, c->vals, c->n_vals * sizeof(*c->vals));
+	c->cap_vals = c->n_vals;
+	for (size_t i = 0; i < c->n_vals; i++)
+		c->vals[i].s = arena_str(a, c->vals[i].s);
 }
 
-static void index_policy(struct access_policy_set *set, uint32_t idx)
+static void pack_cond_text(struct chunk **a, struct cond *c)
 {
-	const struct policy *pol = set->policies[idx];
-	unsigned acts = policy_actions(pol);
-	for (int a = 0; a < ACCESS_ACTION_COUNT; a++) {
-		if (!(acts & (1u << a)))
-			continue;
-		if (!pol->n_principals)
-			list_add(&set->any[a], idx);
-		for (size_t i = 0; i < pol->n_principals; i++) {
-			struct idx_entry *e =
-				idx_insert(set, pol->principals[i].group, pol->principals[i].name);
-			list_add(&e->by_action[a], idx);
-		}
+	for (size_t i = 0; i < c->n; i++)
+		c->nodes[i].text = arena_str(a, c->nodes[i].text);
+}
+
+static struct policy *policy_pack(struct chunk **a, const struct policy *p)
+{
+	struct policy *q = arena_copy(a, p, sizeof(*p));
+	q->actions = arena_copy(a, p->actions, p->n_actions * sizeof(*p->actions));
+	for (size_t i = 0; i < q->n_actions; i++) {
+		q->actions[i].account = arena_str(a, q->actions[i].account);
+		q->actions[i].command = arena_str(a, q->actions[i].command);
 	}
+	pack_cond_hot(a, &q->when);
+	pack_cond_hot(a, &q->unless);
+	/* what explanations and listings read */
+	pack_cond_text(a, &q->when);
+	pack_cond_text(a, &q->unless);
+	q->info.name = arena_str(a, p->info.name);
+	q->principals = arena_copy(a, p->principals, p->n_principals * sizeof(*p->principals));
+	for (size_t i = 0; i < q->n_principals; i++)
+		q->principals[i].name = arena_str(a, q->principals[i].name);
+	q->hosts = arena_copy(a, p->hosts, p->n_hosts * sizeof(*p->hosts));
+	for (size_t i = 0; i < q->n_hosts; i++) {
+		q->hosts[i].key = arena_str(a, q->hosts[i].key);
+		q->hosts[i].value = arena_str(a, q->hosts[i].value);
+	}
+	q->approvers = arena_strv(a, p->approvers);
+	q->create_groups = arena_strv(a, p->create_groups);
+	q->info.approvers = (const char *const *)q->approvers;
+	q->info.create_groups = (const char *const *)q->create_groups;
+	return q;
 }
 
 static int build_err(char *err, size_t err_len, const char *file, unsigned line, unsigned col,
@@ -244,15 +256,12 @@ int access_policy_build(struct access_policy_builder *b, struct access_policy_se
 	set->groups = b->groups, set->n_groups = b->n_groups;
 	set->files = b->files;
 	free(b);
-	size_t keys = 0;
-	for (size_t i = 0; i < set->n_policies; i++)
-		keys += set->policies[i]->n_principals;
-	set->table_size = 16;
-	while (set->table_size < keys * 2)
-		set->table_size *= 2;
-	set->table = xcalloc(set->table_size, sizeof(*set->table));
-	for (size_t i = 0; i < set->n_policies; i++)
-		index_policy(set, (uint32_t)i);
+	for (size_t i = 0; i < set->n_policies; i++) {
+		struct policy *packed = policy_pack(&set->arena, set->policies[i]);
+		policy_free(set->policies[i]);
+		set->policies[i] = packed;
+	}
+	set->index = policy_index_build(set->policies, set->n_policies, set->groups);
 	*out = set;
 	return 0;
 }
@@ -261,21 +270,17 @@ void access_policy_set_free(struct access_policy_set *set)
 {
 	if (!set)
 		return;
-	for (size_t i = 0; i < set->n_policies; i++)
-		policy_free(set->policies[i]);
-	free(set->policies);
+	free(set->policies); /* the policies themselves are in the arena */
+	while (set->arena) {
+		struct chunk *next = set->arena->next;
+		free(set->arena);
+		set->arena = next;
+	}
 	for (size_t i = 0; i < set->n_groups; i++)
 		hostgroup_clear(&set->groups[i]);
 	free(set->groups);
 	strv_free(set->files);
-	for (int a = 0; a < ACCESS_ACTION_COUNT; a++)
-		free(set->any[a].v);
-	for (size_t i = 0; i < set->table_size; i++) {
-		free(set->table[i].name);
-		for (int a = 0; a < ACCESS_ACTION_COUNT; a++)
-			free(set->table[i].by_action[a].v);
-	}
-	free(set->table);
+	policy_index_free(set->index);
 	free(set);
 }
 
@@ -654,45 +659,31 @@ static bool applies(const struct access_policy_set *set, const struct req_ctx *c
 }
 
 struct decide_state {
+	const struct access_policy_set *set;
+	const struct req_ctx *c;
 	uint32_t forbid, permit; /* lowest matching index, or UINT32_MAX */
 };
 
-static void scan_list(const struct access_policy_set *set, const struct req_ctx *c,
-		      const struct idx_list *l, struct decide_state *st)
+/* The index matched the principal and the host already: the action's account, the
+ * conditions and the grant remain. */
+static void scan_list(const uint32_t *v, uint32_t n, void *arg)
 {
-	for (uint32_t k = 0; k < l->n; k++) {
-		uint32_t i = l->v[k];
-		const struct policy *pol = set->policies[i];
+	struct decide_state *st = arg;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = v[k];
+		const struct policy *pol = st->set->policies[i];
 		if (pol->info.forbid ? i >= st->forbid
 				     : (i >= st->permit || st->forbid != UINT32_MAX))
 			continue;
-		if (applies(set, c, pol)) {
-			if (pol->info.forbid)
-				st->forbid = i;
-			else
-				st->permit = i;
-		}
+		enum tri w, u;
+		if (!action_matches(pol, st->c->req) || conds_outcome(st->c, pol, &w, &u) != T)
+			continue;
+		if (pol->info.forbid)
+			st->forbid = i;
+		else
+			st->permit = i;
 	}
 }
-
-/* Calls fn on each candidate list for req (anyone, the user, each of its groups). */
-#define FOR_EACH_LIST(set, req, l, body)                                                           \
-	do {                                                                                       \
-		const struct idx_list *l = &(set)->any[(req)->action];                             \
-		body;                                                                              \
-		const struct idx_entry *e_ = idx_find((set), false, (req)->principal.name);        \
-		if (e_) {                                                                          \
-			l = &e_->by_action[(req)->action];                                         \
-			body;                                                                      \
-		}                                                                                  \
-		for (size_t g_ = 0; g_ < (req)->principal.n_groups; g_++) {                        \
-			e_ = idx_find((set), true, (req)->principal.groups[g_]);                   \
-			if (e_) {                                                                  \
-				l = &e_->by_action[(req)->action];                                 \
-				body;                                                              \
-			}                                                                          \
-		}                                                                                  \
-	} while (0)
 
 void access_decide(const struct access_policy_set *set, const struct access_request *req,
 		   struct access_decision *out)
@@ -703,8 +694,8 @@ void access_decide(const struct access_policy_set *set, const struct access_requ
 		return;
 	struct req_ctx c;
 	req_ctx_init(&c, req);
-	struct decide_state st = { UINT32_MAX, UINT32_MAX };
-	FOR_EACH_LIST(set, req, l, scan_list(set, &c, l, &st));
+	struct decide_state st = { set, &c, UINT32_MAX, UINT32_MAX };
+	policy_index_scan(set->index, req, scan_list, &st);
 	if (st.forbid != UINT32_MAX) {
 		out->decided_by = &set->policies[st.forbid]->info;
 	} else if (st.permit != UINT32_MAX) {
@@ -721,28 +712,35 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct cand {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static void collect_list(const uint32_t *v, uint32_t n, void *arg)
+{
+	struct cand *c = arg;
+	if (c->n + n > c->cap) {
+		c->cap = (c->n + n) * 2;
+		c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+	}
+	memcpy(c->v + c->n, v, n * sizeof(*c->v));
+	c->n += n;
+}
+
 /* The candidate policies for req, sorted and unique. */
 static uint32_t *candidates(const struct access_policy_set *set, const struct access_request *req,
 			    size_t *n_out)
 {
-	size_t n = 0, cap = 0;
-	uint32_t *v = NULL;
-	FOR_EACH_LIST(set, req, l, {
-		if (n + l->n > cap) {
-			cap = (n + l->n) * 2;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		if (l->n)
-			memcpy(v + n, l->v, l->n * sizeof(*v));
-		n += l->n;
-	});
-	sort_array(v, n, sizeof(*v), cmp_u32);
+	struct cand c = { 0 };
+	policy_index_scan(set->index, req, collect_list, &c);
+	sort_array(c.v, c.n, sizeof(*c.v), cmp_u32);
 	size_t u = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!u || v[u - 1] != v[i])
-			v[u++] = v[i];
+	for (size_t i = 0; i < c.n; i++)
+		if (!u || c.v[u - 1] != c.v[i])
+			c.v[u++] = c.v[i];
 	*n_out = u;
-	return v;
+	return c.v;
 }
 
 /* The first conjunct of an AND chain that is not true (the reason a condition failed). */

@@ -148,3 +148,15 @@ int policy_parse(struct access_policy_builder *b, const char *file, const char *
 void policy_free(struct policy *p);
 void hostgroup_clear(struct hostgroup *g);
 void cond_clear(struct cond *c);
+
+/* The index of a set (policy_index.c): which policies may apply to a request's principal,
+ * host and action. */
+struct policy_index;
+struct policy_index *policy_index_build(struct policy *const *pols, size_t n,
+					const struct hostgroup *groups);
+void policy_index_free(struct policy_index *ix);
+typedef void (*policy_list_fn)(const uint32_t *v, uint32_t n, void *arg);
+/* Calls fn with every list of policy indices (ascending within a list; a policy may be in
+ * several lists) whose principal and host keys req has. Allocates nothing. */
+void policy_index_scan(const struct policy_index *ix, const struct access_request *req,
+		       policy_list_fn fn, void *arg);

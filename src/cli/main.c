@@ -29,9 +29,9 @@ static const struct cli_command commands[] = {
 	{ "playbooks", "check response playbooks, or show what they would do for an alert",
 	  cmd_playbooks },
 	{ "server", "show the server's status and counters", cmd_server },
+	{ "policy", "check or test access policies; push, list or test the server's", cmd_policy },
 	{ "user", "list, add, change, disable (offboard) or import identities (access)", cmd_user },
 	{ "group", "list or add groups of identities (access)", cmd_group },
-	{ "policy", "push, list or test the server's access policies", cmd_policy_fleet },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

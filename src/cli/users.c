@@ -666,7 +666,10 @@ int cmd_policy_fleet(int argc, char **argv)
 	bool json = false, server = false;
 	json_t *test = json_object(), *ans = NULL;
 	int c, r = 0;
-	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+	bool help = false;
+	for (int i = 1; i < argc; i++)
+		help = help || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+	if (help) {
 		policy_fleet_help();
 		json_decref(test);
 		return EXIT_OK;

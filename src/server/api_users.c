@@ -2,11 +2,8 @@
  * tokens, offboarding, directory import), /v1/groups and /v1/policies (policy files and
  * their test). */
 #include "server/api_int.h"
-#include "access/policy.h"
-#if __has_include("access/directory.h")
 #include "access/directory.h"
-#define HAVE_DIRECTORY 1
-#endif
+#include "access/policy.h"
 #include "lib/log.h"
 #include "server/access.h"
 
@@ -801,10 +798,6 @@ static void policies_test(struct server *s, struct evhttp_request *req)
 
 /* ---- /v1/users/import ---- */
 
-/* The directory importer (src/access/directory.c) comes with the policy language; until it
- * is built in, the endpoint says so. */
-#ifdef HAVE_DIRECTORY
-
 struct import_counts {
 	json_int_t users_created, users_updated, users_unchanged, users_disabled;
 	json_int_t groups_created, groups_updated;
@@ -1011,13 +1004,6 @@ out:
 	json_decref(n.skipped);
 	json_decref(body);
 }
-#else
-static void api_users_import(struct server *s, struct evhttp_request *req)
-{
-	(void)s;
-	api_error(req, 501, "this server was built without the directory importer");
-}
-#endif
 
 /* ---- routing ---- */
 

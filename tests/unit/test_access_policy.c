@@ -683,6 +683,44 @@ static void test_load_dir(void **state)
 	assert_int_equal(access_policy_load_dir(dir, &set, err, sizeof(err)), -ENOENT);
 }
 
+/* The bounds: file size and the number of policies. */
+static void test_limits(void **state)
+{
+	(void)state;
+	char err[256];
+	size_t big = (16u << 20) + 1;
+	char *text = xmalloc(big);
+	memset(text, ' ', big);
+	struct access_policy_builder *b = access_policy_builder_new();
+	assert_int_equal(access_policy_add(b, "big.policy", text, big, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "big.policy:1:1: file larger than 16777216 bytes");
+	access_policy_builder_free(b);
+	free(text);
+
+	/* 100,000 policies compile; one more is refused where it starts */
+	size_t n = 100001, cap = n * 24;
+	text = xmalloc(cap);
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "permit p%zu { }\n", i);
+	b = access_policy_builder_new();
+	assert_int_equal(access_policy_add(b, "many.policy", text, len, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "many.policy:100001:1: more than 100000 policies");
+	access_policy_builder_free(b);
+	b = access_policy_builder_new();
+	size_t cut = (size_t)(strstr(text, "permit p100000 ") - text);
+	assert_int_equal(access_policy_add(b, "many.policy", text, cut, err, sizeof(err)), 0);
+	struct access_policy_set *set = NULL;
+	assert_int_equal(access_policy_build(b, &set, err, sizeof(err)), 0);
+	assert_int_equal(access_policy_count(set), 100000);
+	struct rq r;
+	rq_init(&r);
+	assert_true(allowed(set, &r.req));
+	assert_string_equal(decided_by(set, &r.req), "p0");
+	access_policy_set_free(set);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -697,6 +735,7 @@ int main(void)
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_load_dir),
+		cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
