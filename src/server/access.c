@@ -477,6 +477,9 @@ int access_init(struct server *s)
 	int r = access_ssh_init(s);
 	if (r < 0)
 		return log_errno(r, "loading the SSH certificate authority");
+	/* a data directory from before identities: its operator "admin" becomes one */
+	if ((r = access_identity_first_admin(s)) < 0)
+		return log_errno(r, "storing the identity of the operator admin");
 	r = store_access_doc_list(s->store, ACCESS_DOC_POLICY, &files);
 	if (r < 0)
 		return log_errno(r, "reading the access policy files");

@@ -35,7 +35,8 @@ struct server_access {
 int access_init(struct server *s);
 /* Loads the SSH CA into s->access.ssh_ca (the grants' file; called by access_init). */
 int access_ssh_init(struct server *s);
-/* First start: the identity document of the operator "admin" (role admin). */
+/* The identity document of the operator "admin" (role admin) unless one exists: at first
+ * start, and for a data directory from before identities. */
 int access_identity_first_admin(struct server *s);
 void access_fini(struct server *s);
 /* Rebuilds the bundle from the stored documents; when its digest changed, sends it to
