@@ -1,4 +1,5 @@
 #include "agent/agent.h"
+#include "agent/access.h"
 #include "agent/agent_config.h"
 #include "agent/agent_yaml.h"
 #include "agent/collect.h"
@@ -6,6 +7,7 @@
 #include "agent/link.h"
 #include "agent/responder.h"
 #include "config.h"
+#include "detect/alert.h"
 #include "detect/sigma.h"
 #include "lib/log.h"
 
@@ -25,9 +27,10 @@ struct agent {
 	struct agent_yaml yaml;
 	struct detector *detector;
 	struct responder *responder;
+	struct access *access;
 	uint64_t events_unspooled;
-	struct event *ev_responded, *ev_detected, *ev_collected, *ev_inventory, *ev_synth,
-		*ev_status, *ev_sigint, *ev_sigterm, *ev_alive;
+	struct event *ev_accessed, *ev_responded, *ev_detected, *ev_collected, *ev_inventory,
+		*ev_synth, *ev_status, *ev_sigint, *ev_sigterm, *ev_alive;
 	char *state_path;
 	char *deferred_state; /* inventory state to save once pending records are spooled */
 	/* collector status */
@@ -103,6 +106,8 @@ static void on_collected(evutil_socket_t fd, short what, void *arg)
 		}
 		if (res->scanned)
 			a->last_scan = (int64_t)time(NULL);
+		for (size_t i = 0; res->scanned && a->access && i < res->records.n; i++)
+			access_scan_record(a->access, &res->records.v[i]);
 		a->last_changed = res->tables_changed;
 		log_info("collector: %zu table(s) changed%s, %zu record(s) in %.0f ms",
 			 res->tables_changed, res->scanned ? ", scanned" : "", res->records.n,
@@ -221,12 +226,16 @@ static void on_command(void *arg, const Immune__V1__Command *cmd)
 		request_collection(a, false);
 	else if (strcmp(name, "action") == 0)
 		on_action_command(a, cmd);
-	else
+	else if (strcmp(name, "access-revoke") == 0) {
+		if (!a->access || access_revoke(a->access, cmd->access_revoke) < 0)
+			log_warn("access-revoke ignored: %s",
+				 a->access ? "no identity in it" : "access is not running");
+	} else
 		log_warn("unknown command '%s' from the server ignored", name);
 }
 
 static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed, bool rules_changed,
-		      bool playbooks_changed)
+		      bool playbooks_changed, bool access_changed)
 {
 	struct agent *a = arg;
 	if (scan_interval_s && a->collector) {
@@ -240,6 +249,10 @@ static void on_config(void *arg, uint32_t scan_interval_s, bool catalog_changed,
 		log_info("new detection rules saved in %s", link_pushed_dir(a->link, PUSHED_RULES));
 		if (a->detector)
 			detector_set_rules(a->detector, rules_path(a));
+	}
+	if (access_changed && a->access) {
+		log_info("new access bundle saved in %s", link_pushed_dir(a->link, PUSHED_ACCESS));
+		access_bundle_changed(a->access);
 	}
 	if (playbooks_changed && a->responder && !a->yaml.response_playbooks) {
 		log_info("new playbooks saved in %s", link_pushed_dir(a->link, PUSHED_PLAYBOOKS));
@@ -273,8 +286,40 @@ static void on_responded(evutil_socket_t fd, short what, void *arg)
 static void on_alert(void *arg, const struct alert *al)
 {
 	struct agent *a = arg;
+	if (a->access)
+		access_alert(a->access, (int)al->level, agent_now_ns());
 	if (a->responder)
 		responder_alert(a->responder, al);
+}
+
+/* ---- access -> link ---- */
+
+static void access_notify(void *arg)
+{
+	struct agent *a = arg;
+	event_active(a->ev_accessed, EV_READ, 0);
+}
+
+static void on_accessed(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+	struct agent_records recs = { 0 };
+	access_take(a->access, &recs);
+	if (recs.n)
+		link_submit(a->link, &recs);
+	agent_records_free(&recs);
+}
+
+/* A revocation's actions (end a session, lock an account) go to the executor. */
+static void access_act(void *arg, const Action *act)
+{
+	struct agent *a = arg;
+	if (!a->responder) {
+		log_warn("access: %s not run: response is off", action_kind_name(act->kind));
+		return;
+	}
+	responder_submit(a->responder, NULL, IMMUNE__V1__ACTION_OP__OP_APPLY, act, "server", NULL,
+			 false);
 }
 
 /* ---- detector -> link ---- */
@@ -355,12 +400,14 @@ static void write_status(struct agent *a)
 				 (json_int_t)a->last_changed, "last_error", a->last_error);
 	json_t *det = a->detector ? detector_status(a->detector) : json_null();
 	json_t *resp = a->responder ? responder_status(a->responder) : json_null();
+	json_t *acc = a->access ? access_status(a->access) : json_null();
 	json_t *doc =
 		json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "schema",
 			  "immune.agent-status/v1", "pid", (int)getpid(), "updated",
 			  (json_int_t)time(NULL), "version", IMMUNE_VERSION, "host_id",
 			  a->cfg.host_id, "server", a->cfg.server, "link", link_status(a->link),
 			  "collector", coll, "detector", det, "responder", resp);
+	json_object_set_new(doc, "access", acc);
 	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(doc);
 	if (!s)
@@ -419,6 +466,30 @@ static int start_detector(struct agent *a)
 	if (r < 0)
 		log_error("%s", err);
 	return r;
+}
+
+/* The access role: after the executor's fork, before the link connects. A role that cannot
+ * start leaves the agent without access decisions (logins with certificates fail closed). */
+static void start_access(struct agent *a)
+{
+	char err[1024];
+	/* an agent watching another root (tests, simulations) leaves this host's sshd alone */
+	bool other_root = a->o->root && strcmp(a->o->root, "/") != 0;
+	struct access_options ao = { .state_dir = a->o->state_dir,
+				     .cfg = &a->cfg,
+				     .yaml = &a->yaml.access,
+				     .no_files = other_root,
+				     .act = access_act,
+				     .act_arg = a };
+	if (other_root)
+		log_info("access: this agent watches %s, not this host: no files for sshd",
+			 a->o->root);
+	int r = access_start(&ao, access_notify, a, &a->access, err, sizeof(err));
+	if (r < 0) {
+		log_error("access is off: %s", err);
+		access_free(a->access);
+		a->access = NULL;
+	}
 }
 
 /* The isolation's dead-man switch needs to hear of a live link well inside the lease. */
@@ -492,6 +563,7 @@ static int setup(struct agent *a)
 	a->ev_collected = event_new(a->base, -1, 0, on_collected, a);
 	a->ev_detected = event_new(a->base, -1, 0, on_detected, a);
 	a->ev_responded = event_new(a->base, -1, 0, on_responded, a);
+	a->ev_accessed = event_new(a->base, -1, 0, on_accessed, a);
 	a->ev_synth = evtimer_new(a->base, on_synth, a);
 	a->ev_status = event_new(a->base, -1, EV_PERSIST, on_status, a);
 	a->ev_sigint = evsignal_new(a->base, SIGINT, on_signal, a);
@@ -502,6 +574,7 @@ static int setup(struct agent *a)
 	event_add(a->ev_status, &tv);
 	if (!a->o->no_respond)
 		start_responder(a);
+	start_access(a);
 	if (!a->o->no_collect && (r = start_collector(a)) < 0)
 		return r;
 	if (!a->o->no_detect && (r = start_detector(a)) < 0)
@@ -525,15 +598,20 @@ static void teardown(struct agent *a)
 		responder_stop(a->responder);
 		on_responded(-1, 0, a);
 	}
+	if (a->access) {
+		access_stop(a->access);
+		on_accessed(-1, 0, a);
+	}
 	if (a->link) {
 		write_status(a);
 		link_free(a->link);
 	}
 	detector_free(a->detector);
 	responder_free(a->responder);
-	struct event *evs[] = { a->ev_responded, a->ev_detected, a->ev_collected,
-				a->ev_inventory, a->ev_synth,	 a->ev_status,
-				a->ev_sigint,	 a->ev_sigterm,	 a->ev_alive };
+	access_free(a->access);
+	struct event *evs[] = { a->ev_accessed,	 a->ev_responded, a->ev_detected, a->ev_collected,
+				a->ev_inventory, a->ev_synth,	  a->ev_status,	  a->ev_sigint,
+				a->ev_sigterm,	 a->ev_alive };
 	for (size_t i = 0; i < ARRAY_SIZE(evs); i++)
 		if (evs[i])
 			event_free(evs[i]);

@@ -6,6 +6,9 @@
 #include "lib/ytree.h"
 #include "server/duration.h"
 
+#include <ctype.h>
+#include <stddef.h>
+
 #define NS_PER_S 1000000000LL
 
 static const char *const sensor_names[AGENT_SENSOR_COUNT] = { "process", "network", "auth", "fim" };
@@ -31,6 +34,8 @@ void agent_yaml_defaults(struct agent_yaml *c)
 	c->sensors.fim_cpu_percent = 10;
 	for (size_t i = 0; i < AGENT_SENSOR_COUNT; i++)
 		c->enabled[i] = true;
+	c->access.manage_sshd = true;
+	c->access.alert_window_s = AGENT_YAML_ALERT_WINDOW_S;
 }
 
 void agent_yaml_free(struct agent_yaml *c)
@@ -45,6 +50,14 @@ void agent_yaml_free(struct agent_yaml *c)
 	c->sensors.fim_read_paths = NULL;
 	free(c->response_playbooks);
 	c->response_playbooks = NULL;
+	char **strs[] = {
+		&c->access.dir,		  &c->access.sshd_dropin,     &c->access.sshd_config,
+		&c->access.sshd_pid_file, &c->access.principals_user, &c->access.principals_command
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
 }
 
 /* The mechanism named by n among allowed (a static string), or an error. */
@@ -261,9 +274,83 @@ static int parse_response(const struct ynode *m, struct agent_yaml *c, struct ye
 	return r;
 }
 
+/* An absolute path into *out (replacing it). */
+static int get_abs_path(const struct ynode *n, const char *what, char **out, struct yerror *err)
+{
+	const char *s = ynode_as_str(n, what, err);
+	if (!s)
+		return -EBADMSG;
+	if (s[0] != '/' || strlen(s) >= 4096 || strchr(s, '\n') || strchr(s, ' '))
+		return yerror_at(err, n, "%s: '%s' is not an absolute path without spaces", what,
+				 s);
+	free(*out);
+	*out = xstrdup(s);
+	return 0;
+}
+
+static bool user_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 32 || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return false;
+	return true;
+}
+
+static int parse_access(const struct ynode *m, struct agent_yaml *c, struct yerror *err)
+{
+	static const char *const keys[] = { "dir",
+					    "sshd_dropin",
+					    "manage_sshd",
+					    "sshd_config",
+					    "sshd_pid_file",
+					    "principals_user",
+					    "principals_command",
+					    "alert_window",
+					    NULL };
+	static const struct {
+		const char *key;
+		size_t off;
+	} paths[] = {
+		{ "dir", offsetof(struct agent_yaml_access, dir) },
+		{ "sshd_dropin", offsetof(struct agent_yaml_access, sshd_dropin) },
+		{ "sshd_config", offsetof(struct agent_yaml_access, sshd_config) },
+		{ "sshd_pid_file", offsetof(struct agent_yaml_access, sshd_pid_file) },
+		{ "principals_command", offsetof(struct agent_yaml_access, principals_command) },
+	};
+	int r = ynode_check_keys(m, keys, "access", err);
+	const struct ynode *n;
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(paths); i++)
+		if ((n = ynode_get(m, paths[i].key))) {
+			char what[64];
+			snprintf(what, sizeof(what), "access %s", paths[i].key);
+			r = get_abs_path(n, what, (char **)((char *)&c->access + paths[i].off),
+					 err);
+		}
+	if (r == 0 && (n = ynode_get(m, "manage_sshd")))
+		r = ynode_as_bool(n, "access manage_sshd", &c->access.manage_sshd, err);
+	if (r == 0 && (n = ynode_get(m, "principals_user"))) {
+		const char *s = ynode_as_str(n, "access principals_user", err);
+		if (!s)
+			return -EBADMSG;
+		if (!user_name_ok(s))
+			return yerror_at(err, n, "access principals_user: '%s' is not a user name",
+					 s);
+		free(c->access.principals_user);
+		c->access.principals_user = xstrdup(s);
+	}
+	if (r == 0 && (n = ynode_get(m, "alert_window")))
+		r = get_duration(n, "access alert_window", 60, 30 * 86400LL,
+				 &c->access.alert_window_s, err);
+	return r;
+}
+
 static int parse_root(const struct ynode *root, struct agent_yaml *c, struct yerror *err)
 {
-	static const char *const keys[] = { "sensors", "baseline", "outputs", "response", NULL };
+	static const char *const keys[] = { "sensors",	"baseline", "outputs",
+					    "response", "access",   NULL };
 	if (root->type == YNODE_SCALAR && !root->quoted && root->scalar[0] == '\0')
 		return 0; /* an empty file */
 	int r = ynode_check_keys(root, keys, "the configuration", err);
@@ -274,6 +361,8 @@ static int parse_root(const struct ynode *root, struct agent_yaml *c, struct yer
 		r = parse_baseline(n, c, err);
 	if (r == 0 && (n = ynode_get(root, "response")))
 		r = parse_response(n, c, err);
+	if (r == 0 && (n = ynode_get(root, "access")))
+		r = parse_access(n, c, err);
 	if (r == 0 && (n = ynode_get(root, "outputs"))) {
 		/* its entries are output.h's to check (outputs_parse) */
 		if (n->type != YNODE_SEQ)

@@ -11,6 +11,14 @@
  *   outputs: [...]                          # output.h reads this list from the same file
  *   response: {playbooks: /etc/immune/playbooks,   # default: the set the server pushes
  *              isolation_lease: 2m}                # default 120 s; 2 s .. 1 h
+ *   access: {dir: /etc/immune/ssh,                # ca.pub, revoked.krl
+ *            sshd_dropin: /etc/ssh/sshd_config.d/50-immune-access.conf,
+ *            manage_sshd: true,                   # false: no drop-in, no reload
+ *            sshd_config: /etc/ssh/sshd_config,   # the main file the drop-in is checked with
+ *            sshd_pid_file: /run/sshd.pid,        # the sshd that is reloaded
+ *            principals_user: nobody,             # AuthorizedPrincipalsCommandUser
+ *            principals_command: /usr/libexec/immune/immune-agent,   # default: this program
+ *            alert_window: 24h}                   # alerts counted at login; 1 m .. 30 d
  *
  * Every key is optional; unknown keys and bad values are errors naming file:line:column. */
 #pragma once
@@ -22,6 +30,12 @@
 #define AGENT_YAML_MAX_LIST 256	 /* entries of logs: and paths: */
 #define AGENT_YAML_LEASE_MIN_S 2 /* response.isolation_lease bounds */
 #define AGENT_YAML_LEASE_MAX_S 3600
+#define AGENT_YAML_ACCESS_DIR "/etc/immune/ssh"
+#define AGENT_YAML_SSHD_DROPIN "/etc/ssh/sshd_config.d/50-immune-access.conf"
+#define AGENT_YAML_SSHD_CONFIG "/etc/ssh/sshd_config"
+#define AGENT_YAML_SSHD_PID_FILE "/run/sshd.pid"
+#define AGENT_YAML_PRINCIPALS_USER "nobody"
+#define AGENT_YAML_ALERT_WINDOW_S 86400
 
 enum agent_sensor_id {
 	AGENT_SENSOR_PROCESS,
@@ -39,9 +53,16 @@ struct agent_yaml {
 	bool has_outputs;		  /* the file has an outputs: key */
 	char *response_playbooks;	  /* response: {playbooks: PATH}; NULL: the pushed set */
 	uint32_t isolation_lease_s; /* response: {isolation_lease: D}; 0: the responder's default */
+	struct agent_yaml_access {
+		/* NULL: the AGENT_YAML_ default; principals_command: this program */
+		char *dir, *sshd_dropin, *sshd_config, *sshd_pid_file;
+		char *principals_user, *principals_command;
+		bool manage_sshd;
+		int64_t alert_window_s;
+	} access;
 };
 
-/* Sets the defaults (every sensor auto, as sensor.h documents). */
+/* Sets the defaults (every sensor auto, as sensor.h documents; access as above). */
 void agent_yaml_defaults(struct agent_yaml *c);
 /* Parses the text of a configuration file (name: for messages). Returns 0 with *c filled
  * (agent_yaml_free), or -EINVAL with "name:line:col: what is wrong" in err; *c is then

@@ -193,6 +193,7 @@ static void send_hello(struct link *l)
 	h.catalog_digest = l->pushed_digest[PUSHED_CATALOG];
 	h.rules_digest = l->pushed_digest[PUSHED_RULES];
 	h.playbooks_digest = l->pushed_digest[PUSHED_PLAYBOOKS];
+	h.access_digest = l->pushed_digest[PUSHED_ACCESS];
 	h.scan_interval_seconds = l->scan_interval_s;
 	Frame f = IMMUNE__V1__FRAME__INIT;
 	f.body_case = IMMUNE__V1__FRAME__BODY_HELLO;
@@ -542,10 +543,12 @@ static void on_config(struct link *l, const Immune__V1__ConfigUpdate *c)
 	bool rules = save_pushed(l, PUSHED_RULES, c->rules_digest, c->rules, c->n_rules);
 	bool playbooks =
 		save_pushed(l, PUSHED_PLAYBOOKS, c->playbooks_digest, c->playbooks, c->n_playbooks);
+	bool access = save_pushed(l, PUSHED_ACCESS, c->access_digest, c->access, c->n_access);
 	if (c->scan_interval_seconds)
 		l->scan_interval_s = c->scan_interval_seconds;
-	if (l->cb.config && (catalog || rules || playbooks || c->scan_interval_seconds))
-		l->cb.config(l->cb.arg, c->scan_interval_seconds, catalog, rules, playbooks);
+	if (l->cb.config && (catalog || rules || playbooks || access || c->scan_interval_seconds))
+		l->cb.config(l->cb.arg, c->scan_interval_seconds, catalog, rules, playbooks,
+			     access);
 }
 
 /* ---- incoming frames ---- */
@@ -935,5 +938,6 @@ json_t *link_status(const struct link *l)
 	json_object_set_new(o, "protocol_errors", json_integer((json_int_t)l->protocol_errors));
 	json_object_set_new(o, "disconnects", json_integer((json_int_t)l->disconnects));
 	json_object_set_new(o, "playbooks_digest", json_string(l->pushed_digest[PUSHED_PLAYBOOKS]));
+	json_object_set_new(o, "access_digest", json_string(l->pushed_digest[PUSHED_ACCESS]));
 	return o;
 }

@@ -42,9 +42,10 @@ struct link_callbacks {
 	 * action and op): borrowed for the call only; nothing in it is checked yet */
 	void (*command)(void *arg, const Immune__V1__Command *cmd);
 	/* ConfigUpdate: a new scan interval (0: unchanged), and whether a new catalog, new
-	 * rules or new playbooks were saved (link_pushed_dir() tells where) */
+	 * rules, new playbooks or a new access bundle were saved (link_pushed_dir() tells
+	 * where) */
 	void (*config)(void *arg, uint32_t scan_interval_s, bool catalog_changed,
-		       bool rules_changed, bool playbooks_changed);
+		       bool rules_changed, bool playbooks_changed, bool access_changed);
 	/* state records that waited for spool space are all spooled now */
 	void (*drained)(void *arg);
 	/* state records were lost to a renumbering (the server knew more of the state stream
@@ -72,7 +73,7 @@ int link_append_event(struct link *l, const void *payload, size_t len);
 uint64_t link_events_next_seq(const struct link *l);
 /* Tells the link that the scan interval changed (for the next Hello). */
 void link_set_scan_interval(struct link *l, uint32_t seconds);
-/* The directory of a set the server sent (STATE/catalog, STATE/rules, STATE/playbooks) when
+/* The directory of a set the server sent (STATE/catalog, rules, playbooks, access) when
  * one was saved, else NULL. */
 const char *link_pushed_dir(const struct link *l, enum pushed_set set);
 /* True while a connection is up (Welcome received, not yet lost). */

@@ -1,11 +1,13 @@
-/* immune-agent enroll | run | status | events (docs/agent.md). Exit codes: 0 ok, 1 not running or
+/* immune-agent enroll | run | status | events | principals ... (docs/agent.md). Exit codes: 0 ok, 1 not running or
  * not enrolled (status), 2 usage or runtime error. */
 #include "agent/agent.h"
+#include "agent/access.h"
 #include "agent/agent_config.h"
 #include "agent/agent_yaml.h"
 #include "agent/enroll.h"
 #include "agent/link.h"
 #include "agent/respond_cmd.h"
+#include "agent/session_msg.h"
 #include "agent/watch.h"
 #include "config.h"
 #include "lib/log.h"
@@ -418,6 +420,8 @@ static void help(void)
 	       "  events   print the events and alerts the detector recorded on this host\n"
 	       "  watch    run the sensors and detection in the foreground, print JSON lines\n"
 	       "  respond  apply, verify or roll back a response action on this host\n"
+	       "  principals  sshd's AuthorizedPrincipalsCommand: ask the agent about a login\n"
+	       "  session  the session recorder sshd runs for certificate logins\n"
 	       "  version  print the version\n\n"
 	       "See 'immune-agent <command> --help' and docs/agent.md.\n");
 }
@@ -447,6 +451,10 @@ int main(int argc, char **argv)
 		return agent_watch_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "respond") == 0)
 		return agent_respond_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "principals") == 0)
+		return agent_principals_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "session") == 0)
+		return agent_session_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("immune-agent %s\n", IMMUNE_VERSION);
 		return EXIT_OK;

@@ -9,11 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool file_name_ok(const char *name)
+static bool file_name_ok(enum pushed_set set, const char *name)
 {
 	size_t n = strlen(name);
-	return n > 4 && n <= 255 && name[0] != '.' && !strchr(name, '/') &&
-	       str_has_suffix(name, ".yml") && str_is_text(name, n);
+	if (n <= 4 || n > 255 || name[0] == '.' || strchr(name, '/') || !str_is_text(name, n))
+		return false;
+	if (set == PUSHED_ACCESS)
+		return strcmp(name, "access.json") == 0 ||
+		       (n > 7 && str_has_suffix(name, ".policy"));
+	return str_has_suffix(name, ".yml");
 }
 
 static int empty_dir(const char *dir)
@@ -43,7 +47,9 @@ static int remove_dir(const char *dir)
 
 const char *pushed_set_name(enum pushed_set set)
 {
-	return set == PUSHED_RULES ? "rules" : set == PUSHED_PLAYBOOKS ? "playbooks" : "catalog";
+	static const char *const names[PUSHED_SET_COUNT] = { "catalog", "rules", "playbooks",
+							     "access" };
+	return (unsigned)set < PUSHED_SET_COUNT ? names[set] : "catalog";
 }
 
 /* Loads dir as a catalog: what the collector will do with it. */
@@ -71,7 +77,7 @@ int pushed_files_save(const char *state_dir, enum pushed_set set, const struct p
 	_cleanup_free_ char *tmp = agent_state_path(state_dir, tmp_name);
 	_cleanup_free_ char *dp = agent_state_path(state_dir, digest_name);
 	for (size_t i = 0; i < n; i++)
-		if (!file_name_ok(files[i].name)) {
+		if (!file_name_ok(set, files[i].name)) {
 			snprintf(err, errsize, "invalid %s file name", name);
 			return -EINVAL;
 		}

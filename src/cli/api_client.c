@@ -482,8 +482,9 @@ static int send_request(struct request *rq, const struct api_config *cfg, const 
 	return 0;
 }
 
-int api_request(const struct api_config *cfg, const char *method, const char *path,
-		const json_t *body, json_t **answer, struct api_error *err)
+/* api_request, or with raw set: a 2xx answer's body is appended to raw as it is. */
+static int request_do(const struct api_config *cfg, const char *method, const char *path,
+		      const json_t *body, json_t **answer, struct buf *raw, struct api_error *err)
 {
 	struct evhttp_uri *uri = evhttp_uri_parse(cfg->api);
 	struct request rq = { 0 };
@@ -545,6 +546,8 @@ int api_request(const struct api_config *cfg, const char *method, const char *pa
 		r = classify_failure(&rq, cfg, host, port, err);
 	else if (rq.too_big)
 		r = classify_failure(&rq, cfg, host, port, err);
+	else if (raw && rq.status >= 200 && rq.status < 300)
+		r = buf_append(raw, buf_str(&rq.body), buf_len(&rq.body));
 	else
 		r = parse_answer(&rq, cfg, method, path, answer, err);
 out:
@@ -557,6 +560,22 @@ out:
 	if (uri)
 		evhttp_uri_free(uri);
 	ERR_clear_error();
+	return r;
+}
+
+int api_request(const struct api_config *cfg, const char *method, const char *path,
+		const json_t *body, json_t **answer, struct api_error *err)
+{
+	return request_do(cfg, method, path, body, answer, NULL, err);
+}
+
+int api_request_text(const struct api_config *cfg, const char *path, struct buf *out,
+		     struct api_error *err)
+{
+	json_t *unused = NULL;
+	int r = request_do(cfg, "GET", path, NULL, &unused, out, err);
+
+	json_decref(unused);
 	return r;
 }
 

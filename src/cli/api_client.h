@@ -60,5 +60,11 @@ static inline void api_config_freep(struct api_config **c)
 int api_request(const struct api_config *cfg, const char *method, const char *path,
 		const json_t *body, json_t **answer, struct api_error *err);
 
+struct buf;
+/* GET path whose answer is not JSON (a session's asciicast): as api_request, but a 2xx
+ * answer's body is appended to out as it is (-EMSGSIZE past out's cap). */
+int api_request_text(const struct api_config *cfg, const char *path, struct buf *out,
+		     struct api_error *err);
+
 /* Returns s percent-encoded for a path segment or query value (a new string; free()). */
 char *api_escape(const char *s);

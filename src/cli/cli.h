@@ -36,6 +36,7 @@ int cmd_respond(int argc, char **argv);
 int cmd_actions(int argc, char **argv);
 int cmd_action(int argc, char **argv);
 int cmd_playbooks(int argc, char **argv);
+int cmd_session(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 /* users.c: immune user, immune group, and the server verbs of immune policy (push, list,
  * test --server; argv[1] is the verb) */

@@ -28,6 +28,7 @@ static const struct cli_command commands[] = {
 	{ "rules", "check Sigma rules, or test them against events and their cases", cmd_rules },
 	{ "playbooks", "check response playbooks, or show what they would do for an alert",
 	  cmd_playbooks },
+	{ "session", "list recorded SSH sessions or replay one", cmd_session },
 	{ "server", "show the server's status and counters", cmd_server },
 	{ "policy", "check or test access policies; push, list or test the server's", cmd_policy },
 	{ "user", "list, add, change, disable (offboard) or import identities (access)", cmd_user },

@@ -121,7 +121,9 @@ static bool kind_ok(Immune__V1__RecordKind k)
 	case IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT:
 	case IMMUNE__V1__RECORD_KIND__RECORD_INVENTORY_GONE:
 	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
-	case IMMUNE__V1__RECORD_KIND__RECORD_SENSOR_HEALTH: return true;
+	case IMMUNE__V1__RECORD_KIND__RECORD_SENSOR_HEALTH:
+	case IMMUNE__V1__RECORD_KIND__RECORD_ACCESS_EVENT:
+	case IMMUNE__V1__RECORD_KIND__RECORD_SESSION: return true;
 	default: return false; /* RECORD_UNSPECIFIED included: a record says what it is */
 	}
 }

@@ -84,6 +84,21 @@ extern const struct act_ops act_restore_file_ops;	   /* act_file.c */
 extern const struct act_ops act_apply_fix_ops;		   /* act_fix.c */
 extern const struct act_ops act_disable_service_ops;	   /* act_fix.c */
 extern const struct act_ops act_disable_cron_ops;	   /* act_fix.c */
+extern const struct act_ops act_create_account_ops;	   /* act_account.c */
+
+/* sshd (act_fix.c; the access role writes its drop-in with them too). */
+#define ACT_SSHD_PID_FILE "/run/sshd.pid"
+/* Checks content as a drop-in of main_config before it is put in place: a copy of the main
+ * file that first includes the candidate (written in ctx->state_dir, named by ctx->uid) goes
+ * through sshd -t. Returns 0 when sshd accepts it, else a negative errno with sshd's first
+ * line in out. */
+struct buf;
+int act_sshd_check_dropin(const struct act_ctx *ctx, const char *main_config,
+			  const struct buf *content, char *out, size_t outlen);
+/* Asks the sshd of pid_file to reread its configuration (SIGHUP once it handles it; for
+ * ACT_SSHD_PID_FILE, else systemctl reload). Writes what was done to how. Returns 0 or a
+ * negative errno. */
+int act_sshd_reload(const char *pid_file, char *how, size_t howlen);
 
 /* Isolation's dead-man switch (act_net.c): isolation lives in the kernel as a set element
  * with a timeout, so it lifts by itself unless refreshed. The responder calls this while the

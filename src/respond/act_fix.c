@@ -218,8 +218,8 @@ static int sshd_check(const struct act_ctx *ctx, const struct buf *content, char
  * that first includes the candidate goes through sshd -t. Checking it in place instead
  * would leave a window in which an sshd re-executing from an earlier reload reads a bad
  * file and exits. Returns 0 when sshd accepts it. */
-static int sshd_check_dropin(const struct act_ctx *ctx, const struct buf *content, char *out,
-			     size_t outlen)
+int act_sshd_check_dropin(const struct act_ctx *ctx, const char *main_config,
+			  const struct buf *content, char *out, size_t outlen)
 {
 	_cleanup_(buf_free) struct buf main_conf = { 0 };
 	_cleanup_(buf_free) struct buf combined = { 0 };
@@ -227,8 +227,8 @@ static int sshd_check_dropin(const struct act_ctx *ctx, const struct buf *conten
 
 	buf_init(&main_conf, ACT_FILE_MAX);
 	buf_init(&combined, 2 * ACT_FILE_MAX + PATH_MAX);
-	if ((r = act_file_read("/etc/ssh/sshd_config", &main_conf, NULL)) < 0) {
-		snprintf(out, outlen, "reading /etc/ssh/sshd_config: %s", strerror(-r));
+	if ((r = act_file_read(main_config, &main_conf, NULL)) < 0) {
+		snprintf(out, outlen, "reading %s: %s", main_config, strerror(-r));
 		return r;
 	}
 	if (mkdir(ctx->state_dir, 0700) < 0 && errno != EEXIST)
@@ -298,7 +298,7 @@ static bool sshd_ready_for_sighup(pid_t pid)
 /* Asks sshd to reread its configuration: SIGHUP to the pid in /run/sshd.pid when it is an
  * sshd that handles SIGHUP (never one that is still re-executing from a previous reload,
  * which the signal would end), else systemctl reload. Writes what was done to how. */
-static int sshd_reload(char *how, size_t howlen)
+int act_sshd_reload(const char *pid_file, char *how, size_t howlen)
 {
 	_cleanup_(buf_free) struct buf pidf = { 0 };
 	_cleanup_(buf_free) struct buf comm = { 0 };
@@ -306,7 +306,7 @@ static int sshd_reload(char *how, size_t howlen)
 
 	buf_init(&pidf, 32);
 	buf_init(&comm, 64);
-	if (file_read_capped("/run/sshd.pid", 32, &pidf) == 0) {
+	if (file_read_capped(pid_file, 32, &pidf) == 0) {
 		_cleanup_free_ char *s = xstrdup(buf_str(&pidf));
 		if (parse_i64(str_trim(s), 2, INT32_MAX, &pid) == 0) {
 			_cleanup_free_ char *cp = xasprintf("/proc/%lld/comm", (long long)pid);
@@ -318,7 +318,8 @@ static int sshd_reload(char *how, size_t howlen)
 			}
 		}
 	}
-	if (!have_systemd()) {
+	if (!have_systemd() || strcmp(pid_file, ACT_SSHD_PID_FILE) != 0) {
+		/* systemd's unit is the host's sshd, not the one of another pid file */
 		snprintf(how, howlen, "no running sshd found to reload");
 		return -ESRCH;
 	}
@@ -382,8 +383,9 @@ static enum act_status config_apply(const struct act_ctx *ctx, const json_t *fix
 	if (sshd && access(SSHD, X_OK) < 0)
 		return act_set(res, ACT_REFUSED, "%s: %s cannot be checked: %s is missing", kn, f,
 			       SSHD);
-	if (sshd && (dropin ? sshd_check_dropin(ctx, &out, run, sizeof(run))
-			    : sshd_check(ctx, &out, run, sizeof(run))) < 0)
+	if (sshd &&
+	    (dropin ? act_sshd_check_dropin(ctx, "/etc/ssh/sshd_config", &out, run, sizeof(run))
+		    : sshd_check(ctx, &out, run, sizeof(run))) < 0)
 		return act_set(res, ACT_REFUSED, "%s: sshd refuses the new %s: %.200s", kn, f, run);
 	if (replace_kept(ctx, kn, f, &cur, &st, existed, &out, undo, res))
 		return res->status;
@@ -391,7 +393,7 @@ static enum act_status config_apply(const struct act_ctx *ctx, const json_t *fix
 	if (!sshd)
 		return act_set(res, ACT_VERIFIED, "%s: %s set to '%.128s' in %s", kn, kv.key,
 			       kv.value, f);
-	r = sshd_reload(run, sizeof(run));
+	r = act_sshd_reload(ACT_SSHD_PID_FILE, run, sizeof(run));
 	json_object_set_new(res->detail, "reload", json_string(run));
 	return act_set(res, ACT_VERIFIED, "%s: %s set to '%.128s' in %s; %s", kn, kv.key, kv.value,
 		       f, run);
@@ -1047,7 +1049,7 @@ static enum act_status fix_rollback(const struct act_ctx *ctx, const Action *a, 
 		const char *f = fs(undo, "file");
 		if (r == 0 && !strcmp(type, "config_set") && f && sshd_file(f)) {
 			char how[256];
-			sshd_reload(how, sizeof(how));
+			act_sshd_reload(ACT_SSHD_PID_FILE, how, sizeof(how));
 		}
 		s = r == 0 ? act_set(res, ACT_ROLLED_BACK, "apply-fix %s: %s is as before", type,
 				     f ? f : "the file")

@@ -7,6 +7,7 @@ static const struct act_ops *const act_table[] = {
 	&act_remove_authorized_key_ops, &act_quarantine_file_ops,
 	&act_restore_file_ops,		&act_apply_fix_ops,
 	&act_disable_service_ops,	&act_disable_cron_ops,
+	&act_create_account_ops,
 };
 
 const struct act_ops *act_lookup(Immune__V1__ActionKind kind)

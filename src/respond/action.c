@@ -25,6 +25,8 @@ enum {
 	F_UNIT = 1 << 11,
 	F_ENTRY = 1 << 12,
 	F_ALLOW = 1 << 13,
+	F_GROUPS = 1 << 14,
+	F_SUDO = 1 << 15,
 };
 
 struct kind_info {
@@ -45,6 +47,8 @@ static const struct kind_info kinds[] = {
 	{ IMMUNE__V1__ACTION_KIND__ACTION_APPLY_FIX, "apply-fix", F_FIX, F_CHECK },
 	{ IMMUNE__V1__ACTION_KIND__ACTION_DISABLE_SERVICE, "disable-service", F_UNIT, 0 },
 	{ IMMUNE__V1__ACTION_KIND__ACTION_DISABLE_CRON, "disable-cron", F_PATH | F_ENTRY, 0 },
+	{ IMMUNE__V1__ACTION_KIND__ACTION_CREATE_ACCOUNT, "create-account", F_USER,
+	  F_GROUPS | F_SUDO },
 };
 
 /* The typed fixes of docs/catalog.md. */
@@ -138,12 +142,15 @@ static unsigned fields_of(const Action *a)
 	f |= present(a->unit) ? F_UNIT : 0;
 	f |= present(a->entry) ? F_ENTRY : 0;
 	f |= a->n_allow ? F_ALLOW : 0;
+	f |= a->n_groups ? F_GROUPS : 0;
+	f |= a->n_sudo_commands ? F_SUDO : 0;
 	return f;
 }
 
 static const char *const field_names[] = {
-	"pid",	"start_time", "tree",  "address", "duration", "user",  "fingerprint",
-	"path", "sha256",     "check", "fix",	  "unit",     "entry", "allow",
+	"pid",	       "start_time", "tree",   "address",	"duration", "user",
+	"fingerprint", "path",	     "sha256", "check",		"fix",	    "unit",
+	"entry",       "allow",	     "groups", "sudo_commands",
 };
 
 static const char *field_name(unsigned bit)
@@ -240,6 +247,22 @@ static bool sha256_ok(const char *s)
 static bool fingerprint_ok(const char *s)
 {
 	return str_has_prefix(s, "SHA256:") && strlen(s) == 7 + 43 && charset_ok(s + 7, 43, "+/");
+}
+
+/* A sudoers command: ALL, or an absolute command (arguments allowed) without the characters
+ * sudoers gives a meaning to (',', '\\', ':', '=', '#', quotes) or control characters. */
+static bool sudo_command_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (!strcmp(s, "ALL"))
+		return true;
+	if (n < 2 || n > ACTION_MAX_SUDO_COMMAND || s[0] != '/')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e ||
+		    strchr(",\\:=#\"'", s[i]))
+			return false;
+	return true;
 }
 
 static bool text_line_ok(const char *s, size_t max)
@@ -348,6 +371,19 @@ static int check_fields(const Action *a, const char *kn, char *err, size_t errle
 		if (!a->allow[i] || !address_ok(a->allow[i]))
 			return fail(err, errlen, "%s: allowed address '%.64s' is not an IP or CIDR",
 				    kn, a->allow[i] ? a->allow[i] : "");
+	if (a->n_groups > ACTION_MAX_GROUPS || a->n_sudo_commands > ACTION_MAX_SUDO)
+		return fail(err, errlen, "%s: at most %u groups and %u sudo commands", kn,
+			    ACTION_MAX_GROUPS, ACTION_MAX_SUDO);
+	for (size_t i = 0; i < a->n_groups; i++)
+		if (!a->groups[i] || !user_ok(a->groups[i]))
+			return fail(err, errlen, "%s: '%.64s' is not a valid group name", kn,
+				    a->groups[i] ? a->groups[i] : "");
+	for (size_t i = 0; i < a->n_sudo_commands; i++)
+		if (!a->sudo_commands[i] || !sudo_command_ok(a->sudo_commands[i]))
+			return fail(err, errlen,
+				    "%s: sudo command '%.64s' is not ALL or an absolute command "
+				    "without , \\ : = # or quotes",
+				    kn, a->sudo_commands[i] ? a->sudo_commands[i] : "");
 	return present(a->fix_json) ? check_fix(a->fix_json, err, errlen) : 0;
 }
 
@@ -394,21 +430,23 @@ static int set_duration(uint32_t *dst, const json_t *v, const char *kn, char *er
 	return 0;
 }
 
-static int set_allow(Action *a, const json_t *v, const char *kn, char *err, size_t errlen)
+/* A list of strings (allow, groups, sudo_commands) of at most max entries. */
+static int set_list(char ***list, size_t *n, const json_t *v, size_t max, const char *kn,
+		    const char *name, char *err, size_t errlen)
 {
-	if (!json_is_array(v) || json_array_size(v) > ACTION_MAX_ALLOW)
-		return fail(err, errlen, "%s: 'allow' must be an array of at most %u addresses", kn,
-			    ACTION_MAX_ALLOW);
-	a->allow = calloc(json_array_size(v) + 1, sizeof(char *));
-	if (!a->allow)
+	if (!json_is_array(v) || json_array_size(v) > max)
+		return fail(err, errlen, "%s: '%s' must be an array of at most %zu strings", kn,
+			    name, max);
+	*list = calloc(json_array_size(v) + 1, sizeof(char *));
+	if (!*list)
 		return -ENOMEM;
 	size_t i;
 	json_t *e;
 	json_array_foreach(v, i, e) {
-		int r = set_string(&a->allow[a->n_allow], e, kn, "allow", err, errlen);
+		int r = set_string(&(*list)[*n], e, kn, name, err, errlen);
 		if (r < 0)
 			return r;
-		a->n_allow++;
+		(*n)++;
 	}
 	return 0;
 }
@@ -446,7 +484,13 @@ static int set_param(Action *a, const char *key, const json_t *v, const char *kn
 	if (!strcmp(key, "duration"))
 		return set_duration(&a->duration_seconds, v, kn, err, errlen);
 	if (!strcmp(key, "allow"))
-		return set_allow(a, v, kn, err, errlen);
+		return set_list(&a->allow, &a->n_allow, v, ACTION_MAX_ALLOW, kn, key, err, errlen);
+	if (!strcmp(key, "groups"))
+		return set_list(&a->groups, &a->n_groups, v, ACTION_MAX_GROUPS, kn, key, err,
+				errlen);
+	if (!strcmp(key, "sudo_commands"))
+		return set_list(&a->sudo_commands, &a->n_sudo_commands, v, ACTION_MAX_SUDO, kn, key,
+				err, errlen);
 	if (!strcmp(key, "fix")) {
 		if (!json_is_object(v))
 			return fail(err, errlen, "%s: 'fix' must be an object", kn);
@@ -500,11 +544,20 @@ json_t *action_params_json(const Action *a)
 		json_object_set_new(o, "tree", json_true());
 	if (a->duration_seconds)
 		json_object_set_new(o, "duration", json_integer(a->duration_seconds));
-	if (a->n_allow) {
+	struct {
+		const char *name;
+		char **v;
+		size_t n;
+	} lists[] = { { "allow", a->allow, a->n_allow },
+		      { "groups", a->groups, a->n_groups },
+		      { "sudo_commands", a->sudo_commands, a->n_sudo_commands } };
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		if (!lists[l].n)
+			continue;
 		json_t *arr = json_array();
-		for (size_t i = 0; i < a->n_allow; i++)
-			json_array_append_new(arr, json_string(a->allow[i]));
-		json_object_set_new(o, "allow", arr);
+		for (size_t i = 0; i < lists[l].n; i++)
+			json_array_append_new(arr, json_string(lists[l].v[i]));
+		json_object_set_new(o, lists[l].name, arr);
 	}
 	if (present(a->fix_json)) {
 		json_t *fix = json_loads(a->fix_json, 0, NULL);
@@ -562,7 +615,7 @@ bool action_uid_ok(const char *s)
 static json_t *param_value(const char *key, const char *v)
 {
 	int64_t n;
-	if (!strcmp(key, "allow")) {
+	if (!strcmp(key, "allow") || !strcmp(key, "groups") || !strcmp(key, "sudo_commands")) {
 		json_t *arr = json_array();
 		_cleanup_strv_ strv parts = str_split(v, ",");
 		for (size_t i = 0; parts && parts[i]; i++)

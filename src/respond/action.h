@@ -20,13 +20,17 @@ typedef Immune__V1__Action Action;
 #define ACTION_MAX_FIX 4096		    /* fix_json bytes */
 #define ACTION_MAX_PATH 1024		    /* path bytes */
 #define ACTION_MAX_ALLOW 16		    /* isolate: addresses kept reachable */
+#define ACTION_MAX_GROUPS 32		    /* create-account: supplementary groups */
+#define ACTION_MAX_SUDO 16		    /* create-account: sudo commands */
+#define ACTION_MAX_SUDO_COMMAND 256	    /* bytes of one */
 #define ACTION_MAX_DURATION_S (30u * 86400) /* block, isolate */
 #define ACTION_BLOCK_DEFAULT_S 3600
 #define ACTION_ISOLATE_DEFAULT_S 3600
 
 /* Names as the API, the CLI and playbooks write them: "kill-process", "block-address",
  * "isolate-host", "lock-user", "remove-authorized-key", "quarantine-file", "restore-file",
- * "apply-fix", "disable-service", "disable-cron". NULL for an unknown kind. */
+ * "apply-fix", "disable-service", "disable-cron", "create-account". NULL for an unknown
+ * kind. */
 const char *action_kind_name(Immune__V1__ActionKind kind);
 /* The kind named name, or -ENOENT. */
 int action_kind_by_name(const char *name);
@@ -40,7 +44,8 @@ const char *exec_status_name(Immune__V1__ExecStatus status);
  * (pid > 1, address an IP or CIDR, user a valid account name, path absolute and
  * normalized with no "." or ".." component and no NUL, sha256 64 lowercase hex, fix_json an
  * object whose "type" is a known fix, unit a unit name, duration at most
- * ACTION_MAX_DURATION_S); and no field the kind does not use. Returns 0, or -EINVAL with a
+ * ACTION_MAX_DURATION_S, groups valid group names, sudo_commands "ALL" or absolute commands
+ * without sudoers' special characters); and no field the kind does not use. Returns 0, or -EINVAL with a
  * one-line reason in err ("block-address: address '1.2.3' is not an IP address or CIDR"). */
 int action_check(const Action *a, char *err, size_t errlen);
 
@@ -69,7 +74,7 @@ bool action_uid_ok(const char *s);
 
 /* Builds the JSON parameters of an action from command-line words "key=value" (immune
  * respond, immune-agent respond): a whole number becomes a number, "true"/"false" a boolean,
- * a value starting with '{' a JSON object (fix={"type":...}), allow=a,b an array; anything
+ * a value starting with '{' a JSON object (fix={"type":...}), allow=a,b (groups, sudo_commands too) an array; anything
  * else stays a string (durations such as "2h" are strings action_from_json parses).
  * Returns 0 with *out (caller decrefs), or -EINVAL with a reason in err. */
 int action_params_from_args(int argc, char *const *argv, json_t **out, char *err, size_t errlen);

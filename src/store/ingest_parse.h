@@ -136,3 +136,34 @@ struct ingest_action {
  * or -EBADMSG. */
 int ingest_parse_action_result(const void *p, size_t len, struct ingest_action *out);
 void ingest_action_free(struct ingest_action *a);
+
+/* ---- recorded sessions (ingest_session.c, docs/sessions.md) ---- */
+
+#define INGEST_MAX_SESSION_JSON (128u * 1024)
+#define INGEST_MAX_SESSION_PARTS (INT64_C(1) << 40)
+
+/* A RECORD_SESSION part (strings borrowed from root; optional ones NULL when absent). */
+struct ingest_session_part {
+	json_t *root;	     /* owns everything below */
+	const char *session; /* 32 lowercase hex characters */
+	int64_t part;	     /* 0: the header and the session's facts */
+	const char *cast;    /* part 0: the asciicast v2 header line; later: event lines */
+	size_t cast_len;
+	/* part 0 only */
+	const char *identity;	/* NULL: none (no certificate) */
+	bool identity_verified; /* the agent checked it against the CA's certificate */
+	const char *account;
+	const char *command; /* NULL: the login shell */
+	int64_t uid, pid, width, height, started_ns;
+	/* the closing part */
+	bool end;
+	int64_t ended_ns;
+	int exit; /* -1: unknown */
+};
+
+/* Parses a RECORD_SESSION payload: a JSON object of at most INGEST_MAX_SESSION_JSON bytes,
+ * only known keys, every field of its type and in range, part 0 with the session's facts
+ * and a header line of asciicast version 2, later parts with whole event lines. Returns 0
+ * with *out (free with ingest_session_part_free) or -EBADMSG. */
+int ingest_parse_session_part(const void *p, size_t len, struct ingest_session_part *out);
+void ingest_session_part_free(struct ingest_session_part *s);

@@ -3,6 +3,7 @@
 #include "store/store.h"
 #include "store/store_backend.h"
 
+#include "lib/buf.h"
 #include "lib/str.h"
 
 #include <jansson.h>
@@ -724,4 +725,30 @@ int store_host_baseline(struct store *st, const char *id, struct json_t **out)
 int store_host_sensors(struct store *st, const char *id, struct json_t **out)
 {
 	return st->ops->host_sensors(st->be, id, out);
+}
+
+int store_sessions_list(struct store *st, const struct store_session_filter *f, struct json_t **out)
+{
+	return st->ops->sessions_list(st->be, f, out);
+}
+
+int store_session_get(struct store *st, const char *id, struct json_t **out)
+{
+	return st->ops->session_get(st->be, id, out);
+}
+
+int store_session_cast(struct store *st, const char *id, char **text, size_t *len)
+{
+	struct buf b;
+	int r;
+
+	buf_init(&b, STORE_SESSION_CAST_MAX);
+	r = st->ops->session_cast(st->be, id, &b);
+	if (r < 0) {
+		buf_free(&b);
+		return r;
+	}
+	*len = buf_len(&b);
+	*text = buf_steal(&b);
+	return 0;
 }

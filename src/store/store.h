@@ -320,3 +320,25 @@ int64_t store_actions_expire(struct store *st, int64_t before_ns, int64_t now_ns
 void store_retention_set(struct store *st, int64_t max_age_s);
 /* Applies the retention now. Returns the number of records deleted (>= 0) or an errno. */
 int64_t store_retention_run(struct store *st, int64_t now);
+
+/* ---- recorded sessions (docs/sessions.md): RECORD_SESSION parts, stored by ingest ---- */
+#define STORE_SESSIONS_LIMIT_DEFAULT 100
+#define STORE_SESSIONS_LIMIT_MAX 1000
+#define STORE_SESSION_CAST_MAX (256u * 1024 * 1024) /* bytes of one session's asciicast */
+
+struct store_session_filter {
+	const char *host;     /* NULL: every host; a host id or hostname */
+	const char *identity; /* NULL: any identity */
+	int64_t since_ns;     /* 0: any; else started at or after it */
+	size_t limit;	      /* 0: STORE_SESSIONS_LIMIT_DEFAULT; capped at _MAX */
+};
+
+/* Sessions, newest first, as {sessions: [{id, host, hostname, identity, account, command,
+ * started, ended, width, height, bytes, parts, exit, uid}], count} (caller decrefs). */
+int store_sessions_list(struct store *st, const struct store_session_filter *f,
+			struct json_t **out);
+/* One session's object as in the list (caller decrefs), or -ENOENT. */
+int store_session_get(struct store *st, const char *id, struct json_t **out);
+/* The whole asciicast v2 text of a session (its parts in order): 0 with *text (caller
+ * frees, NUL-terminated) and *len; -ENOENT; -EFBIG above STORE_SESSION_CAST_MAX. */
+int store_session_cast(struct store *st, const char *id, char **text, size_t *len);

@@ -8,6 +8,8 @@
 
 #include "store/store.h"
 
+#include "lib/buf.h"
+
 struct store_backend;
 
 /* What one ingest transaction did, summed into struct store_stats by the front end. */
@@ -94,6 +96,11 @@ struct store_backend_ops {
 	 * than now - max_age_s, visiting hosts from *cursor (start with 0); sets *cursor to
 	 * where to go on, or -1 when every host was visited. on_writer says which thread
 	 * calls (which connection to use). Returns the rows deleted or a negative errno. */
+	int (*sessions_list)(struct store_backend *be, const struct store_session_filter *f,
+			     struct json_t **out);
+	int (*session_get)(struct store_backend *be, const char *id, struct json_t **out);
+	/* Appends the session's asciicast text to out (capped: -EFBIG past its cap). */
+	int (*session_cast)(struct store_backend *be, const char *id, struct buf *out);
 	int64_t (*retention_run)(struct store_backend *be, bool on_writer, int64_t max_age_s,
 				 int64_t now, size_t chunk, int64_t *cursor);
 };

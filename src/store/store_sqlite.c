@@ -2057,6 +2057,9 @@ static int action_result_apply(struct store_backend *be, int64_t hid, const stru
 	}
 }
 
+static int session_part_apply(struct store_backend *be, int64_t hid, const struct store_record *rec,
+			      const struct ingest_session_part *sp, struct store_ingest_counts *c);
+
 /* Applies a detection record (RECORD_EVENT, _ALERT, _BASELINE, _SENSOR_HEALTH) whose payload
  * p decoded. Returns 0 or -EIO; a payload that does not parse is counted and skipped. */
 static int apply_detection(struct store_backend *be, int64_t hid, const struct store_record *rec,
@@ -2109,6 +2112,17 @@ static int apply_detection(struct store_backend *be, int64_t hid, const struct s
 		ingest_action_free(&ac);
 		return r;
 	}
+	case IMMUNE__V1__RECORD_KIND__RECORD_SESSION: {
+		struct ingest_session_part sp;
+
+		if (ingest_parse_session_part(p, len, &sp) < 0) {
+			c->unparsed++;
+			return 0;
+		}
+		r = session_part_apply(be, hid, rec, &sp, c);
+		ingest_session_part_free(&sp);
+		return r;
+	}
 	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
 		if (ingest_parse_baseline(p, len, &v) < 0) {
 			c->unparsed++;
@@ -2142,6 +2156,7 @@ static bool is_detection_record(uint32_t stream, uint32_t kind)
 		return stream == IMMUNE__V1__STREAM__STREAM_EVENTS;
 	case IMMUNE__V1__RECORD_KIND__RECORD_ALERT:
 	case IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT:
+	case IMMUNE__V1__RECORD_KIND__RECORD_SESSION:
 		return stream == IMMUNE__V1__STREAM__STREAM_ALERTS;
 	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
 	case IMMUNE__V1__RECORD_KIND__RECORD_SENSOR_HEALTH:
@@ -3037,6 +3052,224 @@ static int64_t sq_actions_expire(struct store_backend *be, int64_t before_ns, in
 	return sqlite3_changes(be->ctl.db);
 }
 
+/* ---- recorded sessions (docs/sessions.md) ---- */
+
+/* A RECORD_SESSION part from host hid: the session's row (made by whichever part comes
+ * first), the part, its bytes, and the facts row (part -1: {"uid", "pid", "exit"}). A
+ * session id that belongs to another host is refused. Returns 0 or -EIO. */
+static int session_part_apply(struct store_backend *be, int64_t hid, const struct store_record *rec,
+			      const struct ingest_session_part *sp, struct store_ingest_counts *c)
+{
+	int64_t row_host = 0;
+	int rc;
+
+	{
+		_cleanup_reset_ sqlite3_stmt *s =
+			stmt(&be->wr, "SELECT host FROM sessions WHERE id = ?1");
+
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, sp->session);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			row_host = sqlite3_column_int64(s, 0);
+		else if (rc != SQLITE_DONE)
+			return -EIO;
+	}
+	if (row_host && row_host != hid) {
+		c->unparsed++;
+		return 0;
+	}
+	if (sp->part == 0) {
+		_cleanup_reset_ sqlite3_stmt *s =
+			stmt(&be->wr,
+			     "INSERT INTO sessions(id, host, identity, account, command, "
+			     "started_ns, width,"
+			     " height) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO "
+			     "UPDATE SET"
+			     " identity = excluded.identity, account = excluded.account, command ="
+			     " excluded.command, started_ns = excluded.started_ns, width = "
+			     "excluded.width,"
+			     " height = excluded.height");
+		_cleanup_reset_ sqlite3_stmt *f =
+			stmt(&be->wr,
+			     "INSERT INTO session_parts(session, part, data) VALUES(?1, -1,"
+			     " json_object('uid', ?2, 'pid', ?3, 'verified', json(?4), 'exit',"
+			     " NULL)) ON CONFLICT(session, part) DO UPDATE SET data ="
+			     " json_set(data, '$.uid', ?2, '$.pid', ?3, '$.verified', json(?4))");
+
+		if (!s || !f)
+			return -EIO;
+		bind_text(s, 1, sp->session);
+		sqlite3_bind_int64(s, 2, hid);
+		bind_text(s, 3, sp->identity);
+		bind_text(s, 4, sp->account);
+		bind_text(s, 5, sp->command);
+		sqlite3_bind_int64(s, 6, sp->started_ns ? sp->started_ns : rec->time_ns);
+		sqlite3_bind_int64(s, 7, sp->width);
+		sqlite3_bind_int64(s, 8, sp->height);
+		bind_text(f, 1, sp->session);
+		sqlite3_bind_int64(f, 2, sp->uid);
+		sqlite3_bind_int64(f, 3, sp->pid);
+		bind_text(f, 4, sp->identity_verified ? "true" : "false");
+		if (step_done(s) < 0 || step_done(f) < 0)
+			return -EIO;
+	} else if (!row_host) {
+		/* a later part before the first: the row waits for its facts */
+		_cleanup_reset_ sqlite3_stmt *s = stmt(
+			&be->wr, "INSERT INTO sessions(id, host, started_ns) VALUES(?1, ?2, ?3)");
+
+		if (!s)
+			return -EIO;
+		bind_text(s, 1, sp->session);
+		sqlite3_bind_int64(s, 2, hid);
+		sqlite3_bind_int64(s, 3, rec->time_ns > 0 ? rec->time_ns : 0);
+		if (step_done(s) < 0)
+			return -EIO;
+	}
+	{
+		_cleanup_reset_ sqlite3_stmt *s =
+			stmt(&be->wr, "INSERT OR IGNORE INTO session_parts(session, part, data)"
+				      " VALUES(?1, ?2, ?3)");
+		_cleanup_reset_ sqlite3_stmt *u =
+			stmt(&be->wr, "UPDATE sessions SET bytes = bytes + ?2 WHERE id = ?1");
+
+		if (!s || !u)
+			return -EIO;
+		bind_text(s, 1, sp->session);
+		sqlite3_bind_int64(s, 2, sp->part);
+		sqlite3_bind_blob(s, 3, sp->cast, (int)sp->cast_len, SQLITE_STATIC);
+		if (step_done(s) < 0)
+			return -EIO;
+		bind_text(u, 1, sp->session);
+		sqlite3_bind_int64(u, 2, sqlite3_changes(be->wr.db) ? (int64_t)sp->cast_len : 0);
+		if (step_done(u) < 0)
+			return -EIO;
+	}
+	if (sp->end) {
+		_cleanup_reset_ sqlite3_stmt *s =
+			stmt(&be->wr, "UPDATE sessions SET ended_ns = ?2 WHERE id = ?1");
+		_cleanup_reset_ sqlite3_stmt *f = stmt(
+			&be->wr,
+			"INSERT INTO session_parts(session, part, data) VALUES(?1, -1,"
+			" json_object('exit', ?2)) ON CONFLICT(session, part) DO UPDATE SET data ="
+			" json_set(data, '$.exit', ?2)");
+
+		if (!s || !f)
+			return -EIO;
+		bind_text(s, 1, sp->session);
+		sqlite3_bind_int64(s, 2, sp->ended_ns ? sp->ended_ns : rec->time_ns);
+		bind_text(f, 1, sp->session);
+		if (sp->exit >= 0)
+			sqlite3_bind_int(f, 2, sp->exit);
+		if (step_done(s) < 0 || step_done(f) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+#define SESSION_COLS                                                                               \
+	"x.id, h.id, h.hostname, x.identity, x.account, x.command, x.started_ns, x.ended_ns,"      \
+	" x.width, x.height, x.bytes, (SELECT data FROM session_parts WHERE session = x.id AND"    \
+	" part = -1), (SELECT count(*) FROM session_parts WHERE session = x.id AND part >= 0)"
+#define SESSION_FROM " FROM sessions x JOIN hosts h ON h.hid = x.host"
+
+static json_t *session_json(sqlite3_stmt *s)
+{
+	json_t *o = json_object(), *facts = json_text_col(s, 11, json_object());
+	json_t *exit_code = json_object_get(facts, "exit");
+
+	json_object_set_new(o, "id", text_or_null(s, 0));
+	json_object_set_new(o, "host", text_or_null(s, 1));
+	json_object_set_new(o, "hostname", text_or_null(s, 2));
+	json_object_set_new(o, "identity", text_or_null(s, 3));
+	json_object_set_new(o, "account", text_or_null(s, 4));
+	json_object_set_new(o, "command", text_or_null(s, 5));
+	json_object_set_new(o, "started", ns_or_null(sqlite3_column_int64(s, 6)));
+	json_object_set_new(o, "ended", ns_or_null(sqlite3_column_int64(s, 7)));
+	json_object_set_new(o, "width", json_integer(sqlite3_column_int64(s, 8)));
+	json_object_set_new(o, "height", json_integer(sqlite3_column_int64(s, 9)));
+	json_object_set_new(o, "bytes", json_integer(sqlite3_column_int64(s, 10)));
+	json_object_set_new(o, "parts", json_integer(sqlite3_column_int64(s, 12)));
+	json_object_set(o, "exit", json_is_integer(exit_code) ? exit_code : json_null());
+	json_object_set_new(o, "identity_verified",
+			    json_boolean(json_is_true(json_object_get(facts, "verified"))));
+	json_object_set(o, "uid",
+			json_is_integer(json_object_get(facts, "uid"))
+				? json_object_get(facts, "uid")
+				: json_null());
+	json_decref(facts);
+	return o;
+}
+
+static int sq_sessions_list(struct store_backend *be, const struct store_session_filter *f,
+			    struct json_t **out)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl,
+		     "SELECT " SESSION_COLS SESSION_FROM
+		     " WHERE x.started_ns >= ?1 AND (?2 IS NULL OR h.id = ?2 OR h.hostname = ?2)"
+		     " AND (?3 IS NULL OR x.identity = ?3)"
+		     " ORDER BY x.started_ns DESC, x.id DESC LIMIT ?4");
+	size_t limit = f && f->limit ? f->limit : STORE_SESSIONS_LIMIT_DEFAULT;
+	json_t *arr;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	if (limit > STORE_SESSIONS_LIMIT_MAX)
+		limit = STORE_SESSIONS_LIMIT_MAX;
+	sqlite3_bind_int64(s, 1, f && f->since_ns > 0 ? f->since_ns : 0);
+	bind_text(s, 2, f ? f->host : NULL);
+	bind_text(s, 3, f ? f->identity : NULL);
+	sqlite3_bind_int64(s, 4, (int64_t)limit);
+	arr = json_array();
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(arr, session_json(s));
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return -EIO;
+	}
+	*out = json_pack("{s:I,s:o}", "count", (json_int_t)json_array_size(arr), "sessions", arr);
+	return 0;
+}
+
+static int sq_session_get(struct store_backend *be, const char *id, struct json_t **out)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "SELECT " SESSION_COLS SESSION_FROM " WHERE x.id = ?1");
+	int r = step_by_id(s, id);
+
+	if (r < 0)
+		return r;
+	*out = session_json(s);
+	return 0;
+}
+
+static int sq_session_cast(struct store_backend *be, const char *id, struct buf *out)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s = stmt(&be->ctl, "SELECT 1 FROM sessions WHERE id = ?1");
+	_cleanup_reset_ sqlite3_stmt *p =
+		stmt(&be->ctl, "SELECT data FROM session_parts WHERE session = ?1 AND part >= 0"
+			       " ORDER BY part");
+	int r = step_by_id(s, id), rc;
+
+	if (r < 0)
+		return r;
+	if (!p)
+		return -EIO;
+	bind_text(p, 1, id);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		r = buf_append(out, sqlite3_column_blob(p, 0), (size_t)sqlite3_column_bytes(p, 0));
+		if (r < 0)
+			return -EFBIG;
+	}
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 const struct store_backend_ops store_sqlite_ops = {
 	.scheme = "sqlite",
 	.open = sq_open,
@@ -3076,4 +3309,7 @@ const struct store_backend_ops store_sqlite_ops = {
 	.actions_expire = sq_actions_expire,
 	.ingest = sq_ingest,
 	.retention_run = sq_retention_run,
+	.sessions_list = sq_sessions_list,
+	.session_get = sq_session_get,
+	.session_cast = sq_session_cast,
 };
