@@ -184,6 +184,13 @@ run "$immune" user token alice --server-config "$cfg"
 run "$immune" user disable alice --server-config "$cfg"
 [ "$rc" -eq 2 ] && grep -q "already disabled" "$tmp/err" || fail "disabled twice"
 grep -q "identity alice disabled" "$tmp/server.log" || fail "no offboarding in the server's log"
+# the agent acted on it at once
+for _ in $(seq 1 100); do
+	grep -q "access: identity alice revoked" "$tmp/agent.log" && break
+	sleep 0.1
+done
+grep -q "access: identity alice revoked" "$tmp/agent.log" || fail "the agent did not act on access-revoke"
+grep -q "access: bundle version [0-9]* loaded" "$tmp/agent.log" || fail "the agent holds no access bundle"
 # --- directory import
 cat >"$tmp/people.csv" <<'EOF'
 name,kind,groups,role,accounts,team
