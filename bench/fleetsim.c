@@ -42,6 +42,7 @@ enum {
 	P_INGEST = 1 << 2,
 	P_STORM = 1 << 3,
 	P_VERIFY = 1 << 4,
+	P_OFFBOARD = 1 << 5,
 };
 
 struct opts {
@@ -747,6 +748,45 @@ static void phase_storm(struct ctl *c)
 			    json_real(s.elapsed));
 }
 
+/* Creates an identity, disables it through the API and times its access-revoke command
+ * reaching every connected agent (CLOCK_MONOTONIC: the same machine's clock). */
+static void phase_offboard(struct ctl *c)
+{
+	char name[64], path[128], body[128];
+	snprintf(name, sizeof(name), "fleetsim-leaver-%016llx", (unsigned long long)c->t.nonce);
+	snprintf(body, sizeof(body), "{\"name\": \"%s\", \"accounts\": [\"leaver\"]}", name);
+	json_t *j = api_json(c, "POST", "/v1/users", body, 201);
+	if (!j)
+		die("POST /v1/users failed (run with --verbose to see why)");
+	json_decref(j);
+	snprintf(path, sizeof(path), "/v1/users/%s/disable", name);
+	uint64_t t0 = now_ns();
+	j = api_json(c, "POST", path, NULL, 200);
+	uint64_t t_api = now_ns() - t0;
+	if (!j)
+		die("POST %s failed (run with --verbose to see why)", path);
+	json_int_t notified = json_integer_value(json_object_get(j, "hosts_notified"));
+	json_decref(j);
+	struct fs_cmd cmd = { .phase = PH_REVOKES, .duration = 60, .t0_ns = t0 };
+	struct fs_counts s;
+	static struct hist lat;
+	run_phase(c, &cmd, "offboard", c->o.agents, &s, &lat);
+	c->failed |= s.failed > 0 || (uint64_t)notified != s.done;
+	fprintf(c->out,
+		"offboard: POST /v1/users/NAME/disable answered in %.1f ms, %lld hosts notified; "
+		"%llu agents received access-revoke (%llu did not): p50 %.1f ms, p99 %.1f ms, "
+		"max %.1f ms after the request was sent\n",
+		(double)t_api / 1e6, (long long)notified, (unsigned long long)s.done,
+		(unsigned long long)s.failed, ms(hist_quantile(&lat, 0.5)),
+		ms(hist_quantile(&lat, 0.99)), ms(lat.max));
+	json_object_set_new(c->json, "offboard",
+			    json_pack("{sf sI sI sI sf sf sf}", "api_ms", (double)t_api / 1e6,
+				      "hosts_notified", notified, "received", (json_int_t)s.done,
+				      "missing", (json_int_t)s.failed, "p50_ms",
+				      ms(hist_quantile(&lat, 0.5)), "p99_ms",
+				      ms(hist_quantile(&lat, 0.99)), "max_ms", ms(lat.max)));
+}
+
 static bool host_matches(json_t *h, uint64_t acked, uint64_t *records, uint64_t *committed)
 {
 	json_t *streams = json_object_get(h, "streams"), *s;
@@ -891,7 +931,9 @@ static void usage(FILE *f)
 	      "  --window K           batches in flight per agent (default 4, at most 16)\n"
 	      "  --inflight I         with --rate 0: batches in flight in all (default 1024)\n"
 	      "  --concurrency C      enrollments/connections in flight per worker (default 128)\n"
-	      "  --phases LIST        enroll,connect,ingest,storm,verify (default: all)\n"
+	      "  --phases LIST        enroll,connect,ingest,storm,verify (default: all);\n"
+	      "                       offboard (only when named): disable an identity, time\n"
+	      "                       its access-revoke reaching every connected agent\n"
 	      "  --verify N           hosts to check through the API (default 200, 0: all)\n"
 	      "  --source-addrs K     bind agents to K source addresses 127.1.x.1 (default 64)\n"
 	      "  --server-bin PATH    immune-server to start (default: next to this build)\n"
@@ -935,10 +977,12 @@ static unsigned parse_phases(const char *s)
 			p |= P_STORM;
 		else if (!strcmp(v[i], "verify"))
 			p |= P_VERIFY;
+		else if (!strcmp(v[i], "offboard"))
+			p |= P_OFFBOARD;
 		else {
 			fprintf(stderr,
 				"fleetsim: --phases: unknown phase '%s' (enroll, connect, ingest, "
-				"storm, verify)\n",
+				"storm, verify, offboard)\n",
 				v[i]);
 			exit(2);
 		}
@@ -946,8 +990,8 @@ static unsigned parse_phases(const char *s)
 	/* later phases need the earlier ones */
 	if (p & (P_CONNECT | P_INGEST | P_STORM | P_VERIFY))
 		p |= P_ENROLL;
-	if (p & (P_INGEST | P_STORM))
-		p |= P_CONNECT;
+	if (p & (P_INGEST | P_STORM | P_OFFBOARD))
+		p |= P_CONNECT | P_ENROLL;
 	return p;
 }
 
@@ -1120,6 +1164,8 @@ int main(int argc, char **argv)
 		phase_enroll(c);
 	if (c->o.phases & P_CONNECT)
 		phase_connect(c);
+	if (c->o.phases & P_OFFBOARD)
+		phase_offboard(c);
 	if (c->o.phases & P_INGEST) {
 		if (c->o.rate > 0) {
 			phase_ingest(c, c->o.rate, "ingest_fixed");

@@ -55,6 +55,7 @@ enum fs_phase {
 	PH_STORM,   /* close every connection at once and reconnect */
 	PH_SAMPLES, /* report (host id, acked seq) for every stride-th agent */
 	PH_CLOSE,   /* close every connection, without reconnecting */
+	PH_REVOKES, /* wait for every ready agent's Command access-revoke (offboarding) */
 	PH_QUIT,
 };
 
@@ -83,6 +84,7 @@ struct fs_cmd {
 	uint32_t window;   /* PH_INGEST: batches in flight per agent; else: attempts per worker */
 	uint32_t stride;   /* PH_SAMPLES */
 	uint32_t inflight; /* PH_INGEST: batches in flight in this worker (rate 0) */
+	uint64_t t0_ns;	   /* PH_REVOKES: CLOCK_MONOTONIC ns when the disable was sent */
 };
 
 struct fs_progress {

@@ -55,6 +55,7 @@ struct agent {
 	uint64_t acked;		      /* the server's committed_seq */
 	uint64_t flight_seq[WIN_MAX]; /* last seq of each batch in flight */
 	uint64_t flight_t[WIN_MAX];   /* when it was sent (ns) */
+	uint64_t revoke_ns;	      /* when its first access-revoke arrived (monotonic), 0 */
 };
 
 struct worker {
@@ -468,6 +469,34 @@ static void on_ack(struct agent *a, const Immune__V1__Ack *ack)
 	}
 }
 
+/* PH_REVOKES: ends the phase once every ready agent holds its access-revoke (or, when
+ * final, with those that do not counted as failed): latency from cmd.t0_ns. */
+static void revokes_check(struct worker *w, bool final)
+{
+	if (!w->running || w->cmd.phase != PH_REVOKES)
+		return;
+	uint64_t got = 0, missing = 0;
+	for (uint32_t i = 0; i < w->n; i++) {
+		struct agent *a = &w->agents[i];
+		if (a->revoke_ns)
+			got++;
+		else if (a->state == A_READY)
+			missing++;
+	}
+	if (missing && !final)
+		return;
+	for (uint32_t i = 0; i < w->n; i++) {
+		uint64_t t = w->agents[i].revoke_ns;
+		if (t)
+			hist_add(&w->lat, t > w->cmd.t0_ns ? (t - w->cmd.t0_ns) / 1000 : 0);
+		if (t && t > w->cmd.t0_ns && (double)(t - w->cmd.t0_ns) / 1e9 > w->c.last_ok_s)
+			w->c.last_ok_s = (double)(t - w->cmd.t0_ns) / 1e9;
+	}
+	w->c.done = got;
+	w->c.failed = missing;
+	phase_finish(w);
+}
+
 static void on_frame(struct agent *a, Frame *f)
 {
 	switch (f->body_case) {
@@ -493,6 +522,14 @@ static void on_frame(struct agent *a, Frame *f)
 			on_ack(a, f->ack);
 		return;
 	case IMMUNE__V1__FRAME__BODY_CONFIG: on_config(a, f->config); return;
+	case IMMUNE__V1__FRAME__BODY_COMMAND:
+		/* offboarding: what a real agent acts on at once; the receipt time is kept */
+		if (f->command->name && !strcmp(f->command->name, "access-revoke") &&
+		    f->command->access_revoke && !a->revoke_ns) {
+			a->revoke_ns = now_ns();
+			revokes_check(a->w, false);
+		}
+		return;
 	default:
 		/* heartbeats, configuration, commands: nothing to do for a simulated agent */
 		return;
@@ -846,6 +883,10 @@ static void ctl_cb(evutil_socket_t fd, short what, void *arg)
 		w->running = false;
 		do_samples(w);
 		break;
+	case PH_REVOKES:
+		w->drain_deadline = now_ns() + (uint64_t)(cmd.duration * 1e9);
+		revokes_check(w, false);
+		break;
 	case PH_CLOSE:
 		for (uint32_t i = 0; i < w->n; i++) {
 			struct agent *a = &w->agents[i];
@@ -867,6 +908,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	w->ticks++;
 	if (w->running && w->ticks % 2 == 0)
 		send_progress(w);
+	if (w->running && w->cmd.phase == PH_REVOKES && now_ns() > w->drain_deadline)
+		revokes_check(w, true);
 	if (w->draining && now_ns() > w->drain_deadline) {
 		w->draining = false;
 		w->c.batches_unacked = w->flight_total;

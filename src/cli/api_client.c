@@ -438,6 +438,10 @@ static enum evhttp_cmd_type method_type(const char *m)
 		return EVHTTP_REQ_POST;
 	if (strcmp(m, "DELETE") == 0)
 		return EVHTTP_REQ_DELETE;
+	if (strcmp(m, "PUT") == 0)
+		return EVHTTP_REQ_PUT;
+	if (strcmp(m, "PATCH") == 0)
+		return EVHTTP_REQ_PATCH;
 	return EVHTTP_REQ_GET;
 }
 
@@ -463,7 +467,11 @@ static int send_request(struct request *rq, const struct api_config *cfg, const 
 			set_err(err, 0, "cannot encode the request");
 			return -EINVAL;
 		}
+		char len[24];
+		/* libevent adds it for POST and PUT only; PATCH needs it too */
+		snprintf(len, sizeof(len), "%zu", strlen(s));
 		evhttp_add_header(h, "Content-Type", "application/json");
+		evhttp_add_header(h, "Content-Length", len);
 		evbuffer_add(evhttp_request_get_output_buffer(req), s, strlen(s));
 	}
 	r = evhttp_make_request(rq->evcon, req, method_type(method), path);

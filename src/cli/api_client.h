@@ -44,7 +44,7 @@ static inline void api_config_freep(struct api_config **c)
 	api_config_free(*c);
 }
 
-/* Performs one request: method "GET", "POST" or "DELETE", path such as "/v1/hosts" (the
+/* Performs one request: method "GET", "POST", "PUT", "PATCH" or "DELETE", path such as "/v1/hosts" (the
  * caller escapes query values), body NULL or a JSON object to send. On a 2xx answer returns
  * 0 with *answer (a new reference: the parsed JSON body, or an empty object when the body is
  * empty) and *status. Otherwise returns a negative errno with err filled:

@@ -40,6 +40,11 @@ int cmd_ssh(int argc, char **argv);
 int cmd_access(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+/* users.c: immune user, immune group, and the server verbs of immune policy (push, list,
+ * test --server; argv[1] is the verb) */
+int cmd_user(int argc, char **argv);
+int cmd_group(int argc, char **argv);
+int cmd_policy_fleet(int argc, char **argv);
 
 struct catalog;
 /* Loads the catalog at path (NULL: the installed catalog, else the source tree's), printing

@@ -32,7 +32,9 @@ static const struct cli_command commands[] = {
 	{ "access", "request, approve, list, revoke and review just-in-time access", cmd_access },
 	{ "session", "list recorded SSH sessions or replay one", cmd_session },
 	{ "server", "show the server's status and counters", cmd_server },
-	{ "policy", "check access policies, or test a request against them", cmd_policy },
+	{ "policy", "check or test access policies; push, list or test the server's", cmd_policy },
+	{ "user", "list, add, change, disable (offboard) or import identities (access)", cmd_user },
+	{ "group", "list or add groups of identities (access)", cmd_group },
 };
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

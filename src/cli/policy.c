@@ -28,7 +28,9 @@ static void print_help(void)
 	       "              [--as ACCOUNT] [--command CMD] --host NAME [--host-id ID]\n"
 	       "              [--label k=v]... [--source ADDR] [--posture N]\n"
 	       "              [--alerts critical=N,high=N,...] [--attestation trusted|failed]\n"
-	       "              [--ticket T] [--grant] [--time RFC3339] [--json]\n\n"
+	       "              [--ticket T] [--grant] [--time RFC3339] [--json]\n"
+	       "       immune policy push|list|test --server ... (the server's policies:\n"
+	       "              immune policy push --help)\n\n"
 	       "check  compiles the access policies in each DIR (its *.policy files) and FILE\n"
 	       "       together and prints each error as FILE:LINE:COLUMN: message, or how many\n"
 	       "       policies compiled. Exit 0 when all compiled, 1 on any error.\n"
@@ -618,7 +620,15 @@ int cmd_policy(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "check") == 0)
 		return policy_check(argc - 1, argv + 1);
+	/* the server's policies (users.c): push, list, test --server */
+	bool server = false;
+	for (int i = 2; i < argc; i++)
+		server = server || strcmp(argv[i], "--server") == 0;
+	if (strcmp(argv[1], "push") == 0 || strcmp(argv[1], "list") == 0 ||
+	    (strcmp(argv[1], "test") == 0 && server))
+		return cmd_policy_fleet(argc, argv);
 	if (strcmp(argv[1], "test") == 0)
 		return policy_test(argc - 1, argv + 1);
-	return cli_usage_error("policy", "unknown subcommand '%s' (check, test)", argv[1]);
+	return cli_usage_error("policy", "unknown subcommand '%s' (check, test, push, list)",
+			       argv[1]);
 }

@@ -48,12 +48,17 @@ void api_error(struct evhttp_request *req, int code, const char *fmt, ...)
 
 json_t *api_body_object(struct evhttp_request *req)
 {
+	return api_body_object_capped(req, API_MAX_BODY);
+}
+
+json_t *api_body_object_capped(struct evhttp_request *req, size_t max)
+{
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	if (len == 0)
 		return json_object();
-	if (len > API_MAX_BODY) {
-		api_error(req, 413, "request body larger than %u bytes", API_MAX_BODY);
+	if (len > max) {
+		api_error(req, 413, "request body larger than %zu bytes", max);
 		return NULL;
 	}
 	json_error_t err;
@@ -81,29 +86,96 @@ json_t *api_time(int64_t t)
 	return json_string(out);
 }
 
-/* Checks "Authorization: Bearer TOKEN"; returns the operator's name (caller frees), or
- * replies 401 and returns NULL. */
-static char *authorized(struct server *s, struct evhttp_request *req)
+/* ---- roles (docs/api.md "Roles") ---- */
+
+static int role_rank(const char *role)
+{
+	if (!role)
+		return 0;
+	if (!strcmp(role, "viewer"))
+		return 1;
+	if (!strcmp(role, "auditor"))
+		return 2;
+	if (!strcmp(role, "approver"))
+		return 3;
+	if (!strcmp(role, "admin"))
+		return 4;
+	return 0;
+}
+
+bool api_caller_may(const struct api_caller *c, enum api_need need)
+{
+	const char *role = c && c->role ? c->role : "";
+	switch (need) {
+	case API_NEED_SELF: return c != NULL;
+	case API_NEED_READ: return role_rank(role) >= 1;
+	case API_NEED_AUDIT: return !strcmp(role, "auditor") || !strcmp(role, "admin");
+	case API_NEED_APPROVE: return !strcmp(role, "approver") || !strcmp(role, "admin");
+	case API_NEED_ADMIN: return !strcmp(role, "admin");
+	}
+	return false;
+}
+
+bool api_require(struct evhttp_request *req, const struct api_caller *c, enum api_need need)
+{
+	static const char *const needs[] = {
+		[API_NEED_SELF] = "an identity",
+		[API_NEED_READ] = "the viewer, auditor, approver or admin role",
+		[API_NEED_AUDIT] = "the auditor or admin role",
+		[API_NEED_APPROVE] = "the approver or admin role",
+		[API_NEED_ADMIN] = "the admin role",
+	};
+	if (api_caller_may(c, need))
+		return true;
+	const char *role = c && c->role && *c->role ? c->role : NULL;
+	api_error(req, 403, "this needs %s; %s has %s", needs[need], c ? c->name : "the caller",
+		  role ? role : "no role");
+	return false;
+}
+
+/* Checks "Authorization: Bearer TOKEN"; returns 0 with the operator's name and role in c
+ * (caller frees both), or replies 401 and returns a negative errno. */
+static int authorized(struct server *s, struct evhttp_request *req, struct api_caller *c)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	if (!h || strncmp(h, "Bearer ", 7) != 0 || !h[7] || strlen(h + 7) > 256) {
 		api_error(req, 401,
 			  "missing or malformed 'Authorization: Bearer TOKEN' "
 			  "(the token is in the server's client.yaml)");
-		return NULL;
+		return -EACCES;
 	}
 	unsigned char hash[32];
 	EVP_Digest(h + 7, strlen(h + 7), hash, NULL, EVP_sha256(), NULL);
-	char *name = NULL;
-	int r = store_operator_find(s->store, hash, &name);
-	if (r == 0 && name)
-		return name;
+	char *name = NULL, *role = NULL;
+	int r = store_operator_find(s->store, hash, &name, &role);
+	if (r == 0 && name && role) {
+		c->name = name;
+		c->role = role;
+		return 0;
+	}
 	free(name);
+	free(role);
 	if (r == -ENOENT)
 		api_error(req, 401, "unknown operator token");
 	else
 		api_error(req, 500, "cannot check the operator token");
-	return NULL;
+	return r < 0 ? r : -EIO;
+}
+
+/* What the endpoints of this file need: reading is READ (join tokens: ADMIN), approving or
+ * rejecting a response action APPROVE, every other change ADMIN. */
+static enum api_need route_need(const char *path, enum evhttp_cmd_type m)
+{
+	if (!strcmp(path, "/v1/tokens"))
+		return API_NEED_ADMIN;
+	if (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD)
+		return API_NEED_READ;
+	if (m == EVHTTP_REQ_POST && !strncmp(path, "/v1/actions/", 12)) {
+		const char *verb = strrchr(path, '/');
+		if (!strcmp(verb, "/approve") || !strcmp(verb, "/reject"))
+			return API_NEED_APPROVE;
+	}
+	return API_NEED_ADMIN;
 }
 
 static void method_not_allowed(struct evhttp_request *req)
@@ -178,10 +250,17 @@ static void route_alert(struct server *s, struct evhttp_request *req, const char
 }
 
 static void route(struct server *s, struct evhttp_request *req, const char *path, const char *query,
-		  const char *op)
+		  const struct api_caller *c)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 	bool get = m == EVHTTP_REQ_GET;
+	const char *op = c->name;
+	/* the access endpoints check their own needs */
+	if (api_route_identities(s, req, path, query, c) ||
+	    api_route_access(s, req, path, query, c) || api_route_sessions(s, req, path, query, c))
+		return;
+	if (!api_require(req, c, route_need(path, m)))
+		return;
 	if (query && strcmp(path, "/v1/findings") != 0 && strcmp(path, "/v1/alerts") != 0 &&
 	    strcmp(path, "/v1/actions") != 0 && *query)
 		api_error(req, 400, "%s takes no query parameters", path);
@@ -217,21 +296,18 @@ static void route(struct server *s, struct evhttp_request *req, const char *path
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
-	_cleanup_free_ char *op = authorized(s, req);
-	if (!op)
+	struct api_caller c = { 0 };
+	if (authorized(s, req, &c) < 0)
 		return;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	if (!path) {
+	_cleanup_free_ char *decoded = path ? evhttp_uridecode(path, 0, NULL) : NULL;
+	if (!decoded)
 		api_error(req, 400, "malformed request URI");
-		return;
-	}
-	_cleanup_free_ char *decoded = evhttp_uridecode(path, 0, NULL);
-	if (!decoded) {
-		api_error(req, 400, "malformed request URI");
-		return;
-	}
-	route(s, req, decoded, evhttp_uri_get_query(uri), op);
+	else
+		route(s, req, decoded, evhttp_uri_get_query(uri), &c);
+	free((char *)c.name);
+	free((char *)c.role);
 }
 
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
@@ -258,7 +334,8 @@ int api_open(struct server *s)
 		return -ENOMEM;
 	evhttp_set_bevcb(s->http, make_bev, s);
 	evhttp_set_gencb(s->http, on_request, s);
-	evhttp_set_max_body_size(s->http, API_MAX_BODY);
+	/* the largest body any endpoint takes; each endpoint checks its own cap */
+	evhttp_set_max_body_size(s->http, API_MAX_BODY_LARGE);
 	evhttp_set_max_headers_size(s->http, 16 * 1024);
 	evhttp_set_timeout(s->http, 30);
 	/* every method reaches the router, which answers 405 in JSON */

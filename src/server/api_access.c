@@ -607,35 +607,3 @@ bool api_route_access(struct server *s, struct evhttp_request *req, const char *
 		api_error(req, 404, "no such endpoint: %s", path);
 	return true;
 }
-
-/* ---- until the identities' work (api.c roles, access.c bundle) is linked in ----
- * These weak definitions keep the server linking on its own; the real ones replace them. */
-
-__attribute__((weak)) int access_bundle_refresh(struct server *s)
-{
-	(void)s;
-	return 0;
-}
-
-__attribute__((weak)) bool api_caller_may(const struct api_caller *c, enum api_need need)
-{
-	const char *r = c && c->role ? c->role : "";
-
-	switch (need) {
-	case API_NEED_SELF: return c != NULL;
-	case API_NEED_READ: return *r != '\0';
-	case API_NEED_AUDIT: return !strcmp(r, "auditor") || !strcmp(r, "admin");
-	case API_NEED_APPROVE: return !strcmp(r, "approver") || !strcmp(r, "admin");
-	case API_NEED_ADMIN: return !strcmp(r, "admin");
-	}
-	return false;
-}
-
-__attribute__((weak)) bool api_require(struct evhttp_request *req, const struct api_caller *c,
-				       enum api_need need)
-{
-	if (api_caller_may(c, need))
-		return true;
-	api_error(req, 403, "%s lacks the role this needs", c ? c->name : "the caller");
-	return false;
-}

@@ -39,10 +39,20 @@ bool api_route_sessions(struct server *s, struct evhttp_request *req, const char
 void api_reply(struct evhttp_request *req, int code, json_t *obj);
 /* Sends {"error": message} with code. */
 void api_error(struct evhttp_request *req, int code, const char *fmt, ...) _printf_(3, 4);
-/* The request body as a JSON object (an empty body is {}); NULL after replying 400. */
+/* The request body as a JSON object (an empty body is {}); NULL after replying 400, or 413
+ * past API_MAX_BODY. */
 json_t *api_body_object(struct evhttp_request *req);
+/* The same with a larger cap, for the one endpoint that takes large bodies (at most
+ * API_MAX_BODY_LARGE: POST /v1/users/import). */
+#define API_MAX_BODY_LARGE (16u * 1024 * 1024)
+json_t *api_body_object_capped(struct evhttp_request *req, size_t max);
 /* Unix seconds as RFC 3339 (UTC), or JSON null for 0. */
 json_t *api_time(int64_t t);
+
+/* api_users.c: applies the fields of a POST /v1/users (create: name and kind too) or PATCH
+ * body to the identity document doc (checked: names, roles, attribute text, list sizes).
+ * Returns NULL, or what is wrong (err, or a static message); doc may be half changed then. */
+const char *api_identity_apply(json_t *doc, json_t *body, bool create, char *err, size_t err_len);
 
 /* api_tokens.c */
 struct api_token_request {

@@ -1,6 +1,7 @@
 /* The data directory: created 0700; at first start the operator "admin" and client.yaml
  * (docs/api.md "Client configuration"). */
 #include "server/server_int.h"
+#include "server/access.h"
 #include "lib/buf.h"
 #include "lib/fileio.h"
 #include "store/store.h"
@@ -77,7 +78,9 @@ int datadir_first_start(struct server *s, bool *created)
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(token + 2 * i, 3, "%02x", raw[i]);
 	EVP_Digest(token, 64, hash, NULL, EVP_sha256(), NULL);
-	int r = store_operator_put(s->store, "admin", hash);
+	int r = store_operator_put(s->store, "admin", "admin", hash);
+	if (r == 0)
+		r = access_identity_first_admin(s);
 	if (r == 0)
 		r = write_client_yaml(s, path, token);
 	OPENSSL_cleanse(raw, sizeof(raw));

@@ -82,14 +82,14 @@ static void send_welcome(struct conn *c)
 	conn_send(c, &f);
 }
 
-enum pushed_kind { PUSH_CATALOG, PUSH_RULES, PUSH_PLAYBOOKS };
+enum pushed_kind { PUSH_CATALOG, PUSH_RULES, PUSH_PLAYBOOKS, PUSH_ACCESS };
 
 /* Sends set (the catalog, the rules or the playbooks) in a ConfigUpdate of its own when the
  * agent's digest differs. */
 static void send_file_set(struct conn *c, const struct file_set *set, enum pushed_kind kind,
 			  const char *agent_digest, uint32_t agent_max_frame)
 {
-	static const char *const names[] = { "catalog", "rules", "playbooks" };
+	static const char *const names[] = { "catalog", "rules", "playbooks", "access bundle" };
 	if (!set || strcmp(set->digest, agent_digest ? agent_digest : "") == 0)
 		return;
 	Immune__V1__CatalogFile *files = xcalloc(set->n ? set->n : 1, sizeof(*files));
@@ -106,6 +106,10 @@ static void send_file_set(struct conn *c, const struct file_set *set, enum pushe
 		u.rules_digest = (char *)set->digest;
 		u.n_rules = set->n;
 		u.rules = ptrs;
+	} else if (kind == PUSH_ACCESS) {
+		u.access_digest = (char *)set->digest;
+		u.n_access = set->n;
+		u.access = ptrs;
 	} else if (kind == PUSH_PLAYBOOKS) {
 		u.playbooks_digest = (char *)set->digest;
 		u.n_playbooks = set->n;
@@ -177,4 +181,10 @@ void hello_handle(struct conn *c, const Immune__V1__Hello *hello)
 	send_file_set(c, c->srv->rules, PUSH_RULES, hello->rules_digest, hello->max_frame);
 	send_file_set(c, c->srv->playbook_files, PUSH_PLAYBOOKS, hello->playbooks_digest,
 		      hello->max_frame);
+	hello_send_access(c, hello->access_digest, hello->max_frame);
+}
+
+void hello_send_access(struct conn *c, const char *agent_digest, uint32_t agent_max_frame)
+{
+	send_file_set(c, c->srv->access.bundle, PUSH_ACCESS, agent_digest, agent_max_frame);
 }

@@ -132,7 +132,7 @@ static int server_setup(struct server *s)
 		return r;
 	if ((r = respond_init(s)) < 0)
 		return r;
-	if ((r = access_grants_init(s)) < 0)
+	if ((r = access_init(s)) < 0 || (r = access_grants_init(s)) < 0)
 		return r;
 	if ((r = ingest_init(s)) < 0)
 		return log_errno(r, "setting up the ingest queue");
@@ -213,6 +213,7 @@ void server_free(struct server *s)
 	file_set_free(s->rules);
 	respond_fini(s);
 	access_grants_fini(s);
+	access_fini(s);
 	SSL_CTX_free(s->agent_ctx);
 	SSL_CTX_free(s->api_ctx);
 	pki_ca_free(s->ca);

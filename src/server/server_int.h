@@ -149,6 +149,9 @@ void conns_close_all(struct server *s);
 void enroll_handle(struct conn *c, const Immune__V1__EnrollRequest *req);
 /* hello.c */
 void hello_handle(struct conn *c, const Immune__V1__Hello *hello);
+/* Sends the access bundle (s->access.bundle) to c when agent_digest (NULL: none) differs;
+ * agent_max_frame 0: not known. */
+void hello_send_access(struct conn *c, const char *agent_digest, uint32_t agent_max_frame);
 /* renew.c */
 void renew_handle(struct conn *c, const Immune__V1__RenewRequest *req);
 void heartbeat_handle(struct conn *c, const Immune__V1__Heartbeat *hb);

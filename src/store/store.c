@@ -574,14 +574,31 @@ int store_access_doc_delete(struct store *st, const char *kind, const char *id)
 	return st->ops->access_doc_delete(st->be, kind, id);
 }
 
-int store_operator_put(struct store *st, const char *name, const unsigned char token_hash[32])
+int store_access_event_hosts(struct store *st, const char *identity, const char *event, int64_t *n)
 {
-	return st->ops->operator_put(st->be, name, token_hash);
+	return st->ops->access_event_hosts(st->be, identity, event, n);
 }
 
-int store_operator_find(struct store *st, const unsigned char token_hash[32], char **name)
+int store_operator_put(struct store *st, const char *name, const char *role,
+		       const unsigned char token_hash[32])
 {
-	return st->ops->operator_find(st->be, token_hash, name);
+	return st->ops->operator_put(st->be, name, role, token_hash);
+}
+
+int store_operator_find(struct store *st, const unsigned char token_hash[32], char **name,
+			char **role)
+{
+	return st->ops->operator_find(st->be, token_hash, name, role);
+}
+
+int store_operator_set_role(struct store *st, const char *name, const char *role)
+{
+	return st->ops->operator_set_role(st->be, name, role);
+}
+
+int store_operator_delete(struct store *st, const char *name)
+{
+	return st->ops->operator_delete(st->be, name);
 }
 
 int store_token_add(struct store *st, const char *id, const unsigned char secret_hash[32],

@@ -40,11 +40,23 @@ int store_access_doc_get(struct store *st, const char *kind, const char *id, cha
 int store_access_doc_list(struct store *st, const char *kind, struct json_t **out);
 /* 0, or -ENOENT when there was none. */
 int store_access_doc_delete(struct store *st, const char *kind, const char *id);
+/* How many hosts reported the access event (access_events.event, e.g. "revoked") for
+ * identity: 0 with *n. */
+int store_access_event_hosts(struct store *st, const char *identity, const char *event, int64_t *n);
 
-/* ---- operators (API credentials; roles come with the access issue) ---- */
-int store_operator_put(struct store *st, const char *name, const unsigned char token_hash[32]);
-/* Returns 0 with *name (caller frees) when token_hash belongs to an operator, else -ENOENT. */
-int store_operator_find(struct store *st, const unsigned char token_hash[32], char **name);
+/* ---- operators (API credentials of identities, with their role: "admin", "approver",
+ * "auditor", "viewer" or "" for none; docs/access.md) ---- */
+/* Sets name's one token (replacing any other) and role. */
+int store_operator_put(struct store *st, const char *name, const char *role,
+		       const unsigned char token_hash[32]);
+/* Returns 0 with *name and, when role is not NULL, *role (caller frees both) when token_hash
+ * belongs to an operator, else -ENOENT. */
+int store_operator_find(struct store *st, const unsigned char token_hash[32], char **name,
+			char **role);
+/* Changes the role of name's token: 0 or -ENOENT (no token). */
+int store_operator_set_role(struct store *st, const char *name, const char *role);
+/* Deletes name's token (it can no longer call the API): 0 or -ENOENT. */
+int store_operator_delete(struct store *st, const char *name);
 
 /* ---- join tokens ---- */
 struct store_label {

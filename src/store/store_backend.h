@@ -29,16 +29,20 @@ struct store_backend_ops {
 	void (*close)(struct store_backend *be);
 	int (*schema_version)(struct store_backend *be);
 
-	int (*operator_put)(struct store_backend *be, const char *name,
+	int (*operator_put)(struct store_backend *be, const char *name, const char *role,
 			    const unsigned char token_hash[32]);
 	int (*operator_find)(struct store_backend *be, const unsigned char token_hash[32],
-			     char **name);
+			     char **name, char **role);
+	int (*operator_set_role)(struct store_backend *be, const char *name, const char *role);
+	int (*operator_delete)(struct store_backend *be, const char *name);
 	int (*access_doc_put)(struct store_backend *be, const char *kind, const char *id,
 			      const char *doc, int64_t now_ns);
 	int (*access_doc_get)(struct store_backend *be, const char *kind, const char *id,
 			      char **doc);
 	int (*access_doc_list)(struct store_backend *be, const char *kind, struct json_t **out);
 	int (*access_doc_delete)(struct store_backend *be, const char *kind, const char *id);
+	int (*access_event_hosts)(struct store_backend *be, const char *identity, const char *event,
+				  int64_t *n);
 	int (*token_add)(struct store_backend *be, const char *id,
 			 const unsigned char secret_hash[32], int64_t expires, int64_t uses_left,
 			 const struct store_label *labels, size_t n_labels, int64_t now);

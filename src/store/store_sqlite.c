@@ -607,27 +607,29 @@ static bool valid_host_id(const char *id)
 
 /* ---- operators ---- */
 
-static int sq_operator_put(struct store_backend *be, const char *name,
+static int sq_operator_put(struct store_backend *be, const char *name, const char *role,
 			   const unsigned char token_hash[32])
 {
 	CTL_LOCKED(be);
 	_cleanup_reset_ sqlite3_stmt *s =
-		stmt(&be->ctl, "INSERT INTO operators(name, token_hash) VALUES(?1, ?2)"
-			       " ON CONFLICT(name) DO UPDATE SET token_hash = excluded.token_hash");
+		stmt(&be->ctl, "INSERT INTO operators(name, token_hash, role) VALUES(?1, ?2, ?3)"
+			       " ON CONFLICT(name) DO UPDATE SET token_hash = excluded.token_hash,"
+			       " role = excluded.role");
 
-	if (!s || !name)
+	if (!s || !name || !role)
 		return s ? -EINVAL : -EIO;
 	bind_text(s, 1, name);
 	sqlite3_bind_blob(s, 2, token_hash, 32, SQLITE_TRANSIENT);
+	bind_text(s, 3, role);
 	return step_done(s);
 }
 
 static int sq_operator_find(struct store_backend *be, const unsigned char token_hash[32],
-			    char **name)
+			    char **name, char **role)
 {
 	CTL_LOCKED(be);
 	_cleanup_reset_ sqlite3_stmt *s =
-		stmt(&be->ctl, "SELECT name FROM operators WHERE token_hash = ?1");
+		stmt(&be->ctl, "SELECT name, role FROM operators WHERE token_hash = ?1");
 	int rc;
 
 	if (!s)
@@ -639,7 +641,37 @@ static int sq_operator_find(struct store_backend *be, const unsigned char token_
 	if (rc != SQLITE_ROW)
 		return -EIO;
 	*name = col_strdup(s, 0);
+	if (role)
+		*role = col_strdup(s, 1);
 	return 0;
+}
+
+static int sq_operator_set_role(struct store_backend *be, const char *name, const char *role)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "UPDATE operators SET role = ?2 WHERE name = ?1");
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, name);
+	bind_text(s, 2, role);
+	if (step_done(s) < 0)
+		return -EIO;
+	return sqlite3_changes(be->ctl.db) > 0 ? 0 : -ENOENT;
+}
+
+static int sq_operator_delete(struct store_backend *be, const char *name)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s = stmt(&be->ctl, "DELETE FROM operators WHERE name = ?1");
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, name);
+	if (step_done(s) < 0)
+		return -EIO;
+	return sqlite3_changes(be->ctl.db) > 0 ? 0 : -ENOENT;
 }
 
 /* ---- access documents ---- */
@@ -722,6 +754,24 @@ static int sq_access_doc_delete(struct store_backend *be, const char *kind, cons
 	if (step_done(s) < 0)
 		return -EIO;
 	return sqlite3_changes(be->ctl.db) > 0 ? 0 : -ENOENT;
+}
+
+static int sq_access_event_hosts(struct store_backend *be, const char *identity, const char *event,
+				 int64_t *n)
+{
+	CTL_LOCKED(be);
+	_cleanup_reset_ sqlite3_stmt *s =
+		stmt(&be->ctl, "SELECT COUNT(DISTINCT host) FROM access_events"
+			       " WHERE identity = ?1 AND event = ?2");
+
+	if (!s)
+		return -EIO;
+	bind_text(s, 1, identity);
+	bind_text(s, 2, event);
+	if (sqlite3_step(s) != SQLITE_ROW)
+		return -EIO;
+	*n = sqlite3_column_int64(s, 0);
+	return 0;
 }
 
 /* ---- tokens ---- */
@@ -3320,10 +3370,13 @@ const struct store_backend_ops store_sqlite_ops = {
 	.schema_version = sq_schema_version,
 	.operator_put = sq_operator_put,
 	.operator_find = sq_operator_find,
+	.operator_set_role = sq_operator_set_role,
+	.operator_delete = sq_operator_delete,
 	.access_doc_put = sq_access_doc_put,
 	.access_doc_get = sq_access_doc_get,
 	.access_doc_list = sq_access_doc_list,
 	.access_doc_delete = sq_access_doc_delete,
+	.access_event_hosts = sq_access_event_hosts,
 	.token_add = sq_token_add,
 	.token_consume = sq_token_consume,
 	.tokens_list = sq_tokens_list,

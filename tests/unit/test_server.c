@@ -35,6 +35,7 @@ struct fx {
 	char op_token[65];
 	X509 *ca;
 	char pin[PKI_PIN_LEN + 1];
+	char access_digest[FILE_SET_DIGEST_HEX + 1]; /* agents claim to hold the access bundle */
 };
 
 /* ---------------------------------------------------------------- plumbing */
@@ -118,6 +119,8 @@ static int setup(void **state)
 	snprintf(path, sizeof(path), "%s/ca.crt", data);
 	assert_int_equal(pki_cert_load(path, &fx->ca), 0);
 	assert_int_equal(pki_cert_pin(fx->ca, fx->pin), 0);
+	snprintf(fx->access_digest, sizeof(fx->access_digest), "%s",
+		 fx->srv->access.bundle->digest);
 	assert_int_equal(pthread_create(&fx->thread, NULL, run_server, fx->srv), 0);
 	*state = fx;
 	return 0;
@@ -380,13 +383,14 @@ static int enroll(struct fx *fx, struct agent *a, const char *token, const char 
 	return enroll_csr(fx, a, token, pin, machine_id, false);
 }
 
-static bool send_hello(SSL *ssl, const char *host_id, const char *digest)
+static bool send_hello(SSL *ssl, const char *host_id, const char *digest, const char *access_digest)
 {
 	Immune__V1__Hello h = IMMUNE__V1__HELLO__INIT;
 	h.host_id = (char *)host_id;
 	h.hostname = "test-host";
 	h.agent_version = "test";
 	h.catalog_digest = (char *)(digest ? digest : "");
+	h.access_digest = (char *)access_digest;
 	Frame f = IMMUNE__V1__FRAME__INIT;
 	f.body_case = IMMUNE__V1__FRAME__BODY_HELLO;
 	f.hello = &h;
@@ -404,7 +408,7 @@ static int agent_connect(struct fx *fx, struct agent *a, const char *host_id)
 	a->ssl = tls_connect(a->ctx, server_agent_port(fx->srv));
 	if (!a->ssl)
 		return -2;
-	if (!send_hello(a->ssl, host_id ? host_id : a->host_id, NULL))
+	if (!send_hello(a->ssl, host_id ? host_id : a->host_id, NULL, fx->access_digest))
 		return -2;
 	Frame *f = recv_frame(a->ssl);
 	if (!f)
@@ -576,6 +580,34 @@ static void test_enroll_ok(void **state)
 	assert_int_equal(agent_connect(fx, &again, NULL), 0);
 	agent_free(&a);
 	agent_free(&again);
+}
+
+/* An agent whose access digest differs gets the access bundle after the catalog. */
+static void test_access_bundle_sent(void **state)
+{
+	struct fx *fx = *state;
+	struct agent a = { 0 };
+	_cleanup_free_ char *tok = make_token(fx, NULL);
+	assert_int_equal(enroll(fx, &a, tok, NULL, "machine-access"), 0);
+	a.ctx = tls_client_ctx(fx->ca, a.cert, a.key);
+	a.ssl = tls_connect(a.ctx, server_agent_port(fx->srv));
+	assert_non_null(a.ssl);
+	assert_true(send_hello(a.ssl, a.host_id, NULL, ""));
+	Frame *f = recv_frame(a.ssl);
+	assert_int_equal(f->body_case, IMMUNE__V1__FRAME__BODY_WELCOME);
+	msg_free(f);
+	f = recv_frame(a.ssl);
+	assert_int_equal(f->body_case, IMMUNE__V1__FRAME__BODY_CONFIG);
+	assert_int_equal(f->config->n_catalog, 1);
+	msg_free(f);
+	f = recv_frame(a.ssl);
+	assert_non_null(f);
+	assert_int_equal(f->body_case, IMMUNE__V1__FRAME__BODY_CONFIG);
+	assert_string_equal(f->config->access_digest, fx->access_digest);
+	assert_int_equal(f->config->n_access, 1);
+	assert_string_equal(f->config->access[0]->name, "access.json");
+	msg_free(f);
+	agent_free(&a);
 }
 
 static void test_enroll_refused(void **state)
@@ -998,6 +1030,7 @@ int main(void)
 		cmocka_unit_test(test_catalog_digest),
 		cmocka_unit_test(test_file_set_tree),
 		cmocka_unit_test_setup_teardown(test_enroll_ok, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_access_bundle_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_and_resend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_checks, setup, teardown),

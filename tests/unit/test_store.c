@@ -226,19 +226,34 @@ static void test_operators(void **state)
 {
 	struct ctx *c = *state;
 	char *name = NULL;
+	char *role = NULL;
 
 	assert_int_equal(store_open(c->url, &c->st), 0);
-	assert_int_equal(store_operator_find(c->st, hash_a, &name), -ENOENT);
-	assert_int_equal(store_operator_put(c->st, "alice", hash_a), 0);
-	assert_int_equal(store_operator_find(c->st, hash_a, &name), 0);
+	assert_int_equal(store_operator_find(c->st, hash_a, &name, NULL), -ENOENT);
+	assert_int_equal(store_operator_put(c->st, "alice", "viewer", hash_a), 0);
+	assert_int_equal(store_operator_find(c->st, hash_a, &name, &role), 0);
 	assert_string_equal(name, "alice");
+	assert_string_equal(role, "viewer");
 	free(name);
-	/* a new token replaces the old one */
-	assert_int_equal(store_operator_put(c->st, "alice", hash_b), 0);
-	assert_int_equal(store_operator_find(c->st, hash_a, &name), -ENOENT);
-	assert_int_equal(store_operator_find(c->st, hash_b, &name), 0);
+	free(role);
+	/* a new token replaces the old one (and its role) */
+	assert_int_equal(store_operator_put(c->st, "alice", "admin", hash_b), 0);
+	assert_int_equal(store_operator_find(c->st, hash_a, &name, NULL), -ENOENT);
+	assert_int_equal(store_operator_find(c->st, hash_b, &name, &role), 0);
 	assert_string_equal(name, "alice");
+	assert_string_equal(role, "admin");
 	free(name);
+	free(role);
+	/* the role changes; a deleted token is unknown */
+	assert_int_equal(store_operator_set_role(c->st, "alice", ""), 0);
+	assert_int_equal(store_operator_find(c->st, hash_b, &name, &role), 0);
+	assert_string_equal(role, "");
+	free(name);
+	free(role);
+	assert_int_equal(store_operator_set_role(c->st, "bob", "admin"), -ENOENT);
+	assert_int_equal(store_operator_delete(c->st, "alice"), 0);
+	assert_int_equal(store_operator_delete(c->st, "alice"), -ENOENT);
+	assert_int_equal(store_operator_find(c->st, hash_b, &name, NULL), -ENOENT);
 }
 
 static void test_access_docs(void **state)
