@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The access role inside `immune-agent run`, end to end with a real immune-server on loopback:
-# an enrolled agent starts with an access bundle in its state (a CA made by access_driver,
-# one policy) and access.manage_sshd false. The role writes ca.pub and revoked.krl (and no
+# an enrolled agent gets the server's access bundle (its SSH CA, one policy pushed with
+# `immune policy push`) with access.manage_sshd false. The role writes ca.pub and revoked.krl (and no
 # drop-in), opens STATE/access.sock, and `immune-agent principals` asks it: alice's
 # certificate for the permitted account prints the account, for another account nothing.
 # Both decisions reach the server as RECORD_ACCESS_EVENT records (kind 10) through the
@@ -33,16 +33,16 @@ spid=$!
 fleet_wait_server
 fleet_enroll "$state" --machine-id-file ""
 
-mkdir -p "$state/access"
-"$driver" ca-pub "$tmp/ca.pem" >"$tmp/ca.pub" || fail "no CA"
-printf '{"version": 1, "ca": "%s", "disabled": ["bob"]}\n' "$(cat "$tmp/ca.pub")" \
-	>"$state/access/access.json"
-cat >"$state/access/team.policy" <<EOF
+# the server's bundle: its SSH CA and the policy pushed through the API
+cat >"$tmp/team.policy" <<EOF
 permit team {
   principal: group ops
   action: login as deploy
 }
 EOF
+"$immune" policy push "$tmp/team.policy" --server-config "$cfg" >/dev/null || fail "policy push"
+[ -s "$data/ssh-ca.pem" ] || fail "the server has no SSH CA"
+"$driver" ca-pub "$data/ssh-ca.pem" >"$tmp/ca.pub" || fail "no CA"
 cat >"$tmp/agent.yaml" <<EOF
 sensors:
   process: {mechanism: "off"}
@@ -61,14 +61,18 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -S "$state/access.sock" ] || fail "no access socket"
+for _ in $(seq 1 100); do
+	grep -q "bundle version [0-9]* loaded (1 policies" "$tmp/agent.log" && break
+	sleep 0.1
+done
 [ -s "$tmp/ssh/ca.pub" ] || fail "ca.pub was not written"
 [ -s "$tmp/ssh/revoked.krl" ] || fail "revoked.krl was not written"
 cmp -s <(awk '{print $1, $2}' "$tmp/ca.pub") <(awk '{print $1, $2}' "$tmp/ssh/ca.pub") ||
 	fail "ca.pub is not the bundle's CA"
-grep -q "bundle version 1 loaded (1 policies" "$tmp/agent.log" || fail "the bundle was not loaded"
+grep -q "bundle version [0-9]* loaded (1 policies" "$tmp/agent.log" || fail "the bundle was not loaded"
 
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/userkey"
-"$driver" sign "$tmp/ca.pem" "$tmp/userkey.pub" 4711 alice/-/4711 deploy \
+"$driver" sign "$data/ssh-ca.pem" "$tmp/userkey.pub" 4711 alice/-/4711 deploy \
 	'{"name": "alice", "groups": ["ops"]}' >"$tmp/cert" || fail "cannot sign"
 cert=$(awk '{print $2}' "$tmp/cert")
 out=$("$agent" principals --state "$state" deploy "$cert" "10.1.2.3 5000 10.0.0.1 22")
