@@ -4,6 +4,7 @@
 #include "access/policy.h"
 #include "access/sshcert.h"
 #include "lib/log.h"
+#include "server/access_grants.h"
 #include "server/api_int.h"
 #include "server/server_int.h"
 #include "store/store.h"
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 
 #define SETTINGS_ID "access"
-#define SESSION_COMMAND_DEFAULT "/usr/libexec/immune/immune-agent session"
 
 json_t *access_doc_load(struct server *s, const char *kind, const char *id)
 {
@@ -302,12 +302,12 @@ static json_t *bundle_state(struct server *s, json_t *settings)
 	json_decref(users);
 	json_decref(grants);
 	json_decref(certs);
-	json_t *rs = json_object_get(settings, "record_sessions");
-	const char *cmd = json_string_value(json_object_get(settings, "session_command"));
-	json_t *state = json_pack("{s:o, s:o, s:o, s:[], s:b, s:s}", "grants", out_grants,
-				  "disabled", disabled, "revoked_serials", serials,
-				  "revoked_key_ids", "record_sessions", json_is_true(rs),
-				  "session_command", cmd ? cmd : SESSION_COMMAND_DEFAULT);
+	bool record = !json_is_false(json_object_get(settings, "record_sessions"));
+	const char *cmd = access_session_command(s, settings);
+	json_t *state =
+		json_pack("{s:o, s:o, s:o, s:[], s:b, s:s}", "grants", out_grants, "disabled",
+			  disabled, "revoked_serials", serials, "revoked_key_ids",
+			  "record_sessions", record, "session_command", cmd);
 	if (state && s->access.ssh_ca) {
 		struct ssh_ed25519_key pub;
 		if (sshcert_ca_public(s->access.ssh_ca, &pub) == 0) {

@@ -5,6 +5,7 @@
 
 #include "access/policy.h"
 #include "server/access.h"
+#include "server/access_grants.h"
 #include "server/api_int.h"
 #include "server/server.h"
 #include "server/server_int.h"
@@ -173,7 +174,10 @@ static void test_bundle(void **state)
 	json_int_t v1 = json_integer_value(json_object_get(j, "version"));
 	assert_true(v1 >= 1);
 	assert_int_equal(json_array_size(json_object_get(j, "grants")), 0);
-	assert_false(json_is_true(json_object_get(j, "record_sessions")));
+	/* sessions are recorded unless the settings say not, with the signing's command */
+	assert_true(json_is_true(json_object_get(j, "record_sessions")));
+	assert_string_equal(json_string_value(json_object_get(j, "session_command")),
+			    access_session_command(s, NULL));
 	json_decref(j);
 
 	put(s, ACCESS_DOC_USER, "alice", "{\"name\":\"alice\",\"status\":\"active\"}");
