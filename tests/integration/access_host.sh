@@ -39,6 +39,12 @@ id nobody >/dev/null 2>&1 || { echo "no user nobody: skipped"; exit 77; }
 
 tmp=$(mktemp -d)
 chmod 0711 "$tmp" # the principals user reaches STATE/access.sock through it
+# sshd runs AuthorizedPrincipalsCommand only from a path no one but root can change (no
+# group- or world-writable directory up to /, which rules out a checkout below /tmp)
+bindir=$(mktemp -d /run/immune-access-XXXXXX)
+chmod 0755 "$bindir"
+install -m 0755 "$agent" "$bindir/immune-agent"
+agent=$bindir/immune-agent
 u1="aa$$${RANDOM}"
 u1=${u1:0:14}a
 u2=${u1:0:14}b
@@ -54,7 +60,7 @@ cleanup() {
 		pkill -9 -u "$u" 2>/dev/null || true
 		userdel -r "$u" >/dev/null 2>&1 || true
 	done
-	rm -rf "$tmp"
+	rm -rf "$tmp" "$bindir"
 }
 trap cleanup EXIT
 
