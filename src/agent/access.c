@@ -188,6 +188,41 @@ static bool sshd_conn_token(void)
 	return major > 9 || (major == 9 && minor >= 4);
 }
 
+/* sshd runs AuthorizedPrincipalsCommand only when the program and every directory above it
+ * belong to root and are not writable by group or others. Returns NULL when path passes,
+ * else the first path that fails (caller frees). */
+static char *principals_path_unsafe(const char *path)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+
+	for (;;) {
+		struct stat st;
+		if (stat(p, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022))
+			return xstrdup(p);
+		char *slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			break;
+		*slash = '\0';
+	}
+	struct stat root;
+	if (stat("/", &root) < 0 || root.st_uid != 0 || (root.st_mode & 022))
+		return xstrdup("/");
+	return NULL;
+}
+
+static void warn_if_principals_unsafe(const char *agent_path)
+{
+	_cleanup_free_ char *unsafe = principals_path_unsafe(agent_path);
+
+	if (unsafe)
+		log_warn("access: sshd will not run %s as AuthorizedPrincipalsCommand: %s is not "
+			 "root's or is writable by group or others (certificate logins are "
+			 "refused); "
+			 "install immune-agent below a root-owned path or set "
+			 "access.principals_command",
+			 agent_path, unsafe);
+}
+
 static char *dropin_text(const struct access *ac)
 {
 	return xasprintf(
@@ -271,6 +306,7 @@ static void write_dropin(struct access *ac)
 	}
 	r = act_sshd_reload(ac->pid_file, run, sizeof(run));
 	log_info("access: wrote %s (%s)", ac->dropin, run);
+	warn_if_principals_unsafe(ac->agent_path);
 out:
 	buf_free(&cur);
 	buf_free(&content);
