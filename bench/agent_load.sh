@@ -37,7 +37,7 @@ printf 'sensors:\n  process:\n    mechanism: auto\n  network:\n    mechanism: of
 	>"$tmp/agent.yaml"
 # start_agent LOG: runs the agent until it has loaded the rules the server pushed
 start_agent() {
-	"$agent" run --state "$tmp/agent" --config "$tmp/agent.yaml" --no-collect >"$tmp/$1" 2>&1 &
+	"$agent" run --state "$tmp/agent" --config "$tmp/agent.yaml" --no-collect --no-access >"$tmp/$1" 2>&1 &
 	apid=$!
 	for _ in $(seq 150); do
 		grep -q "detection rules: [1-9][0-9]* loaded from $tmp/agent/rules" "$tmp/$1" && break

@@ -69,7 +69,7 @@ fleet_wait_server
 fleet_enroll "$tmp/agent"
 printf 'sensors:\n  process:\n    mechanism: auto\n  network:\n    mechanism: "off"\n  auth:\n    mechanism: "off"\n  fim:\n    mechanism: "off"\n' \
 	>"$tmp/agent.yaml"
-"$agent" run --state "$tmp/agent" --config "$tmp/agent.yaml" --no-collect >"$tmp/agent.log" 2>&1 &
+"$agent" run --state "$tmp/agent" --config "$tmp/agent.yaml" --no-collect --no-access >"$tmp/agent.log" 2>&1 &
 apid=$!
 for _ in $(seq 150); do
 	grep -q "responder: 2 playbooks loaded" "$tmp/agent.log" &&

@@ -574,7 +574,8 @@ static int setup(struct agent *a)
 	event_add(a->ev_status, &tv);
 	if (!a->o->no_respond)
 		start_responder(a);
-	start_access(a);
+	if (!a->o->no_access)
+		start_access(a);
 	if (!a->o->no_collect && (r = start_collector(a)) < 0)
 		return r;
 	if (!a->o->no_detect && (r = start_detector(a)) < 0)

@@ -25,6 +25,7 @@ struct agent_run_options {
 	bool no_collect;    /* run only the link (tests, benchmarks) */
 	bool no_detect;	    /* no detector: no sensors, no rules */
 	bool no_respond;    /* no responder: no executor, no actions */
+	bool no_access;	    /* no access role: no sshd files, no socket, no decisions */
 	const char *config; /* the configuration file (agent_yaml.h); missing: defaults */
 	const char *replay; /* OCSF JSON lines to detect on instead of the sensors */
 };

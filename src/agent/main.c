@@ -187,7 +187,7 @@ static void run_help(void)
 	       "                        [--scan-interval DURATION] [--inventory-interval "
 	       "DURATION]\n"
 	       "                        [--spool-max SIZE] [--synthetic N] [--log-level LEVEL]\n"
-	       "                        [--config FILE] [--no-detect] [--no-respond]\n"
+	       "                        [--config FILE] [--no-detect] [--no-respond] [--no-access]\n"
 	       "                        [--replay FILE.jsonl]\n\n"
 	       "Keeps a connection to the server, sends the inventory (what changed) and scan\n"
 	       "results through the durable spool, and applies the server's configuration.\n\n"
@@ -204,6 +204,7 @@ static void run_help(void)
 	       "                              %s; missing: defaults)\n"
 	       "  --no-detect                 no detector: no sensors, no rules\n"
 	       "  --no-respond                no responder: no executor, no response actions\n"
+	       "  --no-access                 no access role: sshd left alone, no login decisions\n"
 	       "  --replay FILE.jsonl         detect on these OCSF events instead of the sensors\n"
 	       "  --log-level LEVEL           error, warn, info (default) or debug\n",
 	       AGENT_DEFAULT_STATE_DIR, AGENT_YAML_DEFAULT_PATH);
@@ -224,6 +225,7 @@ static int cmd_run(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "no-detect", no_argument, NULL, 'D' },
 		{ "no-respond", no_argument, NULL, 'X' },
+		{ "no-access", no_argument, NULL, 'A' },
 		{ "replay", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -266,6 +268,7 @@ static int cmd_run(int argc, char **argv)
 		case 'C': o.config = optarg; break;
 		case 'D': o.no_detect = true; break;
 		case 'X': o.no_respond = true; break;
+		case 'A': o.no_access = true; break;
 		case 'R': o.replay = optarg; break;
 		case 'L':
 			if (parse_level(optarg, &level) < 0)

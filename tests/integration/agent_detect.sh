@@ -73,7 +73,7 @@ fleet_enroll "$state" --machine-id-file ""
 
 # ---- a bad configuration is refused with file:line ----
 printf 'sensors:\n  process:\n    mechanism: auto\n    colour: blue\n' >"$tmp/bad.yaml"
-run "$agent" run --state "$state" --no-collect --config "$tmp/bad.yaml"
+run "$agent" run --state "$state" --no-collect --no-access --config "$tmp/bad.yaml"
 [ $rc -eq 2 ] && grep -q "bad.yaml:4:" "$tmp/err" && grep -q "colour" "$tmp/err" ||
 	fail "bad configuration ($rc): $(cat "$tmp/err")"
 
@@ -91,7 +91,7 @@ sensors:
 baseline:
   learning: 1h
 EOF
-"$agent" run --state "$state" --no-collect --config "$tmp/agent.yaml" \
+"$agent" run --state "$state" --no-collect --no-access --config "$tmp/agent.yaml" \
 	>>"$tmp/agent.log" 2>&1 &
 apid=$!
 

@@ -92,7 +92,7 @@ sensors:
   fim:
     mechanism: "off"
 EOF
-"$agent" run --state "$state" --no-collect --config "$tmp/agent.yaml" \
+"$agent" run --state "$state" --no-collect --no-access --config "$tmp/agent.yaml" \
 	>>"$tmp/agent.log" 2>&1 &
 apid=$!
 

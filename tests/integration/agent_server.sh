@@ -288,7 +288,7 @@ renewal() {
 	"$agent" enroll --server "127.0.0.1:$PA" --token "$t2" --state "$s2" \
 		--machine-id-file "$tmp/machine-id2" >/dev/null || fail "enroll of the second host"
 	before=$(openssl x509 -in "$s2/host.crt" -noout -serial)
-	"$agent" run --no-detect --state "$s2" --no-collect --synthetic 10 --log-level info \
+	"$agent" run --no-detect --no-access --state "$s2" --no-collect --synthetic 10 --log-level info \
 		>>"$tmp/agent2.log" 2>&1 &
 	local a2=$!
 	for _ in $(seq 1 300); do
@@ -305,7 +305,7 @@ renewal() {
 	kill "$a2"
 	wait "$a2" 2>/dev/null || true
 	# the renewed identity connects again
-	"$agent" run --no-detect --state "$s2" --no-collect --synthetic 20 --log-level info \
+	"$agent" run --no-detect --no-access --state "$s2" --no-collect --synthetic 20 --log-level info \
 		>>"$tmp/agent2.log" 2>&1 &
 	a2=$!
 	local h2

@@ -68,7 +68,7 @@ cat >"$tmp/agent.yaml" <<EOF
 response:
   isolation_lease: ${LEASE}s
 EOF
-"$agent" run --state "$state" --no-collect --no-detect --config "$tmp/agent.yaml" \
+"$agent" run --state "$state" --no-collect --no-detect --no-access --config "$tmp/agent.yaml" \
 	>>"$tmp/agent.log" 2>&1 &
 apid=$!
 for _ in $(seq 1 100); do
