@@ -1,6 +1,7 @@
 /* OpenSSH key revocation lists (PROTOCOL.krl): the writer the agent uses for sshd's
  * RevokedKeys, and a bounded reader (docs/ssh-certificates.md "The KRL"). */
 #include "access/sshcert.h"
+#include "access/sshwire.h"
 
 #define KRL_MAGIC "SSHKRL\n" /* and a NUL: 8 bytes */
 #define KRL_MAGIC_LEN 8
@@ -35,34 +36,11 @@ static int put_u8(struct buf *b, uint8_t v)
 	return buf_append(b, &v, 1);
 }
 
-static int put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char p[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
-			       (unsigned char)(v >> 8), (unsigned char)v };
-	return buf_append(b, p, sizeof(p));
-}
-
-static int put_u64(struct buf *b, uint64_t v)
-{
-	int r = put_u32(b, (uint32_t)(v >> 32));
-	return r < 0 ? r : put_u32(b, (uint32_t)v);
-}
-
-static int put_string(struct buf *b, const void *p, size_t n)
-{
-	int r;
-
-	if (n > UINT32_MAX)
-		return -EMSGSIZE;
-	r = put_u32(b, (uint32_t)n);
-	return r < 0 ? r : buf_append(b, p, n);
-}
-
 /* A section or subsection: byte type, string contents. */
 static int put_section(struct buf *b, uint8_t type, const struct buf *contents)
 {
 	int r = put_u8(b, type);
-	return r < 0 ? r : put_string(b, buf_str(contents), buf_len(contents));
+	return r < 0 ? r : ssh_put_string(b, buf_str(contents), buf_len(contents));
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -103,14 +81,14 @@ static int put_serials(struct buf *sect, const uint64_t *s, size_t n, size_t cap
 			j++;
 		if (j - i + 1 >= RANGE_MIN_RUN) {
 			buf_reset(&range);
-			r = put_u64(&range, s[i]);
+			r = ssh_put_u64(&range, s[i]);
 			if (r == 0)
-				r = put_u64(&range, s[j]);
+				r = ssh_put_u64(&range, s[j]);
 			if (r == 0)
 				r = put_section(sect, CERT_SERIAL_RANGE, &range);
 		} else {
 			for (size_t k = i; k <= j && r == 0; k++)
-				r = put_u64(&list, s[k]);
+				r = ssh_put_u64(&list, s[k]);
 		}
 		i = j + 1;
 	}
@@ -137,7 +115,7 @@ static int put_key_ids(struct buf *sect, const char *const *ids, size_t n, size_
 	buf_init(&list, cap);
 	for (size_t i = 0; i < m && r == 0; i++)
 		if (i == 0 || strcmp(v[i - 1], v[i]) != 0)
-			r = put_string(&list, v[i], strlen(v[i]));
+			r = ssh_put_string(&list, v[i], strlen(v[i]));
 	if (r == 0 && buf_len(&list) > 0)
 		r = put_section(sect, CERT_KEY_ID, &list);
 	buf_free(&list);
@@ -159,17 +137,17 @@ int krl_build(const struct ssh_ed25519_key *ca, const uint64_t *serials, size_t 
 	buf_init(&hdr, out->cap);
 	r = buf_append(&hdr, KRL_MAGIC, KRL_MAGIC_LEN);
 	if (r == 0)
-		r = put_u32(&hdr, KRL_FORMAT_VERSION);
+		r = ssh_put_u32(&hdr, KRL_FORMAT_VERSION);
 	if (r == 0)
-		r = put_u64(&hdr, version);
+		r = ssh_put_u64(&hdr, version);
 	if (r == 0)
-		r = put_u64(&hdr, generated_at);
+		r = ssh_put_u64(&hdr, generated_at);
 	if (r == 0)
-		r = put_u64(&hdr, 0); /* flags */
+		r = ssh_put_u64(&hdr, 0); /* flags */
 	if (r == 0)
-		r = put_string(&hdr, "", 0); /* reserved */
+		r = ssh_put_string(&hdr, "", 0); /* reserved */
 	if (r == 0)
-		r = put_string(&hdr, KRL_COMMENT, strlen(KRL_COMMENT));
+		r = ssh_put_string(&hdr, KRL_COMMENT, strlen(KRL_COMMENT));
 
 	/* one certificates section for our CA: key, reserved, then the subsections */
 	s = xmalloc((n_serials ? n_serials : 1) * sizeof(*s));
@@ -179,13 +157,13 @@ int krl_build(const struct ssh_ed25519_key *ca, const uint64_t *serials, size_t 
 	buf_init(&sect, out->cap);
 	buf_init(&key, 64);
 	if (r == 0)
-		r = put_string(&key, "ssh-ed25519", strlen("ssh-ed25519"));
+		r = ssh_put_string(&key, "ssh-ed25519", strlen("ssh-ed25519"));
 	if (r == 0)
-		r = put_string(&key, ca->pub, sizeof(ca->pub));
+		r = ssh_put_string(&key, ca->pub, sizeof(ca->pub));
 	if (r == 0)
-		r = put_string(&sect, buf_str(&key), buf_len(&key));
+		r = ssh_put_string(&sect, buf_str(&key), buf_len(&key));
 	if (r == 0)
-		r = put_string(&sect, "", 0); /* reserved */
+		r = ssh_put_string(&sect, "", 0); /* reserved */
 	size_t empty = buf_len(&sect);
 	if (r == 0)
 		r = put_serials(&sect, s, n, out->cap);
@@ -204,37 +182,11 @@ int krl_build(const struct ssh_ed25519_key *ca, const uint64_t *serials, size_t 
 
 /* ---- reading ----------------------------------------------------------------------- */
 
-static int get_string(struct cursor *c, size_t max, const void **p, size_t *n)
-{
-	uint32_t len;
-	int r = cursor_get_u32be(c, &len);
-
-	if (r < 0)
-		return r;
-	if (len > c->left)
-		return -EBADMSG;
-	if (len > max)
-		return -E2BIG;
-	*n = len;
-	return cursor_get_bytes(c, len, p);
-}
-
-static int get_sub(struct cursor *c, struct cursor *sub)
-{
-	const void *p;
-	size_t n;
-	int r = get_string(c, KRL_MAX_BYTES, &p, &n);
-
-	if (r == 0)
-		cursor_init(sub, p, n);
-	return r;
-}
-
 static int get_text(struct cursor *c, size_t max, char **s)
 {
 	const void *p;
 	size_t n;
-	int r = get_string(c, max, &p, &n);
+	int r = ssh_get_string(c, max, &p, &n);
 
 	if (r < 0)
 		return r;
@@ -297,7 +249,7 @@ static int get_bitmap(struct reader *rd, struct krl_ca *ca, struct cursor *c)
 	int r = cursor_get_u64be(c, &offset);
 
 	if (r == 0)
-		r = get_string(c, KRL_MAX_BYTES, (const void **)&p, &n);
+		r = ssh_get_string(c, KRL_MAX_BYTES, (const void **)&p, &n);
 	if (r < 0)
 		return r;
 	if (n > 0 && (p[0] & 0x80))
@@ -325,14 +277,14 @@ static int skip_extension(struct cursor *c)
 	const void *p;
 	size_t n;
 	uint8_t critical;
-	int r = get_string(c, SSHCERT_STRING_MAX, &p, &n);
+	int r = ssh_get_string(c, SSHCERT_STRING_MAX, &p, &n);
 
 	if (r == 0)
 		r = cursor_get_u8(c, &critical);
 	if (r == 0 && critical)
 		r = -EBADMSG;
 	if (r == 0)
-		r = get_string(c, KRL_MAX_BYTES, &p, &n);
+		r = ssh_get_string(c, KRL_MAX_BYTES, &p, &n);
 	return r;
 }
 
@@ -341,7 +293,7 @@ static int get_ca_key(struct cursor *c, struct krl_ca *ca)
 	struct cursor key;
 	const void *type, *pk;
 	size_t tn, pn;
-	int r = get_sub(c, &key);
+	int r = ssh_get_sub(c, KRL_MAX_BYTES, &key);
 
 	if (r < 0)
 		return r;
@@ -349,11 +301,11 @@ static int get_ca_key(struct cursor *c, struct krl_ca *ca)
 		ca->any_ca = true;
 		return 0;
 	}
-	r = get_string(&key, SSHCERT_STRING_MAX, &type, &tn);
+	r = ssh_get_string(&key, SSHCERT_STRING_MAX, &type, &tn);
 	if (r == 0 && (tn != strlen("ssh-ed25519") || memcmp(type, "ssh-ed25519", tn) != 0))
 		r = -EBADMSG;
 	if (r == 0)
-		r = get_string(&key, SSHCERT_STRING_MAX, &pk, &pn);
+		r = ssh_get_string(&key, SSHCERT_STRING_MAX, &pk, &pn);
 	if (r == 0 && (pn != sizeof(ca->key.pub) || !cursor_done(&key)))
 		r = -EBADMSG;
 	if (r == 0)
@@ -428,14 +380,14 @@ static int get_certificates(struct reader *rd, struct cursor *c)
 	memset(ca, 0, sizeof(*ca));
 	r = get_ca_key(c, ca);
 	if (r == 0)
-		r = get_string(c, KRL_MAX_BYTES, &p, &n); /* reserved */
+		r = ssh_get_string(c, KRL_MAX_BYTES, &p, &n); /* reserved */
 	while (r == 0 && !cursor_done(c)) {
 		struct cursor sub;
 		uint8_t type;
 
 		r = cursor_get_u8(c, &type);
 		if (r == 0)
-			r = get_sub(c, &sub);
+			r = ssh_get_sub(c, KRL_MAX_BYTES, &sub);
 		if (r == 0)
 			r = get_cert_subsection(rd, ca, type, &sub);
 		if (r == 0 && !cursor_done(&sub))
@@ -458,7 +410,7 @@ static int get_section(struct reader *rd, uint8_t type, struct cursor *sect)
 	case SECTION_FINGERPRINT_SHA256:
 		/* plain keys: a list of strings, checked for shape but not kept */
 		while (r == 0 && !cursor_done(sect))
-			r = get_string(sect, KRL_MAX_BYTES, &p, &n);
+			r = ssh_get_string(sect, KRL_MAX_BYTES, &p, &n);
 		rd->k.n_skipped++;
 		return r;
 	case SECTION_EXTENSION: rd->k.n_skipped++; return skip_extension(sect);
@@ -487,7 +439,7 @@ static int get_header(struct reader *rd, struct cursor *c)
 	if (r == 0)
 		r = cursor_get_u64be(c, &rd->k.flags);
 	if (r == 0)
-		r = get_string(c, KRL_MAX_BYTES, &p, &n); /* reserved */
+		r = ssh_get_string(c, KRL_MAX_BYTES, &p, &n); /* reserved */
 	if (r == 0)
 		r = get_text(c, SSHCERT_STRING_MAX, &rd->k.comment);
 	return r;
@@ -511,7 +463,7 @@ int krl_parse(const void *data, size_t len, struct krl *out)
 
 		r = cursor_get_u8(&c, &type);
 		if (r == 0)
-			r = get_sub(&c, &sect);
+			r = ssh_get_sub(&c, KRL_MAX_BYTES, &sect);
 		if (r == 0)
 			r = get_section(&rd, type, &sect);
 		if (r == 0 && !cursor_done(&sect))

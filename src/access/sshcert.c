@@ -1,6 +1,7 @@
 /* OpenSSH Ed25519 user certificates: encoding, signing with the CA key, bounded decoding
  * and verification, key and certificate lines (REFERENCE.md §2, docs/ssh-certificates.md). */
 #include "access/sshcert.h"
+#include "access/sshwire.h"
 
 #include "lib/fileio.h"
 
@@ -20,45 +21,17 @@
 
 /* ---- encoding ---------------------------------------------------------------------- */
 
-static int put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char p[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
-			       (unsigned char)(v >> 8), (unsigned char)v };
-	return buf_append(b, p, sizeof(p));
-}
-
-static int put_u64(struct buf *b, uint64_t v)
-{
-	int r = put_u32(b, (uint32_t)(v >> 32));
-	return r < 0 ? r : put_u32(b, (uint32_t)v);
-}
-
-static int put_string(struct buf *b, const void *p, size_t n)
-{
-	int r;
-
-	if (n > UINT32_MAX)
-		return -EMSGSIZE;
-	r = put_u32(b, (uint32_t)n);
-	return r < 0 ? r : buf_append(b, p, n);
-}
-
-static int put_cstr(struct buf *b, const char *s)
-{
-	return put_string(b, s, strlen(s));
-}
-
 /* The public key blob: string "ssh-ed25519", string pk[32]. */
 static int put_key_blob(struct buf *b, const struct ssh_ed25519_key *k)
 {
-	int r = put_cstr(b, ED25519_TYPE);
-	return r < 0 ? r : put_string(b, k->pub, sizeof(k->pub));
+	int r = ssh_put_cstr(b, ED25519_TYPE);
+	return r < 0 ? r : ssh_put_string(b, k->pub, sizeof(k->pub));
 }
 
 /* A string whose contents are another buffer. */
 static int put_buf(struct buf *b, const struct buf *inner)
 {
-	return put_string(b, buf_str(inner), buf_len(inner));
+	return ssh_put_string(b, buf_str(inner), buf_len(inner));
 }
 
 struct field {
@@ -88,13 +61,13 @@ static int put_fields(struct buf *b, struct field *f, size_t n)
 			r = -EINVAL;
 			break;
 		}
-		r = put_cstr(&list, f[i].name);
+		r = ssh_put_cstr(&list, f[i].name);
 		if (r == 0 && f[i].len == 0)
-			r = put_u32(&list, 0);
+			r = ssh_put_u32(&list, 0);
 		else if (r == 0) {
-			r = put_u32(&list, (uint32_t)(f[i].len + 4));
+			r = ssh_put_u32(&list, (uint32_t)(f[i].len + 4));
 			if (r == 0)
-				r = put_string(&list, f[i].data, f[i].len);
+				r = ssh_put_string(&list, f[i].data, f[i].len);
 		}
 	}
 	if (r == 0)
@@ -176,33 +149,33 @@ static int put_tbs(struct buf *b, const struct sshcert_request *req,
 
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return -EIO;
-	r = put_cstr(b, SSHCERT_ED25519_TYPE);
+	r = ssh_put_cstr(b, SSHCERT_ED25519_TYPE);
 	if (r == 0)
-		r = put_string(b, nonce, sizeof(nonce));
+		r = ssh_put_string(b, nonce, sizeof(nonce));
 	if (r == 0)
-		r = put_string(b, req->key.pub, sizeof(req->key.pub));
+		r = ssh_put_string(b, req->key.pub, sizeof(req->key.pub));
 	if (r == 0)
-		r = put_u64(b, req->serial);
+		r = ssh_put_u64(b, req->serial);
 	if (r == 0)
-		r = put_u32(b, 1);
+		r = ssh_put_u32(b, 1);
 	if (r == 0)
-		r = put_cstr(b, req->key_id);
+		r = ssh_put_cstr(b, req->key_id);
 	buf_init(&inner, SSHCERT_BLOB_MAX);
 	for (size_t i = 0; i < req->n_principals && r == 0; i++)
-		r = put_cstr(&inner, req->principals[i]);
+		r = ssh_put_cstr(&inner, req->principals[i]);
 	if (r == 0)
 		r = put_buf(b, &inner);
 	buf_free(&inner);
 	if (r == 0)
-		r = put_u64(b, req->valid_after);
+		r = ssh_put_u64(b, req->valid_after);
 	if (r == 0)
-		r = put_u64(b, req->valid_before);
+		r = ssh_put_u64(b, req->valid_before);
 	if (r == 0)
 		r = put_options(b, req);
 	if (r == 0)
 		r = put_extensions(b, req);
 	if (r == 0)
-		r = put_string(b, "", 0); /* reserved */
+		r = ssh_put_string(b, "", 0); /* reserved */
 	if (r == 0) {
 		buf_init(&inner, 64);
 		r = put_key_blob(&inner, ca_pub);
@@ -245,9 +218,9 @@ int sshcert_sign(const struct sshcert_request *req, void *ca, struct buf *out)
 	}
 	if (r == 0) {
 		buf_init(&inner, 128);
-		r = put_cstr(&inner, ED25519_TYPE);
+		r = ssh_put_cstr(&inner, ED25519_TYPE);
 		if (r == 0)
-			r = put_string(&inner, sig, sig_len);
+			r = ssh_put_string(&inner, sig, sig_len);
 		if (r == 0)
 			r = put_buf(&cert, &inner);
 		buf_free(&inner);
@@ -262,34 +235,6 @@ int sshcert_sign(const struct sshcert_request *req, void *ca, struct buf *out)
 
 /* ---- decoding ---------------------------------------------------------------------- */
 
-/* Reads a string: *p and *n. -EBADMSG when short, -E2BIG past max. */
-static int get_string(struct cursor *c, size_t max, const void **p, size_t *n)
-{
-	uint32_t len;
-	int r = cursor_get_u32be(c, &len);
-
-	if (r < 0)
-		return r;
-	if (len > c->left)
-		return -EBADMSG;
-	if (len > max)
-		return -E2BIG;
-	*n = len;
-	return cursor_get_bytes(c, len, p);
-}
-
-/* Reads a string into a sub-cursor. */
-static int get_sub(struct cursor *c, size_t max, struct cursor *sub)
-{
-	const void *p;
-	size_t n;
-	int r = get_string(c, max, &p, &n);
-
-	if (r == 0)
-		cursor_init(sub, p, n);
-	return r;
-}
-
 /* Copies of the decoded text, NUL-terminated, in one allocation sized from the blob. */
 struct arena {
 	char *base;
@@ -301,7 +246,7 @@ static int get_text(struct cursor *c, struct arena *a, size_t max, const char **
 {
 	const void *p;
 	size_t n;
-	int r = get_string(c, max, &p, &n);
+	int r = ssh_get_string(c, max, &p, &n);
 
 	if (r < 0)
 		return r;
@@ -320,14 +265,14 @@ static int get_key_blob(struct cursor *c, struct ssh_ed25519_key *k)
 	struct cursor sub;
 	const void *type, *pk;
 	size_t tn, pn;
-	int r = get_sub(c, SSHCERT_STRING_MAX, &sub);
+	int r = ssh_get_sub(c, SSHCERT_STRING_MAX, &sub);
 
 	if (r == 0)
-		r = get_string(&sub, SSHCERT_STRING_MAX, &type, &tn);
+		r = ssh_get_string(&sub, SSHCERT_STRING_MAX, &type, &tn);
 	if (r == 0 && (tn != strlen(ED25519_TYPE) || memcmp(type, ED25519_TYPE, tn) != 0))
 		r = -EBADMSG;
 	if (r == 0)
-		r = get_string(&sub, SSHCERT_STRING_MAX, &pk, &pn);
+		r = ssh_get_string(&sub, SSHCERT_STRING_MAX, &pk, &pn);
 	if (r == 0 && (pn != sizeof(k->pub) || !cursor_done(&sub)))
 		r = -EBADMSG;
 	if (r == 0)
@@ -338,7 +283,7 @@ static int get_key_blob(struct cursor *c, struct ssh_ed25519_key *k)
 static int get_principals(struct cursor *c, struct arena *a, struct sshcert *out)
 {
 	struct cursor sub;
-	int r = get_sub(c, SSHCERT_BLOB_MAX, &sub);
+	int r = ssh_get_sub(c, SSHCERT_BLOB_MAX, &sub);
 
 	while (r == 0 && !cursor_done(&sub)) {
 		if (out->n_principals == SSHCERT_MAX_PRINCIPALS)
@@ -362,7 +307,7 @@ static int get_field(struct cursor *c, struct arena *a, const char *prev, const 
 		return r;
 	if (!(*name)[0] || (prev && strcmp(prev, *name) >= 0))
 		return -EBADMSG; /* empty, unsorted or repeated */
-	r = get_sub(c, SSHCERT_STRING_MAX + 4, &data);
+	r = ssh_get_sub(c, SSHCERT_STRING_MAX + 4, &data);
 	if (r < 0)
 		return r;
 	*value = NULL;
@@ -371,7 +316,7 @@ static int get_field(struct cursor *c, struct arena *a, const char *prev, const 
 		return 0;
 	const void *p;
 	size_t n;
-	r = get_string(&data, SSHCERT_STRING_MAX, &p, &n);
+	r = ssh_get_string(&data, SSHCERT_STRING_MAX, &p, &n);
 	if (r == 0 && (!cursor_done(&data) || a->size - a->used < n + 1))
 		r = -EBADMSG;
 	if (r < 0)
@@ -389,7 +334,7 @@ static int get_options(struct cursor *c, struct arena *a, struct sshcert *out)
 	struct cursor sub;
 	const char *prev = NULL, *name, *value;
 	size_t len;
-	int r = get_sub(c, SSHCERT_BLOB_MAX, &sub);
+	int r = ssh_get_sub(c, SSHCERT_BLOB_MAX, &sub);
 
 	while (r == 0 && !cursor_done(&sub)) {
 		r = get_field(&sub, a, prev, &name, &value, &len);
@@ -412,7 +357,7 @@ static int get_extensions(struct cursor *c, struct arena *a, struct sshcert *out
 {
 	struct cursor sub;
 	const char *prev = NULL;
-	int r = get_sub(c, SSHCERT_BLOB_MAX, &sub);
+	int r = ssh_get_sub(c, SSHCERT_BLOB_MAX, &sub);
 
 	while (r == 0 && !cursor_done(&sub)) {
 		struct sshcert_extension *e;
@@ -449,14 +394,14 @@ static int get_signature(struct cursor *c, const unsigned char **sig)
 	struct cursor sub;
 	const void *type, *p;
 	size_t tn, n;
-	int r = get_sub(c, SSHCERT_STRING_MAX, &sub);
+	int r = ssh_get_sub(c, SSHCERT_STRING_MAX, &sub);
 
 	if (r == 0)
-		r = get_string(&sub, SSHCERT_STRING_MAX, &type, &tn);
+		r = ssh_get_string(&sub, SSHCERT_STRING_MAX, &type, &tn);
 	if (r == 0 && (tn != strlen(ED25519_TYPE) || memcmp(type, ED25519_TYPE, tn) != 0))
 		r = -EBADMSG;
 	if (r == 0)
-		r = get_string(&sub, SSHCERT_STRING_MAX, &p, &n);
+		r = ssh_get_string(&sub, SSHCERT_STRING_MAX, &p, &n);
 	if (r == 0 && (n != SIG_LEN || !cursor_done(&sub)))
 		r = -EBADMSG;
 	if (r == 0)
@@ -470,13 +415,13 @@ static int parse_body(struct cursor *c, struct arena *a, struct sshcert *out)
 	size_t n;
 	int r;
 
-	r = get_string(c, SSHCERT_STRING_MAX, &p, &n);
+	r = ssh_get_string(c, SSHCERT_STRING_MAX, &p, &n);
 	if (r == 0 && (n != strlen(SSHCERT_ED25519_TYPE) || memcmp(p, SSHCERT_ED25519_TYPE, n)))
 		r = -EBADMSG;
 	if (r == 0)
-		r = get_string(c, SSHCERT_STRING_MAX, &p, &n); /* nonce */
+		r = ssh_get_string(c, SSHCERT_STRING_MAX, &p, &n); /* nonce */
 	if (r == 0)
-		r = get_string(c, SSHCERT_STRING_MAX, &p, &n);
+		r = ssh_get_string(c, SSHCERT_STRING_MAX, &p, &n);
 	if (r == 0 && n != sizeof(out->key.pub))
 		r = -EBADMSG;
 	if (r == 0) {
@@ -500,7 +445,7 @@ static int parse_body(struct cursor *c, struct arena *a, struct sshcert *out)
 	if (r == 0)
 		r = get_extensions(c, a, out);
 	if (r == 0)
-		r = get_string(c, SSHCERT_STRING_MAX, &p, &n); /* reserved */
+		r = ssh_get_string(c, SSHCERT_STRING_MAX, &p, &n); /* reserved */
 	return r;
 }
 
@@ -845,7 +790,7 @@ int sshcert_blob_from_base64(const char *text, struct buf *out)
 	r = b64_decode(b64, n, &blob);
 	if (r == 0) {
 		cursor_init(&c, buf_str(&blob), buf_len(&blob));
-		r = get_string(&c, SSHCERT_STRING_MAX, &type, &tn);
+		r = ssh_get_string(&c, SSHCERT_STRING_MAX, &type, &tn);
 		if (r < 0 || tn != strlen(SSHCERT_ED25519_TYPE) ||
 		    memcmp(type, SSHCERT_ED25519_TYPE, tn) != 0)
 			r = -EBADMSG;
