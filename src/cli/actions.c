@@ -179,8 +179,6 @@ int cmd_actions(int argc, char **argv)
 	_cleanup_(api_config_freep) struct api_config *cfg = NULL;
 	const char *config = NULL, *host = NULL, *state = NULL, *since = NULL, *limit = NULL;
 	bool json = false;
-	json_t *ans = NULL;
-	struct buf path;
 	int c, r;
 
 	optind = 1;
@@ -201,31 +199,10 @@ int cmd_actions(int argc, char **argv)
 	r = fleet_config("actions", config, &cfg);
 	if (r)
 		return r;
-	buf_init(&path, 4096);
-	buf_puts(&path, "/v1/actions");
-	{
-		const char *keys[] = { "host", "state", "since", "limit" };
-		const char *vals[] = { host, state, since, limit };
-		char sep = '?';
-
-		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-			if (!vals[i])
-				continue;
-			_cleanup_free_ char *esc = api_escape(vals[i]);
-			buf_printf(&path, "%c%s=%s", sep, keys[i], esc);
-			sep = '&';
-		}
-	}
-	r = fleet_call("actions", cfg, "GET", buf_str(&path), NULL, &ans);
-	buf_free(&path);
-	if (r)
-		return r;
-	if (json)
-		r = fleet_print_json(ans);
-	else
-		print_list(ans, cli_color());
-	json_decref(ans);
-	return r;
+	const char *const keys[] = { "host", "state", "since", "limit" };
+	const char *const vals[] = { host, state, since, limit };
+	return fleet_list("actions", cfg, "/v1/actions", keys, vals, ARRAY_SIZE(keys), json,
+			  print_list);
 }
 
 int cmd_action(int argc, char **argv)

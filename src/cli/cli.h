@@ -71,6 +71,11 @@ int fleet_call(const char *cmd, const struct api_config *cfg, const char *method
 int fleet_host_path(const char *cmd, const struct api_config *cfg, const char *host,
 		    const char *sub, char **path);
 int fleet_print_json(const json_t *doc);
+/* GET base with the query keys[i]=vals[i] for each vals[i] set (escaped), then prints the
+ * answer: as JSON with json, else through print. Returns EXIT_OK or the exit code. */
+int fleet_list(const char *cmd, const struct api_config *cfg, const char *base,
+	       const char *const *keys, const char *const *vals, size_t n, bool json,
+	       void (*print)(const json_t *ans, bool color));
 /* Returns s with control characters (C0, DEL, C1) replaced by '?', for a terminal (new). */
 char *fleet_safe(const char *s);
 /* A JSON value as short text: strings as they are, null as "-", objects as k=v,k=v. */

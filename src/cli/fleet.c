@@ -94,6 +94,36 @@ int fleet_print_json(const json_t *doc)
 	return EXIT_OK;
 }
 
+int fleet_list(const char *cmd, const struct api_config *cfg, const char *base,
+	       const char *const *keys, const char *const *vals, size_t n, bool json,
+	       void (*print)(const json_t *ans, bool color))
+{
+	json_t *ans = NULL;
+	struct buf path;
+	char sep = '?';
+	int r;
+
+	buf_init(&path, 4096);
+	buf_puts(&path, base);
+	for (size_t i = 0; i < n; i++) {
+		if (!vals[i])
+			continue;
+		_cleanup_free_ char *esc = api_escape(vals[i]);
+		buf_printf(&path, "%c%s=%s", sep, keys[i], esc);
+		sep = '&';
+	}
+	r = fleet_call(cmd, cfg, "GET", buf_str(&path), NULL, &ans);
+	buf_free(&path);
+	if (r)
+		return r;
+	if (json)
+		r = fleet_print_json(ans);
+	else
+		print(ans, cli_color());
+	json_decref(ans);
+	return r;
+}
+
 char *fleet_safe(const char *s)
 {
 	size_t n = strlen(s);

@@ -115,9 +115,6 @@ static int cmd_list(int argc, char **argv)
 	const char *config = NULL, *vals[4] = { NULL };
 	static const char *const keys[] = { "host", "identity", "since", "limit" };
 	bool json = false;
-	json_t *ans = NULL;
-	struct buf path;
-	char sep = '?';
 	int c, r;
 
 	optind = 1;
@@ -138,25 +135,8 @@ static int cmd_list(int argc, char **argv)
 	r = fleet_config("session", config, &cfg);
 	if (r)
 		return r;
-	buf_init(&path, 4096);
-	buf_puts(&path, "/v1/sessions");
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		if (!vals[i])
-			continue;
-		_cleanup_free_ char *esc = api_escape(vals[i]);
-		buf_printf(&path, "%c%s=%s", sep, keys[i], esc);
-		sep = '&';
-	}
-	r = fleet_call("session", cfg, "GET", buf_str(&path), NULL, &ans);
-	buf_free(&path);
-	if (r)
-		return r;
-	if (json)
-		r = fleet_print_json(ans);
-	else
-		print_list(ans, cli_color());
-	json_decref(ans);
-	return r;
+	return fleet_list("session", cfg, "/v1/sessions", keys, vals, ARRAY_SIZE(keys), json,
+			  print_list);
 }
 
 static void pause_for(double seconds)
