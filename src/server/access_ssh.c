@@ -127,18 +127,12 @@ const char *access_sign_args_parse(json_t *body, const char *identity, struct si
 {
 	static const char *const keys[] = { "host", "account", "public_key", "lifetime",
 					    "port_forward" };
-	const char *key;
 	json_t *v;
 
 	memset(a, 0, sizeof(*a));
-	json_object_foreach(body, key, v) {
-		bool known = false;
-		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-			known |= !strcmp(key, keys[i]);
-		if (!known)
-			return "unknown field (valid: host, account, public_key, lifetime, "
-			       "port_forward)";
-	}
+	if (api_unknown_key(body, keys, ARRAY_SIZE(keys)))
+		return "unknown field (valid: host, account, public_key, lifetime, "
+		       "port_forward)";
 	a->host = json_string_value(json_object_get(body, "host"));
 	if (!a->host || !*a->host || strlen(a->host) > 255)
 		return "host (a host id or hostname) is required";

@@ -73,6 +73,21 @@ json_t *api_body_object_capped(struct evhttp_request *req, size_t max)
 	return obj;
 }
 
+const char *api_unknown_key(json_t *obj, const char *const *keys, size_t n)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		size_t i = 0;
+		while (i < n && strcmp(key, keys[i]) != 0)
+			i++;
+		if (i == n)
+			return key;
+	}
+	return NULL;
+}
+
 json_t *api_time(int64_t t)
 {
 	if (t == 0)

@@ -94,18 +94,13 @@ static const char *req_args_parse(json_t *body, const char *identity, struct req
 {
 	static const char *const keys[] = { "host", "label",  "account", "sudo",
 					    "for",  "reason", "ticket",	 "break_glass" };
-	const char *key, *e;
+	const char *e;
 	json_t *v;
 
 	memset(a, 0, sizeof(*a));
-	json_object_foreach(body, key, v) {
-		bool known = false;
-		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-			known |= !strcmp(key, keys[i]);
-		if (!known)
-			return "unknown field (valid: host, label, account, sudo, for, reason, "
-			       "ticket, break_glass)";
-	}
+	if (api_unknown_key(body, keys, ARRAY_SIZE(keys)))
+		return "unknown field (valid: host, label, account, sudo, for, reason, "
+		       "ticket, break_glass)";
 	if ((e = opt_str(body, "host", 255, &a->host)) ||
 	    (e = opt_str(body, "label", 255, &a->label)) ||
 	    (e = opt_str(body, "account", 32, &a->account)) ||

@@ -46,6 +46,8 @@ json_t *api_body_object(struct evhttp_request *req);
  * API_MAX_BODY_LARGE: POST /v1/users/import). */
 #define API_MAX_BODY_LARGE (16u * 1024 * 1024)
 json_t *api_body_object_capped(struct evhttp_request *req, size_t max);
+/* The first key of obj that is not among keys[0..n), or NULL when there is none. */
+const char *api_unknown_key(json_t *obj, const char *const *keys, size_t n);
 /* Unix seconds as RFC 3339 (UTC), or JSON null for 0. */
 json_t *api_time(int64_t t);
 

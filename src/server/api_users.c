@@ -725,16 +725,10 @@ static const char *test_parse(struct server *s, json_t *body, struct test_req *t
 {
 	static const char *const keys[] = { "principal", "action", "account", "command", "host",
 					    "source",	 "ticket", "grant",   "time" };
-	const char *key, *bad;
-	json_t *v;
-	json_object_foreach(body, key, v) {
-		bool known = false;
-		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-			known = known || !strcmp(key, keys[i]);
-		if (!known)
-			return "unknown field (valid: principal, action, account, command, host, "
-			       "source, ticket, grant, time)";
-	}
+	const char *bad;
+	if (api_unknown_key(body, keys, ARRAY_SIZE(keys)))
+		return "unknown field (valid: principal, action, account, command, host, "
+		       "source, ticket, grant, time)";
 	t->r.context.now = server_now_s();
 	t->r.context.posture = -1;
 	if ((bad = test_principal(s, body, t)))
