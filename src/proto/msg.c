@@ -110,22 +110,11 @@ static bool stream_ok(Immune__V1__Stream s)
 	}
 }
 
+/* Any kind but RECORD_UNSPECIFIED: a kind from a newer agent is stored without being
+ * applied (store_sqlite.c), so a mixed fleet never stalls a stream over it. */
 static bool kind_ok(Immune__V1__RecordKind k)
 {
-	switch (k) {
-	case IMMUNE__V1__RECORD_KIND__RECORD_EVENT:
-	case IMMUNE__V1__RECORD_KIND__RECORD_GAP:
-	case IMMUNE__V1__RECORD_KIND__RECORD_INVENTORY_TABLE:
-	case IMMUNE__V1__RECORD_KIND__RECORD_SCAN:
-	case IMMUNE__V1__RECORD_KIND__RECORD_ALERT:
-	case IMMUNE__V1__RECORD_KIND__RECORD_ACTION_RESULT:
-	case IMMUNE__V1__RECORD_KIND__RECORD_INVENTORY_GONE:
-	case IMMUNE__V1__RECORD_KIND__RECORD_BASELINE:
-	case IMMUNE__V1__RECORD_KIND__RECORD_SENSOR_HEALTH:
-	case IMMUNE__V1__RECORD_KIND__RECORD_ACCESS_EVENT:
-	case IMMUNE__V1__RECORD_KIND__RECORD_SESSION: return true;
-	default: return false; /* RECORD_UNSPECIFIED included: a record says what it is */
-	}
+	return k > IMMUNE__V1__RECORD_KIND__RECORD_UNSPECIFIED && k <= MSG_MAX_RECORD_KIND;
 }
 
 static bool encoding_ok(Immune__V1__Encoding e)

@@ -23,6 +23,7 @@ struct evbuffer;
 #define MSG_MAX_LABELS 64
 #define MSG_MAX_DER 8192 /* CSR and certificates */
 #define MSG_MAX_BATCH_RECORDS 16384
+#define MSG_MAX_RECORD_KIND 1023 /* record kinds 1..this are accepted, known or not */
 #define MSG_MAX_PAYLOAD (1024u * 1024)
 #define MSG_MAX_CATALOG_FILES 256
 
