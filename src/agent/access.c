@@ -200,14 +200,10 @@ static char *principals_path_unsafe(const char *path)
 		if (stat(p, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022))
 			return xstrdup(p);
 		char *slash = strrchr(p, '/');
-		if (!slash || slash == p)
-			break;
-		*slash = '\0';
+		if (!slash || !strcmp(p, "/"))
+			return NULL;
+		slash[slash == p] = '\0'; /* "/usr" goes on with "/" */
 	}
-	struct stat root;
-	if (stat("/", &root) < 0 || root.st_uid != 0 || (root.st_mode & 022))
-		return xstrdup("/");
-	return NULL;
 }
 
 static void warn_if_principals_unsafe(const char *agent_path)
@@ -217,8 +213,7 @@ static void warn_if_principals_unsafe(const char *agent_path)
 	if (unsafe)
 		log_warn("access: sshd will not run %s as AuthorizedPrincipalsCommand: %s is not "
 			 "root's or is writable by group or others (certificate logins are "
-			 "refused); "
-			 "install immune-agent below a root-owned path or set "
+			 "refused); install immune-agent below a root-owned path or set "
 			 "access.principals_command",
 			 agent_path, unsafe);
 }
@@ -285,6 +280,7 @@ static void write_dropin(struct access *ac)
 	buf_init(&cur, 1u << 20);
 	buf_init(&content, 1u << 20);
 	buf_puts(&content, text);
+	warn_if_principals_unsafe(ac->agent_path);
 	if (file_read_capped(ac->dropin, 1u << 20, &cur) == 0 && buf_len(&cur) == strlen(text) &&
 	    memcmp(buf_str(&cur), text, strlen(text)) == 0)
 		goto out; /* in place already */
@@ -306,7 +302,6 @@ static void write_dropin(struct access *ac)
 	}
 	r = act_sshd_reload(ac->pid_file, run, sizeof(run));
 	log_info("access: wrote %s (%s)", ac->dropin, run);
-	warn_if_principals_unsafe(ac->agent_path);
 out:
 	buf_free(&cur);
 	buf_free(&content);
